@@ -1,0 +1,115 @@
+/* DAMAGE: the one message whose layout the field table cannot express.
+ *
+ *   u32 frame_seq, u8 encoding, u8 flags, u16 n_rects
+ *   n_rects x { u16 x, u16 y, u16 width, u16 height, u32 len }
+ *   the rectangles' data, in the same order, back to back
+ */
+#include "tp-private.h"
+
+#include <string.h>
+
+TpError tp_damage_check(const TpMessage *msg) {
+  const TpDamage *d = &msg->u.damage;
+  if (d->encoding > TP_ENCODING_LAST)
+    return TP_ERR_BAD_VALUE;
+  if (d->flags & ~TP_DAMAGE_FLAGS_KNOWN)
+    return TP_ERR_BAD_FLAGS;
+  if (d->n_rects > TP_MAX_DAMAGE_RECTS)
+    return TP_ERR_TOO_MANY;
+  /* An empty DAMAGE only makes sense as the end of a split frame. */
+  if (d->n_rects == 0 && !(d->flags & TP_DAMAGE_FRAME_END))
+    return TP_ERR_BAD_VALUE;
+  if (d->n_rects && !d->rects)
+    return TP_ERR_INVALID_ARG;
+
+  uint64_t total = 0;
+  for (unsigned i = 0; i < d->n_rects; i++) {
+    const TpRect *r = &d->rects[i];
+    if (r->width == 0 || r->height == 0 ||
+        (uint32_t)r->x + r->width > TP_MAX_WINDOW_DIM ||
+        (uint32_t)r->y + r->height > TP_MAX_WINDOW_DIM)
+      return TP_ERR_BAD_SIZE;
+    uint64_t raw = (uint64_t)r->width * r->height * 4u;
+    if (d->encoding == TP_ENCODING_RAW ? r->len != raw
+                                       : (r->len == 0 ||
+                                          r->len > TP_COMPRESSED_BOUND(raw)))
+      return TP_ERR_BAD_LENGTH;
+    if (r->len && !r->data)
+      return TP_ERR_INVALID_ARG;
+    total += r->len;
+  }
+  return total > TP_MAX_DAMAGE_PAYLOAD ? TP_ERR_TOO_LONG : TP_OK;
+}
+
+TpError tp_damage_decode(const uint8_t *body, uint32_t len, TpArena *arena,
+                         TpMessage *out) {
+  TpDamage *d = &out->u.damage;
+  if (len < TP_DAMAGE_FIXED)
+    return TP_ERR_TRUNCATED;
+  d->frame_seq = tp_get_u32(body);
+  d->encoding = body[4];
+  d->flags = body[5];
+  d->n_rects = tp_get_u16(body + 6);
+  if (d->n_rects > TP_MAX_DAMAGE_RECTS)
+    return TP_ERR_TOO_MANY;
+
+  uint32_t table = TP_DAMAGE_FIXED + (uint32_t)d->n_rects * TP_DAMAGE_RECT_SIZE;
+  if (len < table)
+    return TP_ERR_TRUNCATED;
+  size_t need = (size_t)d->n_rects * sizeof(TpRect) + sizeof(TpRect);
+  if (!tp_arena_reserve(arena, need))
+    return TP_ERR_NOMEM;
+  TpRect *rects = tp_arena_alloc(arena, need, _Alignof(TpRect));
+  if (!rects)
+    return TP_ERR_NOMEM;
+
+  uint32_t data_pos = table;
+  for (unsigned i = 0; i < d->n_rects; i++) {
+    const uint8_t *p = body + TP_DAMAGE_FIXED + i * TP_DAMAGE_RECT_SIZE;
+    TpRect *r = &rects[i];
+    r->x = tp_get_u16(p);
+    r->y = tp_get_u16(p + 2);
+    r->width = tp_get_u16(p + 4);
+    r->height = tp_get_u16(p + 6);
+    r->len = tp_get_u32(p + 8);
+    if (r->len > len - data_pos)
+      return TP_ERR_TRUNCATED;
+    r->data = body + data_pos;
+    data_pos += r->len;
+  }
+  if (data_pos != len)
+    return TP_ERR_BAD_LENGTH;
+  d->rects = rects;
+  return TP_OK;
+}
+
+TpError tp_damage_encode(const TpMessage *msg, TpBuf *buf) {
+  const TpDamage *d = &msg->u.damage;
+  size_t body = TP_DAMAGE_FIXED + (size_t)d->n_rects * TP_DAMAGE_RECT_SIZE;
+  for (unsigned i = 0; i < d->n_rects; i++)
+    body += d->rects[i].len;
+
+  uint8_t *p = tp_buf_grow(buf, TP_HEADER_SIZE + body);
+  if (!p)
+    return TP_ERR_NOMEM;
+  tp_header_write(p, TP_MSG_DAMAGE, msg->window, (uint32_t)body);
+  p += TP_HEADER_SIZE;
+  tp_put_u32(p, d->frame_seq);
+  p[4] = d->encoding;
+  p[5] = d->flags;
+  tp_put_u16(p + 6, d->n_rects);
+  uint8_t *data = p + TP_DAMAGE_FIXED + d->n_rects * TP_DAMAGE_RECT_SIZE;
+  for (unsigned i = 0; i < d->n_rects; i++) {
+    const TpRect *r = &d->rects[i];
+    uint8_t *q = p + TP_DAMAGE_FIXED + i * TP_DAMAGE_RECT_SIZE;
+    tp_put_u16(q, r->x);
+    tp_put_u16(q + 2, r->y);
+    tp_put_u16(q + 4, r->width);
+    tp_put_u16(q + 6, r->height);
+    tp_put_u32(q + 8, r->len);
+    if (r->len)
+      memcpy(data, r->data, r->len);
+    data += r->len;
+  }
+  return TP_OK;
+}
