@@ -1,0 +1,30 @@
+#!/bin/sh
+# The shell as a user starts it, on a real (private) X display and session
+# bus: one window, a single instance, the VMs from the user's config.
+set -u
+. "$TANDEM_SOURCE_ROOT/tests/tap.sh"
+. "$TANDEM_SOURCE_ROOT/tools/session.sh"
+shell="$TANDEM_BUILD_ROOT/app/tandem"
+
+tandem_windows() { xdotool search --onlyvisible --name '^Tandem$'; }
+one_window() { [ "$(tandem_windows | wc -l)" -eq 1 ]; }
+
+"$shell" >"$XDG_RUNTIME_DIR/tandem.log" 2>&1 &
+pid=$!
+check "the main window appears" tandem_wait_for tandem_windows
+check "it belongs to the tandem process" \
+  sh -c "[ \"\$(xdotool getwindowpid $(tandem_windows | head -n1))\" = $pid ]"
+check "its WM_CLASS matches the desktop file's StartupWMClass" \
+  output_has "\"org.tandem.Tandem\"" xprop -id "$(tandem_windows | head -n1)" WM_CLASS
+check "a second start exits at once" status_is 0 timeout 10 "$shell"
+check "and leaves exactly one window" one_window
+check "the first instance is still running" kill -0 "$pid"
+check "the application id is owned on the session bus" \
+  output_has "org.tandem.Tandem" dbus-send --session --print-reply \
+  --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+  org.freedesktop.DBus.ListNames
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+check "no warnings or criticals were logged" \
+  sh -c "! grep -E 'WARNING|CRITICAL' '$XDG_RUNTIME_DIR/tandem.log'"
+tap_end
