@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define AT(m, f) ((const char *)(m) + (f)->offset)
+#define AT(m, f) ((const void *)((const char *)(m) + (f)->offset))
 
 static bool str_eq(const char *a, const char *b) {
   return strcmp(a ? a : "", b ? b : "") == 0;

@@ -209,6 +209,10 @@ static void test_integer_ranges(void **state) {
       const TpField *fd = &spec->fields[i];
       if (fd->kind >= TP_F_STR)
         break; /* offsets after a variable field depend on the sample */
+      if (fd->kind == TP_F_U64) { /* no range: every value is valid */
+        off += tp_field_min_size(fd);
+        continue;
+      }
       int64_t lo, hi;
       switch (fd->kind) {
       case TP_F_U8: lo = 0, hi = UINT8_MAX; break;

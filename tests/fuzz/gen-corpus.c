@@ -1,0 +1,43 @@
+/* Writes the seed corpus: every sample message from the round-trip tests,
+ * each as the side that receives it, plus one stream of all of them. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "protocol-samples.h"
+
+static void write_seed(const char *dir, const char *name, uint8_t mode,
+                       const TpBuf *buf) {
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(&mode, 1, 1, f) != 1 ||
+      fwrite(buf->data, 1, buf->len, f) != buf->len || fclose(f) != 0) {
+    perror(path);
+    exit(1);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s DIRECTORY\n", argv[0]);
+    return 2;
+  }
+  TpBuf all_host, one;
+  tp_buf_init(&all_host);
+  tp_buf_init(&one);
+  for (uint16_t t = 1; t <= TP_MSG_LAST; t++) {
+    TpMessage m;
+    tp_sample_message(t, &m);
+    tp_buf_reset(&one);
+    if (tp_encode(&m, &one) != TP_OK)
+      return 1;
+    uint8_t mode = tp_sample_receiver(t) == TP_ROLE_HOST ? 1 : 0;
+    write_seed(argv[1], tp_message_type_name(t), mode, &one);
+    if (mode)
+      tp_encode(&m, &all_host);
+  }
+  write_seed(argv[1], "STREAM_TO_HOST", 0x41, &all_host);
+  tp_buf_clear(&all_host);
+  tp_buf_clear(&one);
+  return 0;
+}

@@ -1,0 +1,168 @@
+#!/bin/sh
+# tools/dev.sh — the README's two commands, and a few more for developers.
+#
+#   tools/dev.sh run     install what is missing, build, start Tandem
+#                        (no display: under a private Xvfb, with a screenshot)
+#   tools/dev.sh test    install what is missing, build, run every test:
+#                        normal build (-Werror), valgrind, ASan+UBSan, fuzzing,
+#                        short benchmarks; ends with "N passed, N failed"
+#   tools/dev.sh deps    only install the Debian packages
+#   tools/dev.sh bench   full benchmarks
+#
+# Environment: FUZZ_SECONDS (60), TANDEM_BUILD_DIR (build), SKIP_APT=1.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. "$root/tools/session.sh"
+builddir=${TANDEM_BUILD_DIR:-$root/build}
+
+# Debian 12 packages the build, the tests and the run need.
+DEPS="meson ninja-build gcc pkg-config gettext
+  libglib2.0-dev libgtk-3-dev libcmocka-dev
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
+  xvfb xauth x11-utils xdotool imagemagick dbus dbus-daemon
+  desktop-file-utils appstream python3"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+install_deps() {
+  missing=""
+  for p in $DEPS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+      missing="$missing $p"
+  done
+  [ -n "$missing" ] || return 0
+  if [ "${SKIP_APT:-0}" = 1 ]; then
+    echo "missing Debian packages:$missing (SKIP_APT=1 set)" >&2
+    return 1
+  fi
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+      echo "Installing$missing needs root: run as root or install sudo." >&2
+      return 1
+    }
+    sudo=sudo
+  fi
+  say "Installing Debian packages:$missing"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+}
+
+# configure DIR [meson options...]: sets up DIR once, reconfigures after.
+configure() {
+  dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+build_default() {
+  say "Building (build/default, -Werror)"
+  configure "$builddir/default" --werror
+  ninja -C "$builddir/default"
+}
+
+cmd_run() {
+  install_deps
+  build_default
+  export TANDEM_LOCALEDIR="$builddir/default/po"
+  app="$builddir/default/app/tandem"
+  if [ -n "${DISPLAY:-}" ] && xdpyinfo >/dev/null 2>&1; then
+    say "Starting Tandem on $DISPLAY"
+    exec "$app"
+  fi
+  # No display: a private Xvfb and session bus, and a screenshot to look at.
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-run.XXXXXX")
+  trap 'tandem_stop_xvfb; rm -rf "$tmp"' EXIT INT TERM
+  tandem_start_xvfb "$tmp"
+  shot="$builddir/screenshots/tandem.png"
+  mkdir -p "$(dirname "$shot")"
+  say "No display: running Tandem on a private Xvfb ($DISPLAY)"
+  NO_AT_BRIDGE=1 TANDEM_SHOT="$shot" TANDEM_APP="$app" \
+    dbus-run-session -- sh -c '
+      . "$0/tools/session.sh"
+      "$TANDEM_APP" &
+      pid=$!
+      if ! tandem_wait_for xdotool search --onlyvisible --name "^Tandem$"; then
+        echo "Tandem did not open its window." >&2
+        kill $pid 2>/dev/null
+        exit 1
+      fi
+      import -window root "$TANDEM_SHOT"
+      kill $pid
+      wait $pid 2>/dev/null || true' "$root"
+  say "Tandem ran; screenshot saved to $shot"
+}
+
+# run_suite LABEL BUILDDIR [meson test args...]: runs tests, keeps the log.
+run_suite() {
+  label=$1 dir=$2
+  shift 2
+  say "Tests: $label"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" \
+    --logbase "testlog-$label" || true
+  logs="$logs $label=$dir/meson-logs/testlog-$label.json"
+}
+
+cmd_test() {
+  install_deps
+  logs=""
+  start=$(date +%s)
+
+  build_default
+  run_suite default "$builddir/default" --no-suite bench
+  run_suite bench "$builddir/default" --suite bench --verbose
+
+  # Leaks and memory errors in the unit tests (GTK's caches are not ours).
+  run_suite valgrind "$builddir/default" --suite unit \
+    --wrapper "valgrind --quiet --error-exitcode=1 --leak-check=full \
+      --errors-for-leak-kinds=definite --show-leak-kinds=definite"
+
+  say "Building with AddressSanitizer + UndefinedBehaviorSanitizer"
+  configure "$builddir/sanitize" --werror -Db_sanitize=address,undefined \
+    -Db_lundef=false
+  ninja -C "$builddir/sanitize"
+  (
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+    export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+    run_suite sanitize "$builddir/sanitize" --no-suite bench
+  )
+  logs="$logs sanitize=$builddir/sanitize/meson-logs/testlog-sanitize.json"
+
+  say "Building the fuzzer (clang-14, libFuzzer, ASan+UBSan)"
+  (
+    export CC=clang-14
+    configure "$builddir/fuzz" --werror -Dfuzzing=true \
+      -Db_sanitize=address,undefined -Db_lundef=false
+  )
+  ninja -C "$builddir/fuzz" tests/fuzz/fuzz-protocol tests/fuzz/gen-corpus
+  run_suite fuzz "$builddir/fuzz" --suite fuzz --verbose
+
+  say "Totals ($(( $(date +%s) - start )) s)"
+  python3 "$root/tools/test-totals.py" $logs
+}
+
+cmd_bench() {
+  install_deps
+  build_default
+  mkdir -p "$builddir/bench"
+  "$builddir/default/tests/bench/bench-protocol" \
+    --json "$builddir/bench/protocol.json"
+}
+
+case "${1:-}" in
+  run) cmd_run ;;
+  test) cmd_test ;;
+  deps) install_deps ;;
+  bench) cmd_bench ;;
+  *)
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]
+    ;;
+esac

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Adds up meson test logs into one line: 'N passed, N failed'.
+
+A TAP test counts each of its cases; any other test counts once. A TAP test
+that died (crash, timeout) without reporting a failing case counts one more
+failure, so a crash is never hidden behind its passing cases.
+
+  test-totals.py LABEL=build/x/meson-logs/testlog.json ...
+"""
+import json
+import re
+import sys
+
+TAP_LINE = re.compile(r"^(not ok|ok)\b", re.MULTILINE)
+GOOD = {"OK", "EXPECTEDFAIL", "SKIP"}
+
+
+def count(path):
+    passed = failed = 0
+    failures = []
+    with open(path, encoding="utf-8") as log:
+        for line in log:
+            test = json.loads(line)
+            results = TAP_LINE.findall(test.get("stdout") or "")
+            ok = test["result"] in GOOD
+            if results:
+                p = results.count("ok")
+                f = results.count("not ok")
+                if not ok and f == 0:
+                    f = 1
+            else:
+                p, f = (1, 0) if ok else (0, 1)
+            passed += p
+            failed += f
+            if f:
+                failures.append(f"{test['name']} ({test['result']})")
+    return passed, failed, failures
+
+
+def main(argv):
+    total_p = total_f = 0
+    for arg in argv[1:]:
+        label, _, path = arg.partition("=")
+        try:
+            p, f, failures = count(path)
+        except FileNotFoundError:
+            p, f, failures = 0, 1, [f"{label}: no test log (did it run?)"]
+        print(f"  {label:<12} {p:5d} passed {f:5d} failed")
+        for name in failures:
+            print(f"      failed: {name}")
+        total_p += p
+        total_f += f
+    print(f"{total_p} passed, {total_f} failed")
+    return 1 if total_f else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
