@@ -44,6 +44,12 @@ static uint32_t valid_window(uint16_t type) {
   return tp_spec_lookup(type)->window_rule == TP_WIN_NONE ? 0 : 7;
 }
 
+/* Body size bounds of @type; true for a fixed-size type. */
+static bool body_bounds(uint16_t type, uint32_t *min, uint32_t *max) {
+  tp_spec_body_bounds(tp_spec_lookup(type), min, max);
+  return *min == *max;
+}
+
 static uint8_t *body(Frame *f) { return f->data + TP_HEADER_SIZE; }
 
 static void set_length(Frame *f, uint32_t len) { tp_put_u32(f->data + 8, len); }
@@ -112,8 +118,7 @@ static void test_fixed_lengths(void **state) {
   (void)state;
   for (uint16_t t = 1; t <= TP_MSG_LAST; t++) {
     uint32_t min, max;
-    tp_spec_body_bounds(tp_spec_lookup(t), &min, &max);
-    if (min != max)
+    if (!body_bounds(t, &min, &max))
       continue;
     uint8_t zeros[128] = {0};
     Frame f = frame_raw(tp_sample_receiver(t), t, valid_window(t), zeros,
@@ -133,8 +138,7 @@ static void test_oversized_rejected_before_buffering(void **state) {
   (void)state;
   for (uint16_t t = 1; t <= TP_MSG_LAST; t++) {
     uint32_t min, max;
-    tp_spec_body_bounds(tp_spec_lookup(t), &min, &max);
-    if (min == max)
+    if (body_bounds(t, &min, &max))
       continue;
     uint8_t hdr[TP_HEADER_SIZE];
     tp_header_write(hdr, t, valid_window(t), max + 1);
@@ -163,8 +167,7 @@ static void test_truncated_bodies(void **state) {
   (void)state;
   for (uint16_t t = 1; t <= TP_MSG_LAST; t++) {
     uint32_t min, max;
-    tp_spec_body_bounds(tp_spec_lookup(t), &min, &max);
-    if (min == max)
+    if (body_bounds(t, &min, &max))
       continue;
     Frame f = frame_from_sample(t);
     uint32_t len = (uint32_t)f.len - TP_HEADER_SIZE;
@@ -182,8 +185,7 @@ static void test_trailing_bytes(void **state) {
   (void)state;
   for (uint16_t t = 1; t <= TP_MSG_LAST; t++) {
     uint32_t min, max;
-    tp_spec_body_bounds(tp_spec_lookup(t), &min, &max);
-    if (min == max)
+    if (body_bounds(t, &min, &max))
       continue;
     Frame f = frame_from_sample(t);
     f.data = realloc(f.data, f.len + 1);
