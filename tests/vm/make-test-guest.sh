@@ -1,0 +1,285 @@
+#!/bin/sh
+# make-test-guest.sh OUTDIR: builds the tiny guest the QEMU integration tests
+# boot. Writes OUTDIR/vmlinuz (the current Debian kernel, fetched with apt)
+# and OUTDIR/initramfs.img (gzip'd newc cpio: static busybox and an /init).
+#
+# The guest prints, on its console (boot it with "console=ttyS0"):
+#   TANDEM-TEST-GUEST: ready          once set up and listening to the power
+#                                     button
+#   TANDEM-TEST-GUEST: tick N         every second after that (heartbeat)
+#   TANDEM-TEST-GUEST: powering off   on the ACPI power button (QMP
+#                                     system_powerdown); QEMU then exits.
+#
+# OUTDIR/cache keeps the kernel .deb; OUTDIR/stamp records what was built, so
+# a run with nothing changed does nothing. Needs apt, dpkg, cpio, gzip and
+# busybox-static; xz/zstd only if the kernel's modules are compressed.
+set -eu
+
+die() {
+  echo "make-test-guest: error: $*" >&2
+  exit 1
+}
+say() {
+  echo "make-test-guest: $*" >&2
+}
+
+[ $# -eq 1 ] && [ -n "$1" ] || die "usage: make-test-guest.sh OUTDIR"
+export LC_ALL=C
+umask 022
+
+for tool in apt-cache apt-get dpkg dpkg-query cpio gzip find sort sed tr \
+  sha256sum mktemp; do
+  command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found"
+done
+
+case $0 in
+  */*) self=$0 ;;
+  *) self=$(command -v -- "$0" 2>/dev/null) || self=$0 ;;
+esac
+[ -r "$self" ] || die "cannot read this script ($self) to checksum it"
+
+mkdir -p "$1" || die "cannot create $1"
+outdir=$(cd "$1" && pwd) || die "cannot enter $1"
+cache=$outdir/cache
+stamp=$outdir/stamp
+
+# --- Which kernel? linux-image-amd64 depends on linux-image-<abi>-amd64. ---
+kernel_pkg() {
+  apt-cache depends linux-image-amd64 2>/dev/null |
+    sed -n 's/^[ |]*Depends: *<\{0,1\}\(linux-image-[0-9][^ >]*\)>\{0,1\}$/\1/p' |
+    head -n 1
+}
+pkg=$(kernel_pkg)
+if [ -z "$pkg" ]; then
+  say "apt-cache knows no linux-image-amd64; running apt-get update once"
+  apt-get update >&2 || die "apt-get update failed (are you root?)"
+  pkg=$(kernel_pkg)
+fi
+[ -n "$pkg" ] || die "no Debian kernel package found: run apt-get update"
+ver=$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: *//p' |
+  head -n 1)
+case $ver in
+  '' | '(none)') die "no installable version of $pkg: run apt-get update" ;;
+esac
+
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null |
+  grep -q 'install ok installed' ||
+  die "busybox-static is not installed: apt-get install busybox-static"
+bbver=$(dpkg-query -W -f='${Version}' busybox-static)
+busybox=$(dpkg-query -L busybox-static | grep '/bin/busybox$' | head -n 1)
+[ -n "$busybox" ] && [ -x "$busybox" ] ||
+  die "busybox-static's /bin/busybox not found"
+
+want="kernel=$pkg $ver
+busybox-static=$bbver
+script=$(sha256sum <"$self" | cut -d' ' -f1)"
+
+if [ -f "$stamp" ] && [ -s "$outdir/vmlinuz" ] &&
+  [ -s "$outdir/initramfs.img" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  say "up to date ($pkg $ver)"
+  exit 0
+fi
+
+# --- Fetch the .deb (once) and unpack it. ---
+mkdir -p "$cache" || die "cannot create $cache"
+verenc=$(printf '%s' "$ver" | sed 's/:/%3a/g')
+find_deb() {
+  for f in "$cache/${pkg}_${verenc}_"*.deb; do
+    [ -f "$f" ] && { echo "$f"; return 0; }
+  done
+  return 0
+}
+deb=$(find_deb)
+if [ -z "$deb" ]; then
+  say "downloading $pkg $ver"
+  # As root, apt warns that _apt cannot write here ("Permission denied");
+  # the download still succeeds.
+  (cd "$cache" && apt-get download "$pkg=$ver") >&2 ||
+    die "apt-get download $pkg=$ver failed"
+  deb=$(find_deb)
+  [ -n "$deb" ] || die "apt-get download left no ${pkg}_${verenc}_*.deb in $cache"
+fi
+# Drop kernels superseded by this one.
+for f in "$cache"/linux-image-*.deb; do
+  [ -f "$f" ] && [ "$f" != "$deb" ] && rm -f "$f"
+done
+
+work=$(mktemp -d "$outdir/.build.XXXXXX") || die "mktemp failed"
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "unpacking $(basename "$deb")"
+if ! dpkg -x "$deb" "$work/deb"; then
+  rm -f "$deb"
+  die "cannot unpack $deb (removed it; run again to download it afresh)"
+fi
+
+kver=
+for d in "$work/deb/lib/modules/"*/; do
+  [ -d "$d" ] && kver=$(basename "$d") && break
+done
+[ -n "$kver" ] || die "$pkg has no /lib/modules/<version>"
+kernel=$work/deb/boot/vmlinuz-$kver
+config=$work/deb/boot/config-$kver
+moddir=$work/deb/lib/modules/$kver
+[ -f "$kernel" ] || die "$pkg has no boot/vmlinuz-$kver"
+[ -f "$config" ] || die "$pkg has no boot/config-$kver"
+
+# --- Build the initramfs tree. ---
+root=$work/root
+mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" \
+  "$root/dev" "$root/proc" "$root/sys" "$root/tmp" "$root/etc/acpi" \
+  "$root/lib/modules" "$root/var/log"
+cp "$busybox" "$root/bin/busybox"
+"$root/bin/busybox" --list-full >"$work/applets" ||
+  die "$busybox --list-full failed"
+while read -r applet; do
+  [ "$applet" = bin/busybox ] && continue
+  [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+done <"$work/applets"
+for applet in sh mount insmod acpid poweroff sleep cat; do
+  [ -e "$root/bin/$applet" ] || [ -e "$root/sbin/$applet" ] ||
+    die "busybox lacks the '$applet' applet"
+done
+
+# The power button reaches userspace as an input event: the ACPI button
+# driver turns the ACPI notification into KEY_POWER on a "Power Button"
+# input device, and evdev exposes that as /dev/input/eventN for acpid.
+config_value() {
+  sed -n "s/^CONFIG_$1=//p" "$config" | head -n 1
+}
+[ "$(config_value ACPI)" = y ] || die "kernel $kver lacks CONFIG_ACPI=y"
+[ "$(config_value DEVTMPFS)" = y ] || die "kernel $kver lacks CONFIG_DEVTMPFS=y"
+[ "$(config_value SERIAL_8250_CONSOLE)" = y ] ||
+  die "kernel $kver lacks CONFIG_SERIAL_8250_CONSOLE=y"
+
+# Module dependencies, read from the module itself (no modules.dep needed).
+modinfo_cmd=
+for m in modinfo /sbin/modinfo /usr/sbin/modinfo; do
+  if command -v "$m" >/dev/null 2>&1 && ! "$m" --version 2>&1 |
+    grep -qi busybox; then
+    modinfo_cmd=$m
+    break
+  fi
+done
+mod_depends() {
+  if [ -n "$modinfo_cmd" ]; then
+    "$modinfo_cmd" -F depends "$1" || die "modinfo $1 failed"
+  else
+    tr '\0' '\n' <"$1" | sed -n 's/^depends=//p' | head -n 1
+  fi
+}
+# stage_module NAME: copies module NAME (uncompressed) and, first, its
+# dependencies into the initramfs, appending each to the load order once.
+: >"$work/order"
+stage_module() {
+  grep -qx "$1.ko" "$work/order" && return 0
+  set -- "$1" "$(printf '%s' "$1" | tr _ -)"
+  set -- "$1" "$(find "$moddir" \( -name "$1.ko*" -o -name "$2.ko*" \) \
+    -type f | head -n 1)"
+  [ -n "$2" ] || die "kernel module $1 not found in $pkg"
+  case $2 in
+    *.ko) cp "$2" "$root/lib/modules/$1.ko" ;;
+    *.ko.xz) xz -dc "$2" >"$root/lib/modules/$1.ko" || die "xz -d $2 failed" ;;
+    *.ko.zst) zstd -qdc "$2" >"$root/lib/modules/$1.ko" ||
+      die "zstd -d $2 failed" ;;
+    *.ko.gz) gzip -dc "$2" >"$root/lib/modules/$1.ko" ||
+      die "gzip -d $2 failed" ;;
+    *) die "unsupported module file $2" ;;
+  esac
+  deps=$(mod_depends "$root/lib/modules/$1.ko") || exit 1
+  for dep in $(printf '%s' "$deps" | tr , ' '); do
+    stage_module "$dep"
+  done
+  grep -qx "$1.ko" "$work/order" || echo "$1.ko" >>"$work/order"
+}
+for option in ACPI_BUTTON:button INPUT_EVDEV:evdev; do
+  case $(config_value "${option%%:*}") in
+    y) ;;
+    m) stage_module "${option#*:}" ;;
+    *) die "kernel $kver lacks CONFIG_${option%%:*}" ;;
+  esac
+done
+cp "$work/order" "$root/etc/modules.order"
+
+# busybox acpid: KEY_POWER maps to "button/power PWRF 00000080" (or PWRB);
+# acpid.conf maps that to the action script /etc/acpi/<action>.
+cat >"$root/etc/acpid.conf" <<'EOF'
+# KEY ACTION: runs /etc/acpi/ACTION when KEY is in the event description.
+PWRF power-button
+PWRB power-button
+EOF
+cat >"$root/etc/acpi/power-button" <<'EOF'
+#!/bin/sh
+echo "TANDEM-TEST-GUEST: powering off" >/dev/console
+exec /sbin/poweroff -f
+EOF
+chmod 755 "$root/etc/acpi/power-button"
+
+cat >"$root/init" <<'EOF'
+#!/bin/sh
+# Tandem test guest: set up, announce readiness, heartbeat, power off on the
+# ACPI power button.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+
+say() { echo "TANDEM-TEST-GUEST: $*"; }
+fatal() {
+  say "error: $*"
+  poweroff -f
+}
+
+while read -r module; do
+  insmod "/lib/modules/$module" || fatal "insmod $module failed"
+done </etc/modules.order
+
+# Wait for the power button's event device.
+button=
+i=0
+while [ -z "$button" ]; do
+  for name in /sys/class/input/event*/device/name; do
+    [ -r "$name" ] && [ "$(cat "$name")" = "Power Button" ] || continue
+    event=${name#/sys/class/input/}
+    event=/dev/input/${event%%/*}
+    [ -c "$event" ] && button=$event && break
+  done
+  [ -n "$button" ] && break
+  i=$((i + 1))
+  [ "$i" -le 100 ] || fatal "no Power Button input device"
+  sleep 0.1
+done
+
+# acpid opens /dev/input/event0, 1, ... at start-up; only report ready once
+# it holds the power button open.
+acpid -f -l /dev/null </dev/null &
+acpid=$!
+i=0
+until ls -l "/proc/$acpid/fd" 2>/dev/null | grep -q " $button\$"; do
+  i=$((i + 1))
+  [ "$i" -le 100 ] || fatal "acpid is not listening to $button"
+  sleep 0.1
+done
+
+say ready
+n=0
+while :; do
+  sleep 1
+  n=$((n + 1))
+  say "tick $n"
+done
+EOF
+chmod 755 "$root/init"
+
+# --- Pack and install atomically; the stamp goes last. ---
+(cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) |
+  gzip -9 -n >"$work/initramfs.img" || die "cpio/gzip failed"
+cp "$kernel" "$work/vmlinuz"
+mv -f "$work/vmlinuz" "$outdir/vmlinuz"
+mv -f "$work/initramfs.img" "$outdir/initramfs.img"
+printf '%s\n' "$want" >"$stamp"
+say "built $outdir/vmlinuz ($kver) and $outdir/initramfs.img" \
+  "($(wc -c <"$outdir/initramfs.img") bytes; modules: $(tr '\n' ' ' <"$work/order" | sed 's/ $//'))"
