@@ -3,20 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define VM_NAME_MAX 64
-
 char *tandem_vm_config_dir(void) {
   return g_build_filename(g_get_user_config_dir(), "tandem", "vms", NULL);
-}
-
-gboolean tandem_vm_name_is_valid(const char *name) {
-  size_t len = name ? strlen(name) : 0;
-  if (len == 0 || len > VM_NAME_MAX || name[0] == '-')
-    return FALSE;
-  for (size_t i = 0; i < len; i++)
-    if (!g_ascii_isalnum(name[i]) && name[i] != '-' && name[i] != '_')
-      return FALSE;
-  return TRUE;
 }
 
 static int compare_names(const void *a, const void *b) {

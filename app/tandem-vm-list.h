@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "tandem-vm-config.h"
+
 G_BEGIN_DECLS
 
 /* $XDG_CONFIG_HOME/tandem/vms: one NAME.conf key file per VM. */
@@ -13,8 +15,5 @@ char *tandem_vm_config_dir(void);
  * Returns a NULL-terminated array (free with g_strfreev()), or NULL with
  * @error set if the directory exists but cannot be read. */
 char **tandem_vm_list_names(const char *dir, GError **error);
-
-/* VM names: 1..64 characters of [A-Za-z0-9_-], not starting with '-'. */
-gboolean tandem_vm_name_is_valid(const char *name);
 
 G_END_DECLS

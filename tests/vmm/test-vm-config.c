@@ -1,0 +1,307 @@
+/* VM configuration files and the QEMU command line built from them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "tandem-qemu-argv.h"
+#include "tandem-vm-config.h"
+
+#define KERNEL_BOOT "[Boot]\nKernel=/boot/vmlinuz\n"
+
+static TandemVmConfig *parse_ok(const char *data) {
+  g_autoptr(GError) error = NULL;
+  TandemVmConfig *c = tandem_vm_config_parse("test", data, "/data/test",
+                                             &error);
+  if (!c)
+    fail_msg("parse failed: %s", error->message);
+  return c;
+}
+
+/* The message must say what is wrong, precisely enough to fix it. */
+static void parse_fails(const char *data, const char *message_part) {
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TandemVmConfig) c = tandem_vm_config_parse("test", data,
+                                                       "/data/test", &error);
+  assert_null(c);
+  assert_true(g_error_matches(error, TANDEM_VMM_ERROR,
+                              TANDEM_VMM_ERROR_CONFIG));
+  if (!strstr(error->message, message_part))
+    fail_msg("message \"%s\" lacks \"%s\"", error->message, message_part);
+  assert_true(g_str_has_prefix(error->message, "test.conf: ") ||
+              strstr(message_part, "VM name"));
+}
+
+static void test_defaults(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) c = parse_ok(KERNEL_BOOT);
+  assert_int_equal(c->memory, 1ull << 30);
+  assert_int_equal(c->cpus, 2);
+  assert_int_equal(c->accel, TANDEM_ACCEL_AUTO);
+  assert_int_equal(c->display, TANDEM_DISPLAY_SPICE);
+  assert_int_equal(c->hotplug_ports, 4);
+  assert_string_equal(c->kernel, "/boot/vmlinuz");
+  assert_null(c->image);
+  assert_int_equal(c->disks->len, 0);
+}
+
+static void test_full(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) c = parse_ok(
+      "[VM]\nMemory=2G\nCPUs=4\nAccelerator=TCG\nDisplay=none\n"
+      "HotplugPorts=2\n"
+      "[Boot]\nKernel=vmlinuz\nInitrd=initrd.img\n"
+      "CommandLine=console=ttyS0 quiet\n"
+      "[Disk home]\nPath=/srv/home.qcow2\n"
+      "[Disk iso_1]\nPath=media.raw\nFormat=raw\nReadOnly=true\n");
+  assert_int_equal(c->memory, 2ull << 30);
+  assert_int_equal(c->cpus, 4);
+  assert_int_equal(c->accel, TANDEM_ACCEL_TCG);
+  assert_int_equal(c->display, TANDEM_DISPLAY_NONE);
+  assert_int_equal(c->hotplug_ports, 2);
+  assert_string_equal(c->kernel, "/data/test/vmlinuz"); /* relative */
+  assert_string_equal(c->initrd, "/data/test/initrd.img");
+  assert_string_equal(c->cmdline, "console=ttyS0 quiet");
+  assert_int_equal(c->disks->len, 2);
+  TandemVmDisk *home = c->disks->pdata[0], *iso = c->disks->pdata[1];
+  assert_string_equal(home->name, "home");
+  assert_string_equal(home->format, "qcow2");
+  assert_false(home->read_only);
+  assert_string_equal(iso->path, "/data/test/media.raw");
+  assert_string_equal(iso->format, "raw");
+  assert_true(iso->read_only);
+}
+
+static void test_image_boot(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) c = parse_ok("[Boot]\nImage=/vm/disk.img\n"
+                                         "ImageFormat=raw\n");
+  assert_string_equal(c->image, "/vm/disk.img");
+  assert_string_equal(c->image_format, "raw");
+  assert_null(c->kernel);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  parse_fails("[VM]\nMemroy=1G\n" KERNEL_BOOT, "unknown key “Memroy” in [VM]");
+  parse_fails("[Network]\nMode=nat\n" KERNEL_BOOT, "unknown section [Network]");
+  parse_fails("[VM]\nMemory=lots\n" KERNEL_BOOT,
+              "Memory “lots” is not a size");
+  parse_fails("[VM]\nMemory=32M\n" KERNEL_BOOT, "out of range");
+  parse_fails("[VM]\nCPUs=0\n" KERNEL_BOOT, "from 1 to 64");
+  parse_fails("[VM]\nCPUs=two\n" KERNEL_BOOT, "CPUs “two”");
+  parse_fails("[VM]\nAccelerator=fast\n" KERNEL_BOOT, "auto, kvm, tcg");
+  parse_fails("[VM]\nDisplay=vnc\n" KERNEL_BOOT, "spice, none");
+  parse_fails("[VM]\nHotplugPorts=99\n" KERNEL_BOOT, "from 0 to 16");
+  parse_fails("[VM]\nMemory=1G\n", "no [Boot] section");
+  parse_fails("[Boot]\nKernel=/k\nImage=/i\n", "both Kernel= and Image=");
+  parse_fails("[Boot]\nCommandLine=quiet\n", "needs Kernel= or Image=");
+  parse_fails("[Boot]\nImage=/i\nInitrd=/r\n", "need a Kernel=");
+  parse_fails("[Boot]\nImage=/i\nImageFormat=vmdk\n", "qcow2, raw");
+  parse_fails(KERNEL_BOOT "[Disk Home]\nPath=/h\n", "disk name “Home”");
+  parse_fails(KERNEL_BOOT "[Disk home]\nFormat=raw\n", "[Disk home] needs Path=");
+  parse_fails(KERNEL_BOOT "[Disk home]\nPath=/h\nReadOnly=maybe\n",
+              "true or false");
+  parse_fails("this is not a key file", "test.conf: ");
+}
+
+static void test_bad_vm_name(void **state) {
+  (void)state;
+  g_autoptr(GError) error = NULL;
+  assert_null(tandem_vm_config_parse("../etc", KERNEL_BOOT, "/d", &error));
+  assert_non_null(strstr(error->message, "not a valid VM name"));
+}
+
+static void test_missing_files(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) c = parse_ok("[Boot]\nKernel=/nonexistent/vmlinuz\n");
+  g_autoptr(GError) error = NULL;
+  assert_false(tandem_vm_config_check_files(c, &error));
+  assert_non_null(strstr(error->message,
+                         "the kernel /nonexistent/vmlinuz does not exist"));
+}
+
+static void test_save_load_roundtrip(void **state) {
+  (void)state;
+  g_autofree char *dir = g_dir_make_tmp("vmconf-XXXXXX", NULL);
+  g_autoptr(TandemVmConfig) c = parse_ok(
+      "[VM]\nMemory=1536M\nCPUs=3\nAccelerator=kvm\n"
+      "[Boot]\nKernel=/k\nCommandLine=a=b c\n"
+      "[Disk data]\nPath=/d.qcow2\nReadOnly=true\n");
+  g_autoptr(GError) error = NULL;
+  assert_true(tandem_vm_config_save(c, dir, &error));
+  g_autoptr(TandemVmConfig) back = tandem_vm_config_load(dir, "test", &error);
+  assert_non_null(back);
+  assert_int_equal(back->memory, 1536ull << 20);
+  assert_int_equal(back->cpus, 3);
+  assert_int_equal(back->accel, TANDEM_ACCEL_KVM);
+  assert_string_equal(back->cmdline, "a=b c");
+  assert_true(((TandemVmDisk *)back->disks->pdata[0])->read_only);
+  g_autofree char *path = g_build_filename(dir, "test.conf", NULL);
+  GStatBuf st;
+  assert_int_equal(g_stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  g_unlink(path);
+  g_rmdir(dir);
+
+  assert_null(tandem_vm_config_load("/nonexistent", "nope", &error));
+  assert_true(g_error_matches(error, TANDEM_VMM_ERROR,
+                              TANDEM_VMM_ERROR_NOT_FOUND));
+}
+
+static void test_sizes(void **state) {
+  (void)state;
+  struct {
+    const char *text;
+    guint64 bytes;
+  } ok[] = {{"512M", 512ull << 20}, {"2G", 2ull << 30}, {"1.5G", 3ull << 29},
+            {"2GiB", 2ull << 30},   {"64m", 64ull << 20}, {"4096", 4096},
+            {"1T", 1ull << 40},     {"10KB", 10240}};
+  for (size_t i = 0; i < G_N_ELEMENTS(ok); i++) {
+    guint64 b = 0;
+    assert_true(tandem_parse_size(ok[i].text, &b));
+    assert_int_equal(b, ok[i].bytes);
+  }
+  const char *bad[] = {"", "G", "-1G", "1X", "1GG", "lots", "1 G", NULL};
+  for (int i = 0; bad[i]; i++) {
+    guint64 b;
+    assert_false(tandem_parse_size(bad[i], &b));
+  }
+}
+
+/* --- argv ----------------------------------------------------------------- */
+
+static GStrv build(const char *data, TandemAccel accel, const char *rundir) {
+  g_autoptr(TandemVmConfig) c = parse_ok(data);
+  TandemQemuLaunch l = {"qemu-system-x86_64", rundir, accel, FALSE};
+  return tandem_qemu_argv_build(c, &l);
+}
+
+/* The value following option @opt whose value contains @part. */
+static const char *find_opt(GStrv argv, const char *opt, const char *part) {
+  for (int i = 0; argv[i] && argv[i + 1]; i++)
+    if (g_str_equal(argv[i], opt) && strstr(argv[i + 1], part))
+      return argv[i + 1];
+  return NULL;
+}
+
+static int count_opt(GStrv argv, const char *opt, const char *part) {
+  int n = 0;
+  for (int i = 0; argv[i] && argv[i + 1]; i++)
+    n += g_str_equal(argv[i], opt) && strstr(argv[i + 1], part);
+  return n;
+}
+
+static void test_argv_kernel_tcg(void **state) {
+  (void)state;
+  g_auto(GStrv) a = build("[Boot]\nKernel=/k\nInitrd=/i\nCommandLine=quiet\n",
+                          TANDEM_ACCEL_TCG, "/run/user/0/tandem/test");
+  assert_string_equal(a[0], "qemu-system-x86_64");
+  assert_non_null(find_opt(a, "-machine", "q35"));
+  assert_non_null(find_opt(a, "-accel", "tcg"));
+  assert_non_null(find_opt(a, "-cpu", "max"));
+  assert_non_null(find_opt(a, "-m", "1024M"));
+  assert_non_null(find_opt(a, "-smp", "2"));
+  assert_true(g_strv_contains((const char *const *)a, "-nodefaults"));
+  assert_false(g_strv_contains((const char *const *)a, "-S"));
+  assert_non_null(find_opt(a, "-nic", "none"));
+  assert_non_null(find_opt(a, "-chardev",
+                           "path=/run/user/0/tandem/test/qmp.sock,server=on"));
+  assert_non_null(find_opt(a, "-mon", "chardev=tandem-qmp,mode=control"));
+  assert_non_null(find_opt(a, "-chardev",
+                           "logfile=/run/user/0/tandem/test/console.log"));
+  assert_non_null(find_opt(a, "-device", "name=org.tandem.agent.0"));
+  assert_non_null(find_opt(a, "-chardev", "id=tandem-agent,path=/run/user/0/"
+                                          "tandem/test/agent.sock"));
+  assert_non_null(find_opt(a, "-spice", "unix=on,addr=/run/user/0/tandem/"
+                                        "test/spice.sock"));
+  assert_non_null(find_opt(a, "-device", "VGA"));
+  assert_int_equal(count_opt(a, "-device", "pcie-root-port"), 4);
+  assert_non_null(find_opt(a, "-device", "id=tandem-hp3,chassis=4"));
+  assert_non_null(find_opt(a, "-kernel", "/k"));
+  assert_non_null(find_opt(a, "-initrd", "/i"));
+  assert_non_null(find_opt(a, "-append", "quiet"));
+  assert_null(find_opt(a, "-blockdev", ""));
+}
+
+static void test_argv_kvm_paused_no_display(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) c = parse_ok("[VM]\nDisplay=none\nHotplugPorts=0\n"
+                                         KERNEL_BOOT);
+  TandemQemuLaunch l = {"/usr/bin/qemu-system-x86_64", "/r", TANDEM_ACCEL_KVM,
+                        TRUE};
+  g_auto(GStrv) a = tandem_qemu_argv_build(c, &l);
+  assert_non_null(find_opt(a, "-accel", "kvm"));
+  assert_non_null(find_opt(a, "-cpu", "host"));
+  assert_true(g_strv_contains((const char *const *)a, "-S"));
+  assert_null(find_opt(a, "-spice", ""));
+  assert_null(find_opt(a, "-device", "VGA"));
+  assert_int_equal(count_opt(a, "-device", "pcie-root-port"), 0);
+}
+
+static void test_argv_disks_as_blockdev(void **state) {
+  (void)state;
+  g_auto(GStrv) a = build("[Boot]\nImage=/vm/boot,1.qcow2\n"
+                          "[Disk home]\nPath=/srv/my \"home\".qcow2\n"
+                          "ReadOnly=true\n",
+                          TANDEM_ACCEL_TCG, "/run/a,b");
+  /* A comma in the runtime dir is doubled for QEMU's option syntax. */
+  assert_non_null(find_opt(a, "-chardev", "path=/run/a,,b/qmp.sock"));
+
+  const char *boot = find_opt(a, "-blockdev", "\"boot\"");
+  const char *home = find_opt(a, "-blockdev", "disk-home");
+  assert_non_null(boot);
+  assert_non_null(home);
+  g_autoptr(JsonNode) n = json_from_string(home, NULL);
+  JsonObject *o = json_node_get_object(n);
+  assert_string_equal(json_object_get_string_member(o, "node-name"),
+                      "disk-home");
+  assert_string_equal(json_object_get_string_member(o, "driver"), "qcow2");
+  assert_true(json_object_get_boolean_member(o, "read-only"));
+  JsonObject *file = json_object_get_object_member(o, "file");
+  assert_string_equal(json_object_get_string_member(file, "filename"),
+                      "/srv/my \"home\".qcow2");
+  assert_string_equal(json_object_get_string_member(file, "node-name"),
+                      "disk-home-file");
+  g_autoptr(JsonNode) bn = json_from_string(boot, NULL);
+  JsonObject *bf = json_object_get_object_member(json_node_get_object(bn),
+                                                 "file");
+  assert_string_equal(json_object_get_string_member(bf, "filename"),
+                      "/vm/boot,1.qcow2"); /* JSON needs no escaping */
+  assert_non_null(find_opt(a, "-device", "drive=boot,id=boot-dev,bootindex=0"));
+  assert_non_null(find_opt(a, "-device",
+                           "virtio-blk-pci,drive=disk-home,id=disk-home-dev,"
+                           "serial=home"));
+  assert_null(find_opt(a, "-kernel", ""));
+}
+
+static void test_opt_escape(void **state) {
+  (void)state;
+  g_autofree char *a = tandem_qemu_opt_escape("a,b,,c");
+  assert_string_equal(a, "a,,b,,,,c");
+  g_autofree char *b = tandem_qemu_opt_escape("");
+  assert_string_equal(b, "");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_full),
+      cmocka_unit_test(test_image_boot),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_bad_vm_name),
+      cmocka_unit_test(test_missing_files),
+      cmocka_unit_test(test_save_load_roundtrip),
+      cmocka_unit_test(test_sizes),
+      cmocka_unit_test(test_argv_kernel_tcg),
+      cmocka_unit_test(test_argv_kvm_paused_no_display),
+      cmocka_unit_test(test_argv_disks_as_blockdev),
+      cmocka_unit_test(test_opt_escape),
+  };
+  return cmocka_run_group_tests_name("vm-config", tests, NULL, NULL);
+}

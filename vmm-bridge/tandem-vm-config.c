@@ -1,0 +1,415 @@
+#include "tandem-vm-config.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <stdlib.h>
+#include <string.h>
+
+G_DEFINE_QUARK(tandem-vmm-error-quark, tandem_vmm_error)
+
+#define GROUP_VM "VM"
+#define GROUP_BOOT "Boot"
+#define DISK_PREFIX "Disk "
+
+gboolean tandem_vm_name_is_valid(const char *name) {
+  size_t len = name ? strlen(name) : 0;
+  if (len == 0 || len > 64 || name[0] == '-')
+    return FALSE;
+  for (size_t i = 0; i < len; i++)
+    if (!g_ascii_isalnum(name[i]) && name[i] != '-' && name[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+/* Disk names become QEMU node names ("disk-NAME-file", 31 characters at
+ * most) and virtio serial numbers (20 at most). */
+static gboolean disk_name_is_valid(const char *name) {
+  size_t len = strlen(name);
+  if (len == 0 || len > 20 || !g_ascii_islower(name[0]))
+    return FALSE;
+  for (size_t i = 0; i < len; i++)
+    if (!g_ascii_islower(name[i]) && !g_ascii_isdigit(name[i]) &&
+        name[i] != '-' && name[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+const char *tandem_accel_to_string(TandemAccel accel) {
+  switch (accel) {
+  case TANDEM_ACCEL_KVM: return "kvm";
+  case TANDEM_ACCEL_TCG: return "tcg";
+  default: return "auto";
+  }
+}
+
+static void disk_free(TandemVmDisk *d) {
+  g_free(d->name);
+  g_free(d->path);
+  g_free(d->format);
+  g_free(d);
+}
+
+TandemVmConfig *tandem_vm_config_new(const char *name) {
+  TandemVmConfig *c = g_new0(TandemVmConfig, 1);
+  c->name = g_strdup(name);
+  c->memory = 1ull << 30;
+  c->cpus = 2;
+  c->accel = TANDEM_ACCEL_AUTO;
+  c->display = TANDEM_DISPLAY_SPICE;
+  c->hotplug_ports = 4;
+  c->disks = g_ptr_array_new_with_free_func((GDestroyNotify)disk_free);
+  return c;
+}
+
+void tandem_vm_config_free(TandemVmConfig *c) {
+  if (!c)
+    return;
+  g_free(c->name);
+  g_free(c->kernel);
+  g_free(c->initrd);
+  g_free(c->cmdline);
+  g_free(c->image);
+  g_free(c->image_format);
+  g_ptr_array_unref(c->disks);
+  g_free(c);
+}
+
+char *tandem_vm_data_dir(const char *name) {
+  return g_build_filename(g_get_user_data_dir(), "tandem", "vms", name, NULL);
+}
+
+gboolean tandem_parse_size(const char *text, guint64 *bytes) {
+  char *end = NULL;
+  if (!text || !g_ascii_isdigit(*text))
+    return FALSE;
+  errno = 0;
+  double v = g_ascii_strtod(text, &end);
+  if (errno || end == text || v < 0)
+    return FALSE;
+  double unit = 1;
+  switch (g_ascii_toupper(*end)) {
+  case '\0': break;
+  case 'K': unit = 1024.0; break;
+  case 'M': unit = 1024.0 * 1024; break;
+  case 'G': unit = 1024.0 * 1024 * 1024; break;
+  case 'T': unit = 1024.0 * 1024 * 1024 * 1024; break;
+  default: return FALSE;
+  }
+  if (*end) {
+    end++;
+    if (g_ascii_toupper(*end) == 'I' && g_ascii_toupper(end[1]) == 'B')
+      end += 2;
+    else if (g_ascii_toupper(*end) == 'B')
+      end++;
+  }
+  if (*end || v * unit > 18e18)
+    return FALSE;
+  *bytes = (guint64)(v * unit);
+  return TRUE;
+}
+
+/* --- Parsing ----------------------------------------------------------- */
+
+typedef struct {
+  const char *file; /* for messages: "NAME.conf" */
+  GKeyFile *kf;
+  const char *base_dir;
+} Parser;
+
+static gboolean fail(GError **error, const Parser *p, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static gboolean fail(GError **error, const Parser *p, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_set_error(error, TANDEM_VMM_ERROR, TANDEM_VMM_ERROR_CONFIG, "%s: %s",
+              p->file, msg);
+  return FALSE;
+}
+
+static gboolean check_keys(const Parser *p, const char *group,
+                           const char *const *known, GError **error) {
+  g_auto(GStrv) keys = g_key_file_get_keys(p->kf, group, NULL, NULL);
+  for (char **k = keys; k && *k; k++) {
+    if (!g_strv_contains(known, *k)) {
+      g_autofree char *list = g_strjoinv(", ", (char **)known);
+      return fail(error, p, "unknown key “%s” in [%s]; the keys there are %s",
+                  *k, group, list);
+    }
+  }
+  return TRUE;
+}
+
+/* A string value, or NULL if absent (empty counts as absent). */
+static char *get_string(const Parser *p, const char *group, const char *key) {
+  char *v = g_key_file_get_string(p->kf, group, key, NULL);
+  if (v && !*v)
+    g_clear_pointer(&v, g_free);
+  return v;
+}
+
+static char *get_path(const Parser *p, const char *group, const char *key) {
+  g_autofree char *v = get_string(p, group, key);
+  if (!v)
+    return NULL;
+  if (g_path_is_absolute(v))
+    return g_steal_pointer(&v);
+  return g_build_filename(p->base_dir, v, NULL);
+}
+
+static gboolean get_uint(const Parser *p, const char *group, const char *key,
+                         guint min, guint max, guint *out, GError **error) {
+  g_autofree char *v = get_string(p, group, key);
+  guint64 n;
+  if (!v)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned(v, 10, min, max, &n, NULL))
+    return fail(error, p, "%s “%s” in [%s] must be a whole number from %u to "
+                "%u", key, v, group, min, max);
+  *out = (guint)n;
+  return TRUE;
+}
+
+static gboolean get_choice(const Parser *p, const char *group, const char *key,
+                           const char *const *choices, int *out,
+                           GError **error) {
+  g_autofree char *v = get_string(p, group, key);
+  if (!v)
+    return TRUE;
+  for (int i = 0; choices[i]; i++) {
+    if (g_ascii_strcasecmp(v, choices[i]) == 0) {
+      *out = i;
+      return TRUE;
+    }
+  }
+  g_autofree char *list = g_strjoinv(", ", (char **)choices);
+  return fail(error, p, "%s “%s” in [%s] must be one of: %s", key, v, group,
+              list);
+}
+
+static gboolean get_format(const Parser *p, const char *group,
+                           const char *key, char **out, GError **error) {
+  static const char *const formats[] = {"qcow2", "raw", NULL};
+  int f = 0;
+  if (!get_choice(p, group, key, formats, &f, error))
+    return FALSE;
+  *out = g_strdup(formats[f]);
+  return TRUE;
+}
+
+static gboolean parse_vm_group(const Parser *p, TandemVmConfig *c,
+                               GError **error) {
+  static const char *const keys[] = {"Memory", "CPUs", "Accelerator",
+                                     "Display", "HotplugPorts", NULL};
+  static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
+  static const char *const displays[] = {"spice", "none", NULL};
+  if (!g_key_file_has_group(p->kf, GROUP_VM))
+    return TRUE;
+  if (!check_keys(p, GROUP_VM, keys, error))
+    return FALSE;
+
+  g_autofree char *mem = get_string(p, GROUP_VM, "Memory");
+  if (mem) {
+    if (!tandem_parse_size(mem, &c->memory))
+      return fail(error, p, "Memory “%s” is not a size: write a number and a "
+                  "unit, like 512M or 2G", mem);
+    if (c->memory < TANDEM_VM_MIN_MEMORY || c->memory > TANDEM_VM_MAX_MEMORY)
+      return fail(error, p, "Memory %s is out of range: give 64M to 1T", mem);
+  }
+  int accel = c->accel, display = c->display;
+  if (!get_uint(p, GROUP_VM, "CPUs", 1, TANDEM_VM_MAX_CPUS, &c->cpus, error) ||
+      !get_uint(p, GROUP_VM, "HotplugPorts", 0, TANDEM_VM_MAX_HOTPLUG_PORTS,
+                &c->hotplug_ports, error) ||
+      !get_choice(p, GROUP_VM, "Accelerator", accels, &accel, error) ||
+      !get_choice(p, GROUP_VM, "Display", displays, &display, error))
+    return FALSE;
+  c->accel = (TandemAccel)accel;
+  c->display = (TandemDisplay)display;
+  return TRUE;
+}
+
+static gboolean parse_boot_group(const Parser *p, TandemVmConfig *c,
+                                 GError **error) {
+  static const char *const keys[] = {"Kernel", "Initrd", "CommandLine",
+                                     "Image", "ImageFormat", NULL};
+  if (!g_key_file_has_group(p->kf, GROUP_BOOT))
+    return fail(error, p, "no [Boot] section: say what to boot with Kernel= "
+                "(and Initrd=, CommandLine=) or Image=");
+  if (!check_keys(p, GROUP_BOOT, keys, error))
+    return FALSE;
+  c->kernel = get_path(p, GROUP_BOOT, "Kernel");
+  c->initrd = get_path(p, GROUP_BOOT, "Initrd");
+  c->cmdline = get_string(p, GROUP_BOOT, "CommandLine");
+  c->image = get_path(p, GROUP_BOOT, "Image");
+  if (!get_format(p, GROUP_BOOT, "ImageFormat", &c->image_format, error))
+    return FALSE;
+  if (c->kernel && c->image)
+    return fail(error, p, "[Boot] has both Kernel= and Image=: keep one");
+  if (!c->kernel && !c->image)
+    return fail(error, p, "[Boot] needs Kernel= or Image=");
+  if (!c->kernel && (c->initrd || c->cmdline))
+    return fail(error, p, "Initrd= and CommandLine= in [Boot] need a Kernel=");
+  if (!c->image)
+    g_clear_pointer(&c->image_format, g_free);
+  return TRUE;
+}
+
+static gboolean parse_disk_group(const Parser *p, TandemVmConfig *c,
+                                 const char *group, GError **error) {
+  static const char *const keys[] = {"Path", "Format", "ReadOnly", NULL};
+  const char *name = group + strlen(DISK_PREFIX);
+  if (!disk_name_is_valid(name))
+    return fail(error, p, "disk name “%s” in [%s] is not valid: use 1 to 20 "
+                "lowercase letters, digits, - and _, starting with a letter",
+                name, group);
+  if (!check_keys(p, group, keys, error))
+    return FALSE;
+  if (c->disks->len >= TANDEM_VM_MAX_DISKS)
+    return fail(error, p, "more than %d disks", TANDEM_VM_MAX_DISKS);
+  g_autoptr(GError) local = NULL;
+  TandemVmDisk *d = g_new0(TandemVmDisk, 1);
+  g_ptr_array_add(c->disks, d);
+  d->name = g_strdup(name);
+  d->path = get_path(p, group, "Path");
+  if (!d->path)
+    return fail(error, p, "[%s] needs Path=", group);
+  if (!get_format(p, group, "Format", &d->format, error))
+    return FALSE;
+  if (g_key_file_has_key(p->kf, group, "ReadOnly", NULL)) {
+    d->read_only = g_key_file_get_boolean(p->kf, group, "ReadOnly", &local);
+    if (local)
+      return fail(error, p, "ReadOnly in [%s] must be true or false", group);
+  }
+  return TRUE;
+}
+
+TandemVmConfig *tandem_vm_config_parse(const char *name, const char *data,
+                                       const char *base_dir, GError **error) {
+  g_autofree char *file = g_strdup_printf("%s.conf", name);
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  g_autoptr(GError) local = NULL;
+  Parser p = {file, kf, base_dir};
+
+  if (!tandem_vm_name_is_valid(name)) {
+    g_set_error(error, TANDEM_VMM_ERROR, TANDEM_VMM_ERROR_CONFIG,
+                "“%s” is not a valid VM name: use letters, digits, - and _",
+                name);
+    return NULL;
+  }
+  if (!g_key_file_load_from_data(kf, data, (gsize)-1, G_KEY_FILE_NONE,
+                                 &local)) {
+    fail(error, &p, "%s", local->message);
+    return NULL;
+  }
+  g_autoptr(TandemVmConfig) c = tandem_vm_config_new(name);
+  g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+  for (char **g = groups; *g; g++) {
+    gboolean ok;
+    if (g_str_equal(*g, GROUP_VM) || g_str_equal(*g, GROUP_BOOT))
+      continue;
+    if (g_str_has_prefix(*g, DISK_PREFIX))
+      ok = parse_disk_group(&p, c, *g, error);
+    else
+      ok = fail(error, &p, "unknown section [%s]; the sections are [VM], "
+                "[Boot] and [Disk NAME]", *g);
+    if (!ok)
+      return NULL;
+  }
+  if (!parse_vm_group(&p, c, error) || !parse_boot_group(&p, c, error))
+    return NULL;
+  return g_steal_pointer(&c);
+}
+
+TandemVmConfig *tandem_vm_config_load(const char *config_dir, const char *name,
+                                      GError **error) {
+  g_autofree char *file = g_strdup_printf("%s.conf", name);
+  g_autofree char *path = g_build_filename(config_dir, file, NULL);
+  g_autofree char *data = NULL;
+  g_autofree char *base = tandem_vm_data_dir(name);
+  g_autoptr(GError) local = NULL;
+
+  if (!g_file_get_contents(path, &data, NULL, &local)) {
+    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      g_set_error(error, TANDEM_VMM_ERROR, TANDEM_VMM_ERROR_NOT_FOUND,
+                  "There is no VM called “%s” (no %s)", name, path);
+    else
+      g_propagate_error(error, g_steal_pointer(&local));
+    return NULL;
+  }
+  return tandem_vm_config_parse(name, data, base, error);
+}
+
+static gboolean check_file(const char *what, const char *path,
+                           const char *name, GError **error) {
+  if (!path || g_file_test(path, G_FILE_TEST_IS_REGULAR))
+    return TRUE;
+  g_set_error(error, TANDEM_VMM_ERROR, TANDEM_VMM_ERROR_CONFIG,
+              "%s.conf: the %s %s does not exist", name, what, path);
+  return FALSE;
+}
+
+gboolean tandem_vm_config_check_files(const TandemVmConfig *c,
+                                      GError **error) {
+  if (!check_file("kernel", c->kernel, c->name, error) ||
+      !check_file("initrd", c->initrd, c->name, error) ||
+      !check_file("disk image", c->image, c->name, error))
+    return FALSE;
+  for (guint i = 0; i < c->disks->len; i++) {
+    TandemVmDisk *d = c->disks->pdata[i];
+    if (!check_file("disk", d->path, c->name, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* --- Writing ----------------------------------------------------------- */
+
+static void set_if(GKeyFile *kf, const char *group, const char *key,
+                   const char *value) {
+  if (value)
+    g_key_file_set_string(kf, group, key, value);
+}
+
+char *tandem_vm_config_to_data(const TandemVmConfig *c) {
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  g_autofree char *mem = g_strdup_printf("%" G_GUINT64_FORMAT "M",
+                                         c->memory >> 20);
+  g_key_file_set_string(kf, GROUP_VM, "Memory", mem);
+  g_key_file_set_integer(kf, GROUP_VM, "CPUs", (int)c->cpus);
+  g_key_file_set_string(kf, GROUP_VM, "Accelerator",
+                        tandem_accel_to_string(c->accel));
+  g_key_file_set_string(kf, GROUP_VM, "Display",
+                        c->display == TANDEM_DISPLAY_NONE ? "none" : "spice");
+  g_key_file_set_integer(kf, GROUP_VM, "HotplugPorts", (int)c->hotplug_ports);
+  set_if(kf, GROUP_BOOT, "Kernel", c->kernel);
+  set_if(kf, GROUP_BOOT, "Initrd", c->initrd);
+  set_if(kf, GROUP_BOOT, "CommandLine", c->cmdline);
+  set_if(kf, GROUP_BOOT, "Image", c->image);
+  set_if(kf, GROUP_BOOT, "ImageFormat", c->image_format);
+  for (guint i = 0; i < c->disks->len; i++) {
+    TandemVmDisk *d = c->disks->pdata[i];
+    g_autofree char *group = g_strconcat(DISK_PREFIX, d->name, NULL);
+    g_key_file_set_string(kf, group, "Path", d->path);
+    g_key_file_set_string(kf, group, "Format", d->format);
+    g_key_file_set_boolean(kf, group, "ReadOnly", d->read_only);
+  }
+  return g_key_file_to_data(kf, NULL, NULL);
+}
+
+gboolean tandem_vm_config_save(const TandemVmConfig *c, const char *dir,
+                               GError **error) {
+  g_autofree char *file = g_strdup_printf("%s.conf", c->name);
+  g_autofree char *path = g_build_filename(dir, file, NULL);
+  g_autofree char *data = tandem_vm_config_to_data(c);
+  if (g_mkdir_with_parents(dir, 0700) != 0) {
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                "Cannot create %s: %s", dir, g_strerror(errno));
+    return FALSE;
+  }
+  return g_file_set_contents_full(path, data, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT |
+                                      G_FILE_SET_CONTENTS_DURABLE,
+                                  0600, error);
+}

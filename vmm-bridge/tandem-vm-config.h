@@ -1,0 +1,93 @@
+/* A VM's configuration: $XDG_CONFIG_HOME/tandem/vms/NAME.conf, a key file.
+ *
+ *   [VM]        Memory=1G  CPUs=2  Accelerator=auto|kvm|tcg
+ *               Display=spice|none  HotplugPorts=4
+ *   [Boot]      Kernel=  Initrd=  CommandLine=      (boot a kernel), or
+ *               Image=  ImageFormat=qcow2|raw       (boot a disk image)
+ *   [Disk NAME] Path=  Format=qcow2|raw  ReadOnly=false   (data disks)
+ *
+ * Relative paths are relative to the VM's data directory,
+ * $XDG_DATA_HOME/tandem/vms/NAME/. docs/vm-config.md has the details.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "tandem-vmm-error.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  TANDEM_ACCEL_AUTO,
+  TANDEM_ACCEL_KVM,
+  TANDEM_ACCEL_TCG,
+} TandemAccel;
+
+typedef enum {
+  TANDEM_DISPLAY_SPICE,
+  TANDEM_DISPLAY_NONE,
+} TandemDisplay;
+
+typedef struct {
+  char *name;        /* [a-z][a-z0-9_-]{0,19}: node names and serials */
+  char *path;        /* absolute */
+  char *format;      /* "qcow2" or "raw" */
+  gboolean read_only;
+} TandemVmDisk;
+
+typedef struct {
+  char *name;
+  guint64 memory;    /* bytes */
+  guint cpus;
+  TandemAccel accel;
+  TandemDisplay display;
+  guint hotplug_ports;
+  char *kernel, *initrd, *cmdline; /* boot a kernel ... */
+  char *image, *image_format;      /* ... or a disk image (absolute paths) */
+  GPtrArray *disks;                /* TandemVmDisk */
+} TandemVmConfig;
+
+#define TANDEM_VM_MIN_MEMORY (64ull << 20)
+#define TANDEM_VM_MAX_MEMORY (1ull << 40)
+#define TANDEM_VM_MAX_CPUS 64
+#define TANDEM_VM_MAX_HOTPLUG_PORTS 16
+#define TANDEM_VM_MAX_DISKS 16
+
+/* Defaults: 1 GiB, 2 CPUs, auto accelerator, SPICE, 4 hot-plug ports. */
+TandemVmConfig *tandem_vm_config_new(const char *name);
+void tandem_vm_config_free(TandemVmConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TandemVmConfig, tandem_vm_config_free)
+
+/* Parses key-file text. @base_dir resolves relative paths. Every problem
+ * is a TANDEM_VMM_ERROR_CONFIG whose message names the file, the section,
+ * the key and what to write instead. Files are not checked here. */
+TandemVmConfig *tandem_vm_config_parse(const char *name, const char *data,
+                                       const char *base_dir, GError **error);
+
+/* Loads $dir/NAME.conf (base dir: tandem_vm_data_dir(NAME)). */
+TandemVmConfig *tandem_vm_config_load(const char *config_dir, const char *name,
+                                      GError **error);
+
+/* Checks what parsing cannot: that the files it names exist. */
+gboolean tandem_vm_config_check_files(const TandemVmConfig *config,
+                                      GError **error);
+
+/* Key-file text for @config; parse(to_data(c)) gives c back. */
+char *tandem_vm_config_to_data(const TandemVmConfig *config);
+
+/* Writes $dir/NAME.conf atomically (creating @dir). */
+gboolean tandem_vm_config_save(const TandemVmConfig *config,
+                               const char *config_dir, GError **error);
+
+/* "512M", "2G", "1.5G", "1073741824" -> bytes. FALSE if not a size. */
+gboolean tandem_parse_size(const char *text, guint64 *bytes);
+
+/* VM names: 1..64 characters of [A-Za-z0-9_-], not starting with '-'. */
+gboolean tandem_vm_name_is_valid(const char *name);
+
+/* $XDG_DATA_HOME/tandem/vms/NAME: disks and state of one VM. */
+char *tandem_vm_data_dir(const char *name);
+
+const char *tandem_accel_to_string(TandemAccel accel);
+
+G_END_DECLS
