@@ -1,0 +1,102 @@
+/* One virtual machine: its QEMU process, supervised.
+ *
+ * Starts QEMU as a child (paused, so nothing the guest prints is missed),
+ * connects QMP and the serial console, then lets the guest run. Notices an
+ * exit at once (child watch) and tells a crash from a requested stop.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "tandem-qmp-client.h"
+#include "tandem-vm-config.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  TANDEM_VM_STOPPED,
+  TANDEM_VM_STARTING,
+  TANDEM_VM_RUNNING,
+  TANDEM_VM_PAUSED,
+  TANDEM_VM_STOPPING,
+  TANDEM_VM_CRASHED,
+} TandemVmState;
+
+/* "stopped", "starting", "running", "paused", "stopping", "crashed". */
+const char *tandem_vm_state_to_string(TandemVmState state);
+
+/* Monotonic times (g_get_monotonic_time()) of the last start, 0 if unset. */
+typedef struct {
+  gint64 spawned;        /* QEMU process started */
+  gint64 qmp_ready;      /* QMP capabilities negotiated */
+  gint64 running;        /* guest let run ("cont" answered) */
+  gint64 first_console;  /* first complete line on the serial console */
+} TandemVmTimings;
+
+#define TANDEM_TYPE_VM (tandem_vm_get_type())
+G_DECLARE_FINAL_TYPE(TandemVm, tandem_vm, TANDEM, VM, GObject)
+
+/* Takes @config. */
+TandemVm *tandem_vm_new(TandemVmConfig *config);
+
+const char *tandem_vm_get_name(TandemVm *self);
+const TandemVmConfig *tandem_vm_get_config(TandemVm *self);
+TandemVmState tandem_vm_get_state(TandemVm *self);
+/* The accelerator of the running (or last) QEMU: KVM or TCG; AUTO before
+ * the first start. */
+TandemAccel tandem_vm_get_accel(TandemVm *self);
+/* Why that accelerator was chosen ("probe: KVM guest did not boot ..."). */
+const char *tandem_vm_get_accel_reason(TandemVm *self);
+/* After a crash: the last lines of QEMU's log and how it ended. */
+const char *tandem_vm_get_crash_report(TandemVm *self);
+/* While running: $XDG_RUNTIME_DIR/tandem/NAME, the QMP client. */
+const char *tandem_vm_get_runtime_dir(TandemVm *self);
+TandemQmpClient *tandem_vm_get_qmp(TandemVm *self);
+GPid tandem_vm_get_pid(TandemVm *self); /* 0 when not running */
+void tandem_vm_get_timings(TandemVm *self, TandemVmTimings *out);
+
+/* Replaces the configuration (takes it); only while stopped or crashed. */
+gboolean tandem_vm_set_config(TandemVm *self, TandemVmConfig *config,
+                              GError **error);
+
+/* Timeouts in ms (0 keeps the current): QMP socket ready after spawn
+ * (default 10000), guest power-down before "quit" (30000), "quit" before
+ * SIGKILL (5000). */
+void tandem_vm_set_timeouts(TandemVm *self, guint qmp_ready_ms,
+                            guint powerdown_ms, guint quit_ms);
+
+/* Starting completes once the guest runs. Fails with ALREADY_RUNNING,
+ * BUSY, CONFIG, SPAWN, ACCEL, TIMEOUT or CRASHED (QEMU exited; the message
+ * carries its last log lines). */
+void tandem_vm_start_async(TandemVm *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data);
+gboolean tandem_vm_start_finish(TandemVm *self, GAsyncResult *result,
+                                GError **error);
+
+/* Graceful: ACPI power-down, then "quit", then SIGKILL, each after its
+ * timeout. @force: "quit" at once. Completes when QEMU has exited. */
+void tandem_vm_stop_async(TandemVm *self, gboolean force,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data);
+gboolean tandem_vm_stop_finish(TandemVm *self, GAsyncResult *result,
+                               GError **error);
+
+/* Pause, resume, reset: complete when QEMU has answered. */
+void tandem_vm_pause_async(TandemVm *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data);
+void tandem_vm_resume_async(TandemVm *self, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+void tandem_vm_reset_async(TandemVm *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data);
+/* Finishes pause, resume and reset. */
+gboolean tandem_vm_command_finish(TandemVm *self, GAsyncResult *result,
+                                  GError **error);
+
+/* Signals:
+ *   "state-changed": void (TandemVm *, TandemVmState old, TandemVmState new)
+ *   "console-line":  void (TandemVm *, const char *line)  -- serial console,
+ *                    without the line end; lines over 4 KiB are cut
+ * Properties: "name", "state" (notify::state fires with state-changed).
+ */
+
+G_END_DECLS
