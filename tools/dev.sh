@@ -19,7 +19,8 @@ builddir=${TANDEM_BUILD_DIR:-$root/build}
 
 # Debian 12 packages the build, the tests and the run need.
 DEPS="meson ninja-build gcc pkg-config gettext
-  libglib2.0-dev libgtk-3-dev libcmocka-dev
+  libglib2.0-dev libgtk-3-dev libcmocka-dev libjson-glib-dev libsystemd-dev
+  qemu-system-x86 qemu-utils busybox-static cpio
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
   xvfb xauth x11-utils xdotool imagemagick dbus dbus-daemon
   desktop-file-utils appstream python3"
@@ -114,12 +115,22 @@ run_suite() {
   logs="$logs $label=${log:-$dir/meson-logs/testlog-$label.json}"
 }
 
+# The tiny guest the VM tests boot (a Debian kernel and a busybox
+# initramfs); cached, so a second run does nothing.
+build_test_guest() {
+  say "Test guest (build/test-guest)"
+  "$root/tests/vm/make-test-guest.sh" "$builddir/test-guest"
+  TANDEM_TEST_GUEST="$builddir/test-guest"
+  export TANDEM_TEST_GUEST
+}
+
 cmd_test() {
   install_deps
   logs=""
   start=$(date +%s)
 
   build_default
+  build_test_guest
   run_suite default "$builddir/default" --no-suite bench
   run_suite bench "$builddir/default" --suite bench --verbose
 
@@ -155,9 +166,12 @@ cmd_test() {
 cmd_bench() {
   install_deps
   build_default
+  build_test_guest
   mkdir -p "$builddir/bench"
   "$builddir/default/tests/bench/bench-protocol" \
     --json "$builddir/bench/protocol.json"
+  "$root/tests/with-session" "$builddir/default/tests/bench/bench-vmm" \
+    --json "$builddir/bench/vmm.json"
 }
 
 case "${1:-}" in
