@@ -1,9 +1,9 @@
-/* tandemctl: drive Tandem from scripts and the host's menu entries. */
+/* tandemctl: drive Tandem from scripts and the host's menu entries. Global
+ * options here; each command in its own file (tandemctl-vm.c). */
 #include "config.h"
 
 #include "tandem-i18n.h"
-
-#include <stdio.h>
+#include "tandemctl-vm.h"
 
 int main(int argc, char **argv) {
   gboolean version = FALSE;
@@ -20,30 +20,48 @@ int main(int argc, char **argv) {
   context = g_option_context_new(_("COMMAND [ARGUMENTS…]"));
   g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
   g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
+  /* Options after the command are the command's own. */
+  g_option_context_set_strict_posix(context, TRUE);
   g_option_context_set_summary(
       context, _("Controls Tandem: its virtual machines and their "
                  "applications."));
   g_option_context_set_description(
-      context, _("Commands are added as Tandem grows; see tandemctl(1)."));
+      context,
+      /* TRANSLATORS: keep the command names and options as they are. */
+      _("Commands:\n"
+        "  vm list                 List the virtual machines\n"
+        "  vm create NAME …        Create a virtual machine\n"
+        "  vm start NAME           Start a virtual machine\n"
+        "  vm stop NAME            Shut a virtual machine down\n"
+        "  vm pause NAME           Pause a virtual machine\n"
+        "  vm resume NAME          Let a paused virtual machine go on\n"
+        "  vm reset NAME           Reset a virtual machine\n"
+        "  vm status NAME          Show what a virtual machine is doing\n"
+        "\n"
+        "Run “tandemctl vm COMMAND --help” for a command's options; see "
+        "tandemctl(1).\n"
+        "tandemctl starts Tandem if it is not running."));
 
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
     /* TRANSLATORS: %s is an error message from the option parser. */
     g_printerr(_("tandemctl: %s\nRun “tandemctl --help” to see the options.\n"),
                error->message);
-    return 2;
+    return TANDEMCTL_EXIT_USAGE;
   }
   if (version) {
     g_print("tandemctl %s\n", PACKAGE_VERSION);
-    return 0;
+    return TANDEMCTL_EXIT_OK;
   }
   if (argc < 2) {
     g_autofree char *help = g_option_context_get_help(context, TRUE, NULL);
     g_printerr("%s", help);
-    return 2;
+    return TANDEMCTL_EXIT_USAGE;
   }
+  if (g_str_equal(argv[1], "vm"))
+    return tandemctl_vm_main(argc - 1, argv + 1);
   /* TRANSLATORS: %s is the command the user typed. */
   g_printerr(_("tandemctl: unknown command “%s”.\n"
                "Run “tandemctl --help” to see the commands.\n"),
              argv[1]);
-  return 2;
+  return TANDEMCTL_EXIT_USAGE;
 }

@@ -30,7 +30,8 @@ TandemVm *tandem_vm_manager_lookup(TandemVmManager *self, const char *name);
  * NULL-terminated, owned by the manager. */
 const char *const *tandem_vm_manager_get_problems(TandemVmManager *self);
 
-/* Writes @config (taken) as a new VM; fails with EXISTS or CONFIG. */
+/* Writes @config (taken) as a new VM; fails with EXISTS or CONFIG. The VM
+ * returned belongs to the manager (transfer none). */
 TandemVm *tandem_vm_manager_create(TandemVmManager *self,
                                    TandemVmConfig *config, GError **error);
 

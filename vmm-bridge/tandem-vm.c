@@ -300,10 +300,11 @@ static void on_qmp_connected(GObject *source, GAsyncResult *result,
     return; /* QEMU exited meanwhile; on_exited reports it */
   }
   if (!qmp) {
-    gboolean not_yet = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
-                       g_error_matches(error, G_IO_ERROR,
-                                       G_IO_ERROR_CONNECTION_REFUSED);
-    if (not_yet && g_get_monotonic_time() < self->qmp_deadline) {
+    /* Not listening yet, or QEMU is on its way out (its socket existed a
+     * moment). Either way try again: if QEMU exits, on_exited reports how,
+     * with its log; only a QEMU alive but mute until the deadline is a
+     * timeout. */
+    if (g_get_monotonic_time() < self->qmp_deadline) {
       g_timeout_add_full(G_PRIORITY_DEFAULT, QMP_RETRY_MS, retry_qmp,
                          g_object_ref(self), g_object_unref);
       return;
@@ -397,7 +398,7 @@ static void on_accel_chosen(GObject *source, GAsyncResult *result,
   self->accel = v->accel;
   g_free(self->accel_reason);
   self->accel_reason = g_strdup(v->reason);
-  g_message("VM %s: accelerator %s (%s)", self->config->name,
+  g_debug("VM %s: accelerator %s (%s)", self->config->name,
             tandem_accel_to_string(v->accel), v->reason);
   if (!spawn_qemu(self, &error)) {
     set_state(self, TANDEM_VM_STOPPED);
@@ -455,9 +456,11 @@ gboolean tandem_vm_start_finish(TandemVm *self, GAsyncResult *result,
 
 static void on_stop_command(GObject *source, GAsyncResult *result,
                             gpointer data) {
-  g_autoptr(JsonNode) ret = tandem_qmp_client_execute_finish(
-      TANDEM_QMP_CLIENT(source), result, NULL);
+  JsonNode *ret = tandem_qmp_client_execute_finish(TANDEM_QMP_CLIENT(source),
+                                                   result, NULL);
   /* Errors do not matter: the timer escalates if QEMU does not exit. */
+  if (ret)
+    json_node_unref(ret);
 }
 
 static gboolean on_stop_timer(gpointer data);
@@ -557,6 +560,10 @@ static void run_command(TandemVm *self, const char *command,
   g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, run_command);
   g_task_set_task_data(task, GINT_TO_POINTER(result_state), NULL);
+  if (self->state == result_state && self->qmp && need != result_state) {
+    g_task_return_boolean(task, TRUE); /* already paused / already running */
+    return;
+  }
   if (self->state != need || !self->qmp) {
     gboolean running = self->state == TANDEM_VM_RUNNING ||
                        self->state == TANDEM_VM_PAUSED;

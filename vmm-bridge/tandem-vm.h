@@ -43,7 +43,7 @@ const char *tandem_vm_get_name(TandemVm *self);
 const TandemVmConfig *tandem_vm_get_config(TandemVm *self);
 TandemVmState tandem_vm_get_state(TandemVm *self);
 /* The accelerator of the running (or last) QEMU: KVM or TCG; AUTO before
- * the first start. */
+ * the first start (show the configured one then). */
 TandemAccel tandem_vm_get_accel(TandemVm *self);
 /* Why that accelerator was chosen ("probe: KVM guest did not boot ..."). */
 const char *tandem_vm_get_accel_reason(TandemVm *self);
@@ -73,7 +73,10 @@ void tandem_vm_start_async(TandemVm *self, GCancellable *cancellable,
 gboolean tandem_vm_start_finish(TandemVm *self, GAsyncResult *result,
                                 GError **error);
 
-/* Graceful: ACPI power-down, then "quit", then SIGKILL, each after its
+/* Cancelling a start or stop only stops waiting for it; the VM carries on
+ * to a settled state (stop it to end a start).
+ *
+ * Graceful: ACPI power-down, then "quit", then SIGKILL, each after its
  * timeout. @force: "quit" at once. Completes when QEMU has exited. */
 void tandem_vm_stop_async(TandemVm *self, gboolean force,
                           GCancellable *cancellable,
@@ -81,7 +84,8 @@ void tandem_vm_stop_async(TandemVm *self, gboolean force,
 gboolean tandem_vm_stop_finish(TandemVm *self, GAsyncResult *result,
                                GError **error);
 
-/* Pause, resume, reset: complete when QEMU has answered. */
+/* Pause, resume, reset: complete when QEMU has answered. Pausing a paused
+ * VM or resuming a running one succeeds and does nothing. */
 void tandem_vm_pause_async(TandemVm *self, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer user_data);
 void tandem_vm_resume_async(TandemVm *self, GCancellable *cancellable,
