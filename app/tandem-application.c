@@ -112,7 +112,8 @@ static void tandem_application_activate(GApplication *app) {
   }
   window = gtk_application_get_active_window(GTK_APPLICATION(app));
   if (!window)
-    window = GTK_WINDOW(tandem_window_new(GTK_APPLICATION(app), NULL));
+    window = GTK_WINDOW(
+        tandem_window_new_for_manager(GTK_APPLICATION(app), self->manager));
   gtk_window_present(window);
 }
 

@@ -1,8 +1,11 @@
-/* The main window: the configured VMs, or an empty state explaining how to
- * add one. */
+/* The main window: the user's VMs with their live state, a spinner while
+ * one starts or stops, Start/Stop on each; an empty state explaining how to
+ * add one; failures in an info bar, with what to do. */
 #pragma once
 
 #include <gtk/gtk.h>
+
+#include "tandem-vm-manager.h"
 
 G_BEGIN_DECLS
 
@@ -10,13 +13,20 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(TandemWindow, tandem_window, TANDEM, WINDOW,
                      GtkApplicationWindow)
 
+/* Shows @manager's VMs (the application's, normally). */
+TandemWindow *tandem_window_new_for_manager(GtkApplication *app,
+                                            TandemVmManager *manager);
+/* With a manager of its own over @config_dir (NULL: the user's). */
 TandemWindow *tandem_window_new(GtkApplication *app, const char *config_dir);
 
 /* Re-reads the VM configuration directory. */
 void tandem_window_reload(TandemWindow *self);
 
-/* For tests: number of VM rows shown, and whether the empty state is up. */
+/* For tests, reading what the user sees and clicking what the user clicks. */
 guint tandem_window_get_vm_count(TandemWindow *self);
 gboolean tandem_window_is_empty_state(TandemWindow *self);
+const char *tandem_window_get_state_text(TandemWindow *self, const char *vm);
+gboolean tandem_window_click_action(TandemWindow *self, const char *vm);
+const char *tandem_window_get_error_text(TandemWindow *self);
 
 G_END_DECLS

@@ -51,10 +51,17 @@ static gboolean is_idle(TandemVm *vm) {
 }
 
 void tandem_vm_manager_reload(TandemVmManager *self) {
-  g_autoptr(GDir) dir = g_dir_open(self->config_dir, 0, NULL);
+  g_autoptr(GError) dir_error = NULL;
+  g_autoptr(GDir) dir = g_dir_open(self->config_dir, 0, &dir_error);
   g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                      g_free, NULL);
   g_ptr_array_set_size(self->problems, 0);
+  /* No directory yet is simply no VMs; one that cannot be read is news. */
+  if (!dir && !g_error_matches(dir_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    g_ptr_array_add(self->problems,
+                    g_strdup_printf("Cannot read the VM configurations in "
+                                    "%s: %s",
+                                    self->config_dir, dir_error->message));
 
   for (const char *e; dir && (e = g_dir_read_name(dir));) {
     if (!g_str_has_suffix(e, ".conf"))
