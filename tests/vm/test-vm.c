@@ -123,6 +123,11 @@ static void test_run_pause_resume_and_graceful_stop(void **state) {
   assert_int_equal(e.stops, 1);
   assert_true(e.resumes >= 1);
 
+  /* Reset reboots the guest: it comes up and says so again. */
+  assert_true(vm_test_reset(vm, &error));
+  assert_int_equal(tandem_vm_get_state(vm), TANDEM_VM_RUNNING);
+  assert_true(vm_test_wait_console(vm, "TANDEM-TEST-GUEST: ready", 60));
+
   /* Graceful stop: the guest hears the power button and powers off. */
   assert_true(vm_test_stop(vm, FALSE, &error));
   assert_int_equal(tandem_vm_get_state(vm), TANDEM_VM_STOPPED);
@@ -141,11 +146,30 @@ static void test_run_pause_resume_and_graceful_stop(void **state) {
 /* A guest that cannot power down (paused) gets "quit" after the timeout. */
 static void test_stop_escalates_to_quit(void **state) {
   (void)state;
-  g_autoptr(TandemVm) vm = tandem_vm_new(vm_test_config("t-esc",
-                                                        TANDEM_ACCEL_TCG));
+  TandemVmConfig *config = vm_test_config("t-esc", TANDEM_ACCEL_TCG);
+  config->display = TANDEM_DISPLAY_SPICE;
+  g_autoptr(TandemVm) vm = tandem_vm_new(config);
   g_autoptr(GError) error = NULL;
   tandem_vm_set_timeouts(vm, 0, 500, 3000);
+
+  /* A VM that died left its sockets behind: the next start clears them. */
+  g_autofree char *rundir = g_build_filename(g_get_user_runtime_dir(),
+                                             "tandem", "t-esc", NULL);
+  g_autofree char *stale = g_build_filename(rundir, TANDEM_RUNTIME_QMP, NULL);
+  assert_int_equal(g_mkdir_with_parents(rundir, 0700), 0);
+  assert_true(g_file_set_contents(stale, "stale", -1, NULL));
   vm_test_start_ready(vm);
+
+  /* SPICE listens on its UNIX socket, for the console view. */
+  g_autofree char *spice = g_build_filename(rundir, TANDEM_RUNTIME_SPICE,
+                                            NULL);
+  assert_true(g_file_test(spice, G_FILE_TEST_EXISTS));
+  Call c;
+  qmp_call(vm, "query-spice", NULL, &c);
+  assert_null(c.error);
+  assert_true(json_object_get_boolean_member(json_node_get_object(c.node),
+                                             "enabled"));
+  call_clear(&c);
   assert_true(vm_test_pause(vm, &error));
   gint64 t0 = g_get_monotonic_time();
   assert_true(vm_test_stop(vm, FALSE, &error));

@@ -126,6 +126,12 @@ gboolean vm_test_pause(TandemVm *vm, GError **error) {
   return finish(&op, 10, error);
 }
 
+gboolean vm_test_reset(TandemVm *vm, GError **error) {
+  Op op = {0};
+  tandem_vm_reset_async(vm, NULL, on_op, &op);
+  return finish(&op, 10, error);
+}
+
 gboolean vm_test_resume(TandemVm *vm, GError **error) {
   Op op = {0};
   tandem_vm_resume_async(vm, NULL, on_op, &op);

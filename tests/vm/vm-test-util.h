@@ -22,6 +22,7 @@ void vm_test_start_ready(TandemVm *vm);
 gboolean vm_test_stop(TandemVm *vm, gboolean force, GError **error);
 gboolean vm_test_pause(TandemVm *vm, GError **error);
 gboolean vm_test_resume(TandemVm *vm, GError **error);
+gboolean vm_test_reset(TandemVm *vm, GError **error);
 
 /* Waits until the guest prints a console line containing @text. */
 gboolean vm_test_wait_console(TandemVm *vm, const char *text, double seconds);
