@@ -185,16 +185,20 @@ static void fake_finish_with_data(Fake *f, char fd_data[64]) {
 
 static void fake_finish(Fake *f) { fake_finish_with_data(f, NULL); }
 
-/* Iterates the main loop until *flag, failing after 5 s. */
+static gboolean on_deadline(gpointer data) {
+  *(gboolean *)data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Sleeps in the main loop until *flag; fails after 5 s. */
 static void run_until(gboolean *flag) {
-  gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-  while (!*flag) {
-    if (g_get_monotonic_time() > end)
-      fail_msg("timed out waiting for the client");
-    g_main_context_iteration(NULL, FALSE);
-    if (!*flag)
-      g_usleep(1000);
-  }
+  gboolean expired = FALSE;
+  guint id = g_timeout_add(5000, on_deadline, &expired);
+  while (!*flag && !expired)
+    g_main_context_iteration(NULL, TRUE);
+  if (expired)
+    fail_msg("timed out waiting for the client");
+  g_source_remove(id);
 }
 
 typedef struct {
