@@ -20,7 +20,7 @@ builddir=${TANDEM_BUILD_DIR:-$root/build}
 # Debian 12 packages the build, the tests and the run need.
 DEPS="meson ninja-build gcc pkg-config gettext
   libglib2.0-dev libgtk-3-dev libcmocka-dev libjson-glib-dev libsystemd-dev
-  qemu-system-x86 qemu-utils busybox-static cpio
+  qemu-system-x86 qemu-utils busybox-static cpio librsvg2-common
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
   xvfb xauth x11-utils xdotool imagemagick dbus dbus-daemon
   desktop-file-utils appstream python3"

@@ -1,0 +1,954 @@
+#!/bin/sh
+# build-guest.sh [--agent PATH] [--home-size SIZE] OUTDIR
+#
+# Builds Tandem's default guest from Debian packages only:
+#   OUTDIR/vmlinuz         the current Debian kernel (apt-get download)
+#   OUTDIR/initramfs.img   gzip'd newc cpio: busybox, Xorg (modesetting on the
+#                          bochs DRM driver of "-device VGA"), xterm, xclock,
+#                          xeyes, mousepad (GTK 3), copied from this host with
+#                          their libraries, and /init
+#   OUTDIR/home.qcow2      the user's home disk; created only if missing, never
+#                          overwritten (attach it as virtio-blk, serial "home")
+#
+# Boot it with "console=ttyS0". The guest prints on its serial console:
+#   TANDEM-GUEST: X ready (uptime S)        X accepts clients
+#   TANDEM-GUEST: session ready (uptime S)  the session (agent, autostart) runs
+#   TANDEM-GUEST: powering off              on the ACPI power button
+#   TANDEM-GUEST: home unmounted            just before the power goes off
+#   TANDEM-GUEST: error: ...                anything that went wrong
+# Kernel command-line options it honours (for tests and debugging):
+#   tandem.autostart=APP[,APP...]  start these programs in the session
+#   tandem.debug=windows           print "xwininfo -root -tree" once every
+#                                  autostarted program has a window
+#   tandem.mark=TOKEN              print the previous boot's token from the home
+#                                  disk, then store TOKEN there
+#   tandem.xtimeout=SECONDS        how long to wait for X (default 120)
+#
+# --agent PATH copies a tandem-agent binary (and its libraries) in as
+# /usr/bin/tandem-agent; the session starts it once X is ready.
+#
+# OUTDIR/cache keeps the kernel .deb; OUTDIR/stamp records what was built
+# (kernel, versions of every host package copied from, this script, the agent)
+# so that a run with nothing changed does nothing.
+set -eu
+
+prog=build-guest
+die() {
+  echo "$prog: error: $*" >&2
+  exit 1
+}
+say() {
+  echo "$prog: $*" >&2
+}
+usage() {
+  die "usage: build-guest.sh [--agent PATH] [--home-size SIZE] OUTDIR"
+}
+
+agent=
+home_size=2G
+outarg=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --agent)
+      [ $# -ge 2 ] || usage
+      agent=$2
+      shift 2
+      ;;
+    --agent=*)
+      agent=${1#--agent=}
+      shift
+      ;;
+    --home-size)
+      [ $# -ge 2 ] || usage
+      home_size=$2
+      shift 2
+      ;;
+    --home-size=*)
+      home_size=${1#--home-size=}
+      shift
+      ;;
+    -h | --help) usage ;;
+    -*) die "unknown option $1" ;;
+    *)
+      [ -z "$outarg" ] || usage
+      outarg=$1
+      shift
+      ;;
+  esac
+done
+[ -n "$outarg" ] || usage
+export LC_ALL=C
+umask 022
+
+if [ -n "$agent" ]; then
+  [ -f "$agent" ] && [ -x "$agent" ] ||
+    die "--agent $agent is not an executable file"
+  agent=$(cd "$(dirname "$agent")" && pwd)/$(basename "$agent")
+fi
+
+for tool in apt-cache apt-get dpkg dpkg-query cpio gzip find sort sed tr \
+  sha256sum mktemp ldd cut head awk; do
+  command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found"
+done
+
+case $0 in
+  */*) self=$0 ;;
+  *) self=$(command -v -- "$0" 2>/dev/null) || self=$0 ;;
+esac
+[ -r "$self" ] || die "cannot read this script ($self) to checksum it"
+
+mkdir -p "$outarg" || die "cannot create $outarg"
+outdir=$(cd "$outarg" && pwd) || die "cannot enter $outarg"
+cache=$outdir/cache
+stamp=$outdir/stamp
+
+# --- Host packages the guest is made of. -------------------------------------
+# Programs and data copied into the image (their libraries are found with ldd
+# and tracked too), and the tools this script runs.
+pkgs_image="busybox-static xserver-xorg-core x11-xkb-utils xkb-data xfonts-base
+xterm x11-apps x11-utils mousepad e2fsprogs fontconfig-config fonts-dejavu-core
+adwaita-icon-theme hicolor-icon-theme shared-mime-info libgtk-3-0
+libgtk-3-common libgdk-pixbuf-2.0-0 libglib2.0-0 libgtksourceview-4-common
+libx11-data ncurses-base libc-bin"
+pkgs_tools="qemu-utils kmod imagemagick gtk-update-icon-cache cpio"
+missing=
+for p in $pkgs_image $pkgs_tools; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+    missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  [ "$(id -u)" = 0 ] ||
+    die "missing Debian packages:$missing (run: apt-get install --no-install-recommends$missing)"
+  say "installing missing Debian packages:$missing"
+  # shellcheck disable=SC2086
+  timeout 900 apt-get install -y --no-install-recommends $missing >&2 ||
+    die "apt-get install$missing failed (try apt-get update first)"
+fi
+for tool in qemu-img depmod modinfo convert gtk-update-icon-cache; do
+  command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found"
+done
+
+# --- Which kernel? linux-image-amd64 depends on linux-image-<abi>-amd64. -----
+kernel_pkg() {
+  apt-cache depends linux-image-amd64 2>/dev/null |
+    sed -n 's/^[ |]*Depends: *<\{0,1\}\(linux-image-[0-9][^ >]*\)>\{0,1\}$/\1/p' |
+    head -n 1
+}
+pkg=$(kernel_pkg)
+if [ -z "$pkg" ]; then
+  say "apt-cache knows no linux-image-amd64; running apt-get update once"
+  timeout 600 apt-get update >&2 || die "apt-get update failed (are you root?)"
+  pkg=$(kernel_pkg)
+fi
+[ -n "$pkg" ] || die "no Debian kernel package found: run apt-get update"
+ver=$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: *//p' |
+  head -n 1)
+case $ver in
+  '' | '(none)') die "no installable version of $pkg: run apt-get update" ;;
+esac
+
+make_home() {
+  [ -e "$outdir/home.qcow2" ] && return 0
+  say "creating $outdir/home.qcow2 ($home_size, sparse; formatted at first boot)"
+  qemu-img create -q -f qcow2 "$outdir/home.qcow2.new" "$home_size" ||
+    die "qemu-img create $outdir/home.qcow2 failed"
+  mv "$outdir/home.qcow2.new" "$outdir/home.qcow2"
+}
+
+# The stamp: a header that is cheap to compute, then one line per host
+# package the image was copied from (found at build time).
+agent_sum=none
+[ -z "$agent" ] || agent_sum=$(sha256sum <"$agent" | cut -d' ' -f1)
+head_want="kernel=$pkg $ver
+script=$(sha256sum <"$self" | cut -d' ' -f1)
+agent=$agent_sum"
+pkg_versions() { # pkg_versions PKG...: "pkg NAME=VERSION" lines, sorted
+  dpkg-query -W -f='pkg ${Package}=${Version}\n' "$@" 2>/dev/null | sort -u
+}
+if [ -f "$stamp" ] && [ -s "$outdir/vmlinuz" ] && [ -s "$outdir/initramfs.img" ]; then
+  # shellcheck disable=SC2046
+  old_pkgs=$(sed -n 's/^pkg \([^=]*\)=.*/\1/p' "$stamp")
+  if [ -n "$old_pkgs" ] &&
+    [ "$(cat "$stamp")" = "$head_want
+$(pkg_versions $old_pkgs)" ]; then
+    make_home
+    say "up to date ($pkg $ver; $(wc -c <"$outdir/initramfs.img") bytes of initramfs)"
+    exit 0
+  fi
+fi
+
+# --- Fetch the kernel .deb (once) and unpack it. ------------------------------
+mkdir -p "$cache" || die "cannot create $cache"
+verenc=$(printf '%s' "$ver" | sed 's/:/%3a/g')
+find_deb() {
+  for f in "$cache/${pkg}_${verenc}_"*.deb; do
+    [ -f "$f" ] && { echo "$f"; return 0; }
+  done
+  return 0
+}
+deb=$(find_deb)
+if [ -z "$deb" ]; then
+  say "downloading $pkg $ver"
+  # As root, apt warns that _apt cannot write here ("Permission denied");
+  # the download still succeeds.
+  (cd "$cache" && timeout 900 apt-get download "$pkg=$ver") >&2 ||
+    die "apt-get download $pkg=$ver failed"
+  deb=$(find_deb)
+  [ -n "$deb" ] || die "apt-get download left no ${pkg}_${verenc}_*.deb in $cache"
+fi
+for f in "$cache"/linux-image-*.deb; do
+  [ -f "$f" ] && [ "$f" != "$deb" ] && rm -f "$f"
+done
+
+work=$(mktemp -d "$outdir/.build.XXXXXX") || die "mktemp failed"
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say "unpacking $(basename "$deb")"
+if ! dpkg -x "$deb" "$work/deb"; then
+  rm -f "$deb"
+  die "cannot unpack $deb (removed it; run again to download it afresh)"
+fi
+kver=
+for d in "$work/deb/lib/modules/"*/; do
+  [ -d "$d" ] && kver=$(basename "$d") && break
+done
+[ -n "$kver" ] || die "$pkg has no /lib/modules/<version>"
+kernel=$work/deb/boot/vmlinuz-$kver
+config=$work/deb/boot/config-$kver
+moddir=$work/deb/lib/modules/$kver
+[ -f "$kernel" ] || die "$pkg has no boot/vmlinuz-$kver"
+[ -f "$config" ] || die "$pkg has no boot/config-$kver"
+config_value() {
+  sed -n "s/^CONFIG_$1=//p" "$config" | head -n 1
+}
+for option in ACPI DEVTMPFS SERIAL_8250_CONSOLE UNIX98_PTYS VT RD_GZIP; do
+  [ "$(config_value "$option")" = y ] || die "kernel $kver lacks CONFIG_$option=y"
+done
+# The .deb ships no modules.dep.
+depmod -b "$work/deb" "$kver" || die "depmod -b $work/deb $kver failed"
+
+# --- The initramfs tree (merged /usr, like Debian 12). ------------------------
+root=$work/root
+mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib" "$root/usr/lib64" \
+  "$root/dev" "$root/proc" "$root/sys" "$root/run" "$root/tmp" \
+  "$root/etc/acpi" "$root/etc/tandem" "$root/etc/X11" "$root/lib/modules" \
+  "$root/var/log" "$root/var/lib/xkb" "$root/var/cache" "$root/home/user" \
+  "$root/root" "$root/mnt"
+ln -s usr/bin "$root/bin"
+ln -s usr/sbin "$root/sbin"
+ln -s usr/lib "$root/lib"
+ln -s usr/lib64 "$root/lib64"
+ln -s /run "$root/var/run"
+chmod 1777 "$root/tmp"
+chmod 700 "$root/root"
+
+: >"$work/sources" # every host file copied, for the package list
+: >"$work/elves"   # every ELF file copied, for ldd
+
+# put SRC [DEST]: copies the host file SRC (symlinks followed) to DEST (default
+# the same path) in the image.
+put() {
+  [ -e "$1" ] || die "$1 not found on this host"
+  _dest=$root${2:-$1}
+  mkdir -p "$(dirname "$_dest")" || die "cannot create $(dirname "$_dest")"
+  cp -L "$1" "$_dest" || die "cannot copy $1"
+  echo "$1" >>"$work/sources"
+}
+# put_elf SRC [DEST]: put, and copy its libraries too.
+put_elf() {
+  put "$@"
+  echo "$1" >>"$work/elves"
+}
+# put_tree DIR [DEST]: copies a directory tree (symlinks followed).
+put_tree() {
+  [ -d "$1" ] || die "directory $1 not found on this host"
+  _dest=$root${2:-$1}
+  mkdir -p "$(dirname "$_dest")"
+  cp -RL "$1" "$_dest" || die "cannot copy $1"
+  find "$1" -type f >>"$work/sources"
+}
+
+# Programs.
+put_elf /usr/lib/xorg/Xorg
+put_elf /usr/lib/xorg/modules/drivers/modesetting_drv.so
+put_elf /usr/lib/xorg/modules/libshadow.so
+for p in xkbcomp xterm xclock xeyes mousepad xdpyinfo xwininfo; do
+  put_elf "/usr/bin/$p"
+done
+put_elf /sbin/mke2fs /usr/sbin/mke2fs
+put_elf /sbin/e2fsck /usr/sbin/e2fsck
+ln -s mke2fs "$root/usr/sbin/mkfs.ext4"
+put /etc/mke2fs.conf
+if [ -n "$agent" ]; then
+  put_elf "$agent" /usr/bin/tandem-agent
+  chmod 755 "$root/usr/bin/tandem-agent"
+fi
+
+# GTK's run-time pieces: a print backend (file), a pixbuf loader for XPM
+# (PNG and JPEG are built into gdk-pixbuf; no SVG: librsvg is 11 MB, so every
+# icon shipped is a PNG), and the loaders.cache naming it.
+gtkmods=/usr/lib/x86_64-linux-gnu/gtk-3.0/3.0.0
+put_elf "$gtkmods/printbackends/libprintbackend-file.so"
+pixbufdir=/usr/lib/x86_64-linux-gnu/gdk-pixbuf-2.0/2.10.0
+put_elf "$pixbufdir/loaders/libpixbufloader-xpm.so"
+query_loaders=/usr/lib/x86_64-linux-gnu/gdk-pixbuf-2.0/gdk-pixbuf-query-loaders
+[ -x "$query_loaders" ] || die "$query_loaders not found (libgdk-pixbuf-2.0-0)"
+"$query_loaders" "$pixbufdir/loaders/libpixbufloader-xpm.so" \
+  >"$root$pixbufdir/loaders.cache" || die "gdk-pixbuf-query-loaders failed"
+
+# Libraries, with the dynamic loader (ldd lists it with its absolute path).
+sort -u "$work/elves" >"$work/elves.sorted"
+while read -r elf; do
+  out=$(ldd "$elf" 2>&1) || {
+    case $out in
+      *"not a dynamic executable"*) continue ;;
+    esac
+    die "ldd $elf failed: $out"
+  }
+  case $out in
+    *"not found"*) die "$elf needs libraries this host lacks: $(printf '%s\n' "$out" | grep 'not found' | tr -s ' \t' ' ')" ;;
+  esac
+  printf '%s\n' "$out" | sed -n 's/.*=> \(\/[^ ]*\) (.*/\1/p; s/^[ \t]*\(\/[^ ]*\) (.*/\1/p'
+done <"$work/elves.sorted" >"$work/libs.raw"
+sort -u "$work/libs.raw" >"$work/libs"
+while read -r lib; do
+  [ -e "$root$lib" ] || put "$lib"
+done <"$work/libs"
+
+# busybox: every applet not provided by a real program above.
+busybox=$(dpkg-query -L busybox-static | grep '/bin/busybox$' | head -n 1)
+[ -n "$busybox" ] && [ -x "$busybox" ] || die "busybox-static's /bin/busybox not found"
+put "$busybox" /usr/bin/busybox
+"$root/usr/bin/busybox" --list-full >"$work/applets" || die "$busybox --list-full failed"
+while read -r applet; do
+  case $applet in
+    bin/busybox | usr/bin/busybox) continue ;;
+    bin/* | sbin/*) applet=usr/$applet ;;
+  esac
+  [ -e "$root/$applet" ] || [ -L "$root/$applet" ] ||
+    ln -s /usr/bin/busybox "$root/$applet"
+done <"$work/applets"
+for applet in sh mount umount insmod acpid poweroff sleep cat su hexdump dd \
+  timeout sed grep; do
+  [ -e "$root/usr/bin/$applet" ] || [ -e "$root/usr/sbin/$applet" ] ||
+    die "busybox lacks the '$applet' applet"
+done
+
+# --- Kernel modules, in dependency order (modules.dep from depmod). ----------
+: >"$work/order"
+# mod_path NAME: the module's path relative to $moddir, or nothing.
+mod_path() {
+  _n=$(printf '%s' "$1" | tr - _)
+  _m=$(printf '%s' "$1" | tr _ -)
+  sed -n "s#^\(\([^:]*/\)\{0,1\}\($_n\|$_m\)\.ko[^:]*\):.*#\1#p" "$moddir/modules.dep" |
+    head -n 1
+}
+# mod_alias ALIAS: a module providing ALIAS (a *_generic one if there is).
+mod_alias() {
+  _all=$(sed -n "s/^alias $1 \(.*\)/\1/p" "$moddir/modules.alias")
+  _g=$(printf '%s\n' "$_all" | grep '_generic$' | head -n 1)
+  printf '%s\n' "${_g:-$(printf '%s\n' "$_all" | head -n 1)}"
+}
+# stage_module NAME [optional]: the module, after its soft and hard
+# dependencies, decompressed into /lib/modules of the image.
+stage_module() {
+  set -- "$(printf '%s' "$1" | tr - _)" "${2:-}"
+  grep -q "^?\{0,1\}$1\$" "$work/order" && return 0
+  set -- "$1" "$2" "$(mod_path "$1")"
+  if [ -z "$3" ]; then
+    sed -n 's,.*/,,; s,\.ko.*,,p' "$moddir/modules.builtin" | tr - _ |
+      grep -qx "$1" && return 0
+    [ "$2" = optional ] && return 0
+    die "kernel module $1 not found in $pkg"
+  fi
+  # Soft dependencies ("pre:"), e.g. ext4 wants crypto-crc32c: optional.
+  for _pre in $(modinfo -F softdep "$moddir/$3" 2>/dev/null |
+    sed -n 's/.*pre: *//p'); do
+    case $_pre in
+      *-*) _alias=$(mod_alias "$_pre") ;;
+      *) _alias=$_pre ;;
+    esac
+    [ -z "$_alias" ] || stage_module "$_alias" optional
+  done
+  # Hard dependencies: modules.dep lists them all, the last to be loaded
+  # first; staging each recursively gives a valid order.
+  for _dep in $(sed -n "s,^$3: *,,p" "$moddir/modules.dep" |
+    awk '{ for (i = NF; i > 0; i--) print $i }'); do
+    _dep=${_dep##*/}
+    stage_module "${_dep%%.ko*}"
+  done
+  case $3 in
+    *.ko) cp "$moddir/$3" "$root/lib/modules/$1.ko" ;;
+    *.ko.xz) xz -dc "$moddir/$3" >"$root/lib/modules/$1.ko" ;;
+    *.ko.zst) zstd -qdc "$moddir/$3" >"$root/lib/modules/$1.ko" ;;
+    *.ko.gz) gzip -dc "$moddir/$3" >"$root/lib/modules/$1.ko" ;;
+    *) die "unsupported module file $3" ;;
+  esac || die "cannot copy module $3"
+  if [ "$2" = optional ]; then
+    echo "?$1" >>"$work/order"
+  else
+    echo "$1" >>"$work/order"
+  fi
+}
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
+  virtio_pci virtio_console virtio_blk drm drm_kms_helper ttm drm_ttm_helper \
+  drm_vram_helper bochs button evdev ext4; do
+  stage_module "$m"
+done
+cp "$work/order" "$root/etc/modules.order"
+
+# --- Data: X, fonts, locales, GTK. --------------------------------------------
+put_tree /usr/share/X11/xkb
+rm -f "$root/usr/share/X11/xkb/rules/"*.xml "$root/usr/share/X11/xkb/rules/"*.lst
+put /usr/share/X11/XErrorDB
+put /usr/share/X11/locale/locale.alias
+put /usr/share/X11/locale/locale.dir
+put /usr/share/X11/locale/compose.dir
+put_tree /usr/share/X11/locale/C
+put_tree /usr/share/X11/locale/en_US.UTF-8
+for f in XTerm XTerm-color UXTerm UXTerm-color XClock XClock-color; do
+  [ -f "/etc/X11/app-defaults/$f" ] && put "/etc/X11/app-defaults/$f"
+done
+put_tree /usr/lib/locale/C.utf8
+for t in x/xterm x/xterm-256color l/linux v/vt100 d/dumb; do
+  put "/lib/terminfo/$t" "/usr/share/terminfo/$t"
+done
+
+# Core X fonts: the Latin-1 and Unicode misc fonts (fixed, 6x13, ...) and the
+# cursor font; the big CJK ones are left out.
+misc=/usr/share/fonts/X11/misc
+[ -f "$misc/fonts.dir" ] || die "$misc/fonts.dir not found (xfonts-base)"
+mkdir -p "$root$misc"
+awk 'NR > 1 && ($NF ~ /-iso8859-1$|-iso10646-1$/ || $1 == "cursor.pcf.gz") { print $1 }' \
+  "$misc/fonts.dir" | sort -u | while read -r f; do
+  [ "$(wc -c <"$misc/$f")" -lt 150000 ] && echo "$f"
+done >"$work/misc-fonts"
+grep -qx 'cursor.pcf.gz' "$work/misc-fonts" || die "$misc has no cursor font"
+while read -r f; do put "$misc/$f"; done <"$work/misc-fonts"
+awk 'NR == FNR { keep[$1] = 1; next } FNR > 1 && keep[$1]' \
+  "$work/misc-fonts" "$misc/fonts.dir" >"$work/fonts.dir.body"
+{ wc -l <"$work/fonts.dir.body"; cat "$work/fonts.dir.body"; } >"$root$misc/fonts.dir"
+put "$misc/fonts.alias"
+
+# Fontconfig with DejaVu (Pango renders only scalable fonts).
+put /etc/fonts/fonts.conf
+mkdir -p "$root/etc/fonts/conf.d"
+dpkg-query -L fontconfig-config fonts-dejavu-core | grep '^/etc/fonts/conf\.d/.*\.conf$' \
+  >"$work/fontconf" || die "no fontconfig configuration (fontconfig-config)"
+while read -r f; do put "$f"; done <"$work/fontconf"
+for f in 10-hinting-slight.conf 70-no-bitmaps.conf; do
+  put "/usr/share/fontconfig/conf.avail/$f" "/etc/fonts/conf.d/$f"
+done
+for f in DejaVuSans.ttf DejaVuSans-Bold.ttf DejaVuSansMono.ttf DejaVuSansMono-Bold.ttf; do
+  put "/usr/share/fonts/truetype/dejavu/$f"
+done
+mkdir -p "$root/var/cache/fontconfig"
+if command -v fc-cache >/dev/null 2>&1; then
+  fc-cache -s -y "$root" >/dev/null 2>&1 || say "warning: fc-cache failed; the guest builds its font cache itself"
+fi
+
+# GLib schemas: GTK's and mousepad's, compiled.
+schemas=/usr/share/glib-2.0/schemas
+mkdir -p "$root$schemas"
+for f in "$schemas"/org.gtk.Settings.*.gschema.xml "$schemas"/org.xfce.mousepad*.gschema.xml; do
+  put "$f"
+done
+compile_schemas=/usr/lib/x86_64-linux-gnu/glib-2.0/glib-compile-schemas
+command -v glib-compile-schemas >/dev/null 2>&1 && compile_schemas=glib-compile-schemas
+"$compile_schemas" --strict "$root$schemas" || die "glib-compile-schemas failed"
+
+# MIME database (the generated files only) and GtkSourceView's data.
+for f in mime.cache globs globs2 magic aliases subclasses types icons \
+  generic-icons treemagic XMLnamespaces version; do
+  [ -f "/usr/share/mime/$f" ] && put "/usr/share/mime/$f"
+done
+[ -f "$root/usr/share/mime/mime.cache" ] || die "no /usr/share/mime/mime.cache (shared-mime-info)"
+put_tree /usr/share/gtksourceview-4
+
+# Icons: hicolor, and the Adwaita icons the programs name (PNG only).
+put /usr/share/icons/hicolor/index.theme
+put /usr/share/icons/Adwaita/index.theme
+for f in /usr/bin/mousepad /usr/lib/x86_64-linux-gnu/libmousepad.so.0 \
+  /usr/lib/x86_64-linux-gnu/libgtk-3.so.0 /usr/lib/x86_64-linux-gnu/libgtksourceview-4.so.0 \
+  /usr/lib/x86_64-linux-gnu/libgio-2.0.so.0 /usr/bin/xterm; do
+  [ -f "$f" ] || die "$f not found"
+  tr -c 'a-z0-9-' '\n' <"$f" | grep -E '^[a-z][a-z0-9-]{2,}$'
+done | sort -u >"$work/names0"
+{
+  cat "$work/names0"
+  sed 's/-symbolic$//; s/$/-symbolic/' "$work/names0"
+  printf '%s\n' dialog-question dialog-warning dialog-question-symbolic \
+    dialog-warning-symbolic dialog-error-symbolic dialog-information-symbolic \
+    process-working-symbolic document-open-symbolic document-save-symbolic \
+    inode-directory text-plain text-x-generic view-more-symbolic \
+    system-search-symbolic image-missing
+} | sort -u >"$work/icon-names"
+(cd /usr/share/icons/Adwaita && find 16x16 22x22 24x24 32x32 48x48 -name '*.png' 2>/dev/null) |
+  awk -F/ 'NR == FNR { want[$0] = 1; next }
+    { n = $NF; sub(/\.png$/, "", n); sub(/\.symbolic$/, "", n); if (want[n]) print }' \
+    "$work/icon-names" - >"$work/adwaita-icons"
+[ -s "$work/adwaita-icons" ] || die "no Adwaita icons found (adwaita-icon-theme)"
+while read -r f; do put "/usr/share/icons/Adwaita/$f"; done <"$work/adwaita-icons"
+
+# --- Applications: .desktop files and icons. ---------------------------------
+apps=/usr/share/applications
+hicolor=/usr/share/icons/hicolor
+put "$apps/org.xfce.mousepad.desktop"
+for s in 16x16 48x48 128x128; do
+  put "$hicolor/$s/apps/org.xfce.mousepad.png"
+done
+put "$apps/debian-xterm.desktop"
+# xterm's desktop file names the icon "mini.xterm", which it ships as SVG and
+# XPM only: the guest gets PNGs made from its XPMs.
+for s in 32 48; do
+  mkdir -p "$root$hicolor/${s}x${s}/apps"
+  convert "/usr/share/pixmaps/mini.xterm_${s}x${s}.xpm" \
+    "png:$root$hicolor/${s}x${s}/apps/mini.xterm.png" ||
+    die "cannot convert mini.xterm_${s}x${s}.xpm to PNG"
+  echo "/usr/share/pixmaps/mini.xterm_${s}x${s}.xpm" >>"$work/sources"
+done
+# xclock and xeyes come without desktop files or icons: ours.
+cat >"$root$apps/xclock.desktop" <<'EOF'
+[Desktop Entry]
+Type=Application
+Name=Clock
+GenericName=Analog clock
+Comment=Show the time on an analog clock face
+Exec=xclock
+Icon=xclock
+Terminal=false
+Categories=Utility;Clock;
+StartupWMClass=XClock
+EOF
+cat >"$root$apps/xeyes.desktop" <<'EOF'
+[Desktop Entry]
+Type=Application
+Name=Eyes
+GenericName=Eyes following the pointer
+Comment=A pair of eyes that watch the mouse pointer
+Exec=xeyes
+Icon=xeyes
+Terminal=false
+Categories=Amusement;
+StartupWMClass=XEyes
+EOF
+cat >"$work/xclock.svg" <<'EOF'
+<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128">
+ <circle cx="64" cy="64" r="58" fill="#fdfdfd" stroke="#303030" stroke-width="8"/>
+ <g stroke="#303030" stroke-width="6" stroke-linecap="round">
+  <line x1="64" y1="14" x2="64" y2="24"/><line x1="64" y1="104" x2="64" y2="114"/>
+  <line x1="14" y1="64" x2="24" y2="64"/><line x1="104" y1="64" x2="114" y2="64"/>
+  <line x1="64" y1="64" x2="64" y2="30"/><line x1="64" y1="64" x2="90" y2="78"/>
+ </g>
+ <circle cx="64" cy="64" r="6" fill="#c01c28"/>
+</svg>
+EOF
+cat >"$work/xeyes.svg" <<'EOF'
+<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128" viewBox="0 0 128 128">
+ <ellipse cx="36" cy="64" rx="28" ry="46" fill="#ffffff" stroke="#202020" stroke-width="8"/>
+ <ellipse cx="92" cy="64" rx="28" ry="46" fill="#ffffff" stroke="#202020" stroke-width="8"/>
+ <circle cx="44" cy="76" r="12" fill="#202020"/>
+ <circle cx="100" cy="76" r="12" fill="#202020"/>
+</svg>
+EOF
+for app in xclock xeyes; do
+  for s in 16 32 48 128; do
+    mkdir -p "$root$hicolor/${s}x${s}/apps"
+    convert -background none -density 96 "$work/$app.svg" -resize "${s}x${s}" \
+      "png:$root$hicolor/${s}x${s}/apps/$app.png" ||
+      die "cannot render the $app icon (ImageMagick's convert)"
+  done
+done
+for theme in hicolor Adwaita; do
+  gtk-update-icon-cache -q -f -t "$root/usr/share/icons/$theme" ||
+    die "gtk-update-icon-cache failed for $theme"
+done
+
+# --- Configuration. -----------------------------------------------------------
+cat >"$root/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/bin/sh
+user:x:1000:1000:Tandem user:/home/user:/bin/sh
+EOF
+cat >"$root/etc/group" <<'EOF'
+root:x:0:
+tty:x:5:
+video:x:44:user
+user:x:1000:
+EOF
+echo 'root:*:19000:0:99999:7:::
+user:*:19000:0:99999:7:::' >"$root/etc/shadow"
+chmod 600 "$root/etc/shadow"
+printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' >"$root/etc/nsswitch.conf"
+printf '127.0.0.1 localhost\n127.0.1.1 tandem-guest\n' >"$root/etc/hosts"
+echo tandem-guest >"$root/etc/hostname"
+printf '/bin/sh\n' >"$root/etc/shells"
+: >"$root/etc/fstab"
+
+mkdir -p "$root/etc/gtk-3.0"
+cat >"$root/etc/gtk-3.0/settings.ini" <<'EOF'
+[Settings]
+gtk-theme-name=Adwaita
+gtk-icon-theme-name=Adwaita
+gtk-font-name=DejaVu Sans 10
+gtk-enable-animations=false
+EOF
+
+cat >"$root/etc/X11/xorg.conf" <<'EOF'
+# Tandem default guest: modesetting on the bochs DRM device (-device VGA), no
+# input devices (XTest injects input), no GLX, no screen blanking.
+Section "ServerFlags"
+    Option "AutoAddDevices" "false"
+    Option "AutoEnableDevices" "false"
+    Option "AutoAddGPU" "false"
+    Option "DontVTSwitch" "true"
+    Option "BlankTime" "0"
+    Option "StandbyTime" "0"
+    Option "SuspendTime" "0"
+    Option "OffTime" "0"
+EndSection
+Section "Files"
+    ModulePath "/usr/lib/xorg/modules"
+    FontPath "/usr/share/fonts/X11/misc"
+    FontPath "built-ins"
+EndSection
+Section "Module"
+    Disable "glx"
+EndSection
+Section "Device"
+    Identifier "vga"
+    Driver "modesetting"
+    Option "kmsdev" "/dev/dri/card0"
+    Option "AccelMethod" "none"
+EndSection
+Section "Monitor"
+    Identifier "monitor"
+    Option "DPMS" "false"
+EndSection
+Section "Screen"
+    Identifier "screen"
+    Device "vga"
+    Monitor "monitor"
+    DefaultDepth 24
+EndSection
+EOF
+
+# busybox acpid: KEY_POWER becomes "button/power PWRF ..." (or PWRB).
+cat >"$root/etc/acpid.conf" <<'EOF'
+PWRF power-button
+PWRB power-button
+EOF
+cat >"$root/etc/acpi/power-button" <<'EOF'
+#!/bin/sh
+exec /usr/sbin/tandem-shutdown
+EOF
+
+cat >"$root/usr/sbin/tandem-shutdown" <<'EOF'
+#!/bin/sh
+# Ends everything, unmounts the home disk, powers off. Runs as root.
+export PATH=/usr/bin:/usr/sbin
+exec </dev/null >/dev/console 2>&1
+say() { echo "TANDEM-GUEST: $*"; }
+[ -e /run/tandem-shutdown ] && exit 0
+: >/run/tandem-shutdown
+say "powering off"
+others() { # others: PIDs of user-space processes other than init and us
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = 1 ] || [ "$p" = $$ ] && continue
+    # Kernel threads have an empty cmdline.
+    [ -s "$d/cmdline" ] 2>/dev/null || continue
+    echo "$p"
+  done
+}
+kill -TERM -1 2>/dev/null
+i=0
+while [ -n "$(others)" ] && [ "$i" -lt 50 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+kill -KILL -1 2>/dev/null
+sleep 0.1
+sync
+if grep -q ' /home/user ' /proc/mounts; then
+  i=0
+  until umount /home/user 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -ge 20 ]; then
+      say "error: cannot unmount /home/user; remounting it read-only"
+      mount -o remount,ro /home/user
+      break
+    fi
+    sleep 0.1
+  done
+  grep -q ' /home/user ext4 ' /proc/mounts || say "home unmounted"
+fi
+sync
+poweroff -f
+EOF
+
+cat >"$root/etc/tandem/session" <<'EOF'
+#!/bin/sh
+# The user's session: wait for X, start tandem-agent (if installed) and the
+# programs named by tandem.autostart=, report on the console.
+export PATH=/usr/bin:/usr/sbin
+say() { echo "TANDEM-GUEST: $*"; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+opt() { # opt NAME: the value of tandem.NAME= on the kernel command line
+  for w in $(cat /proc/cmdline); do
+    case $w in "tandem.$1="*) echo "${w#*=}"; return 0 ;; esac
+  done
+}
+# relay NAME: copies lines to the console as "[NAME] line".
+relay() {
+  while IFS= read -r line; do echo "[$1] $line"; done
+}
+run() { # run NAME COMMAND...: starts COMMAND, its output relayed
+  name=$1
+  shift
+  ( "$@" </dev/null 2>&1; echo "exited with status $?" ) | relay "$name" &
+}
+
+xtimeout=$(opt xtimeout)
+case $xtimeout in '' | *[!0-9]*) xtimeout=120 ;; esac
+i=0
+until xdpyinfo >/dev/null 2>&1; do
+  if [ -n "${TANDEM_XORG_PID:-}" ] && ! [ -d "/proc/$TANDEM_XORG_PID" ]; then
+    say "error: X exited; the end of its log:"
+    tail -n 25 /var/log/Xorg.0.log | relay Xorg
+    exit 1
+  fi
+  i=$((i + 1))
+  if [ "$i" -gt $((xtimeout * 10)) ]; then
+    say "error: X accepts no clients after $xtimeout s"
+    exit 1
+  fi
+  sleep 0.1
+done
+say "X ready (uptime $(uptime_s))"
+
+if [ -x /usr/bin/tandem-agent ]; then
+  export TANDEM_AGENT_PORT=/dev/virtio-ports/org.tandem.agent.0
+  run tandem-agent /usr/bin/tandem-agent
+fi
+autostart=$(opt autostart | tr , ' ')
+for app in $autostart; do
+  if command -v "$app" >/dev/null 2>&1; then
+    run "$app" "$app"
+  else
+    say "error: autostart: no program $app"
+  fi
+done
+say "session ready (uptime $(uptime_s))"
+
+mark=$(opt mark)
+if [ -n "$mark" ]; then
+  f=$HOME/.tandem-mark
+  if [ -f "$f" ]; then say "mark previous=$(cat "$f")"; else say "mark previous=none"; fi
+  echo "$mark" >"$f.new" && mv "$f.new" "$f" && sync
+  say "mark stored=$mark"
+fi
+
+case ",$(opt debug)," in
+  *,windows,*)
+    i=0
+    while :; do
+      tree=$(xwininfo -root -tree 2>&1)
+      missing=
+      for app in $autostart; do
+        printf '%s\n' "$tree" | grep -qi "(\"$app\" " || missing="$missing $app"
+      done
+      [ -z "$missing" ] && break
+      i=$((i + 1))
+      if [ "$i" -gt 600 ]; then
+        say "windows missing:$missing"
+        break
+      fi
+      sleep 0.2
+    done
+    printf '%s\n' "$tree" | grep -E '^ +0x' | relay windows
+    [ -n "$missing" ] || say "windows mapped (uptime $(uptime_s))"
+    ;;
+esac
+wait
+EOF
+
+cat >"$root/init" <<'EOF'
+#!/bin/sh
+# Tandem default guest: mount, load modules, home disk, power button, Xorg,
+# then the user's session.
+export PATH=/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
+hostname tandem-guest
+
+say() { echo "TANDEM-GUEST: $*"; }
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+opt() {
+  for w in $(cat /proc/cmdline); do
+    case $w in "tandem.$1="*) echo "${w#*=}"; return 0 ;; esac
+  done
+}
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s, at most SECONDS.
+wait_for() {
+  _n=$(($1 * 10))
+  shift
+  until "$@"; do
+    _n=$((_n - 1))
+    [ "$_n" -gt 0 ] || return 1
+    sleep 0.1
+  done
+}
+
+while read -r module; do
+  case $module in
+    '?'*) insmod "/lib/modules/${module#?}.ko" 2>/dev/null ;;
+    *) insmod "/lib/modules/$module.ko" || say "error: insmod $module failed" ;;
+  esac
+done </etc/modules.order
+
+# --- The agent's virtio-serial port, by name (no udev). ---
+agent_port() {
+  for n in /sys/class/virtio-ports/*/name; do
+    [ -r "$n" ] && [ "$(cat "$n")" = org.tandem.agent.0 ] || continue
+    p=${n%/name}
+    p=/dev/${p##*/}
+    [ -c "$p" ] || continue
+    mkdir -p /dev/virtio-ports
+    ln -sf "$p" /dev/virtio-ports/org.tandem.agent.0
+    chown 1000:1000 "$p"
+    chmod 600 "$p"
+    return 0
+  done
+  return 1
+}
+if [ -d /sys/bus/virtio/drivers/virtio_console ] &&
+  ls /sys/bus/virtio/drivers/virtio_console | grep -q '^virtio'; then
+  wait_for 5 agent_port || say "error: no virtio-serial port org.tandem.agent.0"
+fi
+
+# --- The home disk: virtio-blk with serial "home". ---
+home_dev() {
+  for s in /sys/block/vd*/serial; do
+    [ -r "$s" ] && [ "$(cat "$s")" = home ] || continue
+    d=${s%/serial}
+    echo "/dev/${d##*/}"
+    return 0
+  done
+  return 1
+}
+is_ext() { # ext2/3/4 superblock magic 0xEF53 at byte 1080
+  [ "$(dd if="$1" bs=1 skip=1080 count=2 2>/dev/null | hexdump -e '2/1 "%02x"')" = 53ef ]
+}
+is_blank() { # the first MiB is all zeros
+  [ "$(dd if="$1" bs=65536 count=16 2>/dev/null | tr -d '\000' | wc -c)" -eq 0 ]
+}
+home=
+wait_for 5 home_dev >/dev/null && home=$(home_dev)
+mounted=
+if [ -z "$home" ]; then
+  say "error: no home disk (virtio-blk, serial home): /home/user is in memory"
+elif is_ext "$home"; then
+  e2fsck -p "$home" >/dev/null 2>&1
+  [ $? -lt 4 ] || say "error: e2fsck $home found errors it could not fix"
+  mount -t ext4 -o nodev,nosuid "$home" /home/user && mounted=1
+elif is_blank "$home"; then
+  say "formatting the home disk $home (first boot)"
+  mke2fs -q -t ext4 -L home -E root_owner=1000:1000 "$home" &&
+    mount -t ext4 -o nodev,nosuid "$home" /home/user && mounted=1
+else
+  say "error: $home holds something that is not ext4: not touching it; /home/user is in memory"
+fi
+[ -n "$home" ] && [ -z "$mounted" ] && say "error: cannot mount $home on /home/user"
+[ -n "$mounted" ] || mount -t tmpfs -o mode=700 tmpfs /home/user
+chown 1000:1000 /home/user
+mkdir -p /run/user/1000 /tmp/.X11-unix /tmp/.ICE-unix
+chmod 1777 /tmp/.X11-unix /tmp/.ICE-unix
+chown 1000:1000 /run/user/1000
+chmod 700 /run/user/1000
+: >/run/utmp
+
+# --- The power button: busybox acpid on its event device. ---
+button=
+find_button() {
+  for n in /sys/class/input/event*/device/name; do
+    [ -r "$n" ] && [ "$(cat "$n")" = "Power Button" ] || continue
+    e=${n#/sys/class/input/}
+    e=/dev/input/${e%%/*}
+    [ -c "$e" ] && button=$e && return 0
+  done
+  return 1
+}
+if wait_for 10 find_button; then
+  acpid -f -l /dev/null </dev/null >/dev/null 2>&1 &
+  acpid=$!
+  acpid_listens() { ls -l "/proc/$acpid/fd" 2>/dev/null | grep -q " $button\$"; }
+  wait_for 10 acpid_listens || say "error: acpid is not listening to $button"
+else
+  say "error: no Power Button input device"
+fi
+
+# --- X on the VGA device (bochs DRM), then the session as the user. ---
+wait_for 10 test -c /dev/dri/card0 || say "error: no /dev/dri/card0 (bochs DRM driver)"
+Xorg :0 vt1 -config /etc/X11/xorg.conf -logfile /var/log/Xorg.0.log \
+  -nolisten tcp -noreset -s 0 -dpms -br </dev/null >/var/log/Xorg.out 2>&1 &
+xorg=$!
+
+export HOME=/home/user USER=user LOGNAME=user SHELL=/bin/sh
+export DISPLAY=:0 XDG_RUNTIME_DIR=/run/user/1000 LANG=C.UTF-8
+export NO_AT_BRIDGE=1 GSETTINGS_BACKEND=keyfile GDK_BACKEND=x11
+export TANDEM_XORG_PID=$xorg
+su -p -s /bin/sh user -c 'cd && exec /etc/tandem/session' &
+
+# Reap orphans forever; the power button ends everything.
+while :; do
+  wait
+  sleep 1
+done
+EOF
+chmod 755 "$root/init" "$root/etc/tandem/session" "$root/usr/sbin/tandem-shutdown" \
+  "$root/etc/acpi/power-button"
+
+# --- The package list for the stamp. ------------------------------------------
+# Every host file copied, with the /usr prefix toggled (merged /usr: dpkg knows
+# each file by one of the two spellings).
+sort -u "$work/sources" | while read -r f; do
+  r=$(readlink -f "$f")
+  for p in "$f" "$r"; do
+    echo "$p"
+    case $p in
+      /usr/*) echo "${p#/usr}" ;;
+      *) echo "/usr$p" ;;
+    esac
+  done
+done | sort -u >"$work/paths"
+# dpkg -S takes many paths at once; unknown paths only print errors.
+xargs dpkg-query -S <"$work/paths" 2>/dev/null |
+  sed -n 's/^\([^:, ]*\)\(:[a-z0-9]*\)\{0,1\}[:,].*/\1/p' >"$work/owners" || true
+# shellcheck disable=SC2086
+printf '%s\n' $pkgs_image $pkgs_tools busybox-static >>"$work/owners"
+# shellcheck disable=SC2046
+pkg_lines=$(pkg_versions $(sort -u "$work/owners"))
+[ -n "$pkg_lines" ] || die "cannot list the host packages used"
+
+# --- Pack and install atomically; the stamp goes last. ------------------------
+(cd "$root" && find . | sort | cpio -o -H newc -R 0:0 --quiet) >"$work/initramfs.cpio" ||
+  die "cpio failed"
+gzip -6 -n <"$work/initramfs.cpio" >"$work/initramfs.img" || die "gzip failed"
+cp "$kernel" "$work/vmlinuz"
+rm -f "$stamp"
+mv -f "$work/vmlinuz" "$outdir/vmlinuz"
+mv -f "$work/initramfs.img" "$outdir/initramfs.img"
+make_home
+printf '%s\n%s\n' "$head_want" "$pkg_lines" >"$stamp"
+say "built $outdir/vmlinuz ($kver) and $outdir/initramfs.img:" \
+  "$(wc -c <"$work/initramfs.cpio") bytes unpacked, $(wc -c <"$outdir/initramfs.img") gzipped;" \
+  "$(wc -l <"$work/order") modules, $(echo "$pkg_lines" | wc -l) host packages"
