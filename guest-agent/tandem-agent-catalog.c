@@ -348,6 +348,46 @@ static char *find_icon(const char *icon, const char *const *data_dirs,
   return NULL;
 }
 
+#define MAX_ICON_FILE (8 * 1024 * 1024)
+
+static void on_size_prepared(GdkPixbufLoader *l, int w, int h, gpointer data) {
+  int size = GPOINTER_TO_INT(data);
+  if (w <= 0 || h <= 0)
+    return;
+  /* Fit in size x size, keeping the aspect ratio. */
+  if (w >= h)
+    gdk_pixbuf_loader_set_size(l, size, MAX(1, h * size / w));
+  else
+    gdk_pixbuf_loader_set_size(l, MAX(1, w * size / h), size);
+}
+
+/* The loader is chosen by the file's extension, not by content sniffing,
+ * which needs a shared-mime-info database a small guest may not have. */
+static GdkPixbuf *load_scaled(const char *path, int size, GError **error) {
+  const char *ext = strrchr(path, '.');
+  const char *type = ext && g_str_equal(ext, ".svg")   ? "svg"
+                     : ext && g_str_equal(ext, ".xpm") ? "xpm"
+                                                       : "png";
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents(path, &data, &len, error))
+    return NULL;
+  if (len > MAX_ICON_FILE) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "icon file too large");
+    return NULL;
+  }
+  g_autoptr(GdkPixbufLoader) l = gdk_pixbuf_loader_new_with_type(type, error);
+  if (!l)
+    return NULL;
+  g_signal_connect(l, "size-prepared", G_CALLBACK(on_size_prepared),
+                   GINT_TO_POINTER(size));
+  gboolean ok = gdk_pixbuf_loader_write(l, (const guchar *)data, len, error);
+  /* close() always, even after a failed write, or the loader complains. */
+  ok = gdk_pixbuf_loader_close(l, ok ? error : NULL) && ok;
+  GdkPixbuf *pb = ok ? gdk_pixbuf_loader_get_pixbuf(l) : NULL;
+  return pb ? g_object_ref(pb) : NULL;
+}
+
 GBytes *tandem_catalog_load_icon(const TandemAppEntry *e,
                                  const char *const *data_dirs,
                                  const char *theme, int size,
@@ -358,8 +398,7 @@ GBytes *tandem_catalog_load_icon(const TandemAppEntry *e,
   g_autofree char *path = find_icon(e->icon, data_dirs, theme, size);
   if (!path)
     return NULL;
-  g_autoptr(GdkPixbuf) pb = gdk_pixbuf_new_from_file_at_size(path, size, size,
-                                                             &error);
+  g_autoptr(GdkPixbuf) pb = load_scaled(path, size, &error);
   gchar *png = NULL;
   gsize len = 0;
   if (!pb || !gdk_pixbuf_save_to_buffer(pb, &png, &len, "png", &error, NULL)) {

@@ -1,0 +1,406 @@
+#include "config.h"
+
+#include "tandem-agent.h"
+
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "tandem-agent-catalog.h"
+#include "tandem-agent-channel.h"
+#include "tandem-protocol.h"
+
+#define RETRY_MIN_MS 200
+#define RETRY_MAX_MS 2000
+#define RESCAN_DELAY_MS 300
+#define DEFAULT_ICON_SIZE 64
+
+struct _TandemAgent {
+  GObject parent_instance;
+  TandemAgentChannel *channel;
+  GStrv data_dirs;
+  guint retry_ms;
+  guint retry_id;
+
+  /* Per connection: set by the host's HELLO. */
+  gboolean greeted;
+  char *locale;
+  int icon_size;
+
+  GPtrArray *catalog; /* TandemAppEntry, sorted by id */
+  guint32 generation;
+  GPtrArray *monitors; /* GFileMonitor on the applications dirs */
+  guint rescan_id;
+};
+
+G_DEFINE_TYPE(TandemAgent, tandem_agent, G_TYPE_OBJECT)
+
+static guint64 now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (guint64)ts.tv_sec * 1000000000u + (guint64)ts.tv_nsec;
+}
+
+static void send_error(TandemAgent *self, TpError code, uint16_t related,
+                       const char *text) {
+  TpMessage m = {.type = TP_MSG_ERROR};
+  m.u.error = (TpErrorMsg){code, related, text};
+  tandem_agent_channel_send(self->channel, &m);
+}
+
+/* --- The catalog -------------------------------------------------------- */
+
+/* Text cut to what its field allows, at a character boundary. */
+static char *fit(const char *s, size_t max) {
+  if (!s)
+    return g_strdup("");
+  g_autofree char *valid = g_utf8_make_valid(s, -1);
+  return g_strndup(valid, tp_utf8_truncate(valid, strlen(valid), max));
+}
+
+/* Keeps the items the protocol accepts for this list, at most @max. */
+static GPtrArray *fit_list(GStrv items, size_t max_len, guint max,
+                           gboolean (*ok)(const char *)) {
+  GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+  for (char **i = items; i && *i && out->len < max; i++) {
+    if (!**i || strlen(*i) > max_len || (ok && !ok(*i)))
+      continue;
+    g_ptr_array_add(out, g_utf8_make_valid(*i, -1));
+  }
+  g_ptr_array_add(out, NULL);
+  return out;
+}
+
+static gboolean id_chars(const char *s) {
+  for (; *s; s++)
+    if (!g_ascii_isalnum(*s) && !strchr("._+@-", *s))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean mime_chars(const char *s) {
+  for (; *s; s++)
+    if (!g_ascii_isalnum(*s) && !strchr("._+/-", *s))
+      return FALSE;
+  return TRUE;
+}
+
+static void send_entry(TandemAgent *self, const TandemAppEntry *e) {
+  g_autofree char *name = fit(e->name, TP_MAX_NAME_LEN);
+  g_autofree char *generic = fit(e->generic_name, TP_MAX_NAME_LEN);
+  g_autofree char *comment = fit(e->comment, TP_MAX_COMMENT_LEN);
+  g_autofree char *wmclass = fit(e->startup_wm_class, TP_MAX_NAME_LEN);
+  g_autoptr(GPtrArray) cats = fit_list(e->categories, TP_MAX_ID_LEN,
+                                       TP_MAX_CATEGORIES, id_chars);
+  g_autoptr(GPtrArray) mimes = fit_list(e->mime_types, TP_MAX_MIME_LEN,
+                                        TP_MAX_MIME_TYPES, mime_chars);
+  g_autoptr(GPtrArray) words = fit_list(e->keywords, TP_MAX_KEYWORD_LEN,
+                                        TP_MAX_KEYWORDS, NULL);
+  g_autoptr(GBytes) icon = tandem_catalog_load_icon(
+      e, (const char *const *)self->data_dirs, NULL, self->icon_size,
+      TP_MAX_APP_ICON_BYTES);
+  gsize icon_len = 0;
+  const uint8_t *icon_data = icon ? g_bytes_get_data(icon, &icon_len) : NULL;
+
+  TpMessage m = {.type = TP_MSG_APP_ENTRY};
+  m.u.app = (TpAppEntry){
+      e->id, name, generic, comment, wmclass,
+      e->terminal ? TP_APP_TERMINAL : 0u,
+      {cats->len - 1, (const char *const *)cats->pdata},
+      {mimes->len - 1, (const char *const *)mimes->pdata},
+      {words->len - 1, (const char *const *)words->pdata},
+      {icon_data, (uint32_t)icon_len}};
+  if (!*name) /* nothing printable left of the name: not worth a menu entry */
+    return;
+  tandem_agent_channel_send(self->channel, &m);
+}
+
+static GPtrArray *scan(TandemAgent *self) {
+  g_auto(GStrv) desktops = NULL;
+  const char *current = g_getenv("XDG_CURRENT_DESKTOP");
+  desktops = g_strsplit(current && *current ? current : "Tandem", ":", -1);
+  return tandem_catalog_scan((const char *const *)self->data_dirs,
+                             self->locale, (const char *const *)desktops);
+}
+
+static void send_catalog(TandemAgent *self) {
+  g_clear_pointer(&self->catalog, g_ptr_array_unref);
+  self->catalog = scan(self);
+  guint count = MIN(self->catalog->len, TP_MAX_CATALOG_APPS);
+  TpMessage m = {.type = TP_MSG_APP_LIST_BEGIN};
+  m.u.app_list_begin = (TpAppListBegin){++self->generation, count};
+  tandem_agent_channel_send(self->channel, &m);
+  for (guint i = 0; i < count; i++)
+    send_entry(self, self->catalog->pdata[i]);
+  m = (TpMessage){.type = TP_MSG_APP_LIST_END};
+  m.u.app_list_end.generation = self->generation;
+  tandem_agent_channel_send(self->channel, &m);
+}
+
+static gboolean lists_equal(GStrv a, GStrv b) {
+  if (!a || !b)
+    return (!a || !*a) && (!b || !*b);
+  return g_strv_equal((const char *const *)a, (const char *const *)b);
+}
+
+static gboolean same_entry(const TandemAppEntry *a, const TandemAppEntry *b) {
+  return !g_strcmp0(a->name, b->name) &&
+         !g_strcmp0(a->generic_name, b->generic_name) &&
+         !g_strcmp0(a->comment, b->comment) && !g_strcmp0(a->exec, b->exec) &&
+         !g_strcmp0(a->icon, b->icon) &&
+         !g_strcmp0(a->startup_wm_class, b->startup_wm_class) &&
+         a->terminal == b->terminal &&
+         lists_equal(a->mime_types, b->mime_types) &&
+         lists_equal(a->categories, b->categories) &&
+         lists_equal(a->keywords, b->keywords);
+}
+
+static TandemAppEntry *lookup(GPtrArray *catalog, const char *id) {
+  for (guint i = 0; catalog && i < catalog->len; i++)
+    if (g_str_equal(((TandemAppEntry *)catalog->pdata[i])->id, id))
+      return catalog->pdata[i];
+  return NULL;
+}
+
+/* The directories changed: tell the host only what differs. */
+static gboolean rescan(gpointer data) {
+  TandemAgent *self = data;
+  self->rescan_id = 0;
+  if (!self->greeted || !self->catalog)
+    return G_SOURCE_REMOVE;
+  g_autoptr(GPtrArray) old = g_steal_pointer(&self->catalog);
+  self->catalog = scan(self);
+  for (guint i = 0; i < self->catalog->len; i++) {
+    TandemAppEntry *e = self->catalog->pdata[i];
+    TandemAppEntry *was = lookup(old, e->id);
+    if (!was || !same_entry(was, e))
+      send_entry(self, e);
+  }
+  for (guint i = 0; i < old->len; i++) {
+    TandemAppEntry *e = old->pdata[i];
+    if (!lookup(self->catalog, e->id)) {
+      TpMessage m = {.type = TP_MSG_APP_REMOVE};
+      m.u.app_remove.id = e->id;
+      tandem_agent_channel_send(self->channel, &m);
+    }
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void on_apps_changed(GFileMonitor *mon, GFile *file, GFile *other,
+                            GFileMonitorEvent event, gpointer data) {
+  TandemAgent *self = data;
+  /* Installers write several files at once: wait for them to settle. */
+  if (self->rescan_id)
+    g_source_remove(self->rescan_id);
+  self->rescan_id = g_timeout_add(RESCAN_DELAY_MS, rescan, self);
+}
+
+static void watch_dirs(TandemAgent *self) {
+  for (char **d = self->data_dirs; *d; d++) {
+    g_autofree char *path = g_build_filename(*d, "applications", NULL);
+    g_autoptr(GFile) dir = g_file_new_for_path(path);
+    GFileMonitor *m = g_file_monitor_directory(dir, G_FILE_MONITOR_NONE, NULL,
+                                               NULL);
+    if (m) {
+      g_signal_connect(m, "changed", G_CALLBACK(on_apps_changed), self);
+      g_ptr_array_add(self->monitors, m);
+    }
+  }
+}
+
+/* --- Launching ---------------------------------------------------------- */
+
+static void on_child_exit(GPid pid, int status, gpointer data) {
+  g_spawn_close_pid(pid); /* reaped: no zombies */
+}
+
+static void launch_result(TandemAgent *self, const TpLaunch *l,
+                          TpLaunchStatus status, GPid pid, const char *text) {
+  TpMessage m = {.type = TP_MSG_LAUNCH_RESULT};
+  g_autofree char *msg = fit(text, TP_MAX_MESSAGE_LEN);
+  m.u.launch_result = (TpLaunchResult){l->request_id, status, (uint32_t)pid,
+                                       msg};
+  tandem_agent_channel_send(self->channel, &m);
+}
+
+static void handle_launch(TandemAgent *self, const TpLaunch *l) {
+  TandemAppEntry *e = lookup(self->catalog, l->app_id);
+  g_autoptr(GError) error = NULL;
+  if (!e) {
+    /* Only what the catalog offers can be started: the host is not
+     * trusted to name programs. */
+    g_autofree char *text = g_strdup_printf("No application “%s” in the "
+                                            "guest's catalog", l->app_id);
+    launch_result(self, l, TP_LAUNCH_NOT_FOUND, 0, text);
+    return;
+  }
+  g_auto(GStrv) argv = tandem_catalog_expand_exec(e, l->args.items, &error);
+  if (!argv) {
+    launch_result(self, l, TP_LAUNCH_EXEC_FAILED, 0, error->message);
+    return;
+  }
+  if (e->terminal) {
+    GStrv wrapped = g_new0(char *, g_strv_length(argv) + 3);
+    wrapped[0] = g_strdup("xterm");
+    wrapped[1] = g_strdup("-e");
+    for (guint i = 0; argv[i]; i++)
+      wrapped[i + 2] = g_strdup(argv[i]);
+    g_strfreev(argv);
+    argv = wrapped;
+  }
+  g_auto(GStrv) env = g_get_environ();
+  if (l->startup_id && *l->startup_id)
+    env = g_environ_setenv(env, "DESKTOP_STARTUP_ID", l->startup_id, TRUE);
+  GPid pid = 0;
+  if (!g_spawn_async(NULL, argv, env,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                         G_SPAWN_STDIN_FROM_DEV_NULL,
+                     NULL, NULL, &pid, &error)) {
+    launch_result(self, l, TP_LAUNCH_EXEC_FAILED, 0, error->message);
+    return;
+  }
+  g_child_watch_add(pid, on_child_exit, NULL);
+  launch_result(self, l, TP_LAUNCH_STARTED, pid, "started");
+}
+
+/* --- The session -------------------------------------------------------- */
+
+static char *os_name(void) {
+  g_autofree char *name = g_get_os_info(G_OS_INFO_KEY_PRETTY_NAME);
+  return fit(name ? name : "Linux", TP_MAX_IDENTITY_LEN);
+}
+
+static void send_hello(TandemAgent *self) {
+  g_autofree char *os = os_name();
+  TpMessage m = {.type = TP_MSG_HELLO};
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, 1,
+                        TP_CAP_SVG_ICONS, 0, 0, 0, 0, 100, 0,
+                        os, "tandem-agent " PACKAGE_VERSION, ""};
+  tandem_agent_channel_send(self->channel, &m);
+}
+
+static void handle_hello(TandemAgent *self, const TpHello *peer) {
+  TpHello ours = {.magic = TP_MAGIC, .version = TP_PROTOCOL_VERSION,
+                  .min_version = 1, .caps = TP_CAP_SVG_ICONS};
+  uint16_t version;
+  uint64_t caps;
+  TpError err = tp_hello_negotiate(&ours, peer, &version, &caps);
+  if (err) {
+    send_error(self, err, TP_MSG_HELLO, tp_error_to_string(err));
+    tandem_agent_channel_close(self->channel);
+    return;
+  }
+  g_free(self->locale);
+  self->locale = g_strdup(peer->locale);
+  self->icon_size = peer->icon_size ? peer->icon_size : DEFAULT_ICON_SIZE;
+  self->greeted = TRUE;
+  g_message("host %s, protocol %u, locale %s", peer->software, version,
+            *peer->locale ? peer->locale : "C");
+  send_catalog(self);
+}
+
+static void on_message(TandemAgentChannel *ch, const TpMessage *m,
+                       gpointer data) {
+  TandemAgent *self = data;
+  if (!self->greeted && m->type != TP_MSG_HELLO) {
+    send_error(self, TP_ERR_BAD_VALUE, m->type, "HELLO must come first");
+    tandem_agent_channel_close(ch);
+    return;
+  }
+  switch ((TpMessageType)m->type) {
+  case TP_MSG_HELLO:
+    handle_hello(self, &m->u.hello);
+    break;
+  case TP_MSG_HEARTBEAT:
+    if (!m->u.heartbeat.reply) {
+      TpMessage pong = {.type = TP_MSG_HEARTBEAT};
+      pong.u.heartbeat = (TpHeartbeat){m->u.heartbeat.seq, 1, now_ns(),
+                                       m->u.heartbeat.sent_ns};
+      tandem_agent_channel_send(ch, &pong);
+    }
+    break;
+  case TP_MSG_LAUNCH:
+    handle_launch(self, &m->u.launch);
+    break;
+  case TP_MSG_ERROR:
+    g_warning("host reports: %s", m->u.error.message);
+    break;
+  default:
+    /* Windows, input and focus need the display backend (not yet here). */
+    g_debug("agent: %s not handled yet", tp_message_type_name(m->type));
+    break;
+  }
+}
+
+static gboolean try_connect(gpointer data);
+
+static void schedule_retry(TandemAgent *self) {
+  if (!self->retry_id)
+    self->retry_id = g_timeout_add(self->retry_ms, try_connect, self);
+  self->retry_ms = MIN(self->retry_ms * 2, RETRY_MAX_MS);
+}
+
+static void on_closed(TandemAgentChannel *ch, const char *reason,
+                      gpointer data) {
+  TandemAgent *self = data;
+  g_message("connection closed: %s; reconnecting", reason);
+  self->greeted = FALSE;
+  self->retry_ms = RETRY_MIN_MS;
+  schedule_retry(self);
+}
+
+static gboolean try_connect(gpointer data) {
+  TandemAgent *self = data;
+  g_autoptr(GError) error = NULL;
+  self->retry_id = 0;
+  if (!tandem_agent_channel_open(self->channel, &error)) {
+    g_debug("agent: %s", error->message);
+    schedule_retry(self);
+    return G_SOURCE_REMOVE;
+  }
+  self->retry_ms = RETRY_MIN_MS;
+  send_hello(self);
+  return G_SOURCE_REMOVE;
+}
+
+void tandem_agent_start(TandemAgent *self) {
+  watch_dirs(self);
+  try_connect(self);
+}
+
+TandemAgent *tandem_agent_new(const char *address,
+                              const char *const *data_dirs) {
+  TandemAgent *self = g_object_new(TANDEM_TYPE_AGENT, NULL);
+  self->channel = tandem_agent_channel_new(address);
+  self->data_dirs = data_dirs ? g_strdupv((GStrv)data_dirs)
+                              : tandem_catalog_default_data_dirs();
+  g_signal_connect(self->channel, "message", G_CALLBACK(on_message), self);
+  g_signal_connect(self->channel, "closed", G_CALLBACK(on_closed), self);
+  return self;
+}
+
+static void tandem_agent_finalize(GObject *object) {
+  TandemAgent *self = TANDEM_AGENT(object);
+  if (self->retry_id)
+    g_source_remove(self->retry_id);
+  if (self->rescan_id)
+    g_source_remove(self->rescan_id);
+  g_signal_handlers_disconnect_by_data(self->channel, self);
+  g_object_unref(self->channel);
+  g_ptr_array_unref(self->monitors);
+  g_clear_pointer(&self->catalog, g_ptr_array_unref);
+  g_strfreev(self->data_dirs);
+  g_free(self->locale);
+  G_OBJECT_CLASS(tandem_agent_parent_class)->finalize(object);
+}
+
+static void tandem_agent_class_init(TandemAgentClass *klass) {
+  G_OBJECT_CLASS(klass)->finalize = tandem_agent_finalize;
+}
+
+static void tandem_agent_init(TandemAgent *self) {
+  self->retry_ms = RETRY_MIN_MS;
+  self->icon_size = DEFAULT_ICON_SIZE;
+  self->monitors = g_ptr_array_new_with_free_func(g_object_unref);
+}
