@@ -16,16 +16,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent-host.h"
 #include "tandem-protocol.h"
 
 static char *root, *sock_path, *user_dir, *sys_dir;
 static int listen_fd = -1;
 static GSubprocess *agent;
-
-typedef struct {
-  int fd;
-  TpReader *reader;
-} Host;
 
 static void put(const char *dir, const char *rel, const char *text) {
   g_autofree char *path = g_build_filename(dir, rel, NULL);
@@ -34,95 +30,36 @@ static void put(const char *dir, const char *rel, const char *text) {
   assert_true(g_file_set_contents(path, text, -1, NULL));
 }
 
-/* Accepts the agent's connection, waiting at most @ms. */
-static Host host_accept(int ms) {
-  struct pollfd p = {listen_fd, POLLIN, 0};
-  if (poll(&p, 1, ms) != 1)
-    fail_msg("the agent did not connect within %d ms", ms);
-  Host h = {accept(listen_fd, NULL, NULL), tp_reader_new(TP_ROLE_HOST)};
-  assert_true(h.fd >= 0);
-  return h;
-}
-
-static void host_close(Host *h) {
-  close(h->fd);
-  tp_reader_free(h->reader);
-}
-
-static void host_send(Host *h, const TpMessage *m) {
-  TpBuf b;
-  tp_buf_init(&b);
-  assert_int_equal(tp_encode(m, &b), TP_OK);
-  assert_int_equal(write(h->fd, b.data, b.len), (ssize_t)b.len);
-  tp_buf_clear(&b);
-}
-
-/* The next message, within @ms; FALSE on timeout or a closed channel. */
-static gboolean host_next(Host *h, TpMessage *m, int ms) {
-  gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
-  for (;;) {
-    TpError err = tp_reader_next(h->reader, m);
-    if (err == TP_OK)
-      return TRUE;
-    if (err != TP_AGAIN)
-      fail_msg("the agent sent a bad frame: %s", tp_error_to_string(err));
-    int left = (int)((end - g_get_monotonic_time()) / 1000);
-    struct pollfd p = {h->fd, POLLIN, 0};
-    if (left <= 0 || poll(&p, 1, left) != 1)
-      return FALSE;
-    size_t avail;
-    uint8_t *buf = tp_reader_prepare(h->reader, &avail);
-    ssize_t n = read(h->fd, buf, avail);
-    if (n <= 0)
-      return FALSE;
-    tp_reader_commit(h->reader, (size_t)n);
-  }
-}
+typedef AgentHost Host;
+#define host_send agent_host_send
+#define host_next agent_host_next
+#define host_close agent_host_close
 
 static void expect(Host *h, TpMessage *m, uint16_t type) {
-  if (!host_next(h, m, 10000))
-    fail_msg("no %s from the agent", tp_message_type_name(type));
-  if (m->type != type)
-    fail_msg("wanted %s, got %s", tp_message_type_name(type),
-             tp_message_type_name(m->type));
+  agent_host_expect(h, m, type, 10000);
 }
 
-static void say_hello(Host *h) {
-  TpMessage m = {.type = TP_MSG_HELLO};
-  m.u.hello = (TpHello){TP_MAGIC, 1, 1, TP_CAP_SVG_ICONS, 0, 0, 1920, 1080,
-                        100, 32, "Debian GNU/Linux 12", "test host",
-                        "de_DE.UTF-8"};
-  host_send(h, &m);
-}
-
-/* Reads a whole catalog; returns its ids, and checks entries on the way. */
+/* The catalog's ids; xterm arrives translated, with its icon. */
 static GPtrArray *read_catalog(Host *h) {
-  TpMessage m;
+  g_autoptr(GPtrArray) items = agent_host_read_catalog(h, 10000);
   GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
-  expect(h, &m, TP_MSG_APP_LIST_BEGIN);
-  uint32_t count = m.u.app_list_begin.count;
-  uint32_t generation = m.u.app_list_begin.generation;
-  for (uint32_t i = 0; i < count; i++) {
-    expect(h, &m, TP_MSG_APP_ENTRY);
-    g_ptr_array_add(ids, g_strdup(m.u.app.id));
-    if (g_str_equal(m.u.app.id, "xterm")) {
-      assert_string_equal(m.u.app.name, "XTerm-Terminal"); /* host locale */
-      assert_true(m.u.app.icon_png.len > 0);
-      assert_string_equal(m.u.app.startup_wm_class, "XTerm");
-    }
-  }
-  expect(h, &m, TP_MSG_APP_LIST_END);
-  assert_int_equal(m.u.app_list_end.generation, generation);
+  const CatalogItem *x = agent_host_find(items, "xterm");
+  assert_non_null(x);
+  assert_string_equal(x->name, "XTerm-Terminal"); /* the host's locale */
+  assert_true(x->icon_len > 0);
+  assert_string_equal(x->wm_class, "XTerm");
+  for (guint i = 0; i < items->len; i++)
+    g_ptr_array_add(ids, g_strdup(((CatalogItem *)items->pdata[i])->id));
   return ids;
 }
 
 static Host handshake(void) {
-  Host h = host_accept(10000);
+  Host h = agent_host_accept(listen_fd, 10000);
   TpMessage m;
   expect(&h, &m, TP_MSG_HELLO);
   assert_int_equal(m.u.hello.magic, TP_MAGIC);
   assert_non_null(strstr(m.u.hello.software, "tandem-agent"));
-  say_hello(&h);
+  agent_host_say_hello(&h);
   return h;
 }
 
