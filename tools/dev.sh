@@ -20,7 +20,8 @@ builddir=${TANDEM_BUILD_DIR:-$root/build}
 # Debian 12 packages the build, the tests and the run need.
 DEPS="meson ninja-build gcc pkg-config gettext
   libglib2.0-dev libgtk-3-dev libcmocka-dev libjson-glib-dev libsystemd-dev
-  qemu-system-x86 qemu-utils busybox-static cpio librsvg2-common
+  qemu-system-x86 qemu-utils busybox-static cpio librsvg2-common kmod
+  xserver-xorg-core xterm x11-apps x11-xkb-utils xkb-data xfonts-base mousepad
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
   xvfb xauth x11-utils xdotool imagemagick dbus dbus-daemon
   desktop-file-utils appstream python3"
@@ -124,6 +125,17 @@ build_test_guest() {
   export TANDEM_TEST_GUEST
 }
 
+# The default guest (a Debian kernel, Xorg, sample applications and
+# tandem-agent), as users get it; cached like the test guest.
+build_default_guest() {
+  say "Default guest (build/default-guest)"
+  TANDEM_GUEST_AGENT="$builddir/default/guest-agent/tandem-agent"
+  TANDEM_DEFAULT_GUEST="$builddir/default-guest"
+  export TANDEM_GUEST_AGENT TANDEM_DEFAULT_GUEST
+  "$root/guest-agent/image/build-guest.sh" --agent "$TANDEM_GUEST_AGENT" \
+    "$TANDEM_DEFAULT_GUEST"
+}
+
 cmd_test() {
   install_deps
   logs=""
@@ -131,6 +143,7 @@ cmd_test() {
 
   build_default
   build_test_guest
+  build_default_guest
   run_suite default "$builddir/default" --no-suite bench
   run_suite bench "$builddir/default" --suite bench --verbose
 
@@ -147,7 +160,7 @@ cmd_test() {
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
   export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-  run_suite sanitize "$builddir/sanitize" --no-suite bench
+  run_suite sanitize "$builddir/sanitize" --no-suite bench --no-suite guest
   unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 
   say "Building the fuzzer (clang-14, libFuzzer, ASan+UBSan)"

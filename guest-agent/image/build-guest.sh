@@ -17,9 +17,15 @@
 #   TANDEM-GUEST: home unmounted            just before the power goes off
 #   TANDEM-GUEST: error: ...                anything that went wrong
 # Kernel command-line options it honours (for tests and debugging):
-#   tandem.autostart=APP[,APP...]  start these programs in the session
-#   tandem.debug=windows           print "xwininfo -root -tree" once every
-#                                  autostarted program has a window
+#   tandem.autostart=APP[+ARG...][,APP...]
+#                                  start these programs in the session; their
+#                                  output goes to the console as "[APP] ..."
+#   tandem.debug=LIST              comma-separated:
+#     boot     uptime at each step of /init
+#     xlog     Xorg's (EE) and (WW) lines
+#     port     write a line to the agent's port as the user
+#     windows  print "xwininfo -root -tree" once every autostarted program
+#              has a mapped window ("TANDEM-GUEST: windows mapped")
 #   tandem.mark=TOKEN              print the previous boot's token from the home
 #                                  disk, then store TOKEN there
 #   tandem.xtimeout=SECONDS        how long to wait for X (default 120)
@@ -105,12 +111,13 @@ stamp=$outdir/stamp
 # --- Host packages the guest is made of. -------------------------------------
 # Programs and data copied into the image (their libraries are found with ldd
 # and tracked too), and the tools this script runs.
-pkgs_image="busybox-static xserver-xorg-core x11-xkb-utils xkb-data xfonts-base
+pkgs_image="busybox-static xserver-xorg-core xserver-common x11-xkb-utils xkb-data xfonts-base
 xterm x11-apps x11-utils mousepad e2fsprogs fontconfig-config fonts-dejavu-core
 adwaita-icon-theme hicolor-icon-theme shared-mime-info libgtk-3-0
-libgtk-3-common libgdk-pixbuf-2.0-0 libglib2.0-0 libgtksourceview-4-common
+libgtk-3-common libgdk-pixbuf-2.0-0 librsvg2-common libglib2.0-0
+libgtksourceview-4-common
 libx11-data ncurses-base libc-bin"
-pkgs_tools="qemu-utils kmod imagemagick gtk-update-icon-cache cpio"
+pkgs_tools="qemu-utils kmod imagemagick gtk-update-icon-cache fontconfig cpio"
 missing=
 for p in $pkgs_image $pkgs_tools; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -124,7 +131,7 @@ if [ -n "$missing" ]; then
   timeout 900 apt-get install -y --no-install-recommends $missing >&2 ||
     die "apt-get install$missing failed (try apt-get update first)"
 fi
-for tool in qemu-img depmod modinfo convert gtk-update-icon-cache; do
+for tool in qemu-img depmod modinfo convert gtk-update-icon-cache fc-cache; do
   command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found"
 done
 
@@ -233,7 +240,7 @@ depmod -b "$work/deb" "$kver" || die "depmod -b $work/deb $kver failed"
 root=$work/root
 mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib" "$root/usr/lib64" \
   "$root/dev" "$root/proc" "$root/sys" "$root/run" "$root/tmp" \
-  "$root/etc/acpi" "$root/etc/tandem" "$root/etc/X11" "$root/lib/modules" \
+  "$root/etc/acpi" "$root/etc/tandem" "$root/etc/X11" "$root/usr/lib/modules" \
   "$root/var/log" "$root/var/lib/xkb" "$root/var/cache" "$root/home/user" \
   "$root/root" "$root/mnt"
 ln -s usr/bin "$root/bin"
@@ -274,6 +281,7 @@ put_tree() {
 put_elf /usr/lib/xorg/Xorg
 put_elf /usr/lib/xorg/modules/drivers/modesetting_drv.so
 put_elf /usr/lib/xorg/modules/libshadow.so
+put /usr/lib/xorg/protocol.txt
 for p in xkbcomp xterm xclock xeyes mousepad xdpyinfo xwininfo; do
   put_elf "/usr/bin/$p"
 done
@@ -286,16 +294,22 @@ if [ -n "$agent" ]; then
   chmod 755 "$root/usr/bin/tandem-agent"
 fi
 
-# GTK's run-time pieces: a print backend (file), a pixbuf loader for XPM
-# (PNG and JPEG are built into gdk-pixbuf; no SVG: librsvg is 11 MB, so every
-# icon shipped is a PNG), and the loaders.cache naming it.
+# GTK's run-time pieces: a print backend (file), pixbuf loaders for SVG (GTK's
+# built-in Adwaita theme draws check marks and radio dots from SVG assets) and
+# XPM (PNG and JPEG are built into gdk-pixbuf), and the loaders.cache naming
+# them.
 gtkmods=/usr/lib/x86_64-linux-gnu/gtk-3.0/3.0.0
 put_elf "$gtkmods/printbackends/libprintbackend-file.so"
+# mousepad looks for plugins here; the gspell one (and its dictionaries) is
+# left out.
+mkdir -p "$root/usr/lib/x86_64-linux-gnu/mousepad/plugins"
 pixbufdir=/usr/lib/x86_64-linux-gnu/gdk-pixbuf-2.0/2.10.0
+put_elf "$pixbufdir/loaders/libpixbufloader-svg.so"
 put_elf "$pixbufdir/loaders/libpixbufloader-xpm.so"
 query_loaders=/usr/lib/x86_64-linux-gnu/gdk-pixbuf-2.0/gdk-pixbuf-query-loaders
 [ -x "$query_loaders" ] || die "$query_loaders not found (libgdk-pixbuf-2.0-0)"
-"$query_loaders" "$pixbufdir/loaders/libpixbufloader-xpm.so" \
+"$query_loaders" "$pixbufdir/loaders/libpixbufloader-svg.so" \
+  "$pixbufdir/loaders/libpixbufloader-xpm.so" \
   >"$root$pixbufdir/loaders.cache" || die "gdk-pixbuf-query-loaders failed"
 
 # Libraries, with the dynamic loader (ldd lists it with its absolute path).
@@ -317,7 +331,9 @@ while read -r lib; do
   [ -e "$root$lib" ] || put "$lib"
 done <"$work/libs"
 
-# busybox: every applet not provided by a real program above.
+# busybox: every applet not provided by a real program above. Debian's
+# busybox-static prefers its applets to programs in PATH when its shell runs a
+# command, so /init names real programs (mke2fs, e2fsck) by full path.
 busybox=$(dpkg-query -L busybox-static | grep '/bin/busybox$' | head -n 1)
 [ -n "$busybox" ] && [ -x "$busybox" ] || die "busybox-static's /bin/busybox not found"
 put "$busybox" /usr/bin/busybox
@@ -445,9 +461,6 @@ for f in DejaVuSans.ttf DejaVuSans-Bold.ttf DejaVuSansMono.ttf DejaVuSansMono-Bo
   put "/usr/share/fonts/truetype/dejavu/$f"
 done
 mkdir -p "$root/var/cache/fontconfig"
-if command -v fc-cache >/dev/null 2>&1; then
-  fc-cache -s -y "$root" >/dev/null 2>&1 || say "warning: fc-cache failed; the guest builds its font cache itself"
-fi
 
 # GLib schemas: GTK's and mousepad's, compiled.
 schemas=/usr/share/glib-2.0/schemas
@@ -561,11 +574,6 @@ for app in xclock xeyes; do
       die "cannot render the $app icon (ImageMagick's convert)"
   done
 done
-for theme in hicolor Adwaita; do
-  gtk-update-icon-cache -q -f -t "$root/usr/share/icons/$theme" ||
-    die "gtk-update-icon-cache failed for $theme"
-done
-
 # --- Configuration. -----------------------------------------------------------
 cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
@@ -704,10 +712,8 @@ opt() { # opt NAME: the value of tandem.NAME= on the kernel command line
 relay() {
   while IFS= read -r line; do echo "[$1] $line"; done
 }
-run() { # run NAME COMMAND...: starts COMMAND, its output relayed
-  name=$1
-  shift
-  ( "$@" </dev/null 2>&1; echo "exited with status $?" ) | relay "$name" &
+run() { # run COMMAND [ARG...]: starts COMMAND, its output relayed
+  ( "$@" </dev/null 2>&1; echo "exited with status $?" ) | relay "${1##*/}" &
 }
 
 xtimeout=$(opt xtimeout)
@@ -727,19 +733,47 @@ until xdpyinfo >/dev/null 2>&1; do
   sleep 0.1
 done
 say "X ready (uptime $(uptime_s))"
+# Under TCG the kernel's random pool becomes ready only when someone waits for
+# it, and then only after seconds of timer jitter; GTK programs read
+# /dev/urandom at start and would wait. Start that wait now, in the
+# background (earlier, it slows down the start of X).
+head -c 1 /dev/urandom >/dev/null &
 
 if [ -x /usr/bin/tandem-agent ]; then
   export TANDEM_AGENT_PORT=/dev/virtio-ports/org.tandem.agent.0
-  run tandem-agent /usr/bin/tandem-agent
+  run /usr/bin/tandem-agent
 fi
-autostart=$(opt autostart | tr , ' ')
-for app in $autostart; do
-  if command -v "$app" >/dev/null 2>&1; then
-    run "$app" "$app"
+debug=,$(opt debug),
+case $debug in
+  *,xlog,*) grep -E '\((EE|WW)\)' /var/log/Xorg.0.log | relay Xorg ;;
+esac
+case $debug in
+  *,port,*)
+    port=/dev/virtio-ports/org.tandem.agent.0
+    say "port $port -> $(readlink "$port")"
+    if echo "TANDEM-GUEST: hello from $(id -un)" >"$port"; then
+      say "port written"
+    else
+      say "error: cannot write to $port"
+    fi
+    ;;
+esac
+# tandem.autostart=APP[+ARG...][,APP...]
+autostart=
+set -f
+for item in $(opt autostart | tr , ' '); do
+  IFS=+
+  # shellcheck disable=SC2086
+  set -- $item
+  unset IFS
+  if command -v "$1" >/dev/null 2>&1; then
+    autostart="$autostart $1"
+    run "$@"
   else
-    say "error: autostart: no program $app"
+    say "error: autostart: no program $1"
   fi
 done
+set +f
 say "session ready (uptime $(uptime_s))"
 
 mark=$(opt mark)
@@ -750,14 +784,22 @@ if [ -n "$mark" ]; then
   say "mark stored=$mark"
 fi
 
-case ",$(opt debug)," in
+case $debug in
   *,windows,*)
     i=0
     while :; do
       tree=$(xwininfo -root -tree 2>&1)
       missing=
       for app in $autostart; do
-        printf '%s\n' "$tree" | grep -qi "(\"$app\" " || missing="$missing $app"
+        # A window of the program's class that is mapped (a GTK program's
+        # client leader never is).
+        ok=
+        for id in $(printf '%s\n' "$tree" | grep -i "(\"$app\" " |
+          sed -n 's/^ *\(0x[0-9a-f]*\) .*/\1/p'); do
+          xwininfo -id "$id" 2>/dev/null | grep -q 'Map State: IsViewable' &&
+            ok=1 && break
+        done
+        [ -n "$ok" ] || missing="$missing $app"
       done
       [ -z "$missing" ] && break
       i=$((i + 1))
@@ -768,6 +810,9 @@ case ",$(opt debug)," in
       sleep 0.2
     done
     printf '%s\n' "$tree" | grep -E '^ +0x' | relay windows
+    for id in $(printf '%s\n' "$tree" | sed -n 's/^     \(0x[0-9a-f]*\) .*/\1/p'); do
+      echo "$id $(xwininfo -id "$id" 2>/dev/null | sed -n 's/^ *Map State: //p')"
+    done | relay map-state
     [ -n "$missing" ] || say "windows mapped (uptime $(uptime_s))"
     ;;
 esac
@@ -797,6 +842,11 @@ opt() {
     case $w in "tandem.$1="*) echo "${w#*=}"; return 0 ;; esac
   done
 }
+case ",$(opt debug)," in
+  *,boot,*) trace() { say "boot: $* (uptime $(uptime_s))"; } ;;
+  *) trace() { :; } ;;
+esac
+trace init
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s, at most SECONDS.
 wait_for() {
   _n=$(($1 * 10))
@@ -814,6 +864,7 @@ while read -r module; do
     *) insmod "/lib/modules/$module.ko" || say "error: insmod $module failed" ;;
   esac
 done </etc/modules.order
+trace "modules loaded"
 
 # --- The agent's virtio-serial port, by name (no udev). ---
 agent_port() {
@@ -857,18 +908,26 @@ mounted=
 if [ -z "$home" ]; then
   say "error: no home disk (virtio-blk, serial home): /home/user is in memory"
 elif is_ext "$home"; then
-  e2fsck -p "$home" >/dev/null 2>&1
+  /usr/sbin/e2fsck -p "$home" >/dev/null 2>&1
   [ $? -lt 4 ] || say "error: e2fsck $home found errors it could not fix"
   mount -t ext4 -o nodev,nosuid "$home" /home/user && mounted=1
 elif is_blank "$home"; then
   say "formatting the home disk $home (first boot)"
-  mke2fs -q -t ext4 -L home -E root_owner=1000:1000 "$home" &&
+  trace "mke2fs"
+  # The disk reads as zeros: no need to discard or to zero the journal
+  # (which takes seconds under TCG). The UUID and hash seed come from the
+  # kernel's non-blocking generator: early under TCG, getrandom() can block
+  # for seconds until the kernel's entropy pool is ready.
+  /usr/sbin/mke2fs -q -t ext4 -L home -U "$(cat /proc/sys/kernel/random/uuid)" \
+    -E root_owner=1000:1000,lazy_itable_init=1,lazy_journal_init=1,nodiscard,hash_seed="$(cat /proc/sys/kernel/random/uuid)" \
+    "$home" &&
     mount -t ext4 -o nodev,nosuid "$home" /home/user && mounted=1
 else
   say "error: $home holds something that is not ext4: not touching it; /home/user is in memory"
 fi
 [ -n "$home" ] && [ -z "$mounted" ] && say "error: cannot mount $home on /home/user"
 [ -n "$mounted" ] || mount -t tmpfs -o mode=700 tmpfs /home/user
+trace "home mounted"
 chown 1000:1000 /home/user
 mkdir -p /run/user/1000 /tmp/.X11-unix /tmp/.ICE-unix
 chmod 1777 /tmp/.X11-unix /tmp/.ICE-unix
@@ -896,9 +955,18 @@ else
   say "error: no Power Button input device"
 fi
 
+trace "acpid listening"
+case ",$(opt debug)," in
+  *,boot,*) # When the kernel's random pool got ready (getrandom() blocks before).
+    (
+      wait_for 120 sh -c "dmesg | grep -q 'crng init done'"
+      dmesg | grep 'crng init done' | sed 's/^/TANDEM-GUEST: boot: kernel: /'
+    ) &
+    ;;
+esac
 # --- X on the VGA device (bochs DRM), then the session as the user. ---
 wait_for 10 test -c /dev/dri/card0 || say "error: no /dev/dri/card0 (bochs DRM driver)"
-Xorg :0 vt1 -config /etc/X11/xorg.conf -logfile /var/log/Xorg.0.log \
+/usr/lib/xorg/Xorg :0 vt1 -config /etc/X11/xorg.conf -logfile /var/log/Xorg.0.log \
   -nolisten tcp -noreset -s 0 -dpms -br </dev/null >/var/log/Xorg.out 2>&1 &
 xorg=$!
 
@@ -916,6 +984,22 @@ done
 EOF
 chmod 755 "$root/init" "$root/etc/tandem/session" "$root/usr/sbin/tandem-shutdown" \
   "$root/etc/acpi/power-button"
+
+# --- Caches. ------------------------------------------------------------------
+# Every file gets one fixed time stamp (the cpio keeps whole seconds only, and
+# the font and icon caches are valid only for the exact time stamps of their
+# directories), then the caches are made, then the stamps are fixed again.
+epoch=${SOURCE_DATE_EPOCH:-1577836800}
+fix_times() {
+  find "$root" -exec touch -h -d "@$epoch" {} + || die "touch failed"
+}
+fix_times
+fc-cache -s -y "$root" >/dev/null 2>&1 || die "fc-cache --sysroot $root failed"
+for theme in hicolor Adwaita; do
+  gtk-update-icon-cache -q -f -t "$root/usr/share/icons/$theme" ||
+    die "gtk-update-icon-cache failed for $theme"
+done
+fix_times
 
 # --- The package list for the stamp. ------------------------------------------
 # Every host file copied, with the /usr prefix toggled (merged /usr: dpkg knows

@@ -100,8 +100,9 @@ gboolean vm_test_wait_console(TandemVm *vm, const char *text, double seconds) {
   return ok;
 }
 
-void vm_test_start_ready(TandemVm *vm) {
-  Watch w = {"TANDEM-TEST-GUEST: ready", FALSE};
+void vm_test_start_ready_marker(TandemVm *vm, const char *marker,
+                                double seconds) {
+  Watch w = {marker, FALSE};
   gulong id = g_signal_connect(vm, "console-line", G_CALLBACK(on_line), &w);
   Op op = {0};
   g_autoptr(GError) error = NULL;
@@ -109,9 +110,13 @@ void vm_test_start_ready(TandemVm *vm) {
   if (!finish(&op, 60, &error))
     fail_msg("start: %s", error->message);
   assert_int_equal(tandem_vm_get_state(vm), TANDEM_VM_RUNNING);
-  if (!vm_test_wait(&w.seen, 60))
-    fail_msg("the test guest never printed its ready line");
+  if (!vm_test_wait(&w.seen, seconds))
+    fail_msg("the guest never printed “%s”", marker);
   g_signal_handler_disconnect(vm, id);
+}
+
+void vm_test_start_ready(TandemVm *vm) {
+  vm_test_start_ready_marker(vm, "TANDEM-TEST-GUEST: ready", 60);
 }
 
 gboolean vm_test_stop(TandemVm *vm, gboolean force, GError **error) {

@@ -14,8 +14,11 @@ TandemVmConfig *vm_test_config(const char *name, TandemAccel accel);
 /* Iterates the main loop until *flag or @seconds pass; FALSE on timeout. */
 gboolean vm_test_wait(const gboolean *flag, double seconds);
 
-/* Starts @vm and waits (bounded) for the guest's "ready" line. */
+/* Starts @vm and waits (bounded) for the test guest's "ready" line. */
 void vm_test_start_ready(TandemVm *vm);
+/* The same for any guest: waits up to @seconds for a line with @marker. */
+void vm_test_start_ready_marker(TandemVm *vm, const char *marker,
+                                double seconds);
 
 /* Runs an async VM operation to completion: the helpers below call
  * tandem_vm_*_finish for you and return its result and error. */
