@@ -185,6 +185,9 @@ cmd_bench() {
     --json "$builddir/bench/protocol.json"
   "$root/tests/with-session" "$builddir/default/tests/bench/bench-vmm" \
     --json "$builddir/bench/vmm.json"
+  build_default_guest
+  "$root/tests/with-session" "$builddir/default/tests/bench/bench-guest" \
+    --json "$builddir/bench/guest.json"
 }
 
 case "${1:-}" in

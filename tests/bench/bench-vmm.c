@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "tandem-qmp-client.h"
 #include "tandem-vm.h"
 
@@ -38,32 +39,6 @@ static const char *guest_dir(void) {
                                ? g_getenv("TANDEM_SOURCE_ROOT") : ".",
                            "build", "test-guest", NULL);
   return dir;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double percentile(double *v, int n, double p) {
-  qsort(v, (size_t)n, sizeof(double), cmp_double);
-  int i = (int)(p * (n - 1) + 0.5);
-  return v[i];
-}
-
-static gboolean on_deadline(gpointer data) {
-  *(gboolean *)data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean wait_flag(const gboolean *flag, double seconds) {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add((guint)(seconds * 1000), on_deadline, &expired);
-  while (!*flag && !expired)
-    g_main_context_iteration(NULL, TRUE);
-  if (!expired)
-    g_source_remove(id);
-  return *flag;
 }
 
 /* --- 1. Start times ------------------------------------------------------ */
@@ -113,7 +88,7 @@ static gboolean boot_tandem(Boot *out) {
   StartWatch w = {0};
   g_signal_connect(vm, "console-line", G_CALLBACK(on_line), &w);
   tandem_vm_start_async(vm, NULL, on_started, &w);
-  if (!wait_flag(&w.done, 60) || w.error || !wait_flag(&w.ready, 60)) {
+  if (!bench_wait_flag(&w.done, 60) || w.error || !bench_wait_flag(&w.ready, 60)) {
     fprintf(stderr, "bench-vmm: start failed: %s\n",
             w.error ? w.error->message : "timeout");
     return FALSE;
@@ -125,17 +100,7 @@ static gboolean boot_tandem(Boot *out) {
   out->ready_ms = (double)(w.ready_at - t.spawned) / 1000;
   gboolean stopped = FALSE;
   tandem_vm_stop_async(vm, TRUE, NULL, on_stopped, &stopped);
-  return wait_flag(&stopped, 30);
-}
-
-/* A connect that succeeds means QEMU's monitor is listening. */
-static gboolean socket_ready(const char *path) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  gboolean ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-  close(fd);
-  return ok;
+  return bench_wait_flag(&stopped, 30);
 }
 
 /* The baseline: QEMU with the serial console on a pipe, polled directly. */
@@ -157,7 +122,7 @@ static gboolean boot_bare(const char *tmp, Boot *out) {
       NULL);
   if (!p)
     return FALSE;
-  while (!socket_ready(qmp) && g_get_monotonic_time() - t0 < 10000000)
+  while (!bench_socket_ready(qmp) && g_get_monotonic_time() - t0 < 10000000)
     g_usleep(200); /* the baseline polls as tightly as it reasonably can */
   out->qmp_ms = (double)(g_get_monotonic_time() - t0) / 1000;
   GInputStream *in = g_subprocess_get_stdout_pipe(p);
@@ -276,8 +241,8 @@ static gboolean blocking_connect(Blocking *b, const char *path) {
 
 static void report(const char *what, double *v, int n, double *p50,
                    double *p99) {
-  *p50 = percentile(v, n, 0.50);
-  *p99 = percentile(v, n, 0.99);
+  *p50 = bench_percentile(v, n, 0.50);
+  *p99 = bench_percentile(v, n, 0.99);
   printf("%-34s %8.1f %8.1f %8.1f\n", what, *p50, *p99, v[n - 1]);
 }
 
@@ -315,7 +280,7 @@ int main(int argc, char **argv) {
     for (int f = 0; f < 3; f++) {
       for (int i = 0; i < boots; i++)
         v[i] = f == 0 ? b[i].qmp_ms : f == 1 ? b[i].console_ms : b[i].ready_ms;
-      med[w][f] = percentile(v, boots, 0.5);
+      med[w][f] = bench_percentile(v, boots, 0.5);
     }
   }
   printf("VM start under TCG (test guest, 256 MiB; median of %d)\n\n", boots);
@@ -337,14 +302,14 @@ int main(int argc, char **argv) {
       "-machine", "q35", "-accel", "tcg", "-nodefaults", "-no-user-config",
       "-display", "none", "-S", "-qmp", arg_a, "-qmp", arg_b, NULL);
   gint64 t0 = g_get_monotonic_time();
-  while ((!socket_ready(qa) || !socket_ready(qb)) &&
+  while ((!bench_socket_ready(qa) || !bench_socket_ready(qb)) &&
          g_get_monotonic_time() - t0 < 10000000)
     g_usleep(1000);
 
   Loop l = {0};
   l.lat = g_new(double, CALLS);
   tandem_qmp_client_connect_async(qa, 0, NULL, on_connected, &l);
-  wait_flag(&l.done, 10);
+  bench_wait_flag(&l.done, 10);
   Blocking b;
   double *blat = g_new(double, CALLS);
   if (!blocking_connect(&b, qb))
@@ -354,7 +319,7 @@ int main(int argc, char **argv) {
   l.done = FALSE;
   l.remaining = 200;
   next_call(&l);
-  wait_flag(&l.done, 60);
+  bench_wait_flag(&l.done, 60);
   for (int i = 0; i < 200; i++)
     blocking_command(&b, "{\"execute\":\"query-status\"}\r\n");
   l.n = 0;
@@ -363,7 +328,7 @@ int main(int argc, char **argv) {
     l.done = FALSE;
     l.remaining = CALLS / ROUNDS;
     next_call(&l);
-    wait_flag(&l.done, 120);
+    bench_wait_flag(&l.done, 120);
     for (int i = 0; i < CALLS / ROUNDS; i++) {
       gint64 t = g_get_monotonic_time();
       if (!blocking_command(&b, "{\"execute\":\"query-status\"}\r\n"))
