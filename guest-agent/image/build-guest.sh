@@ -102,6 +102,7 @@ case $0 in
   *) self=$(command -v -- "$0" 2>/dev/null) || self=$0 ;;
 esac
 [ -r "$self" ] || die "cannot read this script ($self) to checksum it"
+. "$(dirname "$self")/../../tools/debian-kernel.sh"
 
 mkdir -p "$outarg" || die "cannot create $outarg"
 outdir=$(cd "$outarg" && pwd) || die "cannot enter $outarg"
@@ -135,24 +136,8 @@ for tool in qemu-img depmod modinfo convert gtk-update-icon-cache fc-cache; do
   command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found"
 done
 
-# --- Which kernel? linux-image-amd64 depends on linux-image-<abi>-amd64. -----
-kernel_pkg() {
-  apt-cache depends linux-image-amd64 2>/dev/null |
-    sed -n 's/^[ |]*Depends: *<\{0,1\}\(linux-image-[0-9][^ >]*\)>\{0,1\}$/\1/p' |
-    head -n 1
-}
-pkg=$(kernel_pkg)
-if [ -z "$pkg" ]; then
-  say "apt-cache knows no linux-image-amd64; running apt-get update once"
-  timeout 600 apt-get update >&2 || die "apt-get update failed (are you root?)"
-  pkg=$(kernel_pkg)
-fi
-[ -n "$pkg" ] || die "no Debian kernel package found: run apt-get update"
-ver=$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: *//p' |
-  head -n 1)
-case $ver in
-  '' | '(none)') die "no installable version of $pkg: run apt-get update" ;;
-esac
+# --- Which kernel? (tools/debian-kernel.sh) ---
+debian_kernel_choose
 
 make_home() {
   [ -e "$outdir/home.qcow2" ] && return 0
@@ -184,49 +169,12 @@ $(pkg_versions $old_pkgs)" ]; then
   fi
 fi
 
-# --- Fetch the kernel .deb (once) and unpack it. ------------------------------
-mkdir -p "$cache" || die "cannot create $cache"
-verenc=$(printf '%s' "$ver" | sed 's/:/%3a/g')
-find_deb() {
-  for f in "$cache/${pkg}_${verenc}_"*.deb; do
-    [ -f "$f" ] && { echo "$f"; return 0; }
-  done
-  return 0
-}
-deb=$(find_deb)
-if [ -z "$deb" ]; then
-  say "downloading $pkg $ver"
-  # As root, apt warns that _apt cannot write here ("Permission denied");
-  # the download still succeeds.
-  (cd "$cache" && timeout 900 apt-get download "$pkg=$ver") >&2 ||
-    die "apt-get download $pkg=$ver failed"
-  deb=$(find_deb)
-  [ -n "$deb" ] || die "apt-get download left no ${pkg}_${verenc}_*.deb in $cache"
-fi
-for f in "$cache"/linux-image-*.deb; do
-  [ -f "$f" ] && [ "$f" != "$deb" ] && rm -f "$f"
-done
-
+# --- Fetch the kernel .deb (once) and unpack it. ---
 work=$(mktemp -d "$outdir/.build.XXXXXX") || die "mktemp failed"
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-say "unpacking $(basename "$deb")"
-if ! dpkg -x "$deb" "$work/deb"; then
-  rm -f "$deb"
-  die "cannot unpack $deb (removed it; run again to download it afresh)"
-fi
-kver=
-for d in "$work/deb/lib/modules/"*/; do
-  [ -d "$d" ] && kver=$(basename "$d") && break
-done
-[ -n "$kver" ] || die "$pkg has no /lib/modules/<version>"
-kernel=$work/deb/boot/vmlinuz-$kver
-config=$work/deb/boot/config-$kver
-moddir=$work/deb/lib/modules/$kver
-[ -f "$kernel" ] || die "$pkg has no boot/vmlinuz-$kver"
-[ -f "$config" ] || die "$pkg has no boot/config-$kver"
+debian_kernel_unpack "$cache" "$work"
 config_value() {
   sed -n "s/^CONFIG_$1=//p" "$config" | head -n 1
 }

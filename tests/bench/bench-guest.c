@@ -110,7 +110,7 @@ static gboolean boot_tandem(const char *tmp, Boot *out) {
   gboolean started = FALSE, stopped = FALSE;
   g_signal_connect(vm, "console-line", G_CALLBACK(on_line), &w);
   tandem_vm_start_async(vm, NULL, on_done, &started);
-  if (!bench_wait_flag(&started, 60) || !bench_wait_flag(&w.ready, 300))
+  if (!tandem_test_wait(&started, 60) || !tandem_test_wait(&w.ready, 300))
     return FALSE;
   TandemVmTimings t;
   tandem_vm_get_timings(vm, &t);
@@ -120,7 +120,7 @@ static gboolean boot_tandem(const char *tmp, Boot *out) {
   out->session_ms = (double)(w.at - t.spawned) / 1000;
   out->agent_ms = (double)(g_get_monotonic_time() - t.spawned) / 1000;
   tandem_vm_stop_async(vm, TRUE, NULL, on_done, &stopped);
-  bench_wait_flag(&stopped, 30);
+  tandem_test_wait(&stopped, 30);
   return agent;
 }
 
@@ -169,18 +169,10 @@ static gboolean boot_bare(const char *tmp, Boot *out) {
 }
 
 int main(int argc, char **argv) {
-  gboolean is_short = FALSE;
-  const char *json_path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (g_str_equal(argv[i], "--short"))
-      is_short = TRUE;
-    else if (g_str_equal(argv[i], "--json") && i + 1 < argc)
-      json_path = argv[++i];
-    else {
-      fprintf(stderr, "usage: %s [--short] [--json FILE]\n", argv[0]);
-      return 2;
-    }
-  }
+  gboolean is_short;
+  const char *json_path;
+  if (!bench_parse_args(argc, argv, &is_short, &json_path))
+    return 2;
   const char *env = g_getenv("TANDEM_DEFAULT_GUEST");
   dir = env && *env ? g_strdup(env)
                     : g_build_filename(g_getenv("TANDEM_SOURCE_ROOT")

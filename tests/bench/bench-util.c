@@ -15,19 +15,21 @@ double bench_percentile(double *v, int n, double p) {
   return v[(int)(p * (n - 1) + 0.5)];
 }
 
-static gboolean on_deadline(gpointer data) {
-  *(gboolean *)data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-gboolean bench_wait_flag(const gboolean *flag, double seconds) {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add((guint)(seconds * 1000), on_deadline, &expired);
-  while (!*flag && !expired)
-    g_main_context_iteration(NULL, TRUE);
-  if (!expired)
-    g_source_remove(id);
-  return *flag;
+gboolean bench_parse_args(int argc, char **argv, gboolean *is_short,
+                          const char **json_path) {
+  *is_short = FALSE;
+  *json_path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (g_str_equal(argv[i], "--short")) {
+      *is_short = TRUE;
+    } else if (g_str_equal(argv[i], "--json") && i + 1 < argc) {
+      *json_path = argv[++i];
+    } else {
+      g_printerr("usage: %s [--short] [--json FILE]\n", argv[0]);
+      return FALSE;
+    }
+  }
+  return TRUE;
 }
 
 gboolean bench_socket_ready(const char *path) {

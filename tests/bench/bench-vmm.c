@@ -88,7 +88,7 @@ static gboolean boot_tandem(Boot *out) {
   StartWatch w = {0};
   g_signal_connect(vm, "console-line", G_CALLBACK(on_line), &w);
   tandem_vm_start_async(vm, NULL, on_started, &w);
-  if (!bench_wait_flag(&w.done, 60) || w.error || !bench_wait_flag(&w.ready, 60)) {
+  if (!tandem_test_wait(&w.done, 60) || w.error || !tandem_test_wait(&w.ready, 60)) {
     fprintf(stderr, "bench-vmm: start failed: %s\n",
             w.error ? w.error->message : "timeout");
     return FALSE;
@@ -100,7 +100,7 @@ static gboolean boot_tandem(Boot *out) {
   out->ready_ms = (double)(w.ready_at - t.spawned) / 1000;
   gboolean stopped = FALSE;
   tandem_vm_stop_async(vm, TRUE, NULL, on_stopped, &stopped);
-  return bench_wait_flag(&stopped, 30);
+  return tandem_test_wait(&stopped, 30);
 }
 
 /* The baseline: QEMU with the serial console on a pipe, polled directly. */
@@ -247,18 +247,10 @@ static void report(const char *what, double *v, int n, double *p50,
 }
 
 int main(int argc, char **argv) {
-  gboolean is_short = FALSE;
-  const char *json_path = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (g_str_equal(argv[i], "--short"))
-      is_short = TRUE;
-    else if (g_str_equal(argv[i], "--json") && i + 1 < argc)
-      json_path = argv[++i];
-    else {
-      fprintf(stderr, "usage: %s [--short] [--json FILE]\n", argv[0]);
-      return 2;
-    }
-  }
+  gboolean is_short;
+  const char *json_path;
+  if (!bench_parse_args(argc, argv, &is_short, &json_path))
+    return 2;
   g_autofree char *k = g_build_filename(guest_dir(), "vmlinuz", NULL);
   if (!g_file_test(k, G_FILE_TEST_EXISTS)) {
     fprintf(stderr, "bench-vmm: no test guest in %s: run "
@@ -309,7 +301,7 @@ int main(int argc, char **argv) {
   Loop l = {0};
   l.lat = g_new(double, CALLS);
   tandem_qmp_client_connect_async(qa, 0, NULL, on_connected, &l);
-  bench_wait_flag(&l.done, 10);
+  tandem_test_wait(&l.done, 10);
   Blocking b;
   double *blat = g_new(double, CALLS);
   if (!blocking_connect(&b, qb))
@@ -319,7 +311,7 @@ int main(int argc, char **argv) {
   l.done = FALSE;
   l.remaining = 200;
   next_call(&l);
-  bench_wait_flag(&l.done, 60);
+  tandem_test_wait(&l.done, 60);
   for (int i = 0; i < 200; i++)
     blocking_command(&b, "{\"execute\":\"query-status\"}\r\n");
   l.n = 0;
@@ -328,7 +320,7 @@ int main(int argc, char **argv) {
     l.done = FALSE;
     l.remaining = CALLS / ROUNDS;
     next_call(&l);
-    bench_wait_flag(&l.done, 120);
+    tandem_test_wait(&l.done, 120);
     for (int i = 0; i < CALLS / ROUNDS; i++) {
       gint64 t = g_get_monotonic_time();
       if (!blocking_command(&b, "{\"execute\":\"query-status\"}\r\n"))

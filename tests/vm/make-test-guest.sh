@@ -37,30 +37,15 @@ case $0 in
   *) self=$(command -v -- "$0" 2>/dev/null) || self=$0 ;;
 esac
 [ -r "$self" ] || die "cannot read this script ($self) to checksum it"
+. "$(dirname "$self")/../../tools/debian-kernel.sh"
 
 mkdir -p "$1" || die "cannot create $1"
 outdir=$(cd "$1" && pwd) || die "cannot enter $1"
 cache=$outdir/cache
 stamp=$outdir/stamp
 
-# --- Which kernel? linux-image-amd64 depends on linux-image-<abi>-amd64. ---
-kernel_pkg() {
-  apt-cache depends linux-image-amd64 2>/dev/null |
-    sed -n 's/^[ |]*Depends: *<\{0,1\}\(linux-image-[0-9][^ >]*\)>\{0,1\}$/\1/p' |
-    head -n 1
-}
-pkg=$(kernel_pkg)
-if [ -z "$pkg" ]; then
-  say "apt-cache knows no linux-image-amd64; running apt-get update once"
-  apt-get update >&2 || die "apt-get update failed (are you root?)"
-  pkg=$(kernel_pkg)
-fi
-[ -n "$pkg" ] || die "no Debian kernel package found: run apt-get update"
-ver=$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: *//p' |
-  head -n 1)
-case $ver in
-  '' | '(none)') die "no installable version of $pkg: run apt-get update" ;;
-esac
+# --- Which kernel? (tools/debian-kernel.sh) ---
+debian_kernel_choose
 
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null |
   grep -q 'install ok installed' ||
@@ -80,51 +65,12 @@ if [ -f "$stamp" ] && [ -s "$outdir/vmlinuz" ] &&
   exit 0
 fi
 
-# --- Fetch the .deb (once) and unpack it. ---
-mkdir -p "$cache" || die "cannot create $cache"
-verenc=$(printf '%s' "$ver" | sed 's/:/%3a/g')
-find_deb() {
-  for f in "$cache/${pkg}_${verenc}_"*.deb; do
-    [ -f "$f" ] && { echo "$f"; return 0; }
-  done
-  return 0
-}
-deb=$(find_deb)
-if [ -z "$deb" ]; then
-  say "downloading $pkg $ver"
-  # As root, apt warns that _apt cannot write here ("Permission denied");
-  # the download still succeeds.
-  (cd "$cache" && apt-get download "$pkg=$ver") >&2 ||
-    die "apt-get download $pkg=$ver failed"
-  deb=$(find_deb)
-  [ -n "$deb" ] || die "apt-get download left no ${pkg}_${verenc}_*.deb in $cache"
-fi
-# Drop kernels superseded by this one.
-for f in "$cache"/linux-image-*.deb; do
-  [ -f "$f" ] && [ "$f" != "$deb" ] && rm -f "$f"
-done
-
+# --- Fetch the kernel .deb (once) and unpack it. ---
 work=$(mktemp -d "$outdir/.build.XXXXXX") || die "mktemp failed"
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-say "unpacking $(basename "$deb")"
-if ! dpkg -x "$deb" "$work/deb"; then
-  rm -f "$deb"
-  die "cannot unpack $deb (removed it; run again to download it afresh)"
-fi
-
-kver=
-for d in "$work/deb/lib/modules/"*/; do
-  [ -d "$d" ] && kver=$(basename "$d") && break
-done
-[ -n "$kver" ] || die "$pkg has no /lib/modules/<version>"
-kernel=$work/deb/boot/vmlinuz-$kver
-config=$work/deb/boot/config-$kver
-moddir=$work/deb/lib/modules/$kver
-[ -f "$kernel" ] || die "$pkg has no boot/vmlinuz-$kver"
-[ -f "$config" ] || die "$pkg has no boot/config-$kver"
+debian_kernel_unpack "$cache" "$work"
 
 # --- Build the initramfs tree. ---
 root=$work/root

@@ -40,7 +40,7 @@ static void choose(TandemAccel configured, const char *device, Result *r) {
   memset(r, 0, sizeof(*r));
   tandem_accel_choose_async(configured, "qemu-system-x86_64", k, device, NULL,
                             on_choice, r);
-  assert_true(vm_test_wait(&r->done, 30));
+  assert_true(tandem_test_wait(&r->done, 30));
 }
 
 static void result_clear(Result *r) {
@@ -97,7 +97,7 @@ static void test_probe_sees_a_booting_kernel(void **state) {
   gint64 t0 = g_get_monotonic_time();
   tandem_accel_probe_async("qemu-system-x86_64", TANDEM_ACCEL_TCG, k, 20000,
                            NULL, on_probe, &r);
-  assert_true(vm_test_wait(&r.done, 30));
+  assert_true(tandem_test_wait(&r.done, 30));
   assert_null(r.error);
   assert_true(r.booted);
   print_message("# TCG probe boot to first kernel line: %.2f s\n",

@@ -31,7 +31,7 @@ static void qmp_call(TandemVm *vm, const char *cmd, JsonObject *args,
   memset(c, 0, sizeof(*c));
   tandem_qmp_client_execute_async(tandem_vm_get_qmp(vm), cmd, args, -1, 5000,
                                   NULL, on_call, c);
-  assert_true(vm_test_wait(&c->done, 10));
+  assert_true(tandem_test_wait(&c->done, 10));
 }
 
 static void call_clear(Call *c) {
@@ -102,7 +102,7 @@ static void test_run_pause_resume_and_graceful_stop(void **state) {
   g_autoptr(GError) error = NULL;
   StartResult sr = {0};
   tandem_vm_start_async(twin, NULL, on_start_result, &sr);
-  assert_true(vm_test_wait(&sr.done, 10));
+  assert_true(tandem_test_wait(&sr.done, 10));
   assert_true(g_error_matches(sr.error, TANDEM_VMM_ERROR,
                               TANDEM_VMM_ERROR_ALREADY_RUNNING));
   assert_non_null(strstr(sr.error->message, "already running"));
@@ -114,7 +114,7 @@ static void test_run_pause_resume_and_graceful_stop(void **state) {
   g_signal_connect(tandem_vm_get_qmp(vm), "event", G_CALLBACK(on_event), &e);
   assert_true(vm_test_pause(vm, &error));
   assert_int_equal(tandem_vm_get_state(vm), TANDEM_VM_PAUSED);
-  assert_true(vm_test_wait(&e.paused_seen, 5));
+  assert_true(tandem_test_wait(&e.paused_seen, 5));
   /* A paused guest prints nothing: no tick for 1.5 s. */
   assert_false(vm_test_wait_console(vm, "tick", 1.5));
   assert_true(vm_test_resume(vm, &error));
@@ -213,9 +213,9 @@ static void test_sigkill_is_a_crash(void **state) {
                                   -1, 60000, NULL, on_call, &pending);
   gint64 t0 = g_get_monotonic_time();
   assert_int_equal(kill(tandem_vm_get_pid(vm), SIGKILL), 0);
-  assert_true(vm_test_wait(&w.crashed, 1.0));
+  assert_true(tandem_test_wait(&w.crashed, 1.0));
   assert_true(w.at - t0 < G_USEC_PER_SEC);
-  assert_true(vm_test_wait(&pending.done, 1.0));
+  assert_true(tandem_test_wait(&pending.done, 1.0));
   /* Either QEMU answered before dying or the call failed as disconnected;
    * it never hangs. */
   if (pending.error)
@@ -247,7 +247,7 @@ static void test_qemu_refusing_to_start_is_reported(void **state) {
   g_autoptr(TandemVm) vm = tandem_vm_new(c);
   StartResult sr = {0};
   tandem_vm_start_async(vm, NULL, on_start_result, &sr);
-  assert_true(vm_test_wait(&sr.done, 30));
+  assert_true(tandem_test_wait(&sr.done, 30));
   assert_true(g_error_matches(sr.error, TANDEM_VMM_ERROR,
                               TANDEM_VMM_ERROR_CRASHED));
   assert_non_null(strstr(sr.error->message, "could not start"));

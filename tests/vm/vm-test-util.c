@@ -39,23 +39,6 @@ TandemVmConfig *vm_test_config(const char *name, TandemAccel accel) {
   return c;
 }
 
-static gboolean on_deadline(gpointer data) {
-  *(gboolean *)data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Sleeps in the main loop until something happens; a deadline source
- * bounds the wait. */
-gboolean vm_test_wait(const gboolean *flag, double seconds) {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add((guint)(seconds * 1000), on_deadline, &expired);
-  while (!*flag && !expired)
-    g_main_context_iteration(NULL, TRUE);
-  if (!expired)
-    g_source_remove(id);
-  return *flag;
-}
-
 typedef struct {
   gboolean done, ok;
   GError *error;
@@ -74,7 +57,7 @@ static void on_op(GObject *src, GAsyncResult *res, gpointer data) {
 }
 
 static gboolean finish(Op *op, double seconds, GError **error) {
-  if (!vm_test_wait(&op->done, seconds))
+  if (!tandem_test_wait(&op->done, seconds))
     fail_msg("VM operation did not finish within %.0f s", seconds);
   if (op->error)
     g_propagate_error(error, op->error);
@@ -95,7 +78,7 @@ static void on_line(TandemVm *vm, const char *line, gpointer data) {
 gboolean vm_test_wait_console(TandemVm *vm, const char *text, double seconds) {
   Watch w = {text, FALSE};
   gulong id = g_signal_connect(vm, "console-line", G_CALLBACK(on_line), &w);
-  gboolean ok = vm_test_wait(&w.seen, seconds);
+  gboolean ok = tandem_test_wait(&w.seen, seconds);
   g_signal_handler_disconnect(vm, id);
   return ok;
 }
@@ -110,7 +93,7 @@ void vm_test_start_ready_marker(TandemVm *vm, const char *marker,
   if (!finish(&op, 60, &error))
     fail_msg("start: %s", error->message);
   assert_int_equal(tandem_vm_get_state(vm), TANDEM_VM_RUNNING);
-  if (!vm_test_wait(&w.seen, seconds))
+  if (!tandem_test_wait(&w.seen, seconds))
     fail_msg("the guest never printed “%s”", marker);
   g_signal_handler_disconnect(vm, id);
 }

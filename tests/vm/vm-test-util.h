@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tandem-vm.h"
+#include "test-wait.h"
 
 /* The test guest's directory ($TANDEM_TEST_GUEST, else build/test-guest in
  * the source tree); fails the test with a hint if it was not built. */
@@ -11,8 +12,6 @@ const char *vm_test_guest_dir(void);
  * no display. */
 TandemVmConfig *vm_test_config(const char *name, TandemAccel accel);
 
-/* Iterates the main loop until *flag or @seconds pass; FALSE on timeout. */
-gboolean vm_test_wait(const gboolean *flag, double seconds);
 
 /* Starts @vm and waits (bounded) for the test guest's "ready" line. */
 void vm_test_start_ready(TandemVm *vm);

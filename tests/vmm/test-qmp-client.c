@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tandem-qmp-client.h"
+#include "test-wait.h"
 
 #define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": " \
                  "2, \"major\": 7}, \"package\": \"fake\"}, \"capabilities\": " \
@@ -185,20 +186,10 @@ static void fake_finish_with_data(Fake *f, char fd_data[64]) {
 
 static void fake_finish(Fake *f) { fake_finish_with_data(f, NULL); }
 
-static gboolean on_deadline(gpointer data) {
-  *(gboolean *)data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 /* Sleeps in the main loop until *flag; fails after 5 s. */
 static void run_until(gboolean *flag) {
-  gboolean expired = FALSE;
-  guint id = g_timeout_add(5000, on_deadline, &expired);
-  while (!*flag && !expired)
-    g_main_context_iteration(NULL, TRUE);
-  if (expired)
+  if (!tandem_test_wait(flag, 5))
     fail_msg("timed out waiting for the client");
-  g_source_remove(id);
 }
 
 typedef struct {
