@@ -3,8 +3,16 @@
 
 #include <glib-unix.h>
 #include <locale.h>
+#include <signal.h>
 
 #include "tandem-agent.h"
+
+static gboolean lost;
+
+static void on_lost(GMainLoop *loop) {
+  lost = TRUE;
+  g_main_loop_quit(loop);
+}
 
 static gboolean on_signal(gpointer loop) {
   g_main_loop_quit(loop);
@@ -13,12 +21,15 @@ static gboolean on_signal(gpointer loop) {
 
 int main(int argc, char **argv) {
   g_autofree char *address = NULL;
+  g_autofree char *display = NULL;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
       {"connect", 'c', 0, G_OPTION_ARG_STRING, &address,
        "Channel to the host: unix:PATH (loopback mode) or virtio:NAME "
        "(default: virtio:org.tandem.agent.0)",
        "ADDRESS"},
+      {"display", 'd', 0, G_OPTION_ARG_STRING, &display,
+       "X display whose windows to offer (default: $DISPLAY)", "DISPLAY"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version,
        "Print the version and exit", NULL},
       {NULL},
@@ -27,6 +38,8 @@ int main(int argc, char **argv) {
   g_autoptr(GError) error = NULL;
 
   setlocale(LC_ALL, "");
+  /* A host that hangs up mid-write is an error to handle, not a death. */
+  signal(SIGPIPE, SIG_IGN);
   g_option_context_add_main_entries(ctx, entries, NULL);
   g_option_context_set_summary(
       ctx, "Offers this system's applications and windows to Tandem on the "
@@ -45,7 +58,13 @@ int main(int argc, char **argv) {
       address ? address : "virtio:org.tandem.agent.0", NULL);
   g_unix_signal_add(SIGTERM, on_signal, loop);
   g_unix_signal_add(SIGINT, on_signal, loop);
-  tandem_agent_start(agent);
+  g_signal_connect_swapped(agent, "display-lost", G_CALLBACK(on_lost), loop);
+  if (display)
+    tandem_agent_set_display(agent, display);
+  if (!tandem_agent_start(agent, &error)) {
+    g_printerr("tandem-agent: %s\n", error->message);
+    return 1;
+  }
   g_main_loop_run(loop);
-  return 0;
+  return lost ? 1 : 0;
 }

@@ -15,7 +15,8 @@ struct _TandemAgentChannel {
   TpReader *reader;
   GSource *read_source;
   GSource *write_source;
-  GByteArray *out;
+  TpBuf out;      /* encoded frames not yet written, from out_off on */
+  size_t out_off;
 };
 
 G_DEFINE_TYPE(TandemAgentChannel, tandem_agent_channel, G_TYPE_OBJECT)
@@ -37,7 +38,8 @@ static void shut(TandemAgentChannel *self, const char *reason) {
   drop_source(&self->write_source);
   close(self->fd);
   self->fd = -1;
-  g_byte_array_set_size(self->out, 0);
+  tp_buf_reset(&self->out);
+  self->out_off = 0;
   g_clear_pointer(&self->reader, tp_reader_free);
   g_signal_emit(self, signals[SIGNAL_CLOSED], 0, reason);
 }
@@ -53,8 +55,9 @@ gboolean tandem_agent_channel_is_open(TandemAgentChannel *self) {
 static gboolean on_writable(int fd, GIOCondition cond, gpointer data);
 
 static void flush(TandemAgentChannel *self) {
-  while (self->out->len > 0) {
-    ssize_t n = write(self->fd, self->out->data, self->out->len);
+  while (self->out_off < self->out.len) {
+    ssize_t n = write(self->fd, self->out.data + self->out_off,
+                      self->out.len - self->out_off);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       if (!self->write_source) {
         self->write_source = g_unix_fd_source_new(self->fd, G_IO_OUT);
@@ -63,15 +66,25 @@ static void flush(TandemAgentChannel *self) {
                               NULL);
         g_source_attach(self->write_source, NULL);
       }
-      return;
+      break;
     }
     if (n <= 0) {
       shut(self, g_strerror(errno));
-      return;
+      break;
     }
-    g_byte_array_remove_range(self->out, 0, (guint)n);
+    self->out_off += (size_t)n;
   }
-  drop_source(&self->write_source);
+  if (self->out_off == self->out.len) {
+    tp_buf_reset(&self->out);
+    self->out_off = 0;
+    drop_source(&self->write_source);
+  } else if (self->out_off > self->out.len / 2) {
+    /* Keep the unsent tail at the front, moving it rarely. */
+    memmove(self->out.data, self->out.data + self->out_off,
+            self->out.len - self->out_off);
+    self->out.len -= self->out_off;
+    self->out_off = 0;
+  }
 }
 
 static gboolean on_writable(int fd, GIOCondition cond, gpointer data) {
@@ -83,19 +96,14 @@ static gboolean on_writable(int fd, GIOCondition cond, gpointer data) {
 
 gboolean tandem_agent_channel_send(TandemAgentChannel *self,
                                    const TpMessage *msg) {
-  TpBuf buf;
   if (self->fd < 0)
     return FALSE;
-  tp_buf_init(&buf);
-  TpError err = tp_encode(msg, &buf);
+  TpError err = tp_encode(msg, &self->out); /* appends, or leaves it be */
   if (err) {
     g_warning("agent: cannot encode %s: %s", tp_message_type_name(msg->type),
               tp_error_to_string(err));
-    tp_buf_clear(&buf);
     return FALSE;
   }
-  g_byte_array_append(self->out, buf.data, (guint)buf.len);
-  tp_buf_clear(&buf);
   flush(self);
   return self->fd >= 0;
 }
@@ -214,7 +222,7 @@ static void tandem_agent_channel_finalize(GObject *object) {
   if (self->fd >= 0)
     close(self->fd);
   g_clear_pointer(&self->reader, tp_reader_free);
-  g_byte_array_unref(self->out);
+  tp_buf_clear(&self->out);
   g_free(self->address);
   G_OBJECT_CLASS(tandem_agent_channel_parent_class)->finalize(object);
 }
@@ -231,5 +239,5 @@ static void tandem_agent_channel_class_init(TandemAgentChannelClass *klass) {
 
 static void tandem_agent_channel_init(TandemAgentChannel *self) {
   self->fd = -1;
-  self->out = g_byte_array_new();
+  tp_buf_init(&self->out);
 }

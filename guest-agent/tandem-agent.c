@@ -8,6 +8,7 @@
 
 #include "tandem-agent-catalog.h"
 #include "tandem-agent-channel.h"
+#include "tandem-display.h"
 #include "tandem-protocol.h"
 
 #define RETRY_MIN_MS 200
@@ -31,7 +32,13 @@ struct _TandemAgent {
   guint32 generation;
   GPtrArray *monitors; /* GFileMonitor on the applications dirs */
   guint rescan_id;
+
+  char *display_name;
+  TandemDisplay *display; /* windows, pixels, input, focus; NULL: none */
 };
+
+enum { SIGNAL_DISPLAY_LOST, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE(TandemAgent, tandem_agent, G_TYPE_OBJECT)
 
@@ -50,12 +57,8 @@ static void send_error(TandemAgent *self, TpError code, uint16_t related,
 
 /* --- The catalog -------------------------------------------------------- */
 
-/* Text cut to what its field allows, at a character boundary. */
 static char *fit(const char *s, size_t max) {
-  if (!s)
-    return g_strdup("");
-  g_autofree char *valid = g_utf8_make_valid(s, -1);
-  return g_strndup(valid, tp_utf8_truncate(valid, strlen(valid), max));
+  return tandem_fit_text(s, -1, max);
 }
 
 /* Keeps the items the protocol accepts for this list, at most @max. */
@@ -271,18 +274,29 @@ static char *os_name(void) {
   return fit(name ? name : "Linux", TP_MAX_IDENTITY_LEN);
 }
 
+static uint64_t our_caps(TandemAgent *self) {
+  uint64_t caps = TP_CAP_SVG_ICONS;
+  if (self->display)
+    caps |= self->display->ops->caps(self->display);
+  return caps;
+}
+
 static void send_hello(TandemAgent *self) {
   g_autofree char *os = os_name();
+  uint32_t width = 0, height = 0;
+  if (self->display)
+    self->display->ops->screen(self->display, &width, &height);
   TpMessage m = {.type = TP_MSG_HELLO};
   m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, 1,
-                        TP_CAP_SVG_ICONS, 0, 0, 0, 0, 100, 0,
+                        our_caps(self), 0, 0, MIN(width, TP_MAX_SCREEN_DIM),
+                        MIN(height, TP_MAX_SCREEN_DIM), 100, 0,
                         os, "tandem-agent " PACKAGE_VERSION, ""};
   tandem_agent_channel_send(self->channel, &m);
 }
 
 static void handle_hello(TandemAgent *self, const TpHello *peer) {
   TpHello ours = {.magic = TP_MAGIC, .version = TP_PROTOCOL_VERSION,
-                  .min_version = 1, .caps = TP_CAP_SVG_ICONS};
+                  .min_version = 1, .caps = our_caps(self)};
   uint16_t version;
   uint64_t caps;
   TpError err = tp_hello_negotiate(&ours, peer, &version, &caps);
@@ -298,6 +312,8 @@ static void handle_hello(TandemAgent *self, const TpHello *peer) {
   g_message("host %s, protocol %u, locale %s", peer->software, version,
             *peer->locale ? peer->locale : "C");
   send_catalog(self);
+  if (self->display)
+    self->display->ops->host_ready(self->display, peer);
 }
 
 static void on_message(TandemAgentChannel *ch, const TpMessage *m,
@@ -327,8 +343,10 @@ static void on_message(TandemAgentChannel *ch, const TpMessage *m,
     g_warning("host reports: %s", m->u.error.message);
     break;
   default:
-    /* Windows, input and focus need the display backend (not yet here). */
-    g_debug("agent: %s not handled yet", tp_message_type_name(m->type));
+    if (tandem_display_handles(m->type) && self->display)
+      self->display->ops->handle(self->display, m);
+    else
+      g_debug("agent: %s not handled", tp_message_type_name(m->type));
     break;
   }
 }
@@ -346,6 +364,8 @@ static void on_closed(TandemAgentChannel *ch, const char *reason,
   TandemAgent *self = data;
   g_message("connection closed: %s; reconnecting", reason);
   self->greeted = FALSE;
+  if (self->display)
+    self->display->ops->host_gone(self->display);
   self->retry_ms = RETRY_MIN_MS;
   schedule_retry(self);
 }
@@ -364,9 +384,36 @@ static gboolean try_connect(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-void tandem_agent_start(TandemAgent *self) {
+static gboolean display_send(const TpMessage *m, gpointer data) {
+  TandemAgent *self = data;
+  return self->greeted && tandem_agent_channel_send(self->channel, m);
+}
+
+static void display_lost(const char *reason, gpointer data) {
+  TandemAgent *self = data;
+  g_warning("%s", reason);
+  g_signal_emit(self, signals[SIGNAL_DISPLAY_LOST], 0, reason);
+}
+
+gboolean tandem_agent_start(TandemAgent *self, GError **error) {
+  const char *name = self->display_name ? self->display_name
+                                        : g_getenv("DISPLAY");
+  if (name && *name) {
+    TandemDisplaySink sink = {display_send, display_lost, self};
+    self->display = tandem_display_x11_new(name, &sink, error);
+    if (!self->display)
+      return FALSE;
+  } else {
+    g_message("no display: offering the application catalog only");
+  }
   watch_dirs(self);
   try_connect(self);
+  return TRUE;
+}
+
+void tandem_agent_set_display(TandemAgent *self, const char *display_name) {
+  g_free(self->display_name);
+  self->display_name = g_strdup(display_name);
 }
 
 TandemAgent *tandem_agent_new(const char *address,
@@ -388,6 +435,8 @@ static void tandem_agent_finalize(GObject *object) {
     g_source_remove(self->rescan_id);
   g_signal_handlers_disconnect_by_data(self->channel, self);
   g_object_unref(self->channel);
+  tandem_display_free(self->display);
+  g_free(self->display_name);
   g_ptr_array_unref(self->monitors);
   g_clear_pointer(&self->catalog, g_ptr_array_unref);
   g_strfreev(self->data_dirs);
@@ -397,6 +446,9 @@ static void tandem_agent_finalize(GObject *object) {
 
 static void tandem_agent_class_init(TandemAgentClass *klass) {
   G_OBJECT_CLASS(klass)->finalize = tandem_agent_finalize;
+  signals[SIGNAL_DISPLAY_LOST] = g_signal_new(
+      "display-lost", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void tandem_agent_init(TandemAgent *self) {

@@ -1,8 +1,8 @@
 /* tandem-agent's session with the host, independent of the guest's
  * windowing system: handshake, heartbeats, the application catalog (and
  * its changes), launching applications, reconnecting with full state.
- * The X11 backend (windows, pixels, input, focus) plugs in later behind
- * an interface of its own. */
+ * Windows, pixels, input and focus belong to a display backend
+ * (tandem-display.h; X11 today). */
 #pragma once
 
 #include <gio/gio.h>
@@ -17,8 +17,16 @@ G_DECLARE_FINAL_TYPE(TandemAgent, tandem_agent, TANDEM, AGENT, GObject)
 TandemAgent *tandem_agent_new(const char *address,
                               const char *const *data_dirs);
 
-/* Connects now, and again whenever the host goes away, backing off from
- * 200 ms to 2 s between tries. */
-void tandem_agent_start(TandemAgent *self);
+/* The X display to serve (default: $DISPLAY; without one the agent offers
+ * its catalog only). Call before tandem_agent_start(). */
+void tandem_agent_set_display(TandemAgent *self, const char *display_name);
+
+/* Opens the display, then connects now, and again whenever the host goes
+ * away, backing off from 200 ms to 2 s between tries. FALSE if the
+ * display cannot be used (@error says why).
+ *
+ * Signal "display-lost" (const char *reason): the X server went away; the
+ * agent has nothing left to do but exit. */
+gboolean tandem_agent_start(TandemAgent *self, GError **error);
 
 G_END_DECLS

@@ -20,6 +20,8 @@ builddir=${TANDEM_BUILD_DIR:-$root/build}
 # Debian 12 packages the build, the tests and the run need.
 DEPS="meson ninja-build gcc pkg-config gettext
   libglib2.0-dev libgtk-3-dev libcmocka-dev libjson-glib-dev libsystemd-dev
+  libxcb1-dev libxcb-composite0-dev libxcb-damage0-dev libxcb-xfixes0-dev
+  libxcb-shm0-dev libxcb-xtest0-dev xpra
   qemu-system-x86 qemu-utils busybox-static cpio librsvg2-common kmod
   xserver-xorg-core xterm x11-apps x11-xkb-utils xkb-data xfonts-base mousepad
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind

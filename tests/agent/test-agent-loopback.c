@@ -193,6 +193,7 @@ static int setup(void **state) {
   g_subprocess_launcher_setenv(l, "XDG_DATA_HOME", user_dir, TRUE);
   g_subprocess_launcher_setenv(l, "XDG_DATA_DIRS", sys_dir, TRUE);
   g_subprocess_launcher_setenv(l, "XDG_CURRENT_DESKTOP", "Tandem", TRUE);
+  g_subprocess_launcher_unsetenv(l, "DISPLAY"); /* the catalog side only */
   g_autofree char *bin = g_build_filename(g_getenv("TANDEM_BUILD_ROOT"),
                                           "guest-agent", "tandem-agent", NULL);
   g_autofree char *addr = g_strconcat("unix:", sock_path, NULL);

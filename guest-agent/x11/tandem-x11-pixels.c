@@ -1,0 +1,338 @@
+/* Window pixels: Composite keeps every top-level's contents in a pixmap of
+ * its own, DAMAGE says what changed, MIT-SHM brings the changed pixels over
+ * without a copy through the socket. Frames are paced by the host's
+ * acknowledgements: at most TP_MAX_FRAMES_IN_FLIGHT per window, further
+ * damage accumulating in the server meanwhile. */
+#include "tandem-x11-private.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define BAND_BYTES (8u * 1024u * 1024u)
+
+static gboolean capture_dirty(gpointer data);
+
+static void schedule(TandemX11 *x) {
+  /* After every pending X event has been read: one capture per burst. */
+  if (!x->capture_id)
+    x->capture_id = g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, capture_dirty, x,
+                                    NULL);
+}
+
+gboolean tx_pixels_init(TandemX11 *x, GError **error) {
+  xcb_xfixes_query_version_reply_t *fv = xcb_xfixes_query_version_reply(
+      x->c, xcb_xfixes_query_version(x->c, 5, 0), NULL);
+  xcb_damage_query_version_reply_t *dv = xcb_damage_query_version_reply(
+      x->c, xcb_damage_query_version(x->c, 1, 1), NULL);
+  xcb_composite_query_version_reply_t *cv = xcb_composite_query_version_reply(
+      x->c, xcb_composite_query_version(x->c, 0, 4), NULL);
+  gboolean ok = fv && dv && cv && (cv->major_version > 0 ||
+                                   cv->minor_version >= 2);
+  free(fv);
+  free(dv);
+  free(cv);
+  if (!ok) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                "The X server's Composite, DAMAGE or XFIXES extension is too "
+                "old (Composite 0.2, DAMAGE 1.1 and XFIXES 2.0 are needed)");
+    return FALSE;
+  }
+  if (x->have_shm) {
+    xcb_shm_query_version_reply_t *sv = xcb_shm_query_version_reply(
+        x->c, xcb_shm_query_version(x->c), NULL);
+    /* Passing a memfd needs MIT-SHM 1.2; without it, plain GetImage. */
+    x->have_shm = sv && (sv->major_version > 1 || sv->minor_version >= 2);
+    free(sv);
+  }
+  /* Automatic redirection: the server still draws the screen (the SPICE
+   * console shows the guest's desktop) and every top-level keeps all of
+   * its contents, even where other windows cover it. */
+  xcb_composite_redirect_subwindows(x->c, x->root,
+                                    XCB_COMPOSITE_REDIRECT_AUTOMATIC);
+  x->region = xcb_generate_id(x->c);
+  xcb_xfixes_create_region(x->c, x->region, 0, NULL);
+  return TRUE;
+}
+
+static void shm_release(TandemX11 *x) {
+  if (x->shm_data) {
+    xcb_shm_detach(x->c, x->shm_seg);
+    munmap(x->shm_data, x->shm_size);
+    x->shm_data = NULL;
+    x->shm_size = 0;
+  }
+}
+
+/* A shared segment of at least @size bytes; FALSE to fall back to
+ * GetImage. */
+static gboolean shm_reserve(TandemX11 *x, size_t size) {
+  if (!x->have_shm)
+    return FALSE;
+  if (x->shm_size >= size)
+    return TRUE;
+  shm_release(x);
+  size = (size + 0xfffffu) & ~(size_t)0xfffffu; /* whole MiB, fewer regrows */
+  int fd = memfd_create("tandem-pixels", MFD_CLOEXEC);
+  if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+    g_warning("x11: no shared memory for pixels (%s); using GetImage",
+              g_strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    x->have_shm = FALSE;
+    return FALSE;
+  }
+  x->shm_data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (x->shm_data == MAP_FAILED) {
+    x->shm_data = NULL;
+    close(fd);
+    x->have_shm = FALSE;
+    return FALSE;
+  }
+  x->shm_size = size;
+  x->shm_seg = xcb_generate_id(x->c);
+  xcb_shm_attach_fd(x->c, x->shm_seg, fd, 0); /* xcb closes fd */
+  return TRUE;
+}
+
+void tx_pixels_fini(TandemX11 *x) {
+  if (x->capture_id)
+    g_source_remove(x->capture_id);
+  x->capture_id = 0;
+  if (x->c && !xcb_connection_has_error(x->c))
+    shm_release(x);
+  else if (x->shm_data)
+    munmap(x->shm_data, x->shm_size);
+}
+
+void tx_pixels_track(TandemX11 *x, TxWindow *w) {
+  w->damage = xcb_generate_id(x->c);
+  xcb_damage_create(x->c, w->damage, w->xid,
+                    XCB_DAMAGE_REPORT_LEVEL_NON_EMPTY);
+}
+
+void tx_pixels_untrack(TandemX11 *x, TxWindow *w) {
+  /* The server destroyed the damage object with the window. */
+  w->damage = XCB_NONE;
+}
+
+static gboolean may_send(TxWindow *w) {
+  return w->shown && w->frame_seq - w->acked_seq < TP_MAX_FRAMES_IN_FLIGHT;
+}
+
+void tx_pixels_damaged(TandemX11 *x, xcb_damage_notify_event_t *ev) {
+  TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(ev->drawable));
+  if (!w)
+    return;
+  if (!w->dirty)
+    w->damage_us = g_get_monotonic_time();
+  w->dirty = TRUE;
+  if (may_send(w))
+    schedule(x);
+}
+
+void tx_pixels_full(TandemX11 *x, TxWindow *w) {
+  w->full = TRUE;
+  if (may_send(w))
+    schedule(x);
+}
+
+void tx_pixels_ack(TandemX11 *x, TxWindow *w, uint32_t seq) {
+  /* Only acks for frames really sent count, and never backwards. */
+  if (seq - w->acked_seq > w->frame_seq - w->acked_seq || seq == w->acked_seq)
+    return;
+  w->acked_seq = seq;
+  if ((w->dirty || w->full) && may_send(w))
+    schedule(x);
+}
+
+/* The damaged rectangles, taken out of the server's damage record. */
+static size_t fetch_damage(TandemX11 *x, TxWindow *w, TxRect *out,
+                           size_t max) {
+  xcb_damage_subtract(x->c, w->damage, XCB_NONE, x->region);
+  xcb_xfixes_fetch_region_reply_t *r = xcb_xfixes_fetch_region_reply(
+      x->c, xcb_xfixes_fetch_region(x->c, x->region), NULL);
+  if (!r)
+    return 0;
+  int n = xcb_xfixes_fetch_region_rectangles_length(r);
+  xcb_rectangle_t *rects = xcb_xfixes_fetch_region_rectangles(r);
+  TxRect *in = g_new(TxRect, n > 0 ? n : 1);
+  for (int i = 0; i < n; i++)
+    in[i] = (TxRect){rects[i].x, rects[i].y, rects[i].width, rects[i].height};
+  size_t k = tx_merge_rects(in, (size_t)MAX(n, 0), MIN(w->width,
+                                                       TP_MAX_WINDOW_DIM),
+                            MIN(w->height, TP_MAX_WINDOW_DIM), out, max);
+  g_free(in);
+  free(r);
+  return k;
+}
+
+typedef struct {
+  TpRect rect;
+  size_t offset;          /* in the SHM segment (or the reply copy) */
+  uint8_t *copy;          /* GetImage fallback */
+} Piece;
+
+/* Splits rectangles into bands that keep each DAMAGE message bounded. */
+static GArray *pieces_for(const TxRect *rects, size_t n) {
+  GArray *p = g_array_new(FALSE, TRUE, sizeof(Piece));
+  for (size_t i = 0; i < n; i++) {
+    uint32_t rows = tx_band_rows(rects[i].width, BAND_BYTES);
+    for (uint32_t y = 0; y < rects[i].height; y += rows) {
+      Piece piece = {0};
+      uint32_t h = MIN(rows, rects[i].height - y);
+      piece.rect = (TpRect){(uint16_t)rects[i].x, (uint16_t)(rects[i].y + y),
+                            (uint16_t)rects[i].width, (uint16_t)h,
+                            rects[i].width * h * 4u, NULL};
+      g_array_append_val(p, piece);
+    }
+  }
+  return p;
+}
+
+static void opaque(uint8_t *data, size_t len) {
+  uint32_t *px = (uint32_t *)(void *)data;
+  for (size_t i = 0; i < len / 4; i++)
+    px[i] |= 0xff000000u;
+}
+
+/* Reads every piece's pixels; FALSE if the window is not drawable now. */
+static gboolean read_pixels(TandemX11 *x, TxWindow *w, GArray *pieces) {
+  size_t total = 0;
+  for (guint i = 0; i < pieces->len; i++) {
+    Piece *p = &g_array_index(pieces, Piece, i);
+    p->offset = total;
+    total += p->rect.len;
+  }
+  gboolean ok = TRUE;
+  if (shm_reserve(x, total)) {
+    xcb_shm_get_image_cookie_t *ck = g_new(xcb_shm_get_image_cookie_t,
+                                           pieces->len);
+    for (guint i = 0; i < pieces->len; i++) { /* pipelined */
+      Piece *p = &g_array_index(pieces, Piece, i);
+      ck[i] = xcb_shm_get_image(x->c, w->xid, (int16_t)p->rect.x,
+                                (int16_t)p->rect.y, p->rect.width,
+                                p->rect.height, ~0u,
+                                XCB_IMAGE_FORMAT_Z_PIXMAP, x->shm_seg,
+                                (uint32_t)p->offset);
+    }
+    for (guint i = 0; i < pieces->len; i++) {
+      xcb_shm_get_image_reply_t *r = xcb_shm_get_image_reply(x->c, ck[i],
+                                                             NULL);
+      Piece *p = &g_array_index(pieces, Piece, i);
+      if (!r || r->size < p->rect.len)
+        ok = FALSE;
+      else
+        p->rect.data = x->shm_data + p->offset;
+      free(r);
+    }
+    g_free(ck);
+    return ok;
+  }
+  for (guint i = 0; i < pieces->len; i++) {
+    Piece *p = &g_array_index(pieces, Piece, i);
+    xcb_get_image_reply_t *r = xcb_get_image_reply(
+        x->c, xcb_get_image(x->c, XCB_IMAGE_FORMAT_Z_PIXMAP, w->xid,
+                            (int16_t)p->rect.x, (int16_t)p->rect.y,
+                            p->rect.width, p->rect.height, ~0u),
+        NULL);
+    if (!r || (uint32_t)xcb_get_image_data_length(r) < p->rect.len) {
+      free(r);
+      ok = FALSE;
+      continue;
+    }
+    p->copy = g_memdup2(xcb_get_image_data(r), p->rect.len);
+    p->rect.data = p->copy;
+    free(r);
+  }
+  return ok;
+}
+
+/* Sends one frame as DAMAGE messages of at most 256 rectangles and
+ * TP_MAX_DAMAGE_PAYLOAD bytes each, the last flagged FRAME_END. */
+static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces) {
+  uint32_t seq = w->frame_seq + 1;
+  guint start = 0;
+  TpRect *rects = g_new(TpRect, MIN(pieces->len, TP_MAX_DAMAGE_RECTS) + 1);
+  do {
+    guint n = 0;
+    uint64_t bytes = 0;
+    while (start + n < pieces->len && n < TP_MAX_DAMAGE_RECTS) {
+      const Piece *p = &g_array_index(pieces, Piece, start + n);
+      if (n && bytes + p->rect.len > TP_MAX_DAMAGE_PAYLOAD)
+        break;
+      rects[n++] = p->rect;
+      bytes += p->rect.len;
+    }
+    start += n;
+    TpMessage m = {.type = TP_MSG_DAMAGE, .window = w->id};
+    m.u.damage = (TpDamage){seq, TP_ENCODING_RAW,
+                            start >= pieces->len ? TP_DAMAGE_FRAME_END : 0,
+                            (uint16_t)n, rects};
+    tx_send(x, &m);
+    x->bytes_sent += bytes;
+  } while (start < pieces->len);
+  g_free(rects);
+  w->frame_seq = seq;
+  x->frames_sent++;
+}
+
+static void capture(TandemX11 *x, TxWindow *w) {
+  TxRect rects[TX_MAX_CAPTURE_RECTS];
+  size_t n = 0;
+  uint32_t cw = MIN(w->width, TP_MAX_WINDOW_DIM);
+  uint32_t ch = MIN(w->height, TP_MAX_WINDOW_DIM);
+  if (w->dirty)
+    n = fetch_damage(x, w, rects, G_N_ELEMENTS(rects));
+  if (w->full) {
+    rects[0] = (TxRect){0, 0, cw, ch};
+    n = 1;
+  }
+  w->dirty = w->full = FALSE;
+  if (!n)
+    return;
+  GArray *pieces = pieces_for(rects, n);
+  if (read_pixels(x, w, pieces)) {
+    if (w->depth != 32) /* no alpha channel: the X byte is undefined */
+      for (guint i = 0; i < pieces->len; i++) {
+        Piece *p = &g_array_index(pieces, Piece, i);
+        opaque((uint8_t *)p->rect.data, p->rect.len);
+      }
+    send_frame(x, w, pieces);
+  } else {
+    /* Unmapped or resized meanwhile: its next map or configure asks for a
+     * full frame again. */
+    g_debug("x11: window 0x%x could not be read", w->xid);
+  }
+  for (guint i = 0; i < pieces->len; i++)
+    g_free(g_array_index(pieces, Piece, i).copy);
+  g_array_unref(pieces);
+}
+
+static gboolean capture_dirty(gpointer data) {
+  TandemX11 *x = data;
+  x->capture_id = 0;
+  if (!x->host_ready)
+    return G_SOURCE_REMOVE;
+  GHashTableIter it;
+  gpointer value;
+  GPtrArray *due = g_ptr_array_new();
+  g_hash_table_iter_init(&it, x->by_xid);
+  while (g_hash_table_iter_next(&it, NULL, &value)) {
+    TxWindow *w = value;
+    if ((w->dirty || w->full) && may_send(w) && w->mapped)
+      g_ptr_array_add(due, w);
+  }
+  /* capture() may read events and so change the table: take the list
+   * first, and re-check each window is still there. */
+  for (guint i = 0; i < due->len; i++) {
+    TxWindow *w = due->pdata[i];
+    if (g_hash_table_lookup(x->by_id, GUINT_TO_POINTER(w->id)) == w)
+      capture(x, w);
+  }
+  g_ptr_array_unref(due);
+  xcb_flush(x->c);
+  return G_SOURCE_REMOVE;
+}

@@ -1,0 +1,149 @@
+/* The X11 backend's shared state. Split by concern:
+ *   tandem-x11.c          connection, event source, atoms, dispatch, ops
+ *   tandem-x11-windows.c  tracking, the minimal window manager, properties
+ *   tandem-x11-pixels.c   Composite + Damage + MIT-SHM capture, frame acks
+ *   tandem-x11-input.c    XTest injection, keymap, key state
+ *   tandem-x11-focus.c    focus requests and reports, the stub window
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <xcb/composite.h>
+#include <xcb/damage.h>
+#include <xcb/shm.h>
+#include <xcb/xcb.h>
+#include <xcb/xfixes.h>
+#include <xcb/xtest.h>
+
+#include "tandem-display.h"
+#include "tx-pure.h"
+
+#define TX_MAX_CAPTURE_RECTS 64u
+#define TX_ICON_WANT 64u
+
+typedef struct {
+  xcb_window_t xid;
+  uint32_t id; /* protocol id, never reused while the agent runs */
+  int32_t x, y;
+  uint32_t width, height, border;
+  uint8_t depth;
+  gboolean override_redirect;
+  gboolean input_output;
+  gboolean mapped;        /* MapNotify seen, no UnmapNotify since */
+  gboolean managed;       /* we set WM_STATE on it (window manager mode) */
+  gboolean iconic;        /* minimized: unmapped by us, still announced */
+  gboolean announced;     /* the current host got WINDOW_CREATE */
+  gboolean shown;         /* ... and WINDOW_MAP, no UNMAP since */
+  xcb_window_t transient_for;
+  uint8_t type;           /* TpWindowType */
+  uint32_t states;        /* TP_STATE_* last known */
+  gboolean take_focus, delete_window, input_hint;
+  /* Geometry before maximize/fullscreen, to go back to. */
+  int32_t saved_x, saved_y;
+  uint32_t saved_w, saved_h;
+
+  /* Pixels */
+  xcb_damage_damage_t damage;
+  gboolean dirty;         /* damage not yet captured */
+  gboolean full;          /* next capture is the whole window */
+  uint32_t frame_seq;     /* last frame sent */
+  uint32_t acked_seq;     /* last frame the host acknowledged */
+  gint64 damage_us;       /* when the oldest uncaptured damage arrived */
+} TxWindow;
+
+typedef struct {
+  TandemDisplay base;
+  xcb_connection_t *c;
+  xcb_screen_t *screen;
+  xcb_window_t root;
+  GSource *source;
+  gboolean host_ready;
+  gboolean wm;            /* we are the window manager */
+  xcb_window_t wm_window; /* _NET_SUPPORTING_WM_CHECK, also the stub */
+  xcb_window_t stub;      /* focus placeholder */
+  uint8_t damage_event, xfixes_ok;
+  gboolean have_shm, have_xtest, have_composite, have_damage;
+  xcb_timestamp_t last_time;
+
+  GHashTable *by_xid;     /* xcb_window_t -> TxWindow* (owns) */
+  GHashTable *by_id;      /* uint32 id -> TxWindow* */
+  GArray *stack;          /* xcb_window_t root children, bottom to top */
+  uint32_t next_id;
+
+  /* Pixels */
+  xcb_xfixes_region_t region;
+  xcb_shm_seg_t shm_seg;
+  uint8_t *shm_data;
+  size_t shm_size;
+  guint capture_id;       /* idle source that captures dirty windows */
+  uint64_t bytes_sent, frames_sent;
+
+  /* Input */
+  uint32_t *keysyms;
+  TxKeymap keymap;
+  uint8_t host_to_guest[256];  /* guest keycode pressed for a host keycode */
+  uint32_t borrowed_kc;        /* spare keycode remapped to a keysym */
+  int32_t scroll_acc_x, scroll_acc_y;
+
+  /* Focus */
+  uint32_t focus_seq;          /* last FOCUS_SET seq */
+  uint32_t focus_target;       /* its window, 0 = stub */
+  gboolean focus_pending;      /* waiting for the guest to confirm it */
+  uint32_t reported_window;
+  int reported_kind;           /* -1 = nothing reported yet */
+  guint focus_check_id;
+  guint take_focus_id;         /* bounded wait for a WM_TAKE_FOCUS client */
+
+  struct {
+    xcb_atom_t wm_protocols, wm_delete_window, wm_take_focus, wm_state,
+        wm_change_state, wm_transient_for, wm_class, wm_name, wm_hints,
+        wm_normal_hints, utf8_string, net_wm_name, net_wm_icon,
+        net_wm_state, net_wm_window_type, net_supported,
+        net_supporting_wm_check, net_active_window, net_client_list,
+        net_close_window, net_frame_extents, net_request_frame_extents,
+        net_wm_pid, net_moveresize_window,
+        st_max_horz, st_max_vert, st_fullscreen, st_hidden, st_attention,
+        st_modal, st_above, st_below, st_sticky, st_skip_taskbar,
+        t_normal, t_dialog, t_utility, t_toolbar, t_splash, t_menu,
+        t_dropdown, t_popup, t_tooltip, t_notification, t_combo, t_dnd;
+  } atom;
+} TandemX11;
+
+/* tandem-x11.c */
+gboolean tx_send(TandemX11 *x, const TpMessage *m);
+void *tx_property(TandemX11 *x, xcb_window_t w, xcb_atom_t prop,
+                  xcb_atom_t type, uint32_t max_longs, uint32_t *n_items,
+                  uint8_t *format);
+TxWindow *tx_window_by_id(TandemX11 *x, uint32_t id);
+xcb_window_t tx_toplevel_of(TandemX11 *x, xcb_window_t w);
+
+/* tandem-x11-windows.c */
+void tx_windows_init(TandemX11 *x);
+void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type);
+void tx_windows_announce_all(TandemX11 *x);
+void tx_window_handle(TandemX11 *x, TxWindow *w, const TpMessage *m);
+void tx_window_raise(TandemX11 *x, TxWindow *w);
+uint32_t tx_window_states(TandemX11 *x, TxWindow *w);
+
+/* tandem-x11-pixels.c */
+gboolean tx_pixels_init(TandemX11 *x, GError **error);
+void tx_pixels_fini(TandemX11 *x);
+void tx_pixels_track(TandemX11 *x, TxWindow *w);
+void tx_pixels_untrack(TandemX11 *x, TxWindow *w);
+void tx_pixels_damaged(TandemX11 *x, xcb_damage_notify_event_t *ev);
+void tx_pixels_full(TandemX11 *x, TxWindow *w);
+void tx_pixels_ack(TandemX11 *x, TxWindow *w, uint32_t seq);
+
+/* tandem-x11-input.c */
+void tx_input_init(TandemX11 *x);
+void tx_input_fini(TandemX11 *x);
+void tx_input_keymap_changed(TandemX11 *x);
+void tx_input_handle(TandemX11 *x, TxWindow *w, const TpMessage *m);
+
+/* tandem-x11-focus.c */
+void tx_focus_init(TandemX11 *x);
+void tx_focus_set(TandemX11 *x, uint32_t window, uint32_t seq);
+void tx_focus_changed(TandemX11 *x);
+void tx_focus_report_now(TandemX11 *x, uint32_t seq);
+gboolean tx_focus_ensure(TandemX11 *x, TxWindow *w);
+void tx_focus_fini(TandemX11 *x);

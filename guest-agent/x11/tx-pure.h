@@ -1,0 +1,60 @@
+/* The X11 backend's pure logic: no X connection, no GLib main loop, so the
+ * unit tests (and valgrind) see all of it. Everything here reads data that
+ * guest applications control (properties, damage) and bounds it. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tandem-protocol.h"
+
+typedef struct {
+  int32_t x, y;
+  uint32_t width, height;
+} TxRect;
+
+/* Turns the damaged rectangles of a @win_w x @win_h window into at most
+ * @max_out rectangles to capture: clipped to the window, empty ones dropped,
+ * and replaced by their bounding box when there are too many or when they
+ * cover most of it anyway (one large capture beats many small ones).
+ * Returns the number written to @out. */
+size_t tx_merge_rects(const TxRect *in, size_t n, uint32_t win_w,
+                      uint32_t win_h, TxRect *out, size_t max_out);
+
+/* Rows of a @width-pixel-wide rectangle that fit into @max_bytes of BGRA
+ * (at least 1). */
+uint32_t tx_band_rows(uint32_t width, uint32_t max_bytes);
+
+/* WM_NORMAL_HINTS (an array of 18 CARD32, ICCCM 4.1.2.3) to the protocol's
+ * hints, with every value clamped to what the protocol allows and
+ * contradictions (min above max) dropped. @n is the number of values the
+ * property really had. */
+void tx_parse_size_hints(const uint32_t *v, size_t n, TpWindowHints *out);
+
+/* _NET_WM_ICON: a list of (width, height, width*height ARGB pixels). Picks
+ * the smallest icon at least @want pixels wide, else the largest one,
+ * ignoring icons larger than @max_dim or running past the end. Returns the
+ * index of its first pixel in @v, or -1 when there is no usable icon. */
+long tx_pick_icon(const uint32_t *v, size_t n, uint32_t want,
+                  uint32_t max_dim, uint32_t *width, uint32_t *height);
+
+/* The keyboard mapping as GetKeyboardMapping returns it: @per keysyms for
+ * each keycode from @min_kc to @max_kc. */
+typedef struct {
+  const uint32_t *syms;
+  uint32_t min_kc, max_kc, per;
+} TxKeymap;
+
+/* The guest keycode to press for the host's (@keycode, @keysym): the same
+ * keycode when it produces @keysym in the guest too (or @keysym is 0), else
+ * the keycode producing @keysym with the fewest modifiers, else 0. */
+uint32_t tx_keymap_find(const TxKeymap *map, uint32_t keycode,
+                        uint32_t keysym);
+
+/* A keycode with no keysym at all, to be borrowed for keysyms the guest's
+ * keymap lacks (searched from the top), or 0. */
+uint32_t tx_keymap_spare(const TxKeymap *map);
+
+/* Smooth scrolling: adds @delta (16.16 fixed point) to @acc and returns the
+ * whole clicks to emit now (signed); the remainder stays in @acc. */
+int32_t tx_scroll_clicks(int32_t *acc, int32_t delta);

@@ -1,0 +1,162 @@
+/* The X11 backend's pure logic over hostile and ordinary input: damage
+ * merging, banding, WM_NORMAL_HINTS, _NET_WM_ICON, keymap lookup and
+ * smooth-scroll accumulation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "tx-pure.h"
+
+static void test_merge_clips_and_drops(void **state) {
+  (void)state;
+  TxRect in[] = {{-10, -10, 20, 20}, {500, 500, 10, 10}, {90, 0, 20, 5},
+                 {5, 5, 0, 7}};
+  TxRect out[8];
+  size_t n = tx_merge_rects(in, 4, 100, 100, out, 8);
+  assert_int_equal(n, 2);
+  assert_int_equal(out[0].x, 0);
+  assert_int_equal(out[0].width, 10);
+  assert_int_equal(out[0].height, 10);
+  assert_int_equal(out[1].x, 90);
+  assert_int_equal(out[1].width, 10); /* clipped at the right edge */
+}
+
+static void test_merge_far_apart_stays_apart(void **state) {
+  (void)state;
+  TxRect in[] = {{0, 0, 10, 10}, {990, 990, 10, 10}};
+  TxRect out[8];
+  assert_int_equal(tx_merge_rects(in, 2, 1000, 1000, out, 8), 2);
+}
+
+static void test_merge_dense_becomes_the_box(void **state) {
+  (void)state;
+  TxRect in[] = {{0, 0, 50, 100}, {50, 0, 40, 100}};
+  TxRect out[8];
+  assert_int_equal(tx_merge_rects(in, 2, 1000, 1000, out, 8), 1);
+  assert_int_equal(out[0].width, 90);
+  assert_int_equal(out[0].height, 100);
+}
+
+static void test_merge_too_many_becomes_the_box(void **state) {
+  (void)state;
+  TxRect in[100];
+  for (int i = 0; i < 100; i++)
+    in[i] = (TxRect){i * 10, i * 10, 1, 1};
+  TxRect out[4];
+  assert_int_equal(tx_merge_rects(in, 100, 2000, 2000, out, 4), 1);
+  assert_int_equal(out[0].x, 0);
+  assert_int_equal(out[0].width, 991);
+  assert_int_equal(tx_merge_rects(in, 0, 10, 10, out, 4), 0);
+}
+
+static void test_band_rows(void **state) {
+  (void)state;
+  assert_int_equal(tx_band_rows(1280, 8u << 20), (8u << 20) / 5120);
+  assert_int_equal(tx_band_rows(8192, 100), 1); /* never 0 */
+  assert_int_equal(tx_band_rows(0, 100), 1);
+}
+
+static void test_size_hints(void **state) {
+  (void)state;
+  /* min 100x50, max 10x10 (contradiction: dropped), inc 7x13, base,
+   * gravity 5, a negative min from a buggy client clamped to 0. */
+  uint32_t v[18] = {(1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9),
+                    0, 0, 0, 0, 100, 50, 10, 10, 7, 13, 0, 0, 0, 0, 2, 3, 5};
+  TpWindowHints h;
+  tx_parse_size_hints(v, 18, &h);
+  assert_int_equal(h.flags, TP_HINT_MIN_SIZE | TP_HINT_RESIZE_INC |
+                                TP_HINT_BASE_SIZE | TP_HINT_GRAVITY);
+  assert_int_equal(h.min_width, 100);
+  assert_int_equal(h.width_inc, 7);
+  assert_int_equal(h.base_height, 3);
+  assert_int_equal(h.gravity, 5);
+
+  v[5] = 0xffffff00u; /* -256 */
+  v[7] = v[8] = 99999;
+  tx_parse_size_hints(v, 18, &h);
+  assert_int_equal(h.min_width, 0);
+  assert_int_equal(h.max_width, TP_MAX_WINDOW_DIM);
+
+  v[17] = 11; /* no such gravity */
+  tx_parse_size_hints(v, 18, &h);
+  assert_false(h.flags & TP_HINT_GRAVITY);
+
+  tx_parse_size_hints(v, 3, &h); /* truncated property */
+  assert_int_equal(h.flags, 0);
+  tx_parse_size_hints(NULL, 0, &h);
+  assert_int_equal(h.flags, 0);
+}
+
+static void test_icon_pick(void **state) {
+  (void)state;
+  uint32_t v[2 + 16 + 2 + 64 * 64 + 2 + 4];
+  size_t n = 0;
+  v[n++] = 4, v[n++] = 4, n += 16;
+  size_t at64 = n + 2;
+  v[n++] = 64, v[n++] = 64, n += 64 * 64;
+  v[n++] = 2, v[n++] = 2, n += 4;
+  uint32_t w, h;
+  assert_int_equal(tx_pick_icon(v, n, 48, 256, &w, &h), (long)at64);
+  assert_int_equal(w, 64);
+  assert_int_equal(tx_pick_icon(v, n, 128, 256, &w, &h), (long)at64);
+  assert_int_equal(tx_pick_icon(v, n, 3, 256, &w, &h), 2); /* the 4x4 */
+  assert_int_equal(tx_pick_icon(v, n, 64, 32, &w, &h), 2); /* 64 too big */
+
+  /* Lies about its size: nothing past the end is ever read. */
+  uint32_t liar[] = {1000, 1000, 1, 2, 3};
+  assert_int_equal(tx_pick_icon(liar, 5, 64, 256, &w, &h), -1);
+  uint32_t zero[] = {0, 5, 1, 2};
+  assert_int_equal(tx_pick_icon(zero, 4, 64, 256, &w, &h), -1);
+  assert_int_equal(tx_pick_icon(v, 1, 64, 256, &w, &h), -1);
+  uint32_t huge[] = {0x10000u, 0x10000u};
+  assert_int_equal(tx_pick_icon(huge, 2, 64, 256, &w, &h), -1);
+}
+
+static void test_keymap(void **state) {
+  (void)state;
+  /* Keycodes 10..13, 2 per keycode: a/A, b/B, (none), e-acute. */
+  uint32_t syms[] = {'a', 'A', 'b', 'B', 0, 0, 0xe9, 0xc9};
+  TxKeymap map = {syms, 10, 13, 2};
+  assert_int_equal(tx_keymap_find(&map, 10, 'a'), 10);
+  assert_int_equal(tx_keymap_find(&map, 10, 'A'), 10);
+  assert_int_equal(tx_keymap_find(&map, 10, 'b'), 11); /* differing maps */
+  assert_int_equal(tx_keymap_find(&map, 200, 'B'), 11);
+  assert_int_equal(tx_keymap_find(&map, 10, 0xc9), 13);
+  assert_int_equal(tx_keymap_find(&map, 10, 0x20ac), 0); /* no euro key */
+  assert_int_equal(tx_keymap_find(&map, 12, 0), 12);     /* raw keycode */
+  assert_int_equal(tx_keymap_find(&map, 99, 0), 0);
+  assert_int_equal(tx_keymap_spare(&map), 12);
+  TxKeymap bad = {NULL, 0, 0, 0};
+  assert_int_equal(tx_keymap_find(&bad, 10, 'a'), 0);
+  assert_int_equal(tx_keymap_spare(&bad), 0);
+}
+
+static void test_scroll_clicks(void **state) {
+  (void)state;
+  int32_t acc = 0;
+  assert_int_equal(tx_scroll_clicks(&acc, 0x8000), 0); /* half a click */
+  assert_int_equal(tx_scroll_clicks(&acc, 0x8000), 1);
+  assert_int_equal(acc, 0);
+  assert_int_equal(tx_scroll_clicks(&acc, -3 * 65536 - 1), -3);
+  assert_int_equal(tx_scroll_clicks(&acc, INT32_MAX), 64); /* bounded */
+  assert_true(acc < 65536 * 1024);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_merge_clips_and_drops),
+      cmocka_unit_test(test_merge_far_apart_stays_apart),
+      cmocka_unit_test(test_merge_dense_becomes_the_box),
+      cmocka_unit_test(test_merge_too_many_becomes_the_box),
+      cmocka_unit_test(test_band_rows),
+      cmocka_unit_test(test_size_hints),
+      cmocka_unit_test(test_icon_pick),
+      cmocka_unit_test(test_keymap),
+      cmocka_unit_test(test_scroll_clicks),
+  };
+  return cmocka_run_group_tests_name("x11-pure", tests, NULL, NULL);
+}
