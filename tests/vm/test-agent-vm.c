@@ -117,6 +117,57 @@ static void test_agent_over_virtio(void **state) {
   } while (m.type != TP_MSG_LAUNCH_RESULT);
   assert_int_equal(m.u.launch_result.status, TP_LAUNCH_STARTED);
   assert_true(m.u.launch_result.pid > 0);
+
+  /* xclock's window arrives: created, titled, mapped, then its pixels. */
+  uint32_t window = 0, frames = 0;
+  gboolean mapped = FALSE, drawn = FALSE;
+  while (!drawn) {
+    if (!agent_host_next(&h, &m, 60000))
+      fail_msg("xclock's window did not arrive with pixels");
+    if (m.type == TP_MSG_WINDOW_TITLE && g_str_equal(m.u.title.title,
+                                                     "xclock"))
+      window = m.window;
+    else if (m.type == TP_MSG_WINDOW_MAP && m.window == window)
+      mapped = TRUE;
+    else if (m.type == TP_MSG_DAMAGE && m.window == window) {
+      assert_true(mapped); /* never pixels before the window is shown */
+      const TpRect *r = &m.u.damage.rects[0];
+      for (uint32_t i = 4; i < r->len && !drawn; i += 4)
+        drawn = memcmp(r->data, r->data + i, 3) != 0; /* not one colour */
+      if (m.u.damage.flags & TP_DAMAGE_FRAME_END) {
+        frames++;
+        TpMessage a = {.type = TP_MSG_FRAME_ACK, .window = window};
+        a.u.frame_ack = (TpFrameAck){m.u.damage.frame_seq, 0};
+        agent_host_send(&h, &a);
+      }
+    }
+  }
+  print_message("# xclock's window with pixels after %.1f s (%u frames)\n",
+                (double)(g_get_monotonic_time() - t0) / 1e6, frames);
+  /* xclock takes no input (Xt's default input hint), so focus goes to a
+   * terminal: launched, mapped, focused, confirmed with the request's
+   * number. */
+  m = (TpMessage){.type = TP_MSG_LAUNCH};
+  m.u.launch = (TpLaunch){2, "debian-xterm", "", {0, NULL}};
+  agent_host_send(&h, &m);
+  window = 0;
+  for (gboolean shown = FALSE; !shown;) {
+    if (!agent_host_next(&h, &m, 60000))
+      fail_msg("xterm's window did not arrive");
+    if (m.type == TP_MSG_WINDOW_CLASS &&
+        g_str_equal(m.u.wclass.res_class, "XTerm"))
+      window = m.window;
+    shown = m.type == TP_MSG_WINDOW_MAP && window && m.window == window;
+  }
+  m = (TpMessage){.type = TP_MSG_FOCUS_SET, .window = window};
+  m.u.focus_set.seq = 77;
+  agent_host_send(&h, &m);
+  do {
+    if (!agent_host_next(&h, &m, 30000))
+      fail_msg("no FOCUS_REPORT for request 77");
+  } while (m.type != TP_MSG_FOCUS_REPORT || m.u.focus_report.seq != 77);
+  assert_int_equal(m.u.focus_report.kind, TP_FOCUS_WINDOW);
+  assert_int_equal(m.window, window);
   agent_host_close(&h);
 
   assert_true(vm_test_stop(vm, FALSE, &error));
