@@ -69,6 +69,8 @@ static char *read_title(TandemX11 *x, TxWindow *w) {
 }
 
 static void send_title(TandemX11 *x, TxWindow *w) {
+  if (!w->announced) /* the host hears of a window first from CREATE */
+    return;
   g_autofree char *title = read_title(x, w);
   TpMessage m = {.type = TP_MSG_WINDOW_TITLE, .window = w->id};
   m.u.title.title = title;
@@ -76,6 +78,8 @@ static void send_title(TandemX11 *x, TxWindow *w) {
 }
 
 static void send_class(TandemX11 *x, TxWindow *w) {
+  if (!w->announced) /* the host hears of a window first from CREATE */
+    return;
   uint32_t n;
   g_autofree char *v = tx_property(x, w->xid, XCB_ATOM_WM_CLASS,
                                    XCB_ATOM_STRING, 2 * TP_MAX_NAME_LEN / 4,
@@ -97,6 +101,8 @@ static void send_class(TandemX11 *x, TxWindow *w) {
 }
 
 static void send_icon(TandemX11 *x, TxWindow *w) {
+  if (!w->announced) /* the host hears of a window first from CREATE */
+    return;
   uint32_t n, width = 0, height = 0;
   /* Up to 1 MiB of icons: enough for every size up to 256 px. */
   g_autofree uint32_t *v = tx_property(x, w->xid, x->atom.net_wm_icon,
@@ -115,6 +121,8 @@ static void send_icon(TandemX11 *x, TxWindow *w) {
 }
 
 static void send_hints(TandemX11 *x, TxWindow *w) {
+  if (!w->announced) /* the host hears of a window first from CREATE */
+    return;
   uint32_t n;
   g_autofree uint32_t *v = tx_property(x, w->xid, XCB_ATOM_WM_NORMAL_HINTS,
                                        XCB_ATOM_WM_SIZE_HINTS, 18, &n, NULL);
@@ -199,6 +207,8 @@ static void send_states(TandemX11 *x, TxWindow *w, gboolean always) {
   if (bits == w->states && !always)
     return;
   w->states = bits;
+  if (!w->announced) /* CREATE will be followed by the states */
+    return;
   TpMessage m = {.type = TP_MSG_WINDOW_STATE, .window = w->id};
   m.u.state.states = bits;
   tx_send(x, &m);
@@ -266,6 +276,8 @@ static int32_t inner_x(TxWindow *w) { return coord(w->x + (int32_t)w->border); }
 static int32_t inner_y(TxWindow *w) { return coord(w->y + (int32_t)w->border); }
 
 static void send_configure(TandemX11 *x, TxWindow *w) {
+  if (!w->announced) /* the host hears of a window first from CREATE */
+    return;
   TpMessage m = {.type = TP_MSG_WINDOW_CONFIGURE, .window = w->id};
   m.u.configure = (TpWindowConfigure){inner_x(w), inner_y(w), dim(w->width),
                                       dim(w->height), announced_below(x, w)};
@@ -442,6 +454,9 @@ static void place_new(TandemX11 *x, TxWindow *w) {
     uint32_t v[2] = {(uint32_t)px, (uint32_t)py};
     xcb_configure_window(x->c, w->xid,
                          XCB_CONFIG_WINDOW_X | XCB_CONFIG_WINDOW_Y, v);
+    /* Known now, for a dialog mapped before the ConfigureNotify comes. */
+    w->x = px;
+    w->y = py;
   }
   uint32_t zero[4] = {0, 0, 0, 0};
   xcb_change_property(x->c, XCB_PROP_MODE_REPLACE, w->xid,

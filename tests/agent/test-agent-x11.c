@@ -34,7 +34,8 @@ typedef struct {
   int32_t x, y;
   uint32_t w, h;
   gboolean override_redirect, mapped, destroyed;
-  uint32_t states, icon_w;
+  uint32_t states, icon_w, transient_for, min_w;
+  uint8_t type;
   char *title, *res_name, *res_class;
   uint8_t *fb; /* BGRA, w*h*4, as the host would paint it */
   uint32_t last_frame, frames, acked;
@@ -97,6 +98,8 @@ static void process(const TpMessage *m) {
     w->x = m->u.create.x;
     w->y = m->u.create.y;
     w->override_redirect = m->u.create.override_redirect;
+    w->transient_for = m->u.create.transient_for;
+    w->type = m->u.create.window_type;
     resize_fb(w, m->u.create.width, m->u.create.height);
     g_hash_table_replace(wins, GUINT_TO_POINTER(w->id), w);
     break;
@@ -134,6 +137,11 @@ static void process(const TpMessage *m) {
     break;
   case TP_MSG_WINDOW_ICON:
     win(m->window)->icon_w = m->u.icon.width;
+    break;
+  case TP_MSG_WINDOW_HINTS:
+    win(m->window)->min_w = (m->u.hints.flags & TP_HINT_MIN_SIZE)
+                                ? m->u.hints.min_width
+                                : 0;
     break;
   case TP_MSG_WINDOW_STATE:
     win(m->window)->states = m->u.state.states;
@@ -517,6 +525,68 @@ static void test_new_host_gets_everything_again(void **state) {
   assert_pixels_match_screen(term); /* a full frame came with the window */
 }
 
+static Win *find_titled(const char *title) {
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init(&it, wins);
+  while (g_hash_table_iter_next(&it, NULL, &v)) {
+    Win *w = v;
+    if (!w->destroyed && w->title && g_str_equal(w->title, title))
+      return w;
+  }
+  return NULL;
+}
+
+static gboolean client_windows_shown(gpointer data) {
+  Win *main_w = find_titled("Main evil title"); /* U+202E stripped */
+  Win *dialog = find_titled("Dialog");
+  GHashTableIter it;
+  gpointer v;
+  gboolean tip = FALSE;
+  g_hash_table_iter_init(&it, wins);
+  while (g_hash_table_iter_next(&it, NULL, &v))
+    tip |= ((Win *)v)->type == TP_WINDOW_TYPE_TOOLTIP &&
+           ((Win *)v)->frames > 0;
+  return main_w && dialog && tip && main_w->frames && dialog->frames &&
+         (main_w->states & TP_STATE_DEMANDS_ATTENTION);
+}
+
+static void test_dialog_tooltip_icon_hints(void **state) {
+  (void)state;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bin = g_build_filename(g_getenv("TANDEM_BUILD_ROOT"),
+                                          "tests", "agent", "x11-test-client",
+                                          NULL);
+  g_autoptr(GSubprocess) client = g_subprocess_new(G_SUBPROCESS_FLAGS_NONE,
+                                                   &error, bin, NULL);
+  assert_non_null(client);
+  assert_true(pump_until(client_windows_shown, NULL, WAIT_MS));
+  Win *main_w = find_titled("Main evil title");
+  Win *dialog = find_titled("Dialog");
+  assert_string_equal(main_w->res_class, "TClient");
+  assert_int_equal(main_w->icon_w, 64); /* the size nearest the wish */
+  assert_int_equal(main_w->min_w, 200);
+  assert_int_equal(dialog->type, TP_WINDOW_TYPE_DIALOG);
+  assert_int_equal(dialog->transient_for, main_w->id);
+  /* Centred over its parent by the agent's window manager. */
+  assert_int_equal(dialog->x, main_w->x + (300 - 120) / 2);
+  assert_int_equal(dialog->y, main_w->y + (200 - 80) / 2);
+  pump_quiet(300, WAIT_MS);
+  /* Asking for activation got attention, not focus. */
+  assert_false(last_focus.kind == TP_FOCUS_WINDOW &&
+               (last_focus_window == main_w->id ||
+                last_focus_window == dialog->id));
+  assert_pixels_match_screen(dialog);
+  const uint8_t *px = dialog->fb;
+  assert_int_equal(px[0] | px[1] << 8 | px[2] << 16, 0xcc3333);
+
+  TpMessage m = {.type = TP_MSG_WINDOW_CLOSE, .window = main_w->id};
+  agent_host_send(&host, &m);
+  g_subprocess_wait(client, NULL, NULL);
+  assert_true(g_subprocess_get_if_exited(client));
+  assert_int_equal(g_subprocess_get_exit_status(client), 0);
+}
+
 static gboolean term_gone(gpointer data) { return term->destroyed; }
 
 static void test_close_asks_politely(void **state) {
@@ -605,6 +675,7 @@ int main(void) {
       cmocka_unit_test(test_override_redirect_menu),
       cmocka_unit_test(test_move_and_resize),
       cmocka_unit_test(test_minimize_and_restore),
+      cmocka_unit_test(test_dialog_tooltip_icon_hints),
       cmocka_unit_test(test_new_host_gets_everything_again),
       cmocka_unit_test(test_close_asks_politely),
   };
