@@ -2,12 +2,17 @@
 
 #include "tandem-agent.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "tandem-agent-catalog.h"
-#include "tandem-agent-channel.h"
+#include "tandem-channel.h"
 #include "tandem-display.h"
 #include "tandem-protocol.h"
 
@@ -18,7 +23,8 @@
 
 struct _TandemAgent {
   GObject parent_instance;
-  TandemAgentChannel *channel;
+  char *address;
+  TandemChannel *channel; /* the current connection (may be closed) */
   GStrv data_dirs;
   guint retry_ms;
   guint retry_id;
@@ -52,7 +58,7 @@ static void send_error(TandemAgent *self, TpError code, uint16_t related,
                        const char *text) {
   TpMessage m = {.type = TP_MSG_ERROR};
   m.u.error = (TpErrorMsg){code, related, text};
-  tandem_agent_channel_send(self->channel, &m);
+  tandem_channel_send(self->channel, &m);
 }
 
 /* --- The catalog -------------------------------------------------------- */
@@ -115,7 +121,7 @@ static void send_entry(TandemAgent *self, const TandemAppEntry *e) {
       {icon_data, (uint32_t)icon_len}};
   if (!*name) /* nothing printable left of the name: not worth a menu entry */
     return;
-  tandem_agent_channel_send(self->channel, &m);
+  tandem_channel_send(self->channel, &m);
 }
 
 static GPtrArray *scan(TandemAgent *self) {
@@ -132,12 +138,12 @@ static void send_catalog(TandemAgent *self) {
   guint count = MIN(self->catalog->len, TP_MAX_CATALOG_APPS);
   TpMessage m = {.type = TP_MSG_APP_LIST_BEGIN};
   m.u.app_list_begin = (TpAppListBegin){++self->generation, count};
-  tandem_agent_channel_send(self->channel, &m);
+  tandem_channel_send(self->channel, &m);
   for (guint i = 0; i < count; i++)
     send_entry(self, self->catalog->pdata[i]);
   m = (TpMessage){.type = TP_MSG_APP_LIST_END};
   m.u.app_list_end.generation = self->generation;
-  tandem_agent_channel_send(self->channel, &m);
+  tandem_channel_send(self->channel, &m);
 }
 
 static gboolean lists_equal(GStrv a, GStrv b) {
@@ -184,7 +190,7 @@ static gboolean rescan(gpointer data) {
     if (!lookup(self->catalog, e->id)) {
       TpMessage m = {.type = TP_MSG_APP_REMOVE};
       m.u.app_remove.id = e->id;
-      tandem_agent_channel_send(self->channel, &m);
+      tandem_channel_send(self->channel, &m);
     }
   }
   return G_SOURCE_REMOVE;
@@ -224,7 +230,7 @@ static void launch_result(TandemAgent *self, const TpLaunch *l,
   g_autofree char *msg = fit(text, TP_MAX_MESSAGE_LEN);
   m.u.launch_result = (TpLaunchResult){l->request_id, status, (uint32_t)pid,
                                        msg};
-  tandem_agent_channel_send(self->channel, &m);
+  tandem_channel_send(self->channel, &m);
 }
 
 static void handle_launch(TandemAgent *self, const TpLaunch *l) {
@@ -291,7 +297,7 @@ static void send_hello(TandemAgent *self) {
                         our_caps(self), 0, 0, MIN(width, TP_MAX_SCREEN_DIM),
                         MIN(height, TP_MAX_SCREEN_DIM), 100, 0,
                         os, "tandem-agent " PACKAGE_VERSION, ""};
-  tandem_agent_channel_send(self->channel, &m);
+  tandem_channel_send(self->channel, &m);
 }
 
 static void handle_hello(TandemAgent *self, const TpHello *peer) {
@@ -302,7 +308,7 @@ static void handle_hello(TandemAgent *self, const TpHello *peer) {
   TpError err = tp_hello_negotiate(&ours, peer, &version, &caps);
   if (err) {
     send_error(self, err, TP_MSG_HELLO, tp_error_to_string(err));
-    tandem_agent_channel_close(self->channel);
+    tandem_channel_close(self->channel);
     return;
   }
   g_free(self->locale);
@@ -316,12 +322,12 @@ static void handle_hello(TandemAgent *self, const TpHello *peer) {
     self->display->ops->host_ready(self->display, peer);
 }
 
-static void on_message(TandemAgentChannel *ch, const TpMessage *m,
+static void on_message(TandemChannel *ch, const TpMessage *m,
                        gpointer data) {
   TandemAgent *self = data;
   if (!self->greeted && m->type != TP_MSG_HELLO) {
     send_error(self, TP_ERR_BAD_VALUE, m->type, "HELLO must come first");
-    tandem_agent_channel_close(ch);
+    tandem_channel_close(ch);
     return;
   }
   switch ((TpMessageType)m->type) {
@@ -333,7 +339,7 @@ static void on_message(TandemAgentChannel *ch, const TpMessage *m,
       TpMessage pong = {.type = TP_MSG_HEARTBEAT};
       pong.u.heartbeat = (TpHeartbeat){m->u.heartbeat.seq, 1, now_ns(),
                                        m->u.heartbeat.sent_ns};
-      tandem_agent_channel_send(ch, &pong);
+      tandem_channel_send(ch, &pong);
     }
     break;
   case TP_MSG_LAUNCH:
@@ -359,7 +365,7 @@ static void schedule_retry(TandemAgent *self) {
   self->retry_ms = MIN(self->retry_ms * 2, RETRY_MAX_MS);
 }
 
-static void on_closed(TandemAgentChannel *ch, const char *reason,
+static void on_closed(TandemChannel *ch, const char *reason,
                       gpointer data) {
   TandemAgent *self = data;
   g_message("connection closed: %s; reconnecting", reason);
@@ -370,15 +376,84 @@ static void on_closed(TandemAgentChannel *ch, const char *reason,
   schedule_retry(self);
 }
 
+/* The virtio-serial port's device node, found by the port's name. */
+static char *find_virtio_port(const char *name) {
+  g_autofree char *link = g_build_filename("/dev/virtio-ports", name, NULL);
+  if (g_file_test(link, G_FILE_TEST_EXISTS))
+    return g_steal_pointer(&link);
+  g_autoptr(GDir) d = g_dir_open("/sys/class/virtio-ports", 0, NULL);
+  for (const char *port; d && (port = g_dir_read_name(d));) {
+    g_autofree char *file = g_build_filename("/sys/class/virtio-ports", port,
+                                             "name", NULL);
+    g_autofree char *text = NULL;
+    if (g_file_get_contents(file, &text, NULL, NULL) &&
+        g_str_equal(g_strstrip(text), name))
+      return g_build_filename("/dev", port, NULL);
+  }
+  return NULL;
+}
+
+static int open_address(const char *address, GError **error) {
+  if (g_str_has_prefix(address, "unix:")) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    const char *path = address + 5;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+      g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                  "Socket path too long: %s", path);
+      return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+      return fd;
+    int e = errno;
+    if (fd >= 0)
+      close(fd);
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+                "Cannot connect to %s: %s", path, g_strerror(e));
+    return -1;
+  }
+  if (g_str_has_prefix(address, "virtio:")) {
+    g_autofree char *dev = find_virtio_port(address + 7);
+    if (!dev) {
+      g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                  "No virtio-serial port named %s", address + 7);
+      return -1;
+    }
+    int fd = open(dev, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+      g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                  "Cannot open %s: %s", dev, g_strerror(errno));
+    return fd;
+  }
+  g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+              "Unknown channel address “%s”: use unix:PATH or virtio:NAME",
+              address);
+  return -1;
+}
+
+static void drop_channel(TandemAgent *self) {
+  if (!self->channel)
+    return;
+  g_signal_handlers_disconnect_by_data(self->channel, self);
+  tandem_channel_close(self->channel);
+  g_clear_object(&self->channel);
+}
+
 static gboolean try_connect(gpointer data) {
   TandemAgent *self = data;
   g_autoptr(GError) error = NULL;
   self->retry_id = 0;
-  if (!tandem_agent_channel_open(self->channel, &error)) {
+  int fd = open_address(self->address, &error);
+  if (fd < 0) {
     g_debug("agent: %s", error->message);
     schedule_retry(self);
     return G_SOURCE_REMOVE;
   }
+  drop_channel(self); /* the last one, closed: safe to let go of now */
+  self->channel = tandem_channel_new(fd, TP_ROLE_AGENT);
+  g_signal_connect(self->channel, "message", G_CALLBACK(on_message), self);
+  g_signal_connect(self->channel, "closed", G_CALLBACK(on_closed), self);
   self->retry_ms = RETRY_MIN_MS;
   send_hello(self);
   return G_SOURCE_REMOVE;
@@ -386,7 +461,7 @@ static gboolean try_connect(gpointer data) {
 
 static gboolean display_send(const TpMessage *m, gpointer data) {
   TandemAgent *self = data;
-  return self->greeted && tandem_agent_channel_send(self->channel, m);
+  return self->greeted && tandem_channel_send(self->channel, m);
 }
 
 static void display_lost(const char *reason, gpointer data) {
@@ -419,11 +494,9 @@ void tandem_agent_set_display(TandemAgent *self, const char *display_name) {
 TandemAgent *tandem_agent_new(const char *address,
                               const char *const *data_dirs) {
   TandemAgent *self = g_object_new(TANDEM_TYPE_AGENT, NULL);
-  self->channel = tandem_agent_channel_new(address);
+  self->address = g_strdup(address);
   self->data_dirs = data_dirs ? g_strdupv((GStrv)data_dirs)
                               : tandem_catalog_default_data_dirs();
-  g_signal_connect(self->channel, "message", G_CALLBACK(on_message), self);
-  g_signal_connect(self->channel, "closed", G_CALLBACK(on_closed), self);
   return self;
 }
 
@@ -433,8 +506,8 @@ static void tandem_agent_finalize(GObject *object) {
     g_source_remove(self->retry_id);
   if (self->rescan_id)
     g_source_remove(self->rescan_id);
-  g_signal_handlers_disconnect_by_data(self->channel, self);
-  g_object_unref(self->channel);
+  drop_channel(self);
+  g_free(self->address);
   tandem_display_free(self->display);
   g_free(self->display_name);
   g_ptr_array_unref(self->monitors);
