@@ -1,5 +1,5 @@
 #!/bin/sh
-# build-guest.sh [--agent PATH] [--home-size SIZE] OUTDIR
+# build-guest.sh [--agent PATH] [--mount-helper PATH] [--home-size SIZE] OUTDIR
 #
 # Builds Tandem's default guest from Debian packages only:
 #   OUTDIR/vmlinuz         the current Debian kernel (apt-get download)
@@ -29,9 +29,23 @@
 #   tandem.mark=TOKEN              print the previous boot's token from the home
 #                                  disk, then store TOKEN there
 #   tandem.xtimeout=SECONDS        how long to wait for X (default 120)
+#   tandem.mountcheck=SERIAL:LABEL[:ro][:keep][,...]
+#                                  (tests) as the user, through the mount
+#                                  service: mount each disk, show its *.txt
+#                                  files, write guest-wrote.txt (unless ro),
+#                                  unmount while busy, unmount (unless keep);
+#                                  "TANDEM-GUEST: mountcheck ..." lines, then
+#                                  "TANDEM-GUEST: mountcheck done"
 #
 # --agent PATH copies a tandem-agent binary (and its libraries) in as
 # /usr/bin/tandem-agent; the session starts it once X is ready.
+# --mount-helper PATH copies tandem-mount-helper in as
+# /usr/sbin/tandem-mount-helper (and tandem-mount from the same directory, if
+# there, as /usr/bin/tandem-mount); /init starts it as root before the
+# session: socket /run/tandem/mount.sock for uid 1000, mount points under
+# /media/tandem (docs/mount.md). Without the option, the helper is taken from
+# the agent's build directory (AGENTDIR/mount/tandem-mount-helper) if it is
+# there. Power-off unmounts what it mounted.
 #
 # OUTDIR/cache keeps the kernel .deb; OUTDIR/stamp records what was built
 # (kernel, versions of every host package copied from, this script, the agent)
@@ -47,10 +61,11 @@ say() {
   echo "$prog: $*" >&2
 }
 usage() {
-  die "usage: build-guest.sh [--agent PATH] [--home-size SIZE] OUTDIR"
+  die "usage: build-guest.sh [--agent PATH] [--mount-helper PATH] [--home-size SIZE] OUTDIR"
 }
 
 agent=
+mount_helper=
 home_size=2G
 outarg=
 while [ $# -gt 0 ]; do
@@ -62,6 +77,15 @@ while [ $# -gt 0 ]; do
       ;;
     --agent=*)
       agent=${1#--agent=}
+      shift
+      ;;
+    --mount-helper)
+      [ $# -ge 2 ] || usage
+      mount_helper=$2
+      shift 2
+      ;;
+    --mount-helper=*)
+      mount_helper=${1#--mount-helper=}
       shift
       ;;
     --home-size)
@@ -90,6 +114,19 @@ if [ -n "$agent" ]; then
   [ -f "$agent" ] && [ -x "$agent" ] ||
     die "--agent $agent is not an executable file"
   agent=$(cd "$(dirname "$agent")" && pwd)/$(basename "$agent")
+fi
+# The mount service: given, or beside the agent in its build directory.
+if [ -z "$mount_helper" ] && [ -n "$agent" ] &&
+  [ -x "$(dirname "$agent")/mount/tandem-mount-helper" ]; then
+  mount_helper=$(dirname "$agent")/mount/tandem-mount-helper
+fi
+mount_client=
+if [ -n "$mount_helper" ]; then
+  [ -f "$mount_helper" ] && [ -x "$mount_helper" ] ||
+    die "--mount-helper $mount_helper is not an executable file"
+  mount_helper=$(cd "$(dirname "$mount_helper")" && pwd)/$(basename "$mount_helper")
+  [ -x "$(dirname "$mount_helper")/tandem-mount" ] &&
+    mount_client=$(dirname "$mount_helper")/tandem-mount
 fi
 
 for tool in apt-cache apt-get dpkg dpkg-query cpio gzip find sort sed tr \
@@ -151,9 +188,13 @@ make_home() {
 # package the image was copied from (found at build time).
 agent_sum=none
 [ -z "$agent" ] || agent_sum=$(sha256sum <"$agent" | cut -d' ' -f1)
+mount_sum=none
+[ -z "$mount_helper" ] ||
+  mount_sum=$(cat "$mount_helper" ${mount_client:+"$mount_client"} | sha256sum | cut -d' ' -f1)
 head_want="kernel=$pkg $ver
 script=$(sha256sum <"$self" | cut -d' ' -f1)
-agent=$agent_sum"
+agent=$agent_sum
+mount-helper=$mount_sum"
 pkg_versions() { # pkg_versions PKG...: "pkg NAME=VERSION" lines, sorted
   dpkg-query -W -f='pkg ${Package}=${Version}\n' "$@" 2>/dev/null | sort -u
 }
@@ -190,7 +231,7 @@ mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib" "$root/usr/lib64" \
   "$root/dev" "$root/proc" "$root/sys" "$root/run" "$root/tmp" \
   "$root/etc/acpi" "$root/etc/tandem" "$root/etc/X11" "$root/usr/lib/modules" \
   "$root/var/log" "$root/var/lib/xkb" "$root/var/cache" "$root/home/user" \
-  "$root/root" "$root/mnt"
+  "$root/root" "$root/mnt" "$root/media"
 ln -s usr/bin "$root/bin"
 ln -s usr/sbin "$root/sbin"
 ln -s usr/lib "$root/lib"
@@ -240,6 +281,14 @@ put /etc/mke2fs.conf
 if [ -n "$agent" ]; then
   put_elf "$agent" /usr/bin/tandem-agent
   chmod 755 "$root/usr/bin/tandem-agent"
+fi
+if [ -n "$mount_helper" ]; then
+  put_elf "$mount_helper" /usr/sbin/tandem-mount-helper
+  chmod 755 "$root/usr/sbin/tandem-mount-helper"
+fi
+if [ -n "$mount_client" ]; then
+  put_elf "$mount_client" /usr/bin/tandem-mount
+  chmod 755 "$root/usr/bin/tandem-mount"
 fi
 
 # GTK's run-time pieces: a print backend (file), pixbuf loaders for SVG (GTK's
@@ -358,7 +407,8 @@ stage_module() {
 }
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
   virtio_pci virtio_console virtio_blk drm drm_kms_helper ttm drm_ttm_helper \
-  drm_vram_helper bochs button evdev ext4; do
+  drm_vram_helper bochs button evdev ext4 nvme_core nvme vfat nls_cp437 \
+  nls_ascii; do
   stage_module "$m"
 done
 cp "$work/order" "$root/etc/modules.order"
@@ -627,6 +677,16 @@ done
 kill -KILL -1 2>/dev/null
 sleep 0.1
 sync
+# Disks the mount service mounted (labels never hold spaces).
+for mp in $(awk '$2 ~ /^\/media\/tandem\// { print $2 }' /proc/mounts); do
+  if umount "$mp" 2>/dev/null; then
+    rmdir "$mp" 2>/dev/null
+    say "unmounted $mp"
+  else
+    say "error: cannot unmount $mp; remounting it read-only"
+    mount -o remount,ro "$mp"
+  fi
+done
 if grep -q ' /home/user ' /proc/mounts; then
   i=0
   until umount /home/user 2>/dev/null; do
@@ -732,6 +792,55 @@ if [ -n "$mark" ]; then
   say "mark stored=$mark"
 fi
 
+# tandem.mountcheck=SERIAL:LABEL[:ro][:keep][,...]: the mount service, used
+# as the agent uses it (tandem-mount is the same client code).
+mountcheck=$(opt mountcheck)
+if [ -n "$mountcheck" ] && command -v tandem-mount >/dev/null 2>&1; then
+  for item in $(echo "$mountcheck" | tr , ' '); do
+    IFS=:
+    # shellcheck disable=SC2086
+    set -- $item
+    unset IFS
+    serial=${1:-} label=${2:-}
+    if [ $# -ge 2 ]; then shift 2; else set --; fi
+    mode=rw keep=
+    for f in "$@"; do
+      case $f in
+        ro) mode=ro ;;
+        keep) keep=1 ;;
+      esac
+    done
+    m() { say "mountcheck $serial: $*"; }
+    mp=$(tandem-mount mount "$serial" "$label" "$mode" 2>"$XDG_RUNTIME_DIR/mountcheck")
+    st=$?
+    m "mount $mode status $st: $(cat "$XDG_RUNTIME_DIR/mountcheck")"
+    [ "$st" -eq 0 ] || continue
+    m "mountpoint $mp"
+    ls -ln "$mp" 2>&1 | relay mountcheck
+    for f in "$mp"/*.txt; do
+      [ -f "$f" ] && m "${f##*/}: $(head -c 200 "$f")"
+    done
+    if [ "$mode" = rw ]; then
+      if echo "written by the guest ($serial)" >"$mp/guest-wrote.txt"; then
+        m "wrote guest-wrote.txt"
+      else
+        m "cannot write to $mp"
+      fi
+    elif (: >"$mp/guest-wrote.txt") 2>/dev/null; then
+      m "wrote to a read-only mount"
+    else
+      m "read-only as asked"
+    fi
+    out=$(cd "$mp" && tandem-mount unmount "$serial" 2>&1)
+    m "unmount while busy status $?: $out"
+    [ -z "$keep" ] || continue
+    out=$(tandem-mount unmount "$serial" 2>&1)
+    m "unmount status $?: $out"
+    if [ -e "$mp" ]; then m "mount point left: $mp"; else m "mount point removed"; fi
+  done
+  say "mountcheck done"
+fi
+
 case $debug in
   *,windows,*)
     i=0
@@ -814,6 +923,15 @@ while read -r module; do
 done </etc/modules.order
 trace "modules loaded"
 
+# --- The mount service: root mounts attached disks for the user (uid 1000),
+# who asks on /run/tandem/mount.sock (docs/mount.md). ---
+mount_helper=
+if [ -x /usr/sbin/tandem-mount-helper ]; then
+  /usr/sbin/tandem-mount-helper --owner 1000:1000 \
+    --socket /run/tandem/mount.sock </dev/null &
+  mount_helper=$!
+fi
+
 # --- The agent's virtio-serial port, by name (no udev). ---
 agent_port() {
   for n in /sys/class/virtio-ports/*/name; do
@@ -882,6 +1000,10 @@ chmod 1777 /tmp/.X11-unix /tmp/.ICE-unix
 chown 1000:1000 /run/user/1000
 chmod 700 /run/user/1000
 : >/run/utmp
+if [ -n "$mount_helper" ]; then
+  wait_for 5 test -S /run/tandem/mount.sock ||
+    say "error: the mount service (tandem-mount-helper) is not listening"
+fi
 
 # --- The power button: busybox acpid on its event device. ---
 button=

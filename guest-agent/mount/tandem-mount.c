@@ -22,8 +22,10 @@ typedef struct {
 
 static void on_result(const TpMountResult *r, gpointer data) {
   Outcome *o = data;
-  if (r->status == TP_MOUNT_OK && o->print_mountpoint && *r->mountpoint)
+  if (r->status == TP_MOUNT_OK && o->print_mountpoint && *r->mountpoint) {
     printf("%s\n", r->mountpoint);
+    fflush(stdout);
+  }
   fprintf(stderr, "%s\n", r->message);
   o->status = r->status;
   o->done = TRUE;

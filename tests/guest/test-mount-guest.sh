@@ -1,0 +1,216 @@
+#!/bin/sh
+# test-mount-guest.sh: mounting attached disks by serial in the default
+# guest (guest-agent/mount, docs/mount.md), in one boot under TCG. TAP.
+#
+# The guest (built into $TANDEM_DEFAULT_GUEST with the agent in
+# $TANDEM_GUEST_AGENT and the mount helper beside it) gets two extra disks
+# made here:
+#   virtio-blk, serial tandem-data: an MBR with a blank partition 1 and an
+#     ext4 partition 2 (mke2fs -d) holding hello.txt with a fresh token;
+#   NVMe, serial tandem-nvme: a whole-disk FAT32 (busybox mkdosfs).
+# tandem.mountcheck= makes the session, as the user (uid 1000), go through
+# the mount service with tandem-mount (the agent's client code): tandem-data
+# read-only, then read-write; tandem-nvme read-write, left mounted; a serial
+# that is not there. The test checks what the console says, that the
+# power-off unmounts the disk left mounted, and on the host afterwards that
+# the file systems are clean and hold what the guest wrote.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${TANDEM_DEFAULT_GUEST:-$top/build/default-guest}
+BOOT_BOUND=${BOOT_BOUND:-240} # seconds from QEMU's start to "mountcheck done"
+. "$top/tests/tap.sh"
+
+bail() {
+  echo "Bail out! $*"
+  exit 1
+}
+for tool in qemu-system-x86_64 qemu-img python3 cpio gzip timeout mke2fs \
+  debugfs dumpe2fs busybox dd awk; do
+  command -v "$tool" >/dev/null 2>&1 || bail "$tool is not installed"
+done
+busybox mkdosfs 2>&1 | grep -q Usage || bail "busybox has no mkdosfs applet"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-mount-test.XXXXXX") || bail "mktemp failed"
+qemu_pid=
+cleanup() {
+  [ -z "$qemu_pid" ] || { kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null; }
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+t_start=$(now)
+
+# --- The guest, with the mount helper (cached: usually "up to date"). --------
+set -- ${TANDEM_GUEST_AGENT:+--agent "$TANDEM_GUEST_AGENT"}
+timeout 1800 sh "$top/guest-agent/image/build-guest.sh" "$@" "$out" \
+  >"$tmp/build.log" 2>&1 || { tail -n 20 "$tmp/build.log"; bail "build-guest.sh failed"; }
+gzip -dc "$out/initramfs.img" | cpio -t --quiet 2>/dev/null | sed 's,^\./,,' \
+  >"$tmp/files" || bail "cannot list initramfs.img"
+grep -qx usr/sbin/tandem-mount-helper "$tmp/files" ||
+  bail "the guest in $out has no tandem-mount-helper: build it with --agent BUILD/guest-agent/tandem-agent (and guest-agent/mount built) or --mount-helper"
+check "the guest has tandem-mount-helper and tandem-mount" \
+  grep -qx usr/bin/tandem-mount "$tmp/files"
+
+# --- The disks. -------------------------------------------------------------
+token=tok$$-$(date +%s)
+mkdir -p "$tmp/src"
+echo "hello from the host $token" >"$tmp/src/hello.txt"
+# Partition 2: 32 MiB of ext4 from $tmp/src, its top directory the user's.
+mke2fs -q -F -t ext4 -L data -E root_owner=1000:1000 -d "$tmp/src" \
+  "$tmp/part2.img" 32M >/dev/null 2>&1 || bail "mke2fs -d failed"
+# The disk: MBR, partition 1 at 1 MiB (1 MiB, blank), partition 2 at 2 MiB.
+le32() { # le32 N: four little-endian bytes, as printf octal escapes
+  printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) $(($1 >> 8 & 255)) \
+    $(($1 >> 16 & 255)) $(($1 >> 24 & 255))
+}
+entry() { # entry TYPE START_SECTOR SECTORS: a 16-byte partition entry
+  printf "\\000\\000\\002\\000\\$(printf '%03o' "$1")\\376\\377\\377$(le32 "$2")$(le32 "$3")"
+}
+dd if=/dev/zero of="$tmp/data.raw" bs=1M count=34 2>/dev/null || bail "dd failed"
+{
+  entry 131 2048 2048
+  entry 131 4096 65536
+} | dd of="$tmp/data.raw" bs=1 seek=446 conv=notrunc 2>/dev/null
+printf '\125\252' | dd of="$tmp/data.raw" bs=1 seek=510 conv=notrunc 2>/dev/null
+dd if="$tmp/part2.img" of="$tmp/data.raw" bs=1M seek=2 conv=notrunc 2>/dev/null ||
+  bail "cannot place partition 2"
+qemu-img convert -O qcow2 "$tmp/data.raw" "$tmp/data.qcow2" || bail "qemu-img convert failed"
+truncate -s 48M "$tmp/nvme.raw" && busybox mkdosfs -n TNVME "$tmp/nvme.raw" >/dev/null 2>&1 ||
+  bail "busybox mkdosfs failed"
+qemu-img convert -O qcow2 "$tmp/nvme.raw" "$tmp/nvme.qcow2" || bail "qemu-img convert failed"
+rm -f "$tmp/data.raw" "$tmp/nvme.raw" "$tmp/part2.img"
+qemu-img create -q -f qcow2 -b "$out/home.qcow2" -F qcow2 "$tmp/home.qcow2" ||
+  bail "cannot make an overlay over $out/home.qcow2"
+
+# --- One boot. -----------------------------------------------------------------
+log=$tmp/console.log
+checks=tandem-data:data:ro,tandem-data:data,tandem-nvme:nvme:keep,no-such-disk:nothing
+timeout 900 qemu-system-x86_64 -accel tcg -machine q35 -m 1G -nodefaults \
+  -no-user-config -display none -device VGA \
+  -kernel "$out/vmlinuz" -initrd "$out/initramfs.img" \
+  -append "console=ttyS0 quiet tandem.mountcheck=$checks" -serial stdio \
+  -drive "if=none,id=home,file=$tmp/home.qcow2,format=qcow2" \
+  -device virtio-blk-pci,drive=home,serial=home \
+  -drive "if=none,id=data,file=$tmp/data.qcow2,format=qcow2" \
+  -device virtio-blk-pci,drive=data,serial=tandem-data \
+  -drive "if=none,id=nv,file=$tmp/nvme.qcow2,format=qcow2" \
+  -device nvme,drive=nv,serial=tandem-nvme \
+  -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
+  </dev/null >"$log" 2>&1 &
+qemu_pid=$!
+boot_t0=$(now)
+
+alive() {
+  [ -n "$qemu_pid" ] && [ -r "/proc/$qemu_pid/stat" ] &&
+    ! sed 's/.*) //' "/proc/$qemu_pid/stat" 2>/dev/null | grep -q '^Z'
+}
+# wait_for TEXT SECONDS: polls the console for TEXT, bounded, not past QEMU.
+wait_for() {
+  _end=$(awk -v n="$(now)" -v s="$2" 'BEGIN { printf "%.1f", n + s }')
+  while :; do
+    grep -qF "$1" "$log" && return 0
+    alive || { grep -qF "$1" "$log"; return; }
+    awk -v n="$(now)" -v e="$_end" 'BEGIN { exit !(n < e) }' || return 1
+    sleep 0.1
+  done
+}
+console() {
+  tail -n 40 "$log"
+  return 1
+}
+# says TEXT...: the console has a line with all of these texts.
+says() {
+  _l=$(grep -F "$1" "$log")
+  for _t in "$@"; do
+    case $_l in *"$_t"*) ;; *) echo "no console line with: $*"; grep -F "TANDEM-GUEST: mountcheck" "$log"; return 1 ;; esac
+  done
+}
+mc() { echo "TANDEM-GUEST: mountcheck $1: $2"; }
+
+if wait_for "TANDEM-GUEST: mountcheck done" "$BOOT_BOUND"; then
+  check "the session went through every disk ($(elapsed "$boot_t0") s after QEMU started)" true
+else
+  check "the session went through every disk within $BOOT_BOUND s" console
+fi
+check "the mount service listened as root before the session" sh -c \
+  "grep -q 'tandem-mount-helper: listening on /run/tandem/mount.sock (uid 1000, 0 may ask' '$log' &&
+   ! grep -q 'mount service (tandem-mount-helper) is not listening' '$log' || { tail -n 40 '$log'; exit 1; }"
+
+# tandem-data, read-only: partition 2 (partition 1 is blank), ext4.
+check "tandem-data read-only: mounted from partition 2 as ext4 on /media/tandem/data" \
+  says "$(mc tandem-data 'mount ro status 0')" "partition 2" "ext4" "read-only on /media/tandem/data"
+check "tandem-data read-only: the host's file is there" \
+  says "$(mc tandem-data "hello.txt: hello from the host $token")"
+check "tandem-data read-only: writing is refused" says "$(mc tandem-data 'read-only as asked')"
+check "tandem-data: unmounting while the user is inside is busy, and says who" \
+  says "$(mc tandem-data 'unmount while busy status 3')" "is in use by" "(pid" "close the files"
+check "tandem-data: unmounted, mount point removed" sh -c \
+  "grep -c 'mountcheck tandem-data: unmount status 0: Unmounted' '$log' | grep -qx 2 &&
+   grep -c 'mountcheck tandem-data: mount point removed' '$log' | grep -qx 2 || { grep mountcheck '$log'; exit 1; }"
+# tandem-data, read-write.
+check "tandem-data read-write: mounted, the user writes" sh -c \
+  "grep -q '$(mc tandem-data 'mount rw status 0').*read-write on /media/tandem/data' '$log' &&
+   grep -q '$(mc tandem-data 'wrote guest-wrote.txt')' '$log' || { grep mountcheck '$log'; exit 1; }"
+# tandem-nvme: FAT on NVMe, files the user's.
+check "tandem-nvme: NVMe with FAT32 mounted read-write on /media/tandem/nvme" \
+  says "$(mc tandem-nvme 'mount rw status 0')" "vfat" "/media/tandem/nvme"
+check "tandem-nvme: the user writes" says "$(mc tandem-nvme 'wrote guest-wrote.txt')"
+check "tandem-nvme: busy while the user is inside" says "$(mc tandem-nvme 'unmount while busy status 3')"
+check "a serial that is not attached: not found (status 1)" \
+  says "$(mc no-such-disk 'mount rw status 1')" "Attach it first"
+check "the helper served uid 1000 only" sh -c \
+  "grep -q 'tandem-mount-helper: uid 1000: mount tandem-data data ro -> ok' '$log' &&
+   ! grep 'tandem-mount-helper: ' '$log' | grep -q 'refused' || { grep tandem-mount-helper '$log'; exit 1; }"
+
+# --- Power-off unmounts what is still mounted. ---------------------------------
+python3 - "$tmp/qmp.sock" >"$tmp/qmp.out" 2>&1 <<'EOF'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(30)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+json.loads(f.readline())
+for c in ("qmp_capabilities", "system_powerdown"):
+    f.write(json.dumps({"execute": c}) + "\n")
+    f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r:
+            break
+    print(json.dumps(r))
+EOF
+i=0
+while alive && [ "$i" -lt 600 ]; do
+  i=$((i + 1))
+  sleep 0.1
+done
+if alive; then
+  check "system_powerdown powers the guest off" sh -c "cat '$tmp/qmp.out'; tail -n 20 '$log'; exit 1"
+else
+  wait "$qemu_pid"
+  status=$?
+  qemu_pid=
+  check "system_powerdown powers the guest off (QEMU status $status)" test "$status" -eq 0
+fi
+check "power-off unmounted the disk left mounted" \
+  grep -q 'TANDEM-GUEST: unmounted /media/tandem/nvme' "$log"
+check "the guest reported no error" sh -c "! grep 'TANDEM-GUEST: error' '$log'"
+
+# --- On the host: what the guest wrote, on clean file systems. -----------------
+qemu-img convert -O raw "$tmp/data.qcow2" "$tmp/data.raw" || bail "qemu-img convert failed"
+dd if="$tmp/data.raw" of="$tmp/part2.img" bs=1M skip=2 count=32 2>/dev/null
+check "tandem-data: the ext4 file system is clean after the guest unmounted it" sh -c \
+  "dumpe2fs -h '$tmp/part2.img' 2>/dev/null | grep -q '^Filesystem state: *clean\$' &&
+   ! dumpe2fs -h '$tmp/part2.img' 2>/dev/null | grep -q needs_recovery"
+check "tandem-data: it holds the file the guest wrote" sh -c \
+  "debugfs -R 'cat /guest-wrote.txt' '$tmp/part2.img' 2>/dev/null | grep -qx 'written by the guest (tandem-data)'"
+qemu-img convert -O raw "$tmp/nvme.qcow2" "$tmp/nvme.raw" || bail "qemu-img convert failed"
+check "tandem-nvme: the FAT file system holds what the guest wrote" \
+  grep -qa 'written by the guest (tandem-nvme)' "$tmp/nvme.raw"
+echo "# whole test: $(elapsed "$t_start") s"
+tap_end
