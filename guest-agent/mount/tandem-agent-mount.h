@@ -12,8 +12,10 @@
  *                            self);
  *   ...
  *   static void on_mount_result(const TpMountResult *r, gpointer data) {
+ *     TandemAgent *self = data;
  *     TpMessage m = {.type = TP_MSG_MOUNT_RESULT, .u.mount_result = *r};
- *     tandem_agent_channel_send(((TandemAgent *)data)->channel, &m);
+ *     if (self->greeted)               // the host may have gone meanwhile
+ *       tandem_channel_send(self->channel, &m);
  *   }
  *   ...
  *   g_clear_object(&self->mounter);                     // in finalize
