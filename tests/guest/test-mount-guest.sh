@@ -14,6 +14,9 @@
 # that is not there. The test checks what the console says, that the
 # power-off unmounts the disk left mounted, and on the host afterwards that
 # the file systems are clean and hold what the guest wrote.
+# If the agent advertises TP_CAP_MOUNT in its HELLO, the host side here also
+# sends MOUNT and UNMOUNT for tandem-data over the agent's virtio-serial port
+# and checks both MOUNT_RESULTs (skipped otherwise).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -100,6 +103,9 @@ timeout 900 qemu-system-x86_64 -accel tcg -machine q35 -m 1G -nodefaults \
   -device virtio-blk-pci,drive=data,serial=tandem-data \
   -drive "if=none,id=nv,file=$tmp/nvme.qcow2,format=qcow2" \
   -device nvme,drive=nv,serial=tandem-nvme \
+  -device virtio-serial-pci \
+  -chardev "socket,id=agent,path=$tmp/agent.sock,server=on,wait=off" \
+  -device virtserialport,chardev=agent,name=org.tandem.agent.0 \
   -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
   </dev/null >"$log" 2>&1 &
 qemu_pid=$!
@@ -166,6 +172,88 @@ check "a serial that is not attached: not found (status 1)" \
 check "the helper served uid 1000 only" sh -c \
   "grep -q 'tandem-mount-helper: uid 1000: mount tandem-data data ro -> ok' '$log' &&
    ! grep 'tandem-mount-helper: ' '$log' | grep -q 'refused' || { grep tandem-mount-helper '$log'; exit 1; }"
+
+# --- The agent's MOUNT and UNMOUNT, if it speaks them. ----------------------
+# A minimal host: HELLO with TP_CAP_MOUNT, then MOUNT tandem-data on
+# "agentdata" read-write and UNMOUNT it; prints "nocap", or one line per
+# MOUNT_RESULT: "result ID STATUS MOUNTPOINT|MESSAGE".
+timeout 120 python3 - "$tmp/agent.sock" >"$tmp/agent.out" 2>&1 <<'EOF'
+import socket, struct, sys, time
+HELLO, MOUNT, UNMOUNT, MOUNT_RESULT, CAP_MOUNT = 1, 35, 36, 37, 8
+def s16(b):
+    return struct.pack("<H", len(b)) + b
+def frame(t, body):
+    return struct.pack("<HHII", t, 0, 0, len(body)) + body
+hello = frame(HELLO, struct.pack("<IHHQiiIIHH", 0x4d444e54, 1, 1, 32 | CAP_MOUNT,
+                                 0, 0, 1920, 1080, 100, 32)
+              + s16(b"test") + s16(b"test-mount-guest") + s16(b"C"))
+end = time.time() + 100
+s = socket.socket(socket.AF_UNIX)
+while True:
+    try:
+        s.connect(sys.argv[1])
+        break
+    except OSError:
+        if time.time() > end:
+            sys.exit("cannot connect to the agent's port")
+        time.sleep(0.1)
+s.sendall(hello)
+buf = b""
+def message():
+    global buf
+    while True:
+        if len(buf) >= 12:
+            t, _, _, n = struct.unpack_from("<HHII", buf)
+            if len(buf) >= 12 + n:
+                body, buf = buf[12:12 + n], buf[12 + n:]
+                return t, body
+        s.settimeout(max(0.1, end - time.time()))
+        d = s.recv(1 << 20)
+        if not d:
+            sys.exit("the agent hung up")
+        buf += d
+def result(want):
+    while True:
+        t, body = message()
+        if t == HELLO:
+            s.sendall(hello)  # its HELLO crossed a reconnection
+        elif t == MOUNT_RESULT:
+            rid, status = struct.unpack_from("<II", body)
+            n = struct.unpack_from("<H", body, 8)[0]
+            mp = body[10:10 + n].decode()
+            m = struct.unpack_from("<H", body, 10 + n)[0]
+            msg = body[12 + n:12 + n + m].decode()
+            if rid == want:
+                print("result %d %d %s|%s" % (rid, status, mp, msg), flush=True)
+                return
+while True:
+    t, body = message()
+    if t == HELLO:
+        caps = struct.unpack_from("<Q", body, 8)[0]
+        break
+if not caps & CAP_MOUNT:
+    print("nocap")
+    sys.exit(0)
+s.sendall(frame(MOUNT, struct.pack("<I", 1) + s16(b"tandem-data") + s16(b"agentdata") + b"\0"))
+result(1)
+s.sendall(frame(UNMOUNT, struct.pack("<I", 2) + s16(b"tandem-data")))
+result(2)
+EOF
+agent_status=$?
+# skip DESCRIPTION REASON: a TAP case that could not run.
+skip() {
+  _tap_n=$((_tap_n + 1))
+  echo "ok $_tap_n - $1 # SKIP $2"
+}
+if [ "$agent_status" -eq 0 ] && grep -qx nocap "$tmp/agent.out"; then
+  skip "the agent mounts tandem-data on MOUNT" "the agent does not advertise TP_CAP_MOUNT"
+  skip "the agent unmounts it on UNMOUNT" "the agent does not advertise TP_CAP_MOUNT"
+else
+  check "the agent mounts tandem-data on MOUNT (MOUNT_RESULT ok, /media/tandem/agentdata)" sh -c \
+    "grep -q '^result 1 0 /media/tandem/agentdata|Mounted /dev/vd[a-z]2 ' '$tmp/agent.out' || { cat '$tmp/agent.out'; exit 1; }"
+  check "the agent unmounts it on UNMOUNT (MOUNT_RESULT ok)" sh -c \
+    "grep -q '^result 2 0 /media/tandem/agentdata|Unmounted ' '$tmp/agent.out' || { cat '$tmp/agent.out'; exit 1; }"
+fi
 
 # --- Power-off unmounts what is still mounted. ---------------------------------
 python3 - "$tmp/qmp.sock" >"$tmp/qmp.out" 2>&1 <<'EOF'
