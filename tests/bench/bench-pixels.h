@@ -1,0 +1,120 @@
+/* bench-pixels: the parts shared by its files. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "tandem-protocol.h"
+
+/* One frame of tandem-bench-anim as a receiver got it. */
+typedef struct {
+  guint32 window;   /* Tandem: guest window id; Xpra: 0 */
+  guint32 counter;  /* the app's frame number */
+  guint32 mode;     /* 0 full, 1 small (from the stamp) */
+  gint64 draw_ns;   /* the drawing system's CLOCK_MONOTONIC */
+  gint64 recv_ns;   /* the receiver's CLOCK_MONOTONIC */
+  guint64 bytes;    /* bytes read from the channel so far */
+} PxFrame;
+
+typedef struct {
+  char *system;     /* "Tandem", "Xpra 3.1.3" */
+  char *transport;  /* "UNIX socket", "virtio-serial (TCG)" */
+  const char *mode; /* "full", "small" */
+  gboolean done;    /* measured (else @note says why not) */
+  int frames;
+  double fps, drawn_fps, bytes_per_frame, p50_ms, p99_ms;
+  double app_fps;   /* what the app drew in the whole run, -1 unknown */
+  char *note;
+} PxResult;
+
+typedef struct {
+  gboolean is_short;
+  double warmup_s, measure_s;
+  double fps;       /* the app's target */
+  char *tmp;
+  char *agent;      /* tandem-agent binary */
+  char *anim;       /* tandem-bench-anim binary */
+} PxConfig;
+
+gint64 px_now_ns(void);
+void px_result_clear(PxResult *r);
+/* Fills @r from the frames received in [t0, t0 + measure_s) of @window
+ * (0: any), latency taken against draw_ns - @offset_ns (offset: the
+ * drawing clock minus the receiver's). */
+void px_stats(const PxConfig *cfg, GArray *frames, guint32 window,
+              gint64 t0, gint64 offset_ns, PxResult *r);
+
+/* --- Processes ---------------------------------------------------------- */
+
+/* Starts Xvfb (1920x1080x24) on a free display, ready once this returns:
+ * sets *display (":N"). */
+GSubprocess *px_xvfb_start(const char *dir, char **display, GError **error);
+/* SIGTERM, then SIGKILL after @seconds; NULL-safe, unrefs. */
+void px_stop(GSubprocess *p, double seconds);
+/* The spawn of a benchmark program with @display and extra environment
+ * (NULL-terminated KEY, VALUE pairs), output to @log (NULL: discarded). */
+GSubprocess *px_spawn(const char *display, const char *log,
+                      const char *const *env, GError **error,
+                      const char *argv0, ...) G_GNUC_NULL_TERMINATED;
+/* "frames N seconds S fps F shm B" written by tandem-bench-anim --log. */
+double px_anim_log_fps(const char *path, int *shm);
+
+/* --- The Tandem host ---------------------------------------------------- */
+
+typedef struct {
+  guint32 id;
+  guint32 width, height;
+  guint8 *fb;       /* BGRA, width x height */
+  gboolean anim;    /* WM_CLASS names tandem-bench-anim */
+  gint64 last_counter;
+} PxWindow;
+
+typedef struct {
+  int fd;
+  TpReader *reader;
+  GHashTable *windows;   /* id -> PxWindow */
+  guint64 bytes;         /* read from the channel */
+  GArray *frames;        /* PxFrame */
+  guint32 newest_anim;   /* the last window with the app's WM_CLASS */
+  guint32 undecodable;   /* frames of the app's window without a stamp,
+                          * after its first stamped one */
+  gboolean pinging;      /* heartbeats for the clock offset */
+  gint64 next_ping_ns;
+  guint32 ping_seq;
+  gint64 offset_ns;      /* agent's clock minus ours, best sample */
+  gint64 offset_rtt_ns;  /* that sample's round trip, G_MAXINT64: none */
+  gboolean hello_on_hello; /* answer every agent HELLO with ours (VM: the
+                            * first may have gone out before the guest
+                            * opened its port) */
+  gboolean catalog_done;
+  GPtrArray *catalog;    /* app ids */
+  guint32 launch_status; /* G_MAXUINT32 until LAUNCH_RESULT */
+  guint32 screen_width, screen_height;
+  char *software;
+  char *error;           /* why the channel ended */
+} PxHost;
+
+void px_host_init(PxHost *h, int fd);
+void px_host_clear(PxHost *h);
+void px_host_say_hello(PxHost *h);
+/* HELLO both ways within @seconds. */
+gboolean px_host_handshake(PxHost *h, double seconds);
+/* Reads and answers the agent until @until (px_now_ns() time) or @done
+ * says so; FALSE if the channel failed (h->error). */
+gboolean px_host_run(PxHost *h, gint64 until,
+                     gboolean (*done)(PxHost *h, gpointer data),
+                     gpointer data);
+void px_host_send(PxHost *h, const TpMessage *m);
+
+/* --- The cases ---------------------------------------------------------- */
+
+/* Tandem in loopback: Xvfb, the real agent on a UNIX socket, the app. */
+gboolean px_run_tandem(const PxConfig *cfg, const char *mode, PxResult *r,
+                       GError **error);
+/* Xpra 3.1 forwarding the same app on the same machine. FALSE with
+ * *skipped set (and @r->note) when Xpra is not installed. */
+gboolean px_run_xpra(const PxConfig *cfg, const char *mode, PxResult *r,
+                     char **xpra_info, gboolean *skipped, GError **error);
+/* The default guest under TCG, the app launched in it through the agent,
+ * pixels over virtio-serial: one boot, both modes. */
+gboolean px_run_virtio(const PxConfig *cfg, PxResult *full, PxResult *small,
+                       char **vm_info, gboolean *skipped, GError **error);
