@@ -21,7 +21,7 @@ builddir=${TANDEM_BUILD_DIR:-$root/build}
 DEPS="meson ninja-build gcc pkg-config gettext
   libglib2.0-dev libgtk-3-dev libcmocka-dev libjson-glib-dev libsystemd-dev
   libxcb1-dev libxcb-composite0-dev libxcb-damage0-dev libxcb-xfixes0-dev
-  libxcb-shm0-dev libxcb-xtest0-dev xpra
+  libxcb-shm0-dev libxcb-xtest0-dev xpra python3-numpy python3-lz4
   qemu-system-x86 qemu-utils busybox-static cpio librsvg2-common kmod
   xserver-xorg-core xterm x11-apps x11-xkb-utils xkb-data xfonts-base mousepad
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
@@ -190,6 +190,8 @@ cmd_bench() {
   build_default_guest
   "$root/tests/with-session" "$builddir/default/tests/bench/bench-guest" \
     --json "$builddir/bench/guest.json"
+  "$root/tests/with-session" "$builddir/default/tests/bench/bench-pixels" \
+    --json "$builddir/bench/pixels.json"
 }
 
 case "${1:-}" in
