@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "tandem-agent-catalog.h"
+#include "tandem-agent-mount.h"
 #include "tandem-channel.h"
 #include "tandem-display.h"
 #include "tandem-protocol.h"
@@ -39,6 +40,7 @@ struct _TandemAgent {
   GPtrArray *monitors; /* GFileMonitor on the applications dirs */
   guint rescan_id;
 
+  TandemMounter *mounter; /* attached disks, through the mount helper */
   char *display_name;
   TandemDisplay *display; /* windows, pixels, input, focus; NULL: none */
 };
@@ -281,7 +283,7 @@ static char *os_name(void) {
 }
 
 static uint64_t our_caps(TandemAgent *self) {
-  uint64_t caps = TP_CAP_SVG_ICONS;
+  uint64_t caps = TP_CAP_SVG_ICONS | TP_CAP_MOUNT;
   if (self->display)
     caps |= self->display->ops->caps(self->display);
   return caps;
@@ -322,6 +324,13 @@ static void handle_hello(TandemAgent *self, const TpHello *peer) {
     self->display->ops->host_ready(self->display, peer);
 }
 
+static void on_mount_result(const TpMountResult *r, gpointer data) {
+  TandemAgent *self = data;
+  TpMessage m = {.type = TP_MSG_MOUNT_RESULT, .u.mount_result = *r};
+  if (self->greeted) /* the host may have gone meanwhile */
+    tandem_channel_send(self->channel, &m);
+}
+
 static void on_message(TandemChannel *ch, const TpMessage *m,
                        gpointer data) {
   TandemAgent *self = data;
@@ -347,6 +356,13 @@ static void on_message(TandemChannel *ch, const TpMessage *m,
     break;
   case TP_MSG_ERROR:
     g_warning("host reports: %s", m->u.error.message);
+    break;
+  case TP_MSG_MOUNT:
+    tandem_mounter_mount(self->mounter, &m->u.mount, on_mount_result, self);
+    break;
+  case TP_MSG_UNMOUNT:
+    tandem_mounter_unmount(self->mounter, &m->u.unmount, on_mount_result,
+                           self);
     break;
   default:
     if (tandem_display_handles(m->type) && self->display)
@@ -507,6 +523,7 @@ static void tandem_agent_finalize(GObject *object) {
   if (self->rescan_id)
     g_source_remove(self->rescan_id);
   drop_channel(self);
+  g_clear_object(&self->mounter);
   g_free(self->address);
   tandem_display_free(self->display);
   g_free(self->display_name);
@@ -528,4 +545,5 @@ static void tandem_agent_init(TandemAgent *self) {
   self->retry_ms = RETRY_MIN_MS;
   self->icon_size = DEFAULT_ICON_SIZE;
   self->monitors = g_ptr_array_new_with_free_func(g_object_unref);
+  self->mounter = tandem_mounter_new();
 }
