@@ -4,6 +4,8 @@
  * single instance) and exports, on /org/tandem/Tandem:
  *   org.freedesktop.Application   Activate, Open, ActivateAction
  *   org.tandem.Tandem1.Manager    the VMs of a TandemVmManager
+ *   org.tandem.Tandem1.Guests     their applications, windows and focus,
+ *                                 from a TandemGuestHub (when one is set)
  * docs/dbus.md is the interface's reference; tandemctl is its client.
  *
  * Every handler runs on the main loop and answers without blocking: VM
@@ -21,8 +23,10 @@ G_BEGIN_DECLS
 #define TANDEM_DBUS_PATH "/org/tandem/Tandem"
 #define TANDEM_DBUS_APPLICATION_INTERFACE "org.freedesktop.Application"
 #define TANDEM_DBUS_MANAGER_INTERFACE "org.tandem.Tandem1.Manager"
+#define TANDEM_DBUS_GUESTS_INTERFACE "org.tandem.Tandem1.Guests"
 
-/* The Manager's errors; each carries a message meant for the user. */
+/* The errors of the Manager and Guests; each carries a message meant for
+ * the user. */
 #define TANDEM_DBUS_ERROR_NOT_FOUND "org.tandem.Tandem1.Error.NotFound"
 #define TANDEM_DBUS_ERROR_EXISTS "org.tandem.Tandem1.Error.Exists"
 #define TANDEM_DBUS_ERROR_ALREADY_RUNNING \
@@ -31,6 +35,10 @@ G_BEGIN_DECLS
 #define TANDEM_DBUS_ERROR_BUSY "org.tandem.Tandem1.Error.Busy"
 #define TANDEM_DBUS_ERROR_CONFIG "org.tandem.Tandem1.Error.Config"
 #define TANDEM_DBUS_ERROR_FAILED "org.tandem.Tandem1.Error.Failed"
+
+/* Declared here rather than included, so that tandemctl (which uses the
+ * names above) needs none of the shell's guest side to build. */
+typedef struct _TandemGuestHub TandemGuestHub;
 
 #define TANDEM_TYPE_DBUS_SERVICE (tandem_dbus_service_get_type())
 G_DECLARE_FINAL_TYPE(TandemDbusService, tandem_dbus_service, TANDEM,
@@ -52,9 +60,16 @@ gboolean tandem_dbus_service_own_name(TandemDbusService *self,
 gboolean tandem_dbus_service_activate_owner(TandemDbusService *self,
                                             GError **error);
 
-/* After own_name() succeeded: exports both interfaces for @manager (taking
- * a reference) and starts serving on the thread-default main context.
- * Calls that arrived since the name was taken are answered then. */
+/* Before export(): the guests that org.tandem.Tandem1.Guests reports on
+ * (a reference is taken; NULL drops the one set before). Without a hub
+ * that interface is not exported. */
+void tandem_dbus_service_set_guest_hub(TandemDbusService *self,
+                                       TandemGuestHub *hub);
+
+/* After own_name() succeeded: exports the interfaces for @manager (taking
+ * a reference) and the guest hub, if one was set, and starts serving on
+ * the thread-default main context. Calls that arrived since the name was
+ * taken are answered then. */
 gboolean tandem_dbus_service_export(TandemDbusService *self,
                                    TandemVmManager *manager, GError **error);
 
