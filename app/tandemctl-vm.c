@@ -1,19 +1,15 @@
 /* tandemctl vm COMMAND: each command parses its own options, makes one or
- * two calls to org.tandem.Tandem1.Manager and prints the answer.
- *
- * Calls are synchronous (this is a command line tool, there is nothing else
- * to serve meanwhile) and each is bounded. Calling the Manager starts the
- * shell through D-Bus activation when it is not running. */
+ * two calls to org.tandem.Tandem1.Manager (tandemctl-bus.c) and prints the
+ * answer. */
 #include "config.h"
 
 #include "tandemctl-vm.h"
 
-#include <errno.h>
 #include <stdio.h>
 
-#include "tandem-bus-source.h"
 #include "tandem-dbus-service.h"
 #include "tandem-i18n.h"
+#include "tandemctl-bus.h"
 
 /* Starting a VM under TCG, or a guest taking its time to power down, can
  * take minutes; anything else answers at once unless the shell is stuck. */
@@ -73,60 +69,9 @@ static gboolean parse_command(const char *command, const char *summary,
 
 /* --- Calls ------------------------------------------------------------- */
 
-static int report_errno(int r) {
-  /* TRANSLATORS: %s is a system error message. */
-  g_printerr(_("tandemctl: cannot talk to Tandem over D-Bus: %s\n"),
-             g_strerror(-r));
-  return TANDEMCTL_EXIT_FAILED;
-}
-
-static sd_bus *connect_session_bus(void) {
-  sd_bus *bus = NULL;
-  int r = sd_bus_open_user(&bus);
-
-  if (r == -ENOMEDIUM) {
-    g_printerr(_("tandemctl: there is no session bus: neither "
-                 "DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set.\n"));
-    return NULL;
-  }
-  if (r < 0) {
-    /* TRANSLATORS: %s is a system error message. */
-    g_printerr(_("tandemctl: cannot connect to the session bus: %s\n"),
-               g_strerror(-r));
-    return NULL;
-  }
-  return bus;
-}
-
 static int new_manager_call(sd_bus *bus, const char *method,
                             sd_bus_message **call) {
-  return sd_bus_message_new_method_call(bus, call, TANDEM_DBUS_NAME,
-                                        TANDEM_DBUS_PATH,
-                                        TANDEM_DBUS_MANAGER_INTERFACE, method);
-}
-
-/* Sends @call and waits for its reply. On failure prints the service's
- * message (written for the user) and returns NULL. */
-static sd_bus_message *call_manager(sd_bus *bus, sd_bus_message *call,
-                                    uint64_t timeout_usec) {
-  g_auto(sd_bus_error) error = SD_BUS_ERROR_NULL;
-  sd_bus_message *reply = NULL;
-  int r = sd_bus_call(bus, call, timeout_usec, &error, &reply);
-
-  if (r >= 0)
-    return reply;
-  if (r == -ETIMEDOUT || sd_bus_error_has_name(&error, SD_BUS_ERROR_NO_REPLY)) {
-    unsigned seconds = (unsigned)(timeout_usec / G_USEC_PER_SEC);
-    g_printerr(ngettext("tandemctl: Tandem did not answer within %u second.\n",
-                        "tandemctl: Tandem did not answer within %u seconds.\n",
-                        seconds),
-               seconds);
-  } else if (sd_bus_error_is_set(&error) && error.message) {
-    g_printerr("tandemctl: %s\n", error.message);
-  } else {
-    report_errno(r); /* no answer at all: the bus itself failed */
-  }
-  return NULL;
+  return tandemctl_new_call(bus, TANDEM_DBUS_MANAGER_INTERFACE, method, call);
 }
 
 /* --- Replies as JSON --------------------------------------------------- */
@@ -194,15 +139,15 @@ static JsonObject *get_vm(sd_bus *bus, const char *name) {
   if (r >= 0)
     r = sd_bus_message_append(call, "s", name);
   if (r < 0) {
-    report_errno(r);
+    tandemctl_report_errno(r);
     return NULL;
   }
-  reply = call_manager(bus, call, QUERY_TIMEOUT_USEC);
+  reply = tandemctl_call(bus, call, QUERY_TIMEOUT_USEC);
   if (!reply)
     return NULL;
   r = read_vm_properties(reply, vm);
   if (r < 0) {
-    report_errno(r);
+    tandemctl_report_errno(r);
     return NULL;
   }
   return g_steal_pointer(&vm);
@@ -239,12 +184,12 @@ static int vm_list(int argc, char **argv) {
   if (!parse_command("list", _("Lists the virtual machines."), entries, 0,
                      &argc, &argv))
     return TANDEMCTL_EXIT_USAGE;
-  if (!(bus = connect_session_bus()))
+  if (!(bus = tandemctl_connect_session_bus()))
     return TANDEMCTL_EXIT_FAILED;
   r = new_manager_call(bus, "ListVMs", &call);
   if (r < 0)
-    return report_errno(r);
-  if (!(reply = call_manager(bus, call, QUERY_TIMEOUT_USEC)))
+    return tandemctl_report_errno(r);
+  if (!(reply = tandemctl_call(bus, call, QUERY_TIMEOUT_USEC)))
     return TANDEMCTL_EXIT_FAILED;
 
   r = sd_bus_message_enter_container(reply, 'a', "(sss)");
@@ -259,7 +204,7 @@ static int vm_list(int argc, char **argv) {
   if (r >= 0)
     r = sd_bus_message_exit_container(reply);
   if (r < 0)
-    return report_errno(r);
+    return tandemctl_report_errno(r);
 
   if (json) {
     g_autoptr(JsonNode) node = json_node_init_array(json_node_alloc(), vms);
@@ -278,7 +223,7 @@ static int vm_status(int argc, char **argv) {
   if (!parse_command("status", _("Shows what a virtual machine is doing."),
                      entries, 1, &argc, &argv))
     return TANDEMCTL_EXIT_USAGE;
-  if (!(bus = connect_session_bus()))
+  if (!(bus = tandemctl_connect_session_bus()))
     return TANDEMCTL_EXIT_FAILED;
   return print_vm(bus, argv[1], json, TRUE);
 }
@@ -395,7 +340,7 @@ static int vm_create(int argc, char **argv) {
                            ? _("give --kernel or --image, not both")
                            : _("say what to boot with --kernel or --image"));
 
-  if (!(bus = connect_session_bus()))
+  if (!(bus = tandemctl_connect_session_bus()))
     return TANDEMCTL_EXIT_FAILED;
   r = new_manager_call(bus, "CreateVM", &call);
   if (r >= 0)
@@ -403,8 +348,8 @@ static int vm_create(int argc, char **argv) {
   if (r >= 0)
     r = append_create_options(call, &options, cpus);
   if (r < 0)
-    return report_errno(r);
-  if (!(reply = call_manager(bus, call, QUERY_TIMEOUT_USEC)))
+    return tandemctl_report_errno(r);
+  if (!(reply = tandemctl_call(bus, call, QUERY_TIMEOUT_USEC)))
     return TANDEMCTL_EXIT_FAILED;
   if (json)
     return print_vm(bus, argv[1], TRUE, TRUE);
@@ -461,16 +406,16 @@ static int vm_operation(const VmOperation *operation, int argc, char **argv) {
   if (!parse_command(operation->command, _(operation->summary), entries, 1,
                      &argc, &argv))
     return TANDEMCTL_EXIT_USAGE;
-  if (!(bus = connect_session_bus()))
+  if (!(bus = tandemctl_connect_session_bus()))
     return TANDEMCTL_EXIT_FAILED;
   r = new_manager_call(bus, operation->method, &call);
   if (r >= 0)
     r = is_stop ? sd_bus_message_append(call, "sb", argv[1], force)
                 : sd_bus_message_append(call, "s", argv[1]);
   if (r < 0)
-    return report_errno(r);
+    return tandemctl_report_errno(r);
   print_progress(operation, argv[1]);
-  reply = call_manager(bus, call, long_running ? OPERATION_TIMEOUT_USEC
+  reply = tandemctl_call(bus, call, long_running ? OPERATION_TIMEOUT_USEC
                                                : QUERY_TIMEOUT_USEC);
   if (!reply)
     return TANDEMCTL_EXIT_FAILED;

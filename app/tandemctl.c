@@ -1,9 +1,23 @@
 /* tandemctl: drive Tandem from scripts and the host's menu entries. Global
- * options here; each command in its own file (tandemctl-vm.c). */
+ * options here; the commands in their own files (tandemctl-vm.c,
+ * tandemctl-guest.c). */
 #include "config.h"
 
 #include "tandem-i18n.h"
+#include "tandemctl-guest.h"
 #include "tandemctl-vm.h"
+
+/* Each command gets the arguments from its own name on. */
+static const struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} commands[] = {
+    {"vm", tandemctl_vm_main},
+    {"apps", tandemctl_apps_main},
+    {"launch", tandemctl_launch_main},
+    {"windows", tandemctl_windows_main},
+    {"focus", tandemctl_focus_main},
+};
 
 int main(int argc, char **argv) {
   gboolean version = FALSE;
@@ -37,9 +51,13 @@ int main(int argc, char **argv) {
         "  vm resume NAME          Let a paused virtual machine go on\n"
         "  vm reset NAME           Reset a virtual machine\n"
         "  vm status NAME          Show what a virtual machine is doing\n"
+        "  apps VM                 List a virtual machine's applications\n"
+        "  launch VM APP [FILE…]   Start one of them, with files to open\n"
+        "  windows VM              List its windows on the host\n"
+        "  focus VM                Show which of its windows has the focus\n"
         "\n"
-        "Run “tandemctl vm COMMAND --help” for a command's options; see "
-        "tandemctl(1).\n"
+        "Run “tandemctl COMMAND --help” (“tandemctl vm COMMAND --help”) for "
+        "a command's options; see tandemctl(1).\n"
         "tandemctl starts Tandem if it is not running."));
 
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
@@ -57,8 +75,9 @@ int main(int argc, char **argv) {
     g_printerr("%s", help);
     return TANDEMCTL_EXIT_USAGE;
   }
-  if (g_str_equal(argv[1], "vm"))
-    return tandemctl_vm_main(argc - 1, argv + 1);
+  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+    if (g_str_equal(argv[1], commands[i].name))
+      return commands[i].run(argc - 1, argv + 1);
   /* TRANSLATORS: %s is the command the user typed. */
   g_printerr(_("tandemctl: unknown command “%s”.\n"
                "Run “tandemctl --help” to see the commands.\n"),
