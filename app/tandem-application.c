@@ -3,7 +3,10 @@
 #include "tandem-application.h"
 
 #include "tandem-dbus-service.h"
+#include "tandem-guest-hub.h"
 #include "tandem-i18n.h"
+#include "tandem-menu-exporter.h"
+#include "tandem-proxy-manager.h"
 #include "tandem-window.h"
 
 struct _TandemApplication {
@@ -19,6 +22,9 @@ struct _TandemApplication {
   /* VMs that are not stopped: each holds the application, so closing the
    * window does not take running guests down with it. */
   GHashTable *holding_vms; /* TandemVm * (a reference) -> itself */
+  TandemGuestHub *hub;
+  GHashTable *proxies;     /* guest name -> TandemProxyManager */
+  GStrv loopbacks;         /* --loopback NAME=PATH */
 };
 
 G_DEFINE_TYPE(TandemApplication, tandem_application, GTK_TYPE_APPLICATION)
@@ -87,14 +93,155 @@ static int tandem_application_claim_instance(TandemApplication *self,
   return -1;
 }
 
+/* --- Proxy windows for each guest's agent link -------------------------- */
+
+typedef struct {
+  TandemApplication *app;
+  char *guest;
+  TandemGuestLink *link;
+} ClassData;
+
+static void class_data_free(gpointer data) {
+  ClassData *c = data;
+  g_free(c->guest);
+  g_free(c);
+}
+
+/* A guest window's application, from its WM_CLASS and the catalog; its
+ * proxy then gets the WM_CLASS the host menu entry names. */
+static void class_for_window(const char *res_name, const char *res_class,
+                             char **app_id, char **wm_class, GBytes **icon,
+                             gpointer data) {
+  ClassData *c = data;
+  GPtrArray *apps = tandem_guest_link_get_apps(c->link);
+  g_autofree TandemMenuApp *menu = g_new0(TandemMenuApp, apps->len + 1);
+  for (guint i = 0; i < apps->len; i++) {
+    TandemGuestApp *a = apps->pdata[i];
+    menu[i].id = a->id;
+    menu[i].startup_wm_class = a->startup_wm_class;
+  }
+  const char *id = tandem_menu_match_app(menu, apps->len, res_name,
+                                         res_class);
+  /* Unknown windows still get a class of their own, per guest class. */
+  *app_id = g_strdup(id ? id : "");
+  const TandemGuestApp *app = id ? tandem_guest_link_find_app(c->link, id)
+                                 : NULL;
+  *icon = app && app->icon_png ? g_bytes_ref(app->icon_png) : NULL;
+  *wm_class = tandem_menu_wm_class(c->guest, id ? id
+                                               : (*res_class ? res_class
+                                                             : "window"));
+}
+
+static GArray *list_windows(gpointer owner) {
+  TandemProxyManager *pm = owner;
+  GPtrArray *ws = tandem_proxy_manager_get_windows(pm);
+  GArray *out = g_array_new(FALSE, TRUE, sizeof(TandemWindowInfo));
+  g_array_set_clear_func(out, (GDestroyNotify)tandem_window_info_clear);
+  for (guint i = 0; i < ws->len; i++) {
+    TandemProxyWindow *w = ws->pdata[i];
+    TandemWindowInfo info = {0};
+    info.id = tandem_proxy_window_get_guest_id(w);
+    info.title = g_strdup(tandem_proxy_window_get_title(w));
+    info.app_id = g_strdup(tandem_proxy_window_get_app_id(w));
+    info.shown = tandem_proxy_window_is_shown(w);
+    tandem_proxy_window_get_guest_geometry(w, &info.x, &info.y, &info.width,
+                                           &info.height);
+    g_array_append_val(out, info);
+  }
+  return out;
+}
+
+static void get_focus(gpointer owner, guint32 *host, guint32 *guest,
+                      guint *kind) {
+  TandemProxyManager *pm = owner;
+  *host = tandem_proxy_manager_get_host_focus(pm);
+  *guest = tandem_proxy_manager_get_guest_focus(pm, kind);
+}
+
+static const TandemWindowsSource windows_source = {list_windows, get_focus};
+
+static void on_proxy_windows(TandemProxyManager *pm, gpointer arg,
+                             gpointer data) {
+  ClassData *c = data;
+  tandem_guest_hub_windows_changed(c->app->hub, c->guest);
+}
+
+static void on_proxy_focus(TandemProxyManager *pm, gpointer data) {
+  ClassData *c = data;
+  tandem_guest_hub_focus_changed(c->app->hub, c->guest);
+}
+
+static void on_link_added(TandemGuestHub *hub, const char *guest,
+                          TandemGuestLink *link, TandemApplication *self) {
+  TandemProxyManager *pm = tandem_proxy_manager_new(link);
+  ClassData *c = g_new0(ClassData, 1);
+  c->app = self;
+  c->guest = g_strdup(guest);
+  c->link = link;
+  g_object_set_data_full(G_OBJECT(pm), "tandem-class-data", c,
+                         class_data_free);
+  tandem_proxy_manager_set_class_func(pm, class_for_window, c);
+  g_signal_connect(pm, "window-shown", G_CALLBACK(on_proxy_windows), c);
+  g_signal_connect(pm, "window-removed", G_CALLBACK(on_proxy_windows), c);
+  g_signal_connect(pm, "focus-changed", G_CALLBACK(on_proxy_focus), c);
+  g_hash_table_replace(self->proxies, g_strdup(guest), pm);
+  tandem_guest_hub_set_windows(hub, guest, &windows_source, pm);
+}
+
+static void on_link_removed(TandemGuestHub *hub, const char *guest,
+                            TandemApplication *self) {
+  tandem_guest_hub_set_windows(hub, guest, NULL, NULL);
+  g_hash_table_remove(self->proxies, guest);
+}
+
+/* The tandemctl that the host menu's entries run: the one next to this
+ * program (a build tree or an install), else the one on $PATH. */
+static char *find_tandemctl(void) {
+  g_autofree char *self_exe = g_file_read_link("/proc/self/exe", NULL);
+  if (self_exe) {
+    g_autofree char *dir = g_path_get_dirname(self_exe);
+    char *sibling = g_build_filename(dir, "tandemctl", NULL);
+    if (g_file_test(sibling, G_FILE_TEST_IS_EXECUTABLE))
+      return sibling;
+    g_free(sibling);
+  }
+  char *found = g_find_program_in_path("tandemctl");
+  return found ? found : g_strdup("tandemctl");
+}
+
+static gboolean start_guests(TandemApplication *self, GError **error) {
+  g_autofree char *tandemctl = find_tandemctl();
+  self->hub = tandem_guest_hub_new(self->manager);
+  tandem_guest_hub_set_menu(self->hub, NULL, tandemctl);
+  g_signal_connect(self->hub, "link-added", G_CALLBACK(on_link_added), self);
+  g_signal_connect(self->hub, "link-removed", G_CALLBACK(on_link_removed),
+                   self);
+  for (char **l = self->loopbacks; l && *l; l++) {
+    g_auto(GStrv) parts = g_strsplit(*l, "=", 2);
+    if (!parts[0] || !parts[1] || !tandem_vm_name_is_valid(parts[0])) {
+      g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                  _("--loopback wants NAME=SOCKET, with a name like a VM's: "
+                    "“%s”"),
+                  *l);
+      return FALSE;
+    }
+    if (!tandem_guest_hub_add_loopback(self->hub, parts[0], parts[1], error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* The primary instance's VMs, offered on the bus if there is one. */
 static gboolean tandem_application_serve(TandemApplication *self,
                                          GError **error) {
   self->manager = tandem_vm_manager_new(NULL);
   g_signal_connect(self->manager, "vm-state-changed",
                    G_CALLBACK(on_vm_state_changed), self);
+  if (!start_guests(self, error))
+    return FALSE;
   if (!self->service)
     return TRUE;
+  tandem_dbus_service_set_guest_hub(self->service, self->hub);
   if (!tandem_dbus_service_export(self->service, self->manager, error))
     return FALSE;
   g_signal_connect(self->service, "connection-lost",
@@ -111,9 +258,11 @@ static void tandem_application_activate(GApplication *app) {
     return;
   }
   window = gtk_application_get_active_window(GTK_APPLICATION(app));
-  if (!window)
+  if (!window) {
     window = GTK_WINDOW(
         tandem_window_new_for_manager(GTK_APPLICATION(app), self->manager));
+    tandem_window_set_guest_hub(TANDEM_WINDOW(window), self->hub);
+  }
   gtk_window_present(window);
 }
 
@@ -128,6 +277,7 @@ static int tandem_application_handle_local_options(GApplication *app,
     g_print("tandem %s\n", PACKAGE_VERSION);
     return 0;
   }
+  g_variant_dict_lookup(options, "loopback", "^as", &self->loopbacks);
   status = tandem_application_claim_instance(self, service_mode);
   if (status >= 0)
     return status;
@@ -160,6 +310,12 @@ static void tandem_application_dispose(GObject *object) {
     g_signal_handlers_disconnect_by_data(self->manager, self);
     g_clear_object(&self->manager);
   }
+  g_clear_pointer(&self->proxies, g_hash_table_unref);
+  if (self->hub) {
+    g_signal_handlers_disconnect_by_data(self->hub, self);
+    g_clear_object(&self->hub);
+  }
+  g_clear_pointer(&self->loopbacks, g_strfreev);
   g_clear_pointer(&self->holding_vms, g_hash_table_unref);
   G_OBJECT_CLASS(tandem_application_parent_class)->dispose(object);
 }
@@ -181,12 +337,18 @@ static void tandem_application_init(TandemApplication *self) {
       {"service", 0, 0, G_OPTION_ARG_NONE, NULL,
        N_("Start without a window and serve D-Bus (for D-Bus activation)"),
        NULL},
+      {"loopback", 0, 0, G_OPTION_ARG_STRING_ARRAY, NULL,
+       N_("Also serve a guest without a VM, whose agent connects to SOCKET "
+          "(for tests and development)"),
+       N_("NAME=SOCKET")},
       {NULL},
   };
 
   self->holding_vms =
       g_hash_table_new_full(g_direct_hash, g_direct_equal, g_object_unref,
                             NULL);
+  self->proxies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        g_object_unref);
   g_application_add_main_option_entries(G_APPLICATION(self), entries);
   g_application_set_option_context_summary(
       G_APPLICATION(self),

@@ -2,6 +2,7 @@
 
 #include "tandem-window.h"
 
+#include "tandem-guest-panel.h"
 #include "tandem-i18n.h"
 
 /* The widgets of one VM's row. */
@@ -21,6 +22,7 @@ struct _TandemWindow {
   GtkLabel *error_label;
   GtkInfoBar *info_bar;
   GtkLabel *info_label;
+  GtkWidget *guest_panel; /* NULL until a guest hub is set */
 };
 
 G_DEFINE_TYPE(TandemWindow, tandem_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -314,6 +316,25 @@ static void tandem_window_class_init(TandemWindowClass *klass) {
 static void tandem_window_init(TandemWindow *self) {
   self->rows = g_ptr_array_new_with_free_func(g_free);
   gtk_widget_init_template(GTK_WIDGET(self));
+}
+
+void tandem_window_set_guest_hub(TandemWindow *self, TandemGuestHub *hub) {
+  if (self->guest_panel || !hub)
+    return;
+  /* The VMs above, the chosen guest's applications and screen below. */
+  GtkWidget *box = gtk_widget_get_parent(GTK_WIDGET(self->stack));
+  gtk_widget_set_vexpand(GTK_WIDGET(self->stack), FALSE);
+  self->guest_panel = tandem_guest_panel_new(hub, self->manager);
+  GtkWidget *sep = gtk_separator_new(GTK_ORIENTATION_HORIZONTAL);
+  gtk_box_pack_start(GTK_BOX(box), sep, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), self->guest_panel, TRUE, TRUE, 0);
+  gtk_widget_show(sep);
+  gtk_widget_show(self->guest_panel);
+  gtk_window_set_default_size(GTK_WINDOW(self), 720, 640);
+}
+
+GtkWidget *tandem_window_get_guest_panel(TandemWindow *self) {
+  return self->guest_panel;
 }
 
 TandemWindow *tandem_window_new_for_manager(GtkApplication *app,

@@ -5,6 +5,7 @@
 
 #include <gtk/gtk.h>
 
+#include "tandem-guest-hub.h"
 #include "tandem-vm-manager.h"
 
 G_BEGIN_DECLS
@@ -28,5 +29,9 @@ gboolean tandem_window_is_empty_state(TandemWindow *self);
 const char *tandem_window_get_state_text(TandemWindow *self, const char *vm);
 gboolean tandem_window_click_action(TandemWindow *self, const char *vm);
 const char *tandem_window_get_error_text(TandemWindow *self);
+
+/* Adds the guest panel (applications, screen) for @hub's guests. */
+void tandem_window_set_guest_hub(TandemWindow *self, TandemGuestHub *hub);
+GtkWidget *tandem_window_get_guest_panel(TandemWindow *self);
 
 G_END_DECLS

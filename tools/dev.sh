@@ -22,6 +22,7 @@ DEPS="meson ninja-build gcc pkg-config gettext
   libglib2.0-dev libgtk-3-dev libcmocka-dev libjson-glib-dev libsystemd-dev
   libxcb1-dev libxcb-composite0-dev libxcb-damage0-dev libxcb-xfixes0-dev
   libxcb-shm0-dev libxcb-xtest0-dev xpra python3-numpy python3-lz4
+  libspice-client-gtk-3.0-dev socat
   qemu-system-x86 qemu-utils busybox-static cpio librsvg2-common kmod
   xserver-xorg-core xterm x11-apps x11-xkb-utils xkb-data xfonts-base mousepad
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
@@ -71,36 +72,96 @@ build_default() {
   ninja -C "$builddir/default"
 }
 
+# The default guest as a VM called "debian" in the current XDG dirs (made
+# once; its home disk is the user's to keep).
+ensure_debian_vm() {
+  conf="${XDG_CONFIG_HOME:-$HOME/.config}/tandem/vms/debian.conf"
+  data="${XDG_DATA_HOME:-$HOME/.local/share}/tandem/vms/debian"
+  [ -f "$conf" ] && return 0
+  mkdir -p "$(dirname "$conf")" "$data"
+  [ -f "$data/home.qcow2" ] ||
+    cp "$TANDEM_DEFAULT_GUEST/home.qcow2" "$data/home.qcow2"
+  cat >"$conf" <<EOF
+# Made by tools/dev.sh run: the default guest built in $TANDEM_DEFAULT_GUEST.
+[VM]
+Memory=1G
+CPUs=2
+Display=spice
+[Boot]
+Kernel=$TANDEM_DEFAULT_GUEST/vmlinuz
+Initrd=$TANDEM_DEFAULT_GUEST/initramfs.img
+CommandLine=console=ttyS0 quiet
+[Disk home]
+Path=$data/home.qcow2
+EOF
+  say "Created the VM “debian” ($conf)"
+}
+
+# Starts the shell, then the guest's terminal (booting the VM first) into
+# a proxy window, the way the host menu entry does it.
+run_product() {
+  "$builddir/default/app/tandem" &
+  shell=$!
+  tandem_wait_for xdotool search --onlyvisible --name "^Tandem$" || {
+    echo "Tandem did not open its window." >&2
+    return 1
+  }
+  say "Launching the guest's terminal (the VM boots first; under TCG that takes a while)"
+  "$builddir/default/app/tandemctl" launch debian debian-xterm || return 1
+  proxy_up() {
+    xdotool search --onlyvisible --classname "^tandem.debian.debian-xterm$"
+  }
+  TANDEM_WAIT_SECONDS=120 tandem_wait_for proxy_up || {
+    echo "The terminal's window did not appear on the host." >&2
+    return 1
+  }
+  say "The guest's applications are in the host menu:" \
+    "${XDG_DATA_HOME:-$HOME/.local/share}/applications/tandem.debian.*.desktop"
+}
+
 cmd_run() {
   install_deps
   build_default
+  build_default_guest
   export TANDEM_LOCALEDIR="$builddir/default/po"
-  app="$builddir/default/app/tandem"
+  export PATH="$builddir/default/app:$PATH"
   if [ -n "${DISPLAY:-}" ] && xdpyinfo >/dev/null 2>&1; then
     say "Starting Tandem on $DISPLAY"
-    exec "$app"
+    ensure_debian_vm
+    run_product || exit 1
+    say "Tandem runs. Stop the VM with “tandemctl vm stop debian” when done."
+    wait
+    return
   fi
-  # No display: a private Xvfb and session bus, and a screenshot to look at.
+  # No display: private dirs, a private Xvfb and session bus, and a
+  # screenshot to look at.
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-run.XXXXXX")
   trap 'tandem_stop_xvfb; rm -rf "$tmp"' EXIT INT TERM
+  tandem_private_dirs "$tmp"
   tandem_start_xvfb "$tmp"
+  ensure_debian_vm
   shot="$builddir/screenshots/tandem.png"
   mkdir -p "$(dirname "$shot")"
   say "No display: running Tandem on a private Xvfb ($DISPLAY)"
-  NO_AT_BRIDGE=1 TANDEM_SHOT="$shot" TANDEM_APP="$app" \
-    dbus-run-session -- sh -c '
-      . "$0/tools/session.sh"
-      "$TANDEM_APP" &
-      pid=$!
-      if ! tandem_wait_for xdotool search --onlyvisible --name "^Tandem$"; then
-        echo "Tandem did not open its window." >&2
-        kill $pid 2>/dev/null
-        exit 1
-      fi
-      import -window root "$TANDEM_SHOT"
-      kill $pid
-      wait $pid 2>/dev/null || true' "$root"
-  say "Tandem ran; screenshot saved to $shot"
+  status=0
+  dbus-run-session -- "$0" _run-headless "$shot" || status=$?
+  if [ "$status" -ne 0 ]; then
+    say "Tandem failed; screenshot saved to $shot"
+    exit 1
+  fi
+  say "Tandem ran: the guest's terminal in a proxy window; screenshot: $shot"
+}
+
+# Inside the private session bus of cmd_run.
+cmd__run_headless() {
+  shot=$1
+  status=0
+  run_product || status=1
+  import -window root "$shot"
+  "$builddir/default/app/tandemctl" vm stop debian >/dev/null 2>&1
+  kill "$shell" 2>/dev/null
+  wait 2>/dev/null
+  return $status
 }
 
 # run_suite LABEL BUILDDIR [meson test args...]: runs tests, keeps the log.
@@ -196,6 +257,7 @@ cmd_bench() {
 
 case "${1:-}" in
   run) cmd_run ;;
+  _run-headless) shift; cmd__run_headless "$@" ;;
   test) cmd_test ;;
   deps) install_deps ;;
   bench) cmd_bench ;;

@@ -1,0 +1,98 @@
+/* The host's side of one VM's agent channel, with no GTK: the handshake,
+ * heartbeats, the guest's application catalog, launching, and the window
+ * bookkeeping that keeps a guest from referring to windows it never
+ * announced. proxy windows and the shell sit on top of it.
+ *
+ * Everything read here comes from the guest and is untrusted: the decoder
+ * bounds every message, and the link drops the connection (with a logged
+ * reason) on any protocol violation: unknown window ids, a second CREATE
+ * for a live id, more than TP_MAX_WINDOWS windows, a catalog that is not
+ * a well-formed BEGIN..END list.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "tandem-protocol.h"
+
+G_BEGIN_DECLS
+
+/* One application of the guest's catalog (owned copies, sanitised). */
+typedef struct {
+  char *id, *name, *generic_name, *comment, *startup_wm_class;
+  gboolean terminal;
+  GStrv categories, mime_types, keywords;
+  GBytes *icon_png; /* NULL when the guest sent none */
+} TandemGuestApp;
+
+void tandem_guest_app_free(TandemGuestApp *app);
+
+typedef enum {
+  TANDEM_GUEST_LINK_DISCONNECTED,
+  TANDEM_GUEST_LINK_HANDSHAKE,
+  TANDEM_GUEST_LINK_READY,
+} TandemGuestLinkState;
+
+#define TANDEM_TYPE_GUEST_LINK (tandem_guest_link_get_type())
+G_DECLARE_FINAL_TYPE(TandemGuestLink, tandem_guest_link, TANDEM, GUEST_LINK,
+                     GObject)
+
+TandemGuestLink *tandem_guest_link_new(const char *vm_name);
+const char *tandem_guest_link_get_vm_name(TandemGuestLink *self);
+
+/* Host facts sent in HELLO: the desktop's size and scale, the icon size
+ * wanted, the locale (NULL: this process's LC_MESSAGES). */
+void tandem_guest_link_set_host(TandemGuestLink *self, uint32_t width,
+                                uint32_t height, uint16_t scale_percent,
+                                uint16_t icon_size, const char *locale);
+
+/* Starts a session on a connected descriptor (taken over), closing any
+ * previous one. */
+void tandem_guest_link_attach_fd(TandemGuestLink *self, int fd);
+/* Connects to a UNIX socket (QEMU's chardev for the agent port). */
+gboolean tandem_guest_link_connect(TandemGuestLink *self, const char *path,
+                                   GError **error);
+void tandem_guest_link_close(TandemGuestLink *self, const char *reason);
+
+TandemGuestLinkState tandem_guest_link_get_state(TandemGuestLink *self);
+/* The agent's HELLO fields (valid while READY). */
+const char *tandem_guest_link_get_agent_software(TandemGuestLink *self);
+uint64_t tandem_guest_link_get_caps(TandemGuestLink *self);
+
+/* The catalog as the agent last sent it: TandemGuestApp, sorted by id. */
+GPtrArray *tandem_guest_link_get_apps(TandemGuestLink *self);
+const TandemGuestApp *tandem_guest_link_find_app(TandemGuestLink *self,
+                                                 const char *id);
+/* TRUE once a whole catalog has arrived in this session. */
+gboolean tandem_guest_link_has_catalog(TandemGuestLink *self);
+
+/* Sends a message (input, acks, focus, window requests). */
+gboolean tandem_guest_link_send(TandemGuestLink *self, const TpMessage *msg);
+
+/* LAUNCH: completes with the guest pid, or an error carrying the agent's
+ * message (G_IO_ERROR_NOT_FOUND, _FAILED, _INVALID_ARGUMENT,
+ * _PERMISSION_DENIED; G_IO_ERROR_CLOSED if the link went down;
+ * G_IO_ERROR_TIMED_OUT after 30 s). */
+void tandem_guest_link_launch_async(TandemGuestLink *self, const char *app_id,
+                                    const char *const *args,
+                                    const char *startup_id,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+guint32 tandem_guest_link_launch_finish(TandemGuestLink *self,
+                                        GAsyncResult *result, GError **error);
+
+/* Round-trip time of the last heartbeat, in microseconds (0: none yet). */
+guint64 tandem_guest_link_get_rtt_us(TandemGuestLink *self);
+
+/* Signals:
+ *   "state-changed"   ()
+ *   "catalog-changed" ()
+ *   "window-message"  (const TpMessage *msg)   window messages, validated
+ *                     (CREATE .. DESTROY, TITLE, CLASS, ICON, HINTS,
+ *                     STATE, DAMAGE); valid only during the emission
+ *   "focus-report"    (guint seq, guint kind, guint window)
+ *   "closed"          (const char *reason)
+ */
+
+G_END_DECLS

@@ -1,0 +1,296 @@
+#include "tandem-proxy-manager.h"
+
+#include "tandem-focus.h"
+
+struct _TandemProxyManager {
+  GObject parent_instance;
+  TandemGuestLink *link;
+  GHashTable *by_id;   /* guest id -> TandemProxyWindow (ref) */
+  GPtrArray *order;    /* creation order, borrowed from by_id */
+  TandemFocus *focus;
+  guint timer_id;
+  TandemProxyClassFunc class_func;
+  gpointer class_data;
+};
+
+G_DEFINE_TYPE(TandemProxyManager, tandem_proxy_manager, G_TYPE_OBJECT)
+
+enum { SIG_SHOWN, SIG_REMOVED, SIG_FOCUS, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static uint64_t now_ms(void) {
+  return (uint64_t)(g_get_monotonic_time() / 1000);
+}
+
+/* --- The focus machine's actions ------------------------------------------ */
+
+static gboolean on_timer(gpointer data) {
+  TandemProxyManager *self = data;
+  self->timer_id = 0;
+  tandem_focus_timeout(self->focus, now_ms());
+  return G_SOURCE_REMOVE;
+}
+
+static void act(const TfAction *a, void *data) {
+  TandemProxyManager *self = data;
+  TandemProxyWindow *w = a->window ? tandem_proxy_manager_find(self, a->window)
+                                   : NULL;
+  switch (a->type) {
+  case TF_ACTION_SET_GUEST_FOCUS: {
+    TpMessage m = {.type = TP_MSG_FOCUS_SET, .window = a->window};
+    m.u.focus_set.seq = a->seq;
+    tandem_guest_link_send(self->link, &m);
+    break;
+  }
+  case TF_ACTION_SEND_KEY_STATE:
+    if (w)
+      tandem_proxy_window_send_key_state(w);
+    break;
+  case TF_ACTION_ACTIVATE_PROXY:
+    if (w)
+      gtk_window_present_with_time(GTK_WINDOW(w), GDK_CURRENT_TIME);
+    break;
+  case TF_ACTION_REQUEST_ATTENTION:
+    if (w)
+      gtk_window_set_urgency_hint(GTK_WINDOW(w), TRUE);
+    break;
+  case TF_ACTION_ARM_TIMER:
+    if (self->timer_id)
+      g_source_remove(self->timer_id);
+    self->timer_id = g_timeout_add(a->ms, on_timer, self);
+    break;
+  case TF_ACTION_CANCEL_TIMER:
+    if (self->timer_id)
+      g_source_remove(self->timer_id);
+    self->timer_id = 0;
+    break;
+  }
+  g_signal_emit(self, signals[SIG_FOCUS], 0);
+}
+
+/* --- Hooks of each proxy --------------------------------------------------- */
+
+static void hook_send(TandemProxyWindow *w, TpMessage *m, gpointer data) {
+  TandemProxyManager *self = data;
+  tandem_guest_link_send(self->link, m);
+}
+
+static gboolean hook_may_type(TandemProxyWindow *w, gpointer data) {
+  TandemProxyManager *self = data;
+  return tandem_focus_may_deliver_keys(self->focus,
+                                       tandem_proxy_window_get_guest_id(w));
+}
+
+static void hook_focus(TandemProxyWindow *w, gboolean in, gpointer data) {
+  TandemProxyManager *self = data;
+  uint32_t id = tandem_proxy_window_get_guest_id(w);
+  if (in)
+    tandem_focus_host_in(self->focus, id, now_ms());
+  else
+    tandem_focus_host_out(self->focus, id, now_ms());
+  g_signal_emit(self, signals[SIG_FOCUS], 0);
+}
+
+/* --- Guest window messages -------------------------------------------------- */
+
+static void remove_proxy(TandemProxyManager *self, uint32_t id) {
+  TandemProxyWindow *w = tandem_proxy_manager_find(self, id);
+  if (!w)
+    return;
+  g_ptr_array_remove(self->order, w);
+  gtk_widget_destroy(GTK_WIDGET(w));
+  g_hash_table_remove(self->by_id, GUINT_TO_POINTER(id));
+  g_signal_emit(self, signals[SIG_REMOVED], 0, (guint)id);
+}
+
+static void on_window_message(TandemGuestLink *link, const TpMessage *m,
+                              gpointer data) {
+  TandemProxyManager *self = data;
+  TandemProxyWindow *w = tandem_proxy_manager_find(self, m->window);
+  switch (m->type) {
+  case TP_MSG_WINDOW_CREATE: {
+    TandemProxyWindow *parent =
+        tandem_proxy_manager_find(self, m->u.create.transient_for);
+    TandemProxyHooks hooks = {hook_send, hook_may_type, hook_focus, self};
+    w = tandem_proxy_window_new(tandem_guest_link_get_vm_name(link),
+                                m->window, &m->u.create, parent, &hooks);
+    g_object_ref_sink(w);
+    g_hash_table_insert(self->by_id, GUINT_TO_POINTER(m->window), w);
+    g_ptr_array_add(self->order, w);
+    /* Popups inherit their parent's application (and class). */
+    if (parent && *tandem_proxy_window_get_app_id(parent))
+      tandem_proxy_window_set_app(w, tandem_proxy_window_get_app_id(parent),
+                                  NULL);
+    tandem_focus_window_created(self->focus, m->window,
+                                m->u.create.transient_for,
+                                m->u.create.override_redirect, now_ms());
+    break;
+  }
+  case TP_MSG_WINDOW_CLASS:
+    if (w && self->class_func) {
+      char *app = NULL, *wm_class = NULL;
+      GBytes *icon = NULL;
+      self->class_func(m->u.wclass.res_name, m->u.wclass.res_class, &app,
+                       &wm_class, &icon, self->class_data);
+      tandem_proxy_window_set_app(w, app, wm_class);
+      if (icon)
+        tandem_proxy_window_set_app_icon(w, icon);
+      g_free(app);
+      g_free(wm_class);
+      g_clear_pointer(&icon, g_bytes_unref);
+    }
+    break;
+  case TP_MSG_WINDOW_MAP:
+    if (w) {
+      gboolean first = !tandem_proxy_window_is_shown(w);
+      tandem_proxy_window_handle(w, m);
+      tandem_focus_window_mapped(self->focus, m->window, now_ms());
+      if (first)
+        g_signal_emit(self, signals[SIG_SHOWN], 0, w);
+    }
+    break;
+  case TP_MSG_WINDOW_UNMAP:
+    if (w)
+      tandem_proxy_window_handle(w, m);
+    tandem_focus_window_unmapped(self->focus, m->window, now_ms());
+    break;
+  case TP_MSG_WINDOW_DESTROY:
+    tandem_focus_window_destroyed(self->focus, m->window, now_ms());
+    remove_proxy(self, m->window);
+    break;
+  case TP_MSG_WINDOW_STATE:
+    if (w)
+      tandem_proxy_window_handle(w, m);
+    if (m->u.state.states & TP_STATE_DEMANDS_ATTENTION)
+      tandem_focus_guest_attention(self->focus, m->window, now_ms());
+    break;
+  default:
+    if (w)
+      tandem_proxy_window_handle(w, m);
+    break;
+  }
+}
+
+static void on_focus_report(TandemGuestLink *link, guint seq, guint kind,
+                            guint window, gpointer data) {
+  TandemProxyManager *self = data;
+  tandem_focus_guest_report(self->focus, seq, (TfGuestKind)kind, window,
+                            now_ms());
+  g_signal_emit(self, signals[SIG_FOCUS], 0);
+}
+
+static void drop_all(TandemProxyManager *self) {
+  while (self->order->len) {
+    TandemProxyWindow *w = self->order->pdata[self->order->len - 1];
+    uint32_t id = tandem_proxy_window_get_guest_id(w);
+    tandem_focus_window_destroyed(self->focus, id, now_ms());
+    remove_proxy(self, id);
+  }
+}
+
+static void on_link_state(TandemGuestLink *link, gpointer data) {
+  TandemProxyManager *self = data;
+  switch (tandem_guest_link_get_state(link)) {
+  case TANDEM_GUEST_LINK_READY:
+    /* A (re)connected agent announces all its windows again. */
+    drop_all(self);
+    tandem_focus_connected(self->focus, now_ms());
+    break;
+  case TANDEM_GUEST_LINK_DISCONNECTED:
+    tandem_focus_disconnected(self->focus, now_ms());
+    drop_all(self);
+    break;
+  default:
+    break;
+  }
+}
+
+/* --- Public ------------------------------------------------------------------ */
+
+TandemProxyWindow *tandem_proxy_manager_find(TandemProxyManager *self,
+                                             uint32_t guest_id) {
+  return guest_id ? g_hash_table_lookup(self->by_id,
+                                        GUINT_TO_POINTER(guest_id))
+                  : NULL;
+}
+
+GPtrArray *tandem_proxy_manager_get_windows(TandemProxyManager *self) {
+  return self->order;
+}
+
+uint32_t tandem_proxy_manager_get_host_focus(TandemProxyManager *self) {
+  return tandem_focus_host_window(self->focus);
+}
+
+uint32_t tandem_proxy_manager_get_guest_focus(TandemProxyManager *self,
+                                              guint *kind) {
+  TfGuestKind k = TF_GUEST_NONE;
+  uint32_t w = tandem_focus_guest_window(self->focus, &k);
+  if (kind)
+    *kind = k;
+  return w;
+}
+
+void tandem_proxy_manager_set_class_func(TandemProxyManager *self,
+                                         TandemProxyClassFunc func,
+                                         gpointer data) {
+  self->class_func = func;
+  self->class_data = data;
+}
+
+TandemProxyManager *tandem_proxy_manager_new(TandemGuestLink *link) {
+  TandemProxyManager *self = g_object_new(TANDEM_TYPE_PROXY_MANAGER, NULL);
+  self->link = g_object_ref(link);
+  g_signal_connect(link, "window-message", G_CALLBACK(on_window_message),
+                   self);
+  g_signal_connect(link, "focus-report", G_CALLBACK(on_focus_report), self);
+  g_signal_connect(link, "state-changed", G_CALLBACK(on_link_state), self);
+  if (tandem_guest_link_get_state(link) == TANDEM_GUEST_LINK_READY)
+    tandem_focus_connected(self->focus, now_ms());
+  return self;
+}
+
+static void tandem_proxy_manager_dispose(GObject *object) {
+  TandemProxyManager *self = TANDEM_PROXY_MANAGER(object);
+  if (self->link) {
+    g_signal_handlers_disconnect_by_data(self->link, self);
+    g_clear_object(&self->link);
+  }
+  if (self->timer_id)
+    g_source_remove(self->timer_id);
+  self->timer_id = 0;
+  if (self->order)
+    while (self->order->len) {
+      TandemProxyWindow *w = self->order->pdata[self->order->len - 1];
+      remove_proxy(self, tandem_proxy_window_get_guest_id(w));
+    }
+  G_OBJECT_CLASS(tandem_proxy_manager_parent_class)->dispose(object);
+}
+
+static void tandem_proxy_manager_finalize(GObject *object) {
+  TandemProxyManager *self = TANDEM_PROXY_MANAGER(object);
+  tandem_focus_free(self->focus);
+  g_hash_table_unref(self->by_id);
+  g_ptr_array_unref(self->order);
+  G_OBJECT_CLASS(tandem_proxy_manager_parent_class)->finalize(object);
+}
+
+static void tandem_proxy_manager_class_init(TandemProxyManagerClass *klass) {
+  G_OBJECT_CLASS(klass)->dispose = tandem_proxy_manager_dispose;
+  G_OBJECT_CLASS(klass)->finalize = tandem_proxy_manager_finalize;
+  signals[SIG_SHOWN] = g_signal_new("window-shown", G_TYPE_FROM_CLASS(klass),
+                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                    G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIG_REMOVED] = g_signal_new(
+      "window-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+  signals[SIG_FOCUS] = g_signal_new("focus-changed", G_TYPE_FROM_CLASS(klass),
+                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                    G_TYPE_NONE, 0);
+}
+
+static void tandem_proxy_manager_init(TandemProxyManager *self) {
+  self->by_id = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
+  self->order = g_ptr_array_new();
+  self->focus = tandem_focus_new(act, self);
+}

@@ -1,0 +1,47 @@
+/* All proxy windows of one VM: creates them as the guest announces its
+ * windows, routes the guest's window messages to them, and runs the focus
+ * state machine (focus/) between host focus events, the agent's focus
+ * reports and the proxies' input. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "tandem-guest-link.h"
+#include "tandem-proxy-window.h"
+
+G_BEGIN_DECLS
+
+#define TANDEM_TYPE_PROXY_MANAGER (tandem_proxy_manager_get_type())
+G_DECLARE_FINAL_TYPE(TandemProxyManager, tandem_proxy_manager, TANDEM,
+                     PROXY_MANAGER, GObject)
+
+/* Which catalog application a guest window belongs to (from its WM_CLASS),
+ * the WM_CLASS its proxy gets (both newly allocated, NULL if unknown) and
+ * the application's icon (PNG, a new reference or NULL), shown while the
+ * window has no icon of its own. */
+typedef void (*TandemProxyClassFunc)(const char *res_name,
+                                     const char *res_class, char **app_id,
+                                     char **wm_class, GBytes **icon_png,
+                                     gpointer data);
+
+TandemProxyManager *tandem_proxy_manager_new(TandemGuestLink *link);
+void tandem_proxy_manager_set_class_func(TandemProxyManager *self,
+                                         TandemProxyClassFunc func,
+                                         gpointer data);
+
+/* The proxies, in creation order (borrowed). */
+GPtrArray *tandem_proxy_manager_get_windows(TandemProxyManager *self);
+TandemProxyWindow *tandem_proxy_manager_find(TandemProxyManager *self,
+                                             uint32_t guest_id);
+/* Host focus (0: none of this VM) and the guest's confirmed focus. */
+uint32_t tandem_proxy_manager_get_host_focus(TandemProxyManager *self);
+uint32_t tandem_proxy_manager_get_guest_focus(TandemProxyManager *self,
+                                              guint *kind);
+
+/* Signals:
+ *   "window-shown"   (TandemProxyWindow *) first map of a proxy
+ *   "window-removed" (guint guest_id)
+ *   "focus-changed"  ()  host or guest focus moved
+ */
+
+G_END_DECLS

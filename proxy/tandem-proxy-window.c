@@ -1,0 +1,689 @@
+#include "config.h"
+
+#include "tandem-proxy-window.h"
+
+#include <gdk/gdkx.h>
+#include <glib/gi18n.h>
+#include <string.h>
+#include <X11/Xlib.h>
+
+#define ACK_FALLBACK_MS 100
+
+struct _TandemProxyWindow {
+  GtkWindow parent_instance;
+  char *vm_name;
+  uint32_t id;
+  TandemProxyHooks hooks;
+  TandemProxyWindow *parent_proxy; /* weak */
+  gboolean override_redirect;
+  uint8_t type;
+  GtkWidget *area;
+
+  cairo_surface_t *surface; /* guest pixels, RGB24, device scale = GDK's */
+  int32_t gx, gy;
+  uint32_t gw, gh;
+  char *title, *app_id;
+  gboolean shown, placed, own_icon;
+  uint32_t guest_states;
+  int scale;
+
+  uint32_t pending_ack;
+  gboolean ack_due;
+  gint64 frame_us;
+  guint ack_timer;
+  guint64 frames;
+  int last_w, last_h; /* host size last sent or applied, logical px */
+};
+
+G_DEFINE_TYPE(TandemProxyWindow, tandem_proxy_window, GTK_TYPE_WINDOW)
+
+enum { SIG_FRAME_PAINTED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void send(TandemProxyWindow *self, TpMessage *m) {
+  m->window = self->id;
+  self->hooks.send(self, m, self->hooks.data);
+}
+
+static uint32_t mods(GdkModifierType state) {
+  return (uint32_t)state & 0xffu; /* X's core modifier bits */
+}
+
+/* --- Pixels -------------------------------------------------------------- */
+
+static void ensure_surface(TandemProxyWindow *self, uint32_t w, uint32_t h) {
+  if (self->surface && (uint32_t)cairo_image_surface_get_width(
+                           self->surface) == w &&
+      (uint32_t)cairo_image_surface_get_height(self->surface) == h)
+    return;
+  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24,
+                                                  (int)w, (int)h);
+  cairo_t *cr = cairo_create(s);
+  /* Keep what was there: no black frame while the guest redraws. */
+  cairo_set_source_rgb(cr, 0.96, 0.96, 0.96);
+  cairo_paint(cr);
+  if (self->surface) {
+    cairo_surface_set_device_scale(self->surface, 1, 1);
+    cairo_set_source_surface(cr, self->surface, 0, 0);
+    cairo_paint(cr);
+    cairo_surface_destroy(self->surface);
+  }
+  cairo_destroy(cr);
+  cairo_surface_set_device_scale(s, self->scale, self->scale);
+  self->surface = s;
+}
+
+static void send_ack(TandemProxyWindow *self) {
+  if (!self->ack_due)
+    return;
+  self->ack_due = FALSE;
+  if (self->ack_timer)
+    g_source_remove(self->ack_timer);
+  self->ack_timer = 0;
+  TpMessage m = {.type = TP_MSG_FRAME_ACK};
+  gint64 us = g_get_monotonic_time() - self->frame_us;
+  m.u.frame_ack = (TpFrameAck){self->pending_ack,
+                               (uint32_t)CLAMP(us, 0, G_MAXUINT32)};
+  send(self, &m);
+}
+
+static gboolean ack_fallback(gpointer data) {
+  TandemProxyWindow *self = data;
+  self->ack_timer = 0;
+  send_ack(self); /* not drawn (hidden, obscured): don't stall the guest */
+  return G_SOURCE_REMOVE;
+}
+
+static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
+  if (!self->surface)
+    return;
+  if (d->encoding != TP_ENCODING_RAW) {
+    g_warning("%s: compressed damage was not negotiated", self->vm_name);
+    return;
+  }
+  int sw = cairo_image_surface_get_width(self->surface);
+  int sh = cairo_image_surface_get_height(self->surface);
+  int stride = cairo_image_surface_get_stride(self->surface);
+  cairo_surface_flush(self->surface);
+  uint8_t *dst = cairo_image_surface_get_data(self->surface);
+  GdkWindow *gw = gtk_widget_get_window(self->area);
+  for (uint16_t i = 0; i < d->n_rects; i++) {
+    const TpRect *r = &d->rects[i];
+    /* The guest's rectangle, clipped to what this window is now. */
+    int w = MIN((int)r->width, sw - (int)r->x);
+    int h = MIN((int)r->height, sh - (int)r->y);
+    if (w <= 0 || h <= 0)
+      continue;
+    for (int y = 0; y < h; y++)
+      memcpy(dst + (size_t)(r->y + y) * (size_t)stride + (size_t)r->x * 4,
+             r->data + (size_t)y * r->width * 4, (size_t)w * 4);
+    cairo_surface_mark_dirty_rectangle(self->surface, r->x, r->y, w, h);
+    if (gw) {
+      GdkRectangle area = {r->x / self->scale, r->y / self->scale,
+                           (w + self->scale - 1) / self->scale + 1,
+                           (h + self->scale - 1) / self->scale + 1};
+      gtk_widget_queue_draw_area(self->area, area.x, area.y, area.width,
+                                 area.height);
+    }
+  }
+  if (d->flags & TP_DAMAGE_FRAME_END) {
+    if (self->ack_due) /* a frame not painted yet: take the newer one */
+      self->ack_due = FALSE;
+    self->pending_ack = d->frame_seq;
+    self->ack_due = TRUE;
+    self->frame_us = g_get_monotonic_time();
+    self->frames++;
+    if (!self->ack_timer)
+      self->ack_timer = g_timeout_add(ACK_FALLBACK_MS, ack_fallback, self);
+    if (!gw || !gtk_widget_get_mapped(GTK_WIDGET(self)))
+      send_ack(self);
+  }
+}
+
+static gboolean on_draw(GtkWidget *area, cairo_t *cr, gpointer data) {
+  TandemProxyWindow *self = data;
+  if (self->surface) {
+    cairo_set_source_surface(cr, self->surface, 0, 0);
+    cairo_paint(cr);
+  }
+  if (self->ack_due) {
+    uint32_t seq = self->pending_ack;
+    send_ack(self);
+    g_signal_emit(self, signals[SIG_FRAME_PAINTED], 0, (guint)seq);
+  }
+  return TRUE;
+}
+
+cairo_surface_t *tandem_proxy_window_get_surface(TandemProxyWindow *self) {
+  return self->surface;
+}
+
+/* --- Geometry ------------------------------------------------------------ */
+
+/* Keeps a window on a monitor: never lost off every screen. */
+static void clamp_to_monitor(TandemProxyWindow *self, int *x, int *y, int w,
+                             int h) {
+  GdkDisplay *dpy = gtk_widget_get_display(GTK_WIDGET(self));
+  GdkMonitor *mon = gdk_display_get_monitor_at_point(dpy, *x, *y);
+  if (!mon)
+    mon = gdk_display_get_primary_monitor(dpy);
+  if (!mon)
+    return;
+  GdkRectangle a;
+  gdk_monitor_get_workarea(mon, &a);
+  *x = w >= a.width ? a.x : CLAMP(*x, a.x, a.x + a.width - w);
+  *y = h >= a.height ? a.y : CLAMP(*y, a.y, a.y + a.height - h);
+}
+
+static void place(TandemProxyWindow *self) {
+  int w = (int)self->gw / self->scale, h = (int)self->gh / self->scale;
+  int x = self->gx / self->scale, y = self->gy / self->scale;
+  if (self->parent_proxy && (self->override_redirect || !self->placed)) {
+    /* Menus and tooltips sit where the guest put them relative to their
+     * parent, wherever the parent's proxy is on the host. */
+    int px, py;
+    gtk_window_get_position(GTK_WINDOW(self->parent_proxy), &px, &py);
+    x = px + (self->gx - self->parent_proxy->gx) / self->scale;
+    y = py + (self->gy - self->parent_proxy->gy) / self->scale;
+  }
+  clamp_to_monitor(self, &x, &y, w, h);
+  gtk_window_move(GTK_WINDOW(self), x, y);
+  self->placed = TRUE;
+}
+
+static void apply_size(TandemProxyWindow *self) {
+  int w = MAX(1, (int)self->gw / self->scale);
+  int h = MAX(1, (int)self->gh / self->scale);
+  ensure_surface(self, self->gw, self->gh);
+  gtk_widget_set_size_request(self->area, self->override_redirect ? w : 1,
+                              self->override_redirect ? h : 1);
+  if (w != self->last_w || h != self->last_h) {
+    self->last_w = w;
+    self->last_h = h;
+    gtk_window_resize(GTK_WINDOW(self), w, h);
+  }
+}
+
+static gboolean on_configure(GtkWidget *widget, GdkEventConfigure *ev,
+                             gpointer data) {
+  TandemProxyWindow *self = data;
+  if (!self->shown || self->override_redirect)
+    return FALSE;
+  if (ev->width != self->last_w || ev->height != self->last_h) {
+    /* The user resized the proxy: the guest window follows. */
+    self->last_w = ev->width;
+    self->last_h = ev->height;
+    TpMessage m = {.type = TP_MSG_WINDOW_MOVE_RESIZE};
+    m.u.move_resize = (TpMoveResize){
+        0, 0, (uint32_t)CLAMP(ev->width * self->scale, 1, (int)TP_MAX_WINDOW_DIM),
+        (uint32_t)CLAMP(ev->height * self->scale, 1, (int)TP_MAX_WINDOW_DIM),
+        TP_RESIZE};
+    send(self, &m);
+  }
+  return FALSE;
+}
+
+static void apply_hints(TandemProxyWindow *self, const TpWindowHints *h) {
+  GdkGeometry g = {0};
+  GdkWindowHints mask = 0;
+  int s = self->scale;
+  if (h->flags & TP_HINT_MIN_SIZE) {
+    g.min_width = (int)h->min_width / s;
+    g.min_height = (int)h->min_height / s;
+    mask |= GDK_HINT_MIN_SIZE;
+  }
+  if (h->flags & TP_HINT_MAX_SIZE) {
+    g.max_width = MAX(1, (int)h->max_width / s);
+    g.max_height = MAX(1, (int)h->max_height / s);
+    mask |= GDK_HINT_MAX_SIZE;
+  }
+  if ((h->flags & TP_HINT_RESIZE_INC) && h->width_inc && h->height_inc) {
+    g.width_inc = MAX(1, (int)h->width_inc / s);
+    g.height_inc = MAX(1, (int)h->height_inc / s);
+    mask |= GDK_HINT_RESIZE_INC;
+  }
+  if (h->flags & TP_HINT_BASE_SIZE) {
+    g.base_width = (int)h->base_width / s;
+    g.base_height = (int)h->base_height / s;
+    mask |= GDK_HINT_BASE_SIZE;
+  }
+  gtk_window_set_geometry_hints(GTK_WINDOW(self), NULL, &g, mask);
+}
+
+/* --- Title, icon, states -------------------------------------------------- */
+
+static void apply_title(TandemProxyWindow *self, const char *guest_title) {
+  g_free(self->title);
+  self->title = g_strdup(guest_title);
+  /* Always marked as the VM's: a guest cannot pose as a host window. */
+  g_autofree char *shown = *guest_title
+                               ? g_strdup_printf(_("%s — %s"), guest_title,
+                                                 self->vm_name)
+                               : g_strdup(self->vm_name);
+  gtk_window_set_title(GTK_WINDOW(self), shown);
+}
+
+static void apply_icon(TandemProxyWindow *self, const TpWindowIcon *icon) {
+  GdkPixbuf *pb = gdk_pixbuf_new(GDK_COLORSPACE_RGB, TRUE, 8,
+                                 (int)icon->width, (int)icon->height);
+  if (!pb)
+    return;
+  uint8_t *px = gdk_pixbuf_get_pixels(pb);
+  int stride = gdk_pixbuf_get_rowstride(pb);
+  for (uint32_t y = 0; y < icon->height; y++)
+    for (uint32_t x = 0; x < icon->width; x++) {
+      uint32_t v;
+      memcpy(&v, icon->argb.data + ((size_t)y * icon->width + x) * 4, 4);
+      uint8_t *o = px + (size_t)y * (size_t)stride + x * 4;
+      o[0] = (uint8_t)(v >> 16);
+      o[1] = (uint8_t)(v >> 8);
+      o[2] = (uint8_t)v;
+      o[3] = (uint8_t)(v >> 24);
+    }
+  gtk_window_set_icon(GTK_WINDOW(self), pb);
+  g_object_unref(pb);
+  self->own_icon = TRUE;
+}
+
+void tandem_proxy_window_set_app_icon(TandemProxyWindow *self, GBytes *png) {
+  if (self->own_icon)
+    return;
+  g_autoptr(GdkPixbufLoader) l = gdk_pixbuf_loader_new_with_type("png", NULL);
+  gsize n;
+  const guchar *d = g_bytes_get_data(png, &n);
+  /* The exporter checked it; still, decoding it stays bounded. */
+  gdk_pixbuf_loader_set_size(l, 64, 64);
+  gboolean ok = l && gdk_pixbuf_loader_write(l, d, n, NULL);
+  ok = l && gdk_pixbuf_loader_close(l, NULL) && ok;
+  if (ok && gdk_pixbuf_loader_get_pixbuf(l))
+    gtk_window_set_icon(GTK_WINDOW(self), gdk_pixbuf_loader_get_pixbuf(l));
+}
+
+static void apply_states(TandemProxyWindow *self, uint32_t states) {
+  uint32_t old = self->guest_states;
+  self->guest_states = states;
+  GtkWindow *win = GTK_WINDOW(self);
+  gtk_window_set_urgency_hint(win,
+                              (states & TP_STATE_DEMANDS_ATTENTION) != 0);
+  if ((states ^ old) & TP_STATE_HIDDEN) {
+    if (states & TP_STATE_HIDDEN)
+      gtk_window_iconify(win);
+    else
+      gtk_window_deiconify(win);
+  }
+  uint32_t max = TP_STATE_MAXIMIZED_HORZ | TP_STATE_MAXIMIZED_VERT;
+  if ((states ^ old) & max) {
+    if ((states & max) == max)
+      gtk_window_maximize(win);
+    else if (!(states & max))
+      gtk_window_unmaximize(win);
+  }
+  if ((states & ~old) & TP_STATE_FULLSCREEN)
+    /* Full screen over the host's desktop needs the user: only the host
+     * side (the window manager's own command) may do it. */
+    g_message("%s: “%s” asked for full screen; not granted without the "
+              "user", self->vm_name, self->title ? self->title : "");
+  gtk_window_set_keep_above(win, (states & TP_STATE_ABOVE) != 0);
+  gtk_window_set_skip_taskbar_hint(win,
+                                   (states & TP_STATE_SKIP_TASKBAR) != 0);
+}
+
+static gboolean on_window_state(GtkWidget *widget, GdkEventWindowState *ev,
+                                gpointer data) {
+  TandemProxyWindow *self = data;
+  uint32_t want = 0, mask = 0;
+  if (ev->changed_mask & GDK_WINDOW_STATE_ICONIFIED) {
+    mask |= TP_STATE_HIDDEN;
+    if (ev->new_window_state & GDK_WINDOW_STATE_ICONIFIED)
+      want |= TP_STATE_HIDDEN;
+  }
+  if (ev->changed_mask & GDK_WINDOW_STATE_MAXIMIZED) {
+    mask |= TP_STATE_MAXIMIZED_HORZ | TP_STATE_MAXIMIZED_VERT;
+    if (ev->new_window_state & GDK_WINDOW_STATE_MAXIMIZED)
+      want |= TP_STATE_MAXIMIZED_HORZ | TP_STATE_MAXIMIZED_VERT;
+  }
+  if (ev->changed_mask & GDK_WINDOW_STATE_FULLSCREEN) {
+    mask |= TP_STATE_FULLSCREEN;
+    if (ev->new_window_state & GDK_WINDOW_STATE_FULLSCREEN)
+      want |= TP_STATE_FULLSCREEN;
+  }
+  /* Only changes the guest does not already have: no echo loops. */
+  if (mask && (self->guest_states & mask) != want) {
+    TpMessage m = {.type = TP_MSG_WINDOW_SET_STATE};
+    m.u.set_state = (TpSetState){mask, want & mask};
+    send(self, &m);
+  }
+  return FALSE;
+}
+
+/* --- Input ---------------------------------------------------------------- */
+
+static int32_t gpx(TandemProxyWindow *self, double v) {
+  return (int32_t)CLAMP(v * self->scale, -32768, 32767);
+}
+
+static gboolean on_key(GtkWidget *widget, GdkEventKey *ev, gpointer data) {
+  TandemProxyWindow *self = data;
+  if (ev->hardware_keycode < TP_MIN_KEYCODE ||
+      !self->hooks.may_type(self, self->hooks.data))
+    return TRUE; /* keys never go to a window the user is not in */
+  TpMessage m = {.type = TP_MSG_KEY};
+  m.u.key = (TpKey){ev->hardware_keycode, ev->keyval, mods(ev->state),
+                    ev->type == GDK_KEY_PRESS, ev->time};
+  send(self, &m);
+  return TRUE;
+}
+
+static gboolean on_button(GtkWidget *widget, GdkEventButton *ev,
+                          gpointer data) {
+  TandemProxyWindow *self = data;
+  if (ev->type != GDK_BUTTON_PRESS && ev->type != GDK_BUTTON_RELEASE)
+    return TRUE; /* double/triple clicks: the guest counts for itself */
+  if (ev->button < 1 || ev->button > TP_MAX_BUTTON)
+    return TRUE;
+  TpMessage m = {.type = TP_MSG_BUTTON};
+  m.u.button = (TpButton){ev->button, ev->type == GDK_BUTTON_PRESS,
+                          gpx(self, ev->x), gpx(self, ev->y),
+                          mods(ev->state), ev->time};
+  send(self, &m);
+  return TRUE;
+}
+
+static gboolean on_motion(GtkWidget *widget, GdkEventMotion *ev,
+                          gpointer data) {
+  TandemProxyWindow *self = data;
+  TpMessage m = {.type = TP_MSG_MOTION};
+  m.u.motion = (TpMotion){gpx(self, ev->x), gpx(self, ev->y),
+                          mods(ev->state), ev->time};
+  send(self, &m);
+  return TRUE;
+}
+
+static gboolean on_scroll(GtkWidget *widget, GdkEventScroll *ev,
+                          gpointer data) {
+  TandemProxyWindow *self = data;
+  TpMessage m = {.type = TP_MSG_SCROLL};
+  TpScroll *s = &m.u.scroll;
+  s->x = gpx(self, ev->x);
+  s->y = gpx(self, ev->y);
+  s->modifiers = mods(ev->state);
+  s->time_ms = ev->time;
+  switch (ev->direction) {
+  case GDK_SCROLL_UP:
+    s->discrete_y = -1;
+    break;
+  case GDK_SCROLL_DOWN:
+    s->discrete_y = 1;
+    break;
+  case GDK_SCROLL_LEFT:
+    s->discrete_x = -1;
+    break;
+  case GDK_SCROLL_RIGHT:
+    s->discrete_x = 1;
+    break;
+  case GDK_SCROLL_SMOOTH:
+    s->smooth_x = (int32_t)CLAMP(ev->delta_x * 65536.0, -(1 << 28), 1 << 28);
+    s->smooth_y = (int32_t)CLAMP(ev->delta_y * 65536.0, -(1 << 28), 1 << 28);
+    break;
+  }
+  send(self, &m);
+  return TRUE;
+}
+
+static gboolean on_crossing(GtkWidget *widget, GdkEventCrossing *ev,
+                            gpointer data) {
+  TandemProxyWindow *self = data;
+  TpMessage m = {.type = TP_MSG_CROSSING};
+  m.u.crossing = (TpCrossing){ev->type == GDK_ENTER_NOTIFY, gpx(self, ev->x),
+                              gpx(self, ev->y), mods(ev->state), ev->time};
+  send(self, &m);
+  return FALSE;
+}
+
+static gboolean on_focus(GtkWidget *widget, GdkEventFocus *ev,
+                         gpointer data) {
+  TandemProxyWindow *self = data;
+  self->hooks.focus(self, ev->in, self->hooks.data);
+  return FALSE;
+}
+
+void tandem_proxy_window_send_key_state(TandemProxyWindow *self) {
+  TpMessage m = {.type = TP_MSG_KEY_STATE};
+  GdkDisplay *dpy = gtk_widget_get_display(GTK_WIDGET(self));
+  if (GDK_IS_X11_DISPLAY(dpy)) {
+    char keys[32];
+    XQueryKeymap(GDK_DISPLAY_XDISPLAY(dpy), keys);
+    memcpy(m.u.key_state.keys, keys, 32);
+  }
+  GdkKeymap *km = gdk_keymap_get_for_display(dpy);
+  m.u.key_state.modifiers = gdk_keymap_get_modifier_state(km) & 0xffu;
+  for (int k = 0; k < (int)TP_MIN_KEYCODE; k++) /* not keys, on the wire */
+    m.u.key_state.keys[k / 8] &= (uint8_t) ~(1u << (k % 8));
+  send(self, &m);
+}
+
+static gboolean on_delete(GtkWidget *widget, GdkEvent *ev, gpointer data) {
+  TandemProxyWindow *self = data;
+  TpMessage m = {.type = TP_MSG_WINDOW_CLOSE};
+  send(self, &m); /* the guest app decides (it may ask to save) */
+  return TRUE;
+}
+
+static void on_scale(GObject *obj, GParamSpec *pspec, gpointer data) {
+  TandemProxyWindow *self = data;
+  int s = gtk_widget_get_scale_factor(GTK_WIDGET(self));
+  if (s < 1 || s == self->scale)
+    return;
+  self->scale = s;
+  if (self->surface)
+    cairo_surface_set_device_scale(self->surface, s, s);
+  self->last_w = self->last_h = 0;
+  apply_size(self);
+}
+
+/* --- Messages from the guest ---------------------------------------------- */
+
+void tandem_proxy_window_handle(TandemProxyWindow *self, const TpMessage *m) {
+  switch (m->type) {
+  case TP_MSG_WINDOW_MAP:
+    if (!self->shown) {
+      self->shown = TRUE;
+      apply_size(self);
+      place(self);
+      gtk_widget_show(GTK_WIDGET(self));
+    }
+    break;
+  case TP_MSG_WINDOW_UNMAP:
+    self->shown = FALSE;
+    self->placed = FALSE;
+    gtk_widget_hide(GTK_WIDGET(self));
+    send_ack(self);
+    break;
+  case TP_MSG_WINDOW_CONFIGURE: {
+    const TpWindowConfigure *c = &m->u.configure;
+    gboolean moved = c->x != self->gx || c->y != self->gy;
+    self->gx = c->x;
+    self->gy = c->y;
+    self->gw = c->width;
+    self->gh = c->height;
+    apply_size(self);
+    if (self->shown && moved && self->override_redirect)
+      place(self);
+    break;
+  }
+  case TP_MSG_WINDOW_TITLE:
+    apply_title(self, m->u.title.title);
+    break;
+  case TP_MSG_WINDOW_ICON:
+    apply_icon(self, &m->u.icon);
+    break;
+  case TP_MSG_WINDOW_HINTS:
+    if (!self->override_redirect)
+      apply_hints(self, &m->u.hints);
+    break;
+  case TP_MSG_WINDOW_STATE:
+    apply_states(self, m->u.state.states);
+    break;
+  case TP_MSG_DAMAGE:
+    apply_damage(self, &m->u.damage);
+    break;
+  default:
+    break;
+  }
+}
+
+/* --- Life ------------------------------------------------------------------ */
+
+void tandem_proxy_window_set_app(TandemProxyWindow *self, const char *app_id,
+                                 const char *wm_class) {
+  g_free(self->app_id);
+  self->app_id = g_strdup(app_id);
+  if (wm_class && !gtk_widget_get_realized(GTK_WIDGET(self))) {
+    /* Each guest application its own taskbar entry and Alt-Tab icon. */
+    G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+    gtk_window_set_wmclass(GTK_WINDOW(self), wm_class, wm_class);
+    G_GNUC_END_IGNORE_DEPRECATIONS
+  }
+}
+
+static GdkWindowTypeHint type_hint(uint8_t type) {
+  switch (type) {
+  case TP_WINDOW_TYPE_DIALOG: return GDK_WINDOW_TYPE_HINT_DIALOG;
+  case TP_WINDOW_TYPE_UTILITY: return GDK_WINDOW_TYPE_HINT_UTILITY;
+  case TP_WINDOW_TYPE_TOOLBAR: return GDK_WINDOW_TYPE_HINT_TOOLBAR;
+  case TP_WINDOW_TYPE_SPLASH: return GDK_WINDOW_TYPE_HINT_SPLASHSCREEN;
+  case TP_WINDOW_TYPE_MENU: return GDK_WINDOW_TYPE_HINT_MENU;
+  case TP_WINDOW_TYPE_DROPDOWN_MENU: return GDK_WINDOW_TYPE_HINT_DROPDOWN_MENU;
+  case TP_WINDOW_TYPE_POPUP_MENU: return GDK_WINDOW_TYPE_HINT_POPUP_MENU;
+  case TP_WINDOW_TYPE_TOOLTIP: return GDK_WINDOW_TYPE_HINT_TOOLTIP;
+  case TP_WINDOW_TYPE_NOTIFICATION: return GDK_WINDOW_TYPE_HINT_NOTIFICATION;
+  case TP_WINDOW_TYPE_COMBO: return GDK_WINDOW_TYPE_HINT_COMBO;
+  case TP_WINDOW_TYPE_DND: return GDK_WINDOW_TYPE_HINT_DND;
+  default: return GDK_WINDOW_TYPE_HINT_NORMAL;
+  }
+}
+
+TandemProxyWindow *tandem_proxy_window_new(const char *vm_name,
+                                           uint32_t guest_id,
+                                           const TpWindowCreate *c,
+                                           TandemProxyWindow *parent,
+                                           const TandemProxyHooks *hooks) {
+  TandemProxyWindow *self = g_object_new(
+      TANDEM_TYPE_PROXY_WINDOW, "type",
+      c->override_redirect ? GTK_WINDOW_POPUP : GTK_WINDOW_TOPLEVEL, NULL);
+  self->vm_name = g_strdup(vm_name);
+  self->id = guest_id;
+  self->hooks = *hooks;
+  self->override_redirect = c->override_redirect;
+  self->type = c->window_type;
+  self->gx = c->x;
+  self->gy = c->y;
+  self->gw = c->width;
+  self->gh = c->height;
+  self->scale = MAX(1, gtk_widget_get_scale_factor(GTK_WIDGET(self)));
+  if (parent) {
+    self->parent_proxy = parent;
+    g_object_add_weak_pointer(G_OBJECT(parent),
+                              (gpointer *)&self->parent_proxy);
+    if (!c->override_redirect)
+      gtk_window_set_transient_for(GTK_WINDOW(self), GTK_WINDOW(parent));
+  }
+  GtkWindow *win = GTK_WINDOW(self);
+  gtk_window_set_type_hint(win, type_hint(c->window_type));
+  /* Focus is the focus logic's to give, not the window manager's. */
+  gtk_window_set_focus_on_map(win, FALSE);
+  apply_title(self, "");
+
+  self->area = gtk_drawing_area_new();
+  gtk_widget_set_can_focus(self->area, TRUE);
+  gtk_widget_add_events(self->area,
+                        GDK_POINTER_MOTION_MASK | GDK_BUTTON_PRESS_MASK |
+                            GDK_BUTTON_RELEASE_MASK | GDK_SCROLL_MASK |
+                            GDK_SMOOTH_SCROLL_MASK | GDK_ENTER_NOTIFY_MASK |
+                            GDK_LEAVE_NOTIFY_MASK | GDK_KEY_PRESS_MASK |
+                            GDK_KEY_RELEASE_MASK);
+  g_signal_connect(self->area, "draw", G_CALLBACK(on_draw), self);
+  g_signal_connect(self->area, "button-press-event", G_CALLBACK(on_button),
+                   self);
+  g_signal_connect(self->area, "button-release-event", G_CALLBACK(on_button),
+                   self);
+  g_signal_connect(self->area, "motion-notify-event", G_CALLBACK(on_motion),
+                   self);
+  g_signal_connect(self->area, "scroll-event", G_CALLBACK(on_scroll), self);
+  g_signal_connect(self->area, "enter-notify-event", G_CALLBACK(on_crossing),
+                   self);
+  g_signal_connect(self->area, "leave-notify-event", G_CALLBACK(on_crossing),
+                   self);
+  g_signal_connect(self, "key-press-event", G_CALLBACK(on_key), self);
+  g_signal_connect(self, "key-release-event", G_CALLBACK(on_key), self);
+  g_signal_connect(self, "focus-in-event", G_CALLBACK(on_focus), self);
+  g_signal_connect(self, "focus-out-event", G_CALLBACK(on_focus), self);
+  g_signal_connect(self, "delete-event", G_CALLBACK(on_delete), self);
+  g_signal_connect(self, "configure-event", G_CALLBACK(on_configure), self);
+  g_signal_connect(self, "window-state-event", G_CALLBACK(on_window_state),
+                   self);
+  g_signal_connect(self, "notify::scale-factor", G_CALLBACK(on_scale), self);
+  gtk_container_add(GTK_CONTAINER(self), self->area);
+  gtk_widget_show(self->area);
+  ensure_surface(self, self->gw, self->gh);
+  return self;
+}
+
+uint32_t tandem_proxy_window_get_guest_id(TandemProxyWindow *self) {
+  return self->id;
+}
+TandemProxyWindow *tandem_proxy_window_get_parent(TandemProxyWindow *self) {
+  return self->parent_proxy;
+}
+const char *tandem_proxy_window_get_title(TandemProxyWindow *self) {
+  return self->title ? self->title : "";
+}
+const char *tandem_proxy_window_get_app_id(TandemProxyWindow *self) {
+  return self->app_id ? self->app_id : "";
+}
+gboolean tandem_proxy_window_is_shown(TandemProxyWindow *self) {
+  return self->shown;
+}
+guint64 tandem_proxy_window_get_frames(TandemProxyWindow *self) {
+  return self->frames;
+}
+void tandem_proxy_window_get_guest_geometry(TandemProxyWindow *self,
+                                            int32_t *x, int32_t *y,
+                                            uint32_t *w, uint32_t *h) {
+  *x = self->gx;
+  *y = self->gy;
+  *w = self->gw;
+  *h = self->gh;
+}
+
+static void tandem_proxy_window_dispose(GObject *object) {
+  TandemProxyWindow *self = TANDEM_PROXY_WINDOW(object);
+  if (self->ack_timer)
+    g_source_remove(self->ack_timer);
+  self->ack_timer = 0;
+  if (self->parent_proxy) {
+    g_object_remove_weak_pointer(G_OBJECT(self->parent_proxy),
+                                 (gpointer *)&self->parent_proxy);
+    self->parent_proxy = NULL;
+  }
+  G_OBJECT_CLASS(tandem_proxy_window_parent_class)->dispose(object);
+}
+
+static void tandem_proxy_window_finalize(GObject *object) {
+  TandemProxyWindow *self = TANDEM_PROXY_WINDOW(object);
+  g_clear_pointer(&self->surface, cairo_surface_destroy);
+  g_free(self->vm_name);
+  g_free(self->title);
+  g_free(self->app_id);
+  G_OBJECT_CLASS(tandem_proxy_window_parent_class)->finalize(object);
+}
+
+static void tandem_proxy_window_class_init(TandemProxyWindowClass *klass) {
+  G_OBJECT_CLASS(klass)->dispose = tandem_proxy_window_dispose;
+  G_OBJECT_CLASS(klass)->finalize = tandem_proxy_window_finalize;
+  signals[SIG_FRAME_PAINTED] = g_signal_new(
+      "frame-painted", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+}
+
+static void tandem_proxy_window_init(TandemProxyWindow *self) {}

@@ -1,0 +1,265 @@
+#!/bin/sh
+# e2e.sh loopback|vm: a guest application as a user meets it, scripted.
+#
+# Runs under tests/with-session (private Xvfb = the host desktop, private
+# session bus and XDG dirs). The guest is either a second Xvfb with the
+# real tandem-agent connecting to `tandem --loopback` (seconds), or the
+# default guest booted under TCG (minutes). Then, as the issue says:
+#   the exported menu entry's Exec line starts the guest's terminal;
+#   its proxy appears with the title, WM_CLASS and icon expected;
+#   its pixels match the guest window's;
+#   typed keys reach the guest program (it changes its own title);
+#   focus on a native host window puts the guest on the stub, and back;
+#   a dialog of the GTK3 app arrives as a transient proxy and takes focus;
+#   closing a proxy closes the guest application.
+# Output is TAP.
+set -u
+mode=${1:-loopback}
+build=${TANDEM_BUILD_ROOT:?}
+src=${TANDEM_SOURCE_ROOT:?}
+. "$src/tools/session.sh"
+PATH="$build/app:$PATH"
+export PATH
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-e2e.XXXXXX")
+host_display=$DISPLAY
+guest=e2e
+n=0
+failed=0
+pids=""
+
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() {
+  n=$((n + 1))
+  failed=$((failed + 1))
+  echo "not ok $n - $*"
+}
+check() { # check DESCRIPTION COMMAND...
+  _d=$1
+  shift
+  if "$@"; then ok "$_d"; else not_ok "$_d"; fi
+}
+note() { echo "# $*"; }
+
+cleanup() {
+  for p in $pids; do kill "$p" 2>/dev/null; done
+  [ -n "${guest_xvfb:-}" ] && kill "$guest_xvfb" 2>/dev/null
+  tandemctl vm stop "$guest" >/dev/null 2>&1
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# wait_until SECONDS COMMAND...: polls COMMAND (every 0.1 s) until it
+# succeeds, at most SECONDS.
+wait_until() {
+  _limit=$(($1 * 10))
+  shift
+  _i=0
+  until "$@" >/dev/null 2>&1; do
+    _i=$((_i + 1))
+    [ "$_i" -ge "$_limit" ] && return 1
+    sleep 0.1
+  done
+}
+
+json() { # json PROGRAM: runs a Python expression over tandemctl's --json
+  /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); $1"
+}
+
+# --- The guest ---------------------------------------------------------------
+
+xterm_app=debian-xterm
+editor_app=org.xfce.mousepad
+if [ "$mode" = loopback ]; then
+  echo "1..13"
+  mkdir -p "$tmp/guest"
+  tandem_start_xvfb "$tmp/guest" || exit 1
+  guest_display=$DISPLAY
+  guest_xvfb=$TANDEM_XVFB_PID
+  DISPLAY=$host_display
+  export DISPLAY
+  sock=$tmp/agent.sock
+  tandem --service --loopback "$guest=$sock" >"$tmp/tandem.log" 2>&1 &
+  pids="$pids $!"
+  wait_until 20 test -S "$sock" || { echo "Bail out! the shell did not listen"; cat "$tmp/tandem.log"; exit 1; }
+  # The guest's applications are this machine's (xterm, mousepad), seen
+  # through the agent on the guest's display, with a home of its own.
+  mkdir -p "$tmp/guest-home"
+  env DISPLAY="$guest_display" HOME="$tmp/guest-home" \
+    XDG_DATA_HOME="$tmp/guest-home/.local/share" XDG_DATA_DIRS=/usr/share \
+    XDG_CONFIG_HOME="$tmp/guest-home/.config" \
+    "$TANDEM_GUEST_AGENT" --connect "unix:$sock" >"$tmp/agent.log" 2>&1 &
+  pids="$pids $!"
+else
+  echo "1..13"
+  dir=${TANDEM_DEFAULT_GUEST:-}
+  if [ -z "$dir" ] || ! [ -f "$dir/initramfs.img" ]; then
+    echo "1..0 # SKIP no default guest (TANDEM_DEFAULT_GUEST)"
+    exit 0
+  fi
+  qemu-img create -q -f qcow2 -b "$dir/home.qcow2" -F qcow2 \
+    "$tmp/home.qcow2" || exit 1
+  mkdir -p "$XDG_CONFIG_HOME/tandem/vms"
+  cat >"$XDG_CONFIG_HOME/tandem/vms/$guest.conf" <<EOF
+[VM]
+Memory=1G
+CPUs=2
+Accelerator=tcg
+Display=spice
+[Boot]
+Kernel=$dir/vmlinuz
+Initrd=$dir/initramfs.img
+CommandLine=console=ttyS0 quiet
+[Disk home]
+Path=$tmp/home.qcow2
+EOF
+  tandem --service >"$tmp/tandem.log" 2>&1 &
+  pids="$pids $!"
+  wait_until 20 tandemctl vm list || { echo "Bail out! no shell"; exit 1; }
+  t0=$(date +%s)
+  tandemctl vm start "$guest" >/dev/null || { echo "Bail out! the VM did not start"; exit 1; }
+fi
+
+# --- The host menu -------------------------------------------------------------
+
+entry=$XDG_DATA_HOME/applications/tandem.$guest.$xterm_app.desktop
+if wait_until 300 test -f "$entry"; then
+  ok "the guest's terminal is in the host menu"
+else
+  not_ok "the guest's terminal is in the host menu"
+  cat "$tmp/tandem.log" "$tmp/agent.log" 2>/dev/null | sed 's/^/# /' | tail -30
+  exit 1
+fi
+[ "$mode" = vm ] && note "menu exported $(($(date +%s) - t0)) s after the VM start"
+check "its entry is valid" desktop-file-validate "$entry"
+wm_class=$(sed -n 's/^StartupWMClass=//p' "$entry")
+exec_line=$(sed -n 's/^Exec=//p' "$entry" | sed 's/ %[fFuU]//')
+
+# --- Launch from the menu entry's Exec line -----------------------------------
+
+sh -c "$exec_line" >"$tmp/launch.log" 2>&1
+check "the Exec line launches it" grep -q "$guest" "$tmp/launch.log"
+proxy_of() { # proxy_of CLASS: the first mapped host window of that class
+  xdotool search --onlyvisible --classname "^$1\$" 2>/dev/null | head -n 1
+}
+proxy=""
+find_proxy() { proxy=$(proxy_of "$wm_class"); [ -n "$proxy" ]; }
+if wait_until 120 find_proxy; then
+  ok "a proxy window appears with WM_CLASS $wm_class"
+else
+  not_ok "a proxy window appears with WM_CLASS $wm_class"
+  exit 1
+fi
+title=$(xdotool getwindowname "$proxy")
+note "proxy title: $title"
+case $title in
+  *" — $guest") ok "its title names the VM" ;;
+  *) not_ok "its title names the VM ($title)" ;;
+esac
+check "it has an icon" sh -c "xprop -id $proxy _NET_WM_ICON | grep -q 'Icon ('"
+
+# --- Pixels ------------------------------------------------------------------
+
+# The guest window: on the guest's display (loopback), or the VM's screen
+# (QMP screendump) at the guest window's place.
+windows_json() { tandemctl windows "$guest" --json; }
+gwin=$(windows_json | json "print([w for w in d if w['shown'] and w['app-id']=='$xterm_app'][0]['id'])")
+geom=$(windows_json | json "w=[w for w in d if w['id']==$gwin][0]; print('%dx%d+%d+%d' % (w['width'], w['height'], w['x'], w['y']))")
+note "guest window $gwin at $geom"
+sleep_until_still() { # the proxy's pixels stop changing (the app is drawn)
+  import -window "$proxy" "$tmp/a.png" 2>/dev/null
+  import -window "$proxy" "$tmp/b.png" 2>/dev/null
+  [ "$(compare -metric AE "$tmp/a.png" "$tmp/b.png" null: 2>&1)" = 0 ]
+}
+wait_until 30 sleep_until_still
+import -window "$proxy" "$tmp/proxy.png"
+if [ "$mode" = loopback ]; then
+  DISPLAY=$guest_display import -window root -crop "$geom" +repage \
+    "$tmp/guest.png"
+else
+  qmp=$XDG_RUNTIME_DIR/tandem/$guest/qmp.sock
+  printf '%s\n' '{"execute":"qmp_capabilities"}' \
+    "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"$tmp/screen.ppm\"}}" |
+    socat -t 5 - "UNIX-CONNECT:$qmp" >/dev/null
+  wait_until 10 test -s "$tmp/screen.ppm"
+  convert "$tmp/screen.ppm" -crop "$geom" +repage "$tmp/guest.png"
+fi
+diff=$(compare -metric AE -fuzz 3% "$tmp/proxy.png" "$tmp/guest.png" null: 2>&1)
+pixels=$(identify -format '%[fx:w*h]' "$tmp/proxy.png")
+note "$diff of $pixels pixels differ"
+check "its pixels match the guest window's" [ "${diff%% *}" -le $((pixels / 100)) ]
+
+# --- Typing ---------------------------------------------------------------------
+
+xdotool windowfocus --sync "$proxy"
+xdotool type --delay 15 "printf '\\033]2;typed-in-guest\\007'"
+xdotool key Return
+title_typed() { xdotool getwindowname "$proxy" | grep -q "typed-in-guest"; }
+check "typed keys reach the guest program" wait_until 60 title_typed
+
+# --- Focus -----------------------------------------------------------------------
+
+focus_kind() { tandemctl focus "$guest" --json | json "print(d['guest-kind'])"; }
+focus_window() { tandemctl focus "$guest" --json | json "print(d['guest-window'])"; }
+xterm -title "host native" -geometry 40x5+700+500 &
+pids="$pids $!"
+native=""
+find_native() { native=$(xdotool search --onlyvisible --name '^host native$' | head -n 1); [ -n "$native" ]; }
+wait_until 20 find_native
+xdotool windowfocus --sync "$native"
+is_stub() { [ "$(focus_kind)" = stub ]; }
+check "a native host window puts the guest on the stub" wait_until 20 is_stub
+xdotool windowfocus --sync "$proxy"
+is_back() { [ "$(focus_kind)" = window ] && [ "$(focus_window)" = "$gwin" ]; }
+check "back in the proxy, the guest window has focus again" wait_until 20 is_back
+
+# --- A dialog of the GTK3 application ---------------------------------------------
+
+tandemctl launch "$guest" "$editor_app" >"$tmp/launch2.log" 2>&1
+editor=""
+editor_class=$(sed -n 's/^StartupWMClass=//p' \
+  "$XDG_DATA_HOME/applications/tandem.$guest.$editor_app.desktop")
+find_editor() { editor=$(proxy_of "$editor_class"); [ -n "$editor" ]; }
+if wait_until 180 find_editor; then
+  xdotool windowfocus --sync "$editor"
+  sleep_editor_ready() { # the editor draws its menu bar: its pixels vary
+    import -window "$editor" "$tmp/e.png" 2>/dev/null &&
+      [ "$(identify -format '%k' "$tmp/e.png")" -gt 8 ]
+  }
+  wait_until 60 sleep_editor_ready
+  xdotool key --window "$editor" ctrl+o
+  dialog=""
+  find_dialog() {
+    for w in $(xdotool search --onlyvisible --classname "^$editor_class\$"); do
+      [ "$w" = "$editor" ] && continue
+      xprop -id "$w" WM_TRANSIENT_FOR | grep -q "window id" && dialog=$w && return 0
+    done
+    return 1
+  }
+  if wait_until 60 find_dialog; then
+    ok "the editor's Open dialog arrives as a transient proxy"
+    dialog_focused() { [ "$(xdotool getwindowfocus)" = "$dialog" ]; }
+    check "and takes focus" wait_until 20 dialog_focused
+    xdotool key --window "$dialog" Escape
+  else
+    not_ok "the editor's Open dialog arrives as a transient proxy"
+    not_ok "and takes focus"
+  fi
+else
+  not_ok "the GTK3 editor's proxy appears"
+  not_ok "and takes focus"
+fi
+
+# --- Closing -------------------------------------------------------------------------
+
+"$build/tests/e2e/x11-delete-window" "$proxy"
+proxy_gone() { ! xdotool getwindowname "$proxy" >/dev/null 2>&1 || \
+  [ -z "$(proxy_of "$wm_class")" ]; }
+guest_gone() { ! windows_json | json "import sys; sys.exit(0 if any(w['id']==$gwin for w in d) else 1)"; }
+check "closing the proxy closes the guest application" wait_until 30 guest_gone
+
+if [ "$failed" -gt 0 ]; then
+  note "the shell's log:"
+  sed 's/^/#   /' "$tmp/tandem.log" | tail -40
+fi
+exit 0
