@@ -113,7 +113,11 @@ CommandLine=console=ttyS0 quiet
 [Disk home]
 Path=$tmp/home.qcow2
 EOF
-  tandem --service >"$tmp/tandem.log" 2>&1 &
+  # A second QMP monitor for the test's own screendump (Tandem's is busy).
+  printf '#!/bin/sh\nexec qemu-system-x86_64 "$@" -qmp unix:%s,server=on,wait=off\n' \
+    "$tmp/qmp-test.sock" >"$tmp/qemu"
+  chmod +x "$tmp/qemu"
+  TANDEM_QEMU=$tmp/qemu tandem --service >"$tmp/tandem.log" 2>&1 &
   pids="$pids $!"
   wait_until 20 tandemctl vm list || { echo "Bail out! no shell"; exit 1; }
   t0=$(date +%s)
@@ -177,7 +181,7 @@ if [ "$mode" = loopback ]; then
   DISPLAY=$guest_display import -window root -crop "$geom" +repage \
     "$tmp/guest.png"
 else
-  qmp=$XDG_RUNTIME_DIR/tandem/$guest/qmp.sock
+  qmp=$tmp/qmp-test.sock
   printf '%s\n' '{"execute":"qmp_capabilities"}' \
     "{\"execute\":\"screendump\",\"arguments\":{\"filename\":\"$tmp/screen.ppm\"}}" |
     socat -t 5 - "UNIX-CONNECT:$qmp" >/dev/null
