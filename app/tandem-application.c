@@ -166,6 +166,18 @@ static void on_proxy_windows(TandemProxyManager *pm, gpointer arg,
   tandem_guest_hub_windows_changed(c->app->hub, c->guest);
 }
 
+/* The first window of a launched application ends the launcher's startup
+ * notification (the busy cursor, the "starting" taskbar entry). */
+static void on_proxy_shown(TandemProxyManager *pm, TandemProxyWindow *w,
+                           gpointer data) {
+  ClassData *c = data;
+  g_autofree char *id = tandem_guest_hub_take_startup_id(
+      c->app->hub, c->guest, tandem_proxy_window_get_app_id(w));
+  if (id)
+    gtk_window_set_startup_id(GTK_WINDOW(w), id);
+  tandem_guest_hub_windows_changed(c->app->hub, c->guest);
+}
+
 static void on_proxy_focus(TandemProxyManager *pm, gpointer data) {
   ClassData *c = data;
   tandem_guest_hub_focus_changed(c->app->hub, c->guest);
@@ -181,7 +193,8 @@ static void on_link_added(TandemGuestHub *hub, const char *guest,
   g_object_set_data_full(G_OBJECT(pm), "tandem-class-data", c,
                          class_data_free);
   tandem_proxy_manager_set_class_func(pm, class_for_window, c);
-  g_signal_connect(pm, "window-shown", G_CALLBACK(on_proxy_windows), c);
+  g_signal_connect(pm, "window-shown", G_CALLBACK(on_proxy_shown), c);
+  g_signal_connect(pm, "window-changed", G_CALLBACK(on_proxy_windows), c);
   g_signal_connect(pm, "window-removed", G_CALLBACK(on_proxy_windows), c);
   g_signal_connect(pm, "focus-changed", G_CALLBACK(on_proxy_focus), c);
   g_hash_table_replace(self->proxies, g_strdup(guest), pm);

@@ -28,6 +28,7 @@ typedef struct {
   guint connect_id, connect_tries;
   TandemWindowsSource source;
   gpointer owner;
+  GHashTable *startup_ids; /* app id -> startup id of a launch in progress */
 } Guest;
 
 struct _TandemGuestHub {
@@ -150,6 +151,7 @@ static void guest_free(Guest *g) {
   if (g->listen_fd >= 0)
     close(g->listen_fd);
   g_clear_object(&g->vm);
+  g_hash_table_unref(g->startup_ids);
   g_free(g->name);
   g_free(g);
 }
@@ -160,6 +162,8 @@ static Guest *guest_new(TandemGuestHub *self, const char *name, TandemVm *vm) {
   g->name = g_strdup(name);
   g->vm = vm ? g_object_ref(vm) : NULL;
   g->listen_fd = -1;
+  g->startup_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         g_free);
   g_hash_table_replace(self->guests, g->name, g);
   return g;
 }
@@ -277,11 +281,23 @@ gboolean tandem_guest_hub_get_focus(TandemGuestHub *self, const char *guest,
                                     guint32 *guest_window, guint *guest_kind) {
   Guest *g = g_hash_table_lookup(self->guests, guest);
   *host_window = *guest_window = 0;
-  *guest_kind = 2;
+  *guest_kind = TP_FOCUS_NONE;
   if (!g || !g->source.focus)
     return FALSE;
   g->source.focus(g->owner, host_window, guest_window, guest_kind);
   return TRUE;
+}
+
+char *tandem_guest_hub_take_startup_id(TandemGuestHub *self,
+                                       const char *guest,
+                                       const char *app_id) {
+  Guest *g = g_hash_table_lookup(self->guests, guest);
+  gpointer key = NULL, value = NULL;
+  if (!g || !app_id ||
+      !g_hash_table_steal_extended(g->startup_ids, app_id, &key, &value))
+    return NULL;
+  g_free(key);
+  return value;
 }
 
 void tandem_guest_hub_windows_changed(TandemGuestHub *self,
@@ -369,6 +385,9 @@ static gboolean try_launch(GTask *task) {
     return TRUE;
   }
   progress(task, TANDEM_LAUNCH_STARTING_APP);
+  if (l->startup_id && *l->startup_id) /* for the app's first window */
+    g_hash_table_replace(g->startup_ids, g_strdup(l->app_id),
+                         g_strdup(l->startup_id));
   tandem_guest_link_launch_async(g->link, l->app_id,
                                  (const char *const *)l->args, l->startup_id,
                                  g_task_get_cancellable(task), launched, task);
@@ -409,6 +428,17 @@ static void wait_for_agent(GTask *task) {
   l->timeout_id = g_timeout_add_seconds(AGENT_WAIT_S, launch_timed_out, task);
 }
 
+static void vm_resumed(GObject *source, GAsyncResult *res, gpointer data) {
+  GTask *task = data;
+  GError *error = NULL;
+  if (!tandem_vm_command_finish(TANDEM_VM(source), res, &error)) {
+    g_task_return_error(task, error);
+    g_object_unref(task);
+    return;
+  }
+  wait_for_agent(task);
+}
+
 static void vm_started(GObject *source, GAsyncResult *res, gpointer data) {
   GTask *task = data;
   GError *error = NULL;
@@ -442,8 +472,7 @@ void tandem_guest_hub_launch_async(TandemGuestHub *self, const char *guest,
   TandemVm *vm = tandem_vm_manager_lookup(self->manager, guest);
   if (!g && !vm) {
     g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                            _("There is no VM named “%s”. “tandemctl vm "
-                              "list” shows them."),
+                            _("There is no VM called “%s”."),
                             guest);
     g_object_unref(task);
     return;
@@ -453,6 +482,10 @@ void tandem_guest_hub_launch_async(TandemGuestHub *self, const char *guest,
     if (s == TANDEM_VM_STOPPED || s == TANDEM_VM_CRASHED) {
       progress(task, TANDEM_LAUNCH_STARTING_VM);
       tandem_vm_start_async(vm, cancellable, vm_started, task);
+      return;
+    }
+    if (s == TANDEM_VM_PAUSED) { /* a paused guest cannot start anything */
+      tandem_vm_resume_async(vm, cancellable, vm_resumed, task);
       return;
     }
   }

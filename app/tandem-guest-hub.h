@@ -89,6 +89,12 @@ GArray *tandem_guest_hub_list_windows(TandemGuestHub *self,
 gboolean tandem_guest_hub_get_focus(TandemGuestHub *self, const char *guest,
                                     guint32 *host_window,
                                     guint32 *guest_window, guint *guest_kind);
+/* The host's startup-notification id of the launch that is waiting for
+ * @app_id's first window (taken: returned once), or NULL. */
+char *tandem_guest_hub_take_startup_id(TandemGuestHub *self,
+                                       const char *guest,
+                                       const char *app_id);
+
 void tandem_guest_hub_windows_changed(TandemGuestHub *self,
                                       const char *guest);
 void tandem_guest_hub_focus_changed(TandemGuestHub *self, const char *guest);

@@ -14,8 +14,8 @@
  *    another proxy within that time goes straight there;
  *  - on every proxy focus-in the host's full key state is sent;
  *  - a new dialog (transient) of the app whose proxy has focus takes host
- *    focus; any other new window, or a guest app asking for activation,
- *    only gets attention (an urgency hint), never host focus;
+ *    focus; any other new window gets nothing, and a guest app asking for
+ *    activation only gets attention (an urgency hint), never host focus;
  *  - every focus request carries a sequence number; reports answering an
  *    older request are ignored; a guest that moves focus by itself while a
  *    proxy is focused is put back (bounded, so two fighting apps cannot

@@ -15,7 +15,7 @@ struct _TandemProxyManager {
 
 G_DEFINE_TYPE(TandemProxyManager, tandem_proxy_manager, G_TYPE_OBJECT)
 
-enum { SIG_SHOWN, SIG_REMOVED, SIG_FOCUS, N_SIGNALS };
+enum { SIG_SHOWN, SIG_CHANGED, SIG_REMOVED, SIG_FOCUS, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static uint64_t now_ms(void) {
@@ -158,6 +158,12 @@ static void on_window_message(TandemGuestLink *link, const TpMessage *m,
     tandem_focus_window_destroyed(self->focus, m->window, now_ms());
     remove_proxy(self, m->window);
     break;
+  case TP_MSG_WINDOW_TITLE:
+    if (w) {
+      tandem_proxy_window_handle(w, m);
+      g_signal_emit(self, signals[SIG_CHANGED], 0, w);
+    }
+    break;
   case TP_MSG_WINDOW_STATE:
     if (w)
       tandem_proxy_window_handle(w, m);
@@ -281,6 +287,9 @@ static void tandem_proxy_manager_class_init(TandemProxyManagerClass *klass) {
   signals[SIG_SHOWN] = g_signal_new("window-shown", G_TYPE_FROM_CLASS(klass),
                                     G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                     G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIG_CHANGED] = g_signal_new(
+      "window-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
   signals[SIG_REMOVED] = g_signal_new(
       "window-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
       NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);

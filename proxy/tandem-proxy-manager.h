@@ -40,6 +40,7 @@ uint32_t tandem_proxy_manager_get_guest_focus(TandemProxyManager *self,
 
 /* Signals:
  *   "window-shown"   (TandemProxyWindow *) first map of a proxy
+ *   "window-changed" (TandemProxyWindow *) its title changed
  *   "window-removed" (guint guest_id)
  *   "focus-changed"  ()  host or guest focus moved
  */
