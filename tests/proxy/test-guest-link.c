@@ -1,0 +1,288 @@
+/* The host's agent link against a scripted (hostile) agent on a socket
+ * pair: the handshake, the catalog as BEGIN..END, launching, and every
+ * protocol violation a guest can commit ending the connection with a
+ * reason instead of reaching the proxies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tandem-guest-link.h"
+
+typedef struct {
+  TandemGuestLink *link;
+  int agent_fd;        /* the test's end: it plays the agent */
+  TpReader *reader;    /* what the link sends */
+  char *closed;        /* reason, once closed */
+  guint window_msgs;
+  guint catalog_changes;
+} Fixture;
+
+static gboolean tick(gpointer d) { return G_SOURCE_CONTINUE; }
+
+/* Runs the main loop until @pred holds, at most @ms. */
+static gboolean tandem_test_wait(gboolean (*pred)(gpointer), gpointer d,
+                                 int ms) {
+  gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+  guint t = g_timeout_add(10, tick, NULL); /* wakes the loop to look */
+  while (!pred(d) && g_get_monotonic_time() < end)
+    g_main_context_iteration(NULL, TRUE);
+  g_source_remove(t);
+  return pred(d);
+}
+
+static void on_closed(TandemGuestLink *l, const char *reason, gpointer d) {
+  Fixture *f = d;
+  g_free(f->closed);
+  f->closed = g_strdup(reason);
+}
+
+static void on_window(TandemGuestLink *l, const TpMessage *m, gpointer d) {
+  ((Fixture *)d)->window_msgs++;
+}
+
+static void on_catalog(TandemGuestLink *l, gpointer d) {
+  ((Fixture *)d)->catalog_changes++;
+}
+
+static void agent_send(Fixture *f, const TpMessage *m) {
+  TpBuf b;
+  tp_buf_init(&b);
+  assert_int_equal(tp_encode(m, &b), TP_OK);
+  size_t off = 0;
+  while (off < b.len) { /* the link reads as the main loop runs */
+    ssize_t n = write(f->agent_fd, b.data + off, b.len - off);
+    if (n > 0)
+      off += (size_t)n;
+    else if (errno == EAGAIN)
+      g_main_context_iteration(NULL, FALSE);
+    else
+      break; /* the link hung up: what it says is checked after */
+  }
+  tp_buf_clear(&b);
+}
+
+static gboolean is_ready(gpointer d) {
+  Fixture *f = d;
+  return tandem_guest_link_get_state(f->link) == TANDEM_GUEST_LINK_READY;
+}
+
+static gboolean is_closed(gpointer d) { return ((Fixture *)d)->closed != NULL; }
+
+static void hello(Fixture *f) {
+  TpMessage m = {.type = TP_MSG_HELLO};
+  m.u.hello = (TpHello){TP_MAGIC, 1, 1, TP_CAP_WM, 0, 0, 1024, 768, 100, 0,
+                        "Test OS", "test agent", ""};
+  agent_send(f, &m);
+  assert_true(tandem_test_wait(is_ready, f, 5000));
+}
+
+static int setup(void **state) {
+  Fixture *f = g_new0(Fixture, 1);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  f->link = tandem_guest_link_new("test");
+  g_signal_connect(f->link, "closed", G_CALLBACK(on_closed), f);
+  g_signal_connect(f->link, "window-message", G_CALLBACK(on_window), f);
+  g_signal_connect(f->link, "catalog-changed", G_CALLBACK(on_catalog), f);
+  tandem_guest_link_attach_fd(f->link, sv[0]);
+  f->agent_fd = sv[1];
+  fcntl(sv[1], F_SETFL, O_NONBLOCK);
+  f->reader = tp_reader_new(TP_ROLE_AGENT);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  Fixture *f = *state;
+  g_object_unref(f->link);
+  close(f->agent_fd);
+  tp_reader_free(f->reader);
+  g_free(f->closed);
+  g_free(f);
+  return 0;
+}
+
+/* The host speaks first with its HELLO, then follows the agent's. */
+static void test_handshake(void **state) {
+  Fixture *f = *state;
+  TpMessage m;
+  uint8_t buf[4096];
+  ssize_t n = read(f->agent_fd, buf, sizeof(buf));
+  assert_true(n > 0);
+  tp_reader_feed(f->reader, buf, (size_t)n);
+  assert_int_equal(tp_reader_next(f->reader, &m), TP_OK);
+  assert_int_equal(m.type, TP_MSG_HELLO);
+  assert_non_null(strstr(m.u.hello.software, "tandem"));
+  hello(f);
+  assert_string_equal(tandem_guest_link_get_agent_software(f->link),
+                      "test agent");
+}
+
+static void send_catalog(Fixture *f, uint32_t count, uint32_t entries) {
+  TpMessage m = {.type = TP_MSG_APP_LIST_BEGIN};
+  m.u.app_list_begin = (TpAppListBegin){7, count};
+  agent_send(f, &m);
+  for (uint32_t i = 0; i < entries; i++) {
+    char id[32];
+    g_snprintf(id, sizeof(id), "app%u", i);
+    m = (TpMessage){.type = TP_MSG_APP_ENTRY};
+    m.u.app = (TpAppEntry){.id = id, .name = "App", .generic_name = "",
+                           .comment = "", .startup_wm_class = ""};
+    agent_send(f, &m);
+  }
+  m = (TpMessage){.type = TP_MSG_APP_LIST_END};
+  m.u.app_list_end.generation = 7;
+  agent_send(f, &m);
+}
+
+static gboolean has_catalog(gpointer d) {
+  return tandem_guest_link_has_catalog(((Fixture *)d)->link);
+}
+
+static void test_catalog(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  send_catalog(f, 3, 3);
+  assert_true(tandem_test_wait(has_catalog, f, 5000));
+  assert_int_equal(tandem_guest_link_get_apps(f->link)->len, 3);
+  assert_non_null(tandem_guest_link_find_app(f->link, "app2"));
+  assert_null(f->closed);
+}
+
+static void expect_violation(Fixture *f, const char *what) {
+  assert_true(tandem_test_wait(is_closed, f, 5000));
+  if (!strstr(f->closed, what))
+    fail_msg("closed for “%s”, wanted “%s”", f->closed, what);
+  assert_int_equal(tandem_guest_link_get_state(f->link),
+                   TANDEM_GUEST_LINK_DISCONNECTED);
+}
+
+static void test_catalog_longer_than_announced(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  send_catalog(f, 2, 3);
+  expect_violation(f, "more catalog entries");
+  assert_false(tandem_guest_link_has_catalog(f->link));
+}
+
+static void test_messages_before_hello(void **state) {
+  Fixture *f = *state;
+  send_catalog(f, 0, 0);
+  expect_violation(f, "before HELLO");
+}
+
+static void create(Fixture *f, uint32_t id, uint32_t transient_for) {
+  TpMessage m = {.type = TP_MSG_WINDOW_CREATE, .window = id};
+  m.u.create = (TpWindowCreate){0, 0, 10, 10, 0, transient_for, 0, 0};
+  agent_send(f, &m);
+}
+
+static void test_unknown_window(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  TpMessage m = {.type = TP_MSG_WINDOW_MAP, .window = 42};
+  agent_send(f, &m);
+  expect_violation(f, "unknown window");
+  assert_int_equal(f->window_msgs, 0); /* never reached the proxies */
+}
+
+static void test_window_created_twice(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  create(f, 5, 0);
+  create(f, 5, 0);
+  expect_violation(f, "created twice");
+  assert_int_equal(f->window_msgs, 1);
+}
+
+static void test_transient_for_unknown(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  create(f, 5, 99);
+  expect_violation(f, "transient for an unknown window");
+}
+
+static void test_too_many_windows(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  for (uint32_t i = 1; i <= TP_MAX_WINDOWS + 1; i++)
+    create(f, i, 0);
+  expect_violation(f, "too many windows");
+  assert_int_equal(f->window_msgs, TP_MAX_WINDOWS);
+}
+
+static void test_destroyed_window_is_gone(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  create(f, 5, 0);
+  TpMessage m = {.type = TP_MSG_WINDOW_DESTROY, .window = 5};
+  agent_send(f, &m);
+  m = (TpMessage){.type = TP_MSG_WINDOW_UNMAP, .window = 5};
+  agent_send(f, &m); /* after DESTROY, the id means nothing */
+  expect_violation(f, "unknown window");
+}
+
+static void test_garbage_bytes(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  static const uint8_t junk[24] = {0xff, 0xff, 1, 0, 9, 9, 9, 9, 0xff, 0xff};
+  assert_int_equal(write(f->agent_fd, junk, sizeof(junk)), sizeof(junk));
+  assert_true(tandem_test_wait(is_closed, f, 5000));
+  assert_non_null(strstr(f->closed, "bad frame"));
+}
+
+static void launched(GObject *src, GAsyncResult *res, gpointer d) {
+  GError **out = d;
+  tandem_guest_link_launch_finish(TANDEM_GUEST_LINK(src), res, out);
+  if (!*out)
+    *out = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_EXISTS, "started");
+}
+
+static gboolean error_set(gpointer d) { return *(GError **)d != NULL; }
+
+static void test_launch_fails_when_link_drops(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  GError *error = NULL;
+  tandem_guest_link_launch_async(f->link, "app0", NULL, NULL, NULL, launched,
+                                 &error);
+  close(f->agent_fd); /* the guest goes away before answering */
+  f->agent_fd = -1;
+  assert_true(tandem_test_wait(error_set, &error, 5000));
+  assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED));
+  g_error_free(error);
+  f->agent_fd = dup(0);
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN); /* writing to a link that hung up is expected */
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_handshake, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_catalog, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_catalog_longer_than_announced,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_messages_before_hello, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_window, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_window_created_twice, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_transient_for_unknown, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_too_many_windows, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_destroyed_window_is_gone, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_garbage_bytes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_launch_fails_when_link_drops,
+                                      setup, teardown),
+  };
+  return cmocka_run_group_tests_name("guest-link", tests, NULL, NULL);
+}
