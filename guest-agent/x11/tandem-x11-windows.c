@@ -34,6 +34,16 @@ static void stack_place(TandemX11 *x, xcb_window_t xid, xcb_window_t sibling) {
   g_array_insert_val(x->stack, at, xid);
 }
 
+static TxWindow *by_xid(TandemX11 *x, xcb_window_t xid) {
+  return g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(xid));
+}
+
+static void stack_place_top(TandemX11 *x, xcb_window_t xid) {
+  stack_place(x, xid, x->stack->len ? g_array_index(x->stack, xcb_window_t,
+                                                    x->stack->len - 1)
+                                    : XCB_NONE);
+}
+
 /* The nearest window below @w that the host knows, as a protocol id. */
 static uint32_t announced_below(TandemX11 *x, TxWindow *w) {
   uint32_t below = 0;
@@ -41,7 +51,7 @@ static uint32_t announced_below(TandemX11 *x, TxWindow *w) {
     xcb_window_t xid = g_array_index(x->stack, xcb_window_t, i);
     if (xid == w->xid)
       return below;
-    TxWindow *o = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(xid));
+    TxWindow *o = by_xid(x, xid);
     if (o && o->announced)
       below = o->id;
   }
@@ -296,8 +306,7 @@ static void announce(TandemX11 *x, TxWindow *w) {
   read_transient(x, w);
   w->type = read_type(x, w);
   TxWindow *parent = w->transient_for
-                         ? g_hash_table_lookup(x->by_xid,
-                                               GUINT_TO_POINTER(w->transient_for))
+                         ? by_xid(x, w->transient_for)
                          : NULL;
   TpMessage m = {.type = TP_MSG_WINDOW_CREATE, .window = w->id};
   m.u.create = (TpWindowCreate){inner_x(w), inner_y(w), dim(w->width),
@@ -331,7 +340,7 @@ void tx_windows_announce_all(TandemX11 *x) {
   /* Bottom to top, so that every CONFIGURE names a sibling already known. */
   for (guint i = 0; i < x->stack->len; i++) {
     xcb_window_t xid = g_array_index(x->stack, xcb_window_t, i);
-    TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(xid));
+    TxWindow *w = by_xid(x, xid);
     if (w && (w->mapped || w->iconic))
       w->iconic ? announce(x, w) : show(x, w);
   }
@@ -342,7 +351,7 @@ void tx_windows_announce_all(TandemX11 *x) {
 static TxWindow *track(TandemX11 *x, xcb_window_t xid) {
   if (xid == x->stub || xid == x->wm_window)
     return NULL;
-  TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(xid));
+  TxWindow *w = by_xid(x, xid);
   if (w)
     return w;
   xcb_get_window_attributes_cookie_t ac = xcb_get_window_attributes(x->c, xid);
@@ -378,7 +387,7 @@ static TxWindow *track(TandemX11 *x, xcb_window_t xid) {
 }
 
 static void forget(TandemX11 *x, xcb_window_t xid) {
-  TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(xid));
+  TxWindow *w = by_xid(x, xid);
   stack_remove(x, xid);
   if (!w)
     return;
@@ -409,7 +418,7 @@ static void update_client_list(TandemX11 *x) {
   GArray *list = g_array_new(FALSE, FALSE, sizeof(xcb_window_t));
   for (guint i = 0; i < x->stack->len; i++) {
     xcb_window_t xid = g_array_index(x->stack, xcb_window_t, i);
-    TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(xid));
+    TxWindow *w = by_xid(x, xid);
     if (w && w->managed)
       g_array_append_val(list, xid);
   }
@@ -439,8 +448,7 @@ static void place_new(TandemX11 *x, TxWindow *w) {
   int32_t px = w->x, py = w->y;
   read_transient(x, w);
   TxWindow *parent = w->transient_for
-                         ? g_hash_table_lookup(x->by_xid,
-                                               GUINT_TO_POINTER(w->transient_for))
+                         ? by_xid(x, w->transient_for)
                          : NULL;
   if (parent && !positioned) { /* dialogs centred over their parent */
     px = parent->x + ((int32_t)parent->width - (int32_t)w->width) / 2;
@@ -491,7 +499,7 @@ static void on_configure_request(TandemX11 *x,
   /* Without decorations the application gets the geometry it asks for;
    * the host's proxy follows (and the host may answer with a move). */
   uint32_t v[7], n = 0;
-  TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(ev->window));
+  TxWindow *w = by_xid(x, ev->window);
   uint16_t mask = ev->value_mask &
                   (XCB_CONFIG_WINDOW_X | XCB_CONFIG_WINDOW_Y |
                    XCB_CONFIG_WINDOW_WIDTH | XCB_CONFIG_WINDOW_HEIGHT |
@@ -586,7 +594,7 @@ static void apply_states(TandemX11 *x, TxWindow *w, uint32_t mask,
 }
 
 static void on_client_message(TandemX11 *x, xcb_client_message_event_t *ev) {
-  TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(ev->window));
+  TxWindow *w = by_xid(x, ev->window);
   if (!w || ev->format != 32)
     return;
   const uint32_t *d = ev->data.data32;
@@ -628,7 +636,7 @@ static void on_client_message(TandemX11 *x, xcb_client_message_event_t *ev) {
 /* --- Events ------------------------------------------------------------- */
 
 static void on_property(TandemX11 *x, xcb_property_notify_event_t *ev) {
-  TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(ev->window));
+  TxWindow *w = by_xid(x, ev->window);
   if (!w || !w->announced)
     return;
   xcb_atom_t a = ev->atom;
@@ -650,7 +658,7 @@ static void on_configure(TandemX11 *x, xcb_configure_notify_event_t *ev) {
   if (ev->event != x->root)
     return;
   stack_place(x, ev->window, ev->above_sibling);
-  TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(ev->window));
+  TxWindow *w = by_xid(x, ev->window);
   if (!w)
     return;
   gboolean resized = w->width != ev->width || w->height != ev->height;
@@ -672,10 +680,7 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
   case XCB_CREATE_NOTIFY: {
     xcb_create_notify_event_t *e = (xcb_create_notify_event_t *)ev;
     if (e->parent == x->root) {
-      stack_place(x, e->window, x->stack->len
-                                    ? g_array_index(x->stack, xcb_window_t,
-                                                    x->stack->len - 1)
-                                    : XCB_NONE);
+      stack_place_top(x, e->window);
       track(x, e->window);
     }
     break;
@@ -691,10 +696,7 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
     break;
   case XCB_MAP_NOTIFY: {
     xcb_map_notify_event_t *e = (xcb_map_notify_event_t *)ev;
-    TxWindow *w = e->event == x->root
-                      ? g_hash_table_lookup(x->by_xid,
-                                            GUINT_TO_POINTER(e->window))
-                      : NULL;
+    TxWindow *w = e->event == x->root ? by_xid(x, e->window) : NULL;
     if (!w)
       break;
     w->mapped = TRUE;
@@ -709,10 +711,7 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
   }
   case XCB_UNMAP_NOTIFY: {
     xcb_unmap_notify_event_t *e = (xcb_unmap_notify_event_t *)ev;
-    TxWindow *w = e->event == x->root
-                      ? g_hash_table_lookup(x->by_xid,
-                                            GUINT_TO_POINTER(e->window))
-                      : NULL;
+    TxWindow *w = e->event == x->root ? by_xid(x, e->window) : NULL;
     if (!w)
       break;
     w->mapped = FALSE;
@@ -750,13 +749,10 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
   case XCB_CIRCULATE_NOTIFY: {
     xcb_circulate_notify_event_t *e = (xcb_circulate_notify_event_t *)ev;
     if (e->place == XCB_PLACE_ON_TOP)
-      stack_place(x, e->window, x->stack->len
-                                    ? g_array_index(x->stack, xcb_window_t,
-                                                    x->stack->len - 1)
-                                    : XCB_NONE);
+      stack_place_top(x, e->window);
     else
       stack_place(x, e->window, XCB_NONE);
-    TxWindow *w = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(e->window));
+    TxWindow *w = by_xid(x, e->window);
     if (w && w->announced)
       send_configure(x, w);
     break;
@@ -766,10 +762,7 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
     if (e->event != x->root)
       break;
     if (e->parent == x->root) {
-      stack_place(x, e->window, x->stack->len
-                                    ? g_array_index(x->stack, xcb_window_t,
-                                                    x->stack->len - 1)
-                                    : XCB_NONE);
+      stack_place_top(x, e->window);
       track(x, e->window);
     } else {
       forget(x, e->window);
