@@ -1,10 +1,8 @@
 /* bench-pixels: the same pipeline through the VM's virtio-serial channel.
  *
  * Boots the default guest under TCG through Tandem's own TandemVm (the
- * product's QEMU command line), with a second initramfs archive appended
- * to the guest's (the kernel unpacks every archive of a concatenation in
- * turn, later files replacing earlier ones), so the image needs no
- * rebuilding and stays untouched:
+ * product's QEMU command line), with an overlay appended to its initramfs
+ * (bench-pixels-overlay.c):
  *   /usr/bin/tandem-bench-anim             the app
  *   /usr/bin/tandem-agent                  this build's agent, so loopback
  *                                          and virtio measure the same one
@@ -33,143 +31,6 @@
 #include "tandem-protocol.h"
 #include "tandem-qemu-argv.h"
 #include "tandem-vm.h"
-#include "test-wait.h"
-
-#define MARKER "TANDEM-GUEST: session ready"
-
-static char *guest_dir(void) {
-  const char *env = g_getenv("TANDEM_DEFAULT_GUEST");
-  if (env && *env)
-    return g_strdup(env);
-  const char *src = g_getenv("TANDEM_SOURCE_ROOT");
-  return g_build_filename(src && *src ? src : BENCH_SOURCE_ROOT, "build",
-                          "default-guest", NULL);
-}
-
-/* Copies @src to @root/@dest (0755 directories, the file's own mode). */
-static gboolean stage(const char *root, const char *src, const char *dest,
-                      GError **error) {
-  g_autofree char *to = g_build_filename(root, dest, NULL);
-  g_autofree char *parent = g_path_get_dirname(to);
-  g_autofree char *data = NULL;
-  gsize len;
-  if (g_mkdir_with_parents(parent, 0755) != 0 ||
-      !g_file_get_contents(src, &data, &len, error) ||
-      !g_file_set_contents_full(to, data, (gssize)len,
-                                G_FILE_SET_CONTENTS_NONE, 0755, error))
-    return FALSE;
-  return TRUE;
-}
-
-/* @elf and every library ldd names for it, the libraries under /usr/lib
- * (the image has a merged /usr). The dynamic loader is the image's own. */
-static gboolean stage_elf(const char *root, const char *elf, const char *dest,
-                          GError **error) {
-  if (!stage(root, elf, dest, error))
-    return FALSE;
-  g_autofree char *out = NULL;
-  const char *argv[] = {"ldd", elf, NULL};
-  int status;
-  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                    NULL, &out, NULL, &status, error))
-    return FALSE;
-  g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
-  for (char **l = lines; *l; l++) {
-    char *arrow = strstr(*l, "=> /");
-    if (!arrow)
-      continue;
-    g_autofree char *path = g_strndup(arrow + 3, strcspn(arrow + 3, " "));
-    const char *rel = g_str_has_prefix(path, "/usr/") ? path + 5 : path + 1;
-    g_autofree char *d = g_build_filename("usr", rel, NULL);
-    if (!stage(root, path, d, error))
-      return FALSE;
-  }
-  return TRUE;
-}
-
-static const char *const desktop_fmt =
-    "[Desktop Entry]\nType=Application\nName=Bench animation (%s)\n"
-    "Exec=tandem-bench-anim --mode %s --fps %g --seconds 600\n"
-    "Terminal=false\nStartupWMClass=TandemBenchAnim\n";
-
-/* The guest's initramfs with the overlay appended, in @dir. */
-static char *make_initrd(const PxConfig *cfg, const char *guest,
-                         const char *dir, GError **error) {
-  g_autofree char *root = g_build_filename(dir, "overlay", NULL);
-  if (!stage_elf(root, cfg->anim, "usr/bin/tandem-bench-anim", error) ||
-      !stage_elf(root, cfg->agent, "usr/bin/tandem-agent", error))
-    return NULL;
-  for (int i = 0; i < 2; i++) {
-    const char *mode = i ? "small" : "full";
-    g_autofree char *name = g_strdup_printf(
-        "usr/share/applications/tandem-bench-anim-%s.desktop", mode);
-    g_autofree char *path = g_build_filename(root, name, NULL);
-    g_autofree char *text = g_strdup_printf(desktop_fmt, mode, mode,
-                                            cfg->fps);
-    g_autofree char *parent = g_path_get_dirname(path);
-    g_mkdir_with_parents(parent, 0755);
-    if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_NONE,
-                                  0644, error))
-      return NULL;
-  }
-  /* cpio (newc, owned by root) of the tree, the list from find. */
-  g_autofree char *list = NULL;
-  const char *find[] = {"find", ".", "-mindepth", "1", NULL};
-  if (!g_spawn_sync(root, (char **)find, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                    NULL, &list, NULL, NULL, error))
-    return NULL;
-  g_autofree char *cpio_path = g_build_filename(dir, "overlay.cpio", NULL);
-  g_autoptr(GSubprocessLauncher) l =
-      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE);
-  g_subprocess_launcher_set_cwd(l, root);
-  g_subprocess_launcher_set_stdout_file_path(l, cpio_path);
-  g_autoptr(GSubprocess) cpio = g_subprocess_launcher_spawn(
-      l, error, "cpio", "-o", "-H", "newc", "-R", "0:0", "--quiet", NULL);
-  if (!cpio || !g_subprocess_communicate_utf8(cpio, list, NULL, NULL, NULL,
-                                              error))
-    return NULL;
-  if (!g_subprocess_get_successful(cpio)) {
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cpio failed");
-    return NULL;
-  }
-  g_autofree char *base_path = g_build_filename(guest, "initramfs.img", NULL);
-  g_autofree char *base = NULL, *extra = NULL;
-  gsize base_len, extra_len;
-  if (!g_file_get_contents(base_path, &base, &base_len, error) ||
-      !g_file_get_contents(cpio_path, &extra, &extra_len, error))
-    return NULL;
-  /* Archives start on 4-byte boundaries; the kernel skips zero padding. */
-  g_autoptr(GByteArray) all = g_byte_array_sized_new(base_len + extra_len + 4);
-  static const guint8 zeros[4] = {0};
-  g_byte_array_append(all, (guint8 *)base, (guint)base_len);
-  g_byte_array_append(all, zeros, (guint)((4 - base_len % 4) % 4));
-  g_byte_array_append(all, (guint8 *)extra, (guint)extra_len);
-  char *out = g_build_filename(dir, "initrd.img", NULL);
-  if (!g_file_set_contents(out, (char *)all->data, all->len, error)) {
-    g_free(out);
-    return NULL;
-  }
-  return out;
-}
-
-static char *home_overlay(const char *guest, const char *dir) {
-  g_autofree char *base = g_build_filename(guest, "home.qcow2", NULL);
-  char *overlay = g_build_filename(dir, "home.qcow2", NULL);
-  const char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-b",
-                        base, "-F", "qcow2", overlay, NULL};
-  g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-               NULL, NULL, NULL, NULL);
-  return overlay;
-}
-
-static void on_line(TandemVm *vm, const char *line, gpointer data) {
-  if (strstr(line, MARKER))
-    *(gboolean *)data = TRUE;
-}
-
-static void on_done(GObject *s, GAsyncResult *r, gpointer data) {
-  *(gboolean *)data = TRUE;
-}
 
 static int connect_unix(const char *path) {
   struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -266,7 +127,7 @@ broken:
 
 gboolean px_run_virtio(const PxConfig *cfg, PxResult *full, PxResult *small,
                        char **vm_info, gboolean *skipped, GError **error) {
-  g_autofree char *guest = guest_dir();
+  g_autofree char *guest = px_guest_dir();
   g_autofree char *kernel = g_build_filename(guest, "vmlinuz", NULL);
   if (!g_file_test(kernel, G_FILE_TEST_EXISTS)) {
     *vm_info = g_strdup_printf("not measured: no default guest in %s "
@@ -276,38 +137,37 @@ gboolean px_run_virtio(const PxConfig *cfg, PxResult *full, PxResult *small,
   }
   g_autofree char *dir = g_build_filename(cfg->tmp, "vm", NULL);
   g_mkdir_with_parents(dir, 0700);
-  g_autofree char *initrd = make_initrd(cfg, guest, dir, error);
+  g_autofree char *full_entry = px_anim_desktop("tandem-bench-anim", "full",
+                                                cfg->fps, NULL);
+  g_autofree char *small_entry = px_anim_desktop("tandem-bench-anim",
+                                                 "small", cfg->fps, NULL);
+  const PxOverlayFile files[] = {
+      {cfg->anim, "usr/bin/tandem-bench-anim"},
+      {cfg->agent, "usr/bin/tandem-agent"},
+      {NULL, NULL}};
+  const PxOverlayApp apps[] = {{"tandem-bench-anim-full", full_entry},
+                               {"tandem-bench-anim-small", small_entry},
+                               {NULL, NULL}};
+  g_autofree char *initrd = px_guest_initrd(guest, dir, files, apps, error);
   if (!initrd)
     return FALSE;
-  g_autofree char *home = home_overlay(guest, dir);
-  g_autofree char *conf = g_strdup_printf(
-      "[VM]\nMemory=1G\nCPUs=2\nAccelerator=tcg\nDisplay=spice\n"
-      "[Boot]\nKernel=%s\nInitrd=%s\nCommandLine=console=ttyS0 quiet\n"
-      "[Disk home]\nPath=%s\n",
-      kernel, initrd, home);
+  g_autofree char *home = px_guest_home(guest, dir);
+  g_autofree char *conf = px_guest_config(guest, initrd, home);
   TandemVmConfig *c = tandem_vm_config_parse("bench-pixels", conf, dir,
                                              error);
   if (!c)
     return FALSE;
   g_autoptr(TandemVm) vm = tandem_vm_new(c);
-  gboolean ready = FALSE, started = FALSE, stopped = FALSE, ok = FALSE;
+  gboolean ok = FALSE;
   g_autofree char *sock = NULL;
   double boot_s = 0;
   PxHost h;
   px_host_init(&h, -1);
   h.hello_on_hello = TRUE;
-  g_signal_connect(vm, "console-line", G_CALLBACK(on_line), &ready);
-  gint64 t_boot = px_now_ns();
-  tandem_vm_start_async(vm, NULL, on_done, &started);
-  if (!tandem_test_wait(&started, 60) || !tandem_test_wait(&ready, 300)) {
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                "the default guest did not reach \"%s\" (state %s)", MARKER,
-                tandem_vm_state_to_string(tandem_vm_get_state(vm)));
+  if (!px_guest_boot(vm, &boot_s, error))
     goto out;
-  }
-  boot_s = (double)(px_now_ns() - t_boot) / 1e9;
-  sock = g_build_filename(tandem_vm_get_runtime_dir(vm),
-                                           TANDEM_RUNTIME_AGENT, NULL);
+  sock = g_build_filename(tandem_vm_get_runtime_dir(vm), TANDEM_RUNTIME_AGENT,
+                          NULL);
   h.fd = connect_unix(sock);
   if (h.fd < 0 || !px_host_handshake(&h, 60) ||
       !px_host_run(&h, px_now_ns() + 60 * 1000000000LL, catalog_in, NULL) ||
@@ -338,8 +198,7 @@ gboolean px_run_virtio(const PxConfig *cfg, PxResult *full, PxResult *small,
   ok = TRUE;
 out:
   px_host_clear(&h);
-  tandem_vm_stop_async(vm, TRUE, NULL, on_done, &stopped);
-  tandem_test_wait(&stopped, 30);
+  px_guest_stop(vm);
   g_unlink(home);
   return ok;
 }

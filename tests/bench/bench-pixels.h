@@ -1,9 +1,11 @@
-/* bench-pixels: the parts shared by its files. */
+/* bench-pixels: the parts shared by its files, and by bench-proxy (which
+ * links the harness: processes, results, Xpra, the guest overlay). */
 #pragma once
 
 #include <gio/gio.h>
 
 #include "tandem-protocol.h"
+#include "tandem-vm.h"
 
 /* One frame of tandem-bench-anim as a receiver got it. */
 typedef struct {
@@ -13,6 +15,8 @@ typedef struct {
   gint64 draw_ns;   /* the drawing system's CLOCK_MONOTONIC */
   gint64 recv_ns;   /* the receiver's CLOCK_MONOTONIC */
   guint64 bytes;    /* bytes read from the channel so far */
+  gint64 paint_ns;  /* painted (Xpra's client: decoded and painted into
+                     * its buffer), 0 if not known */
 } PxFrame;
 
 typedef struct {
@@ -57,6 +61,41 @@ GSubprocess *px_spawn(const char *display, const char *log,
                       const char *argv0, ...) G_GNUC_NULL_TERMINATED;
 /* "frames N seconds S fps F shm B" written by tandem-bench-anim --log. */
 double px_anim_log_fps(const char *path, int *shm);
+
+/* --- The default guest (bench-pixels-overlay.c) ---------------------------- */
+
+typedef struct {
+  const char *src;  /* a binary of this build */
+  const char *dest; /* where it goes in the guest, "usr/bin/NAME" */
+} PxOverlayFile;
+
+typedef struct {
+  const char *id;   /* desktop file name less ".desktop" */
+  const char *text;
+} PxOverlayApp;
+
+/* $TANDEM_DEFAULT_GUEST, else the source tree's build/default-guest. */
+char *px_guest_dir(void);
+/* The guest's initramfs with an overlay of @files (and their libraries)
+ * and @apps appended, written in @dir; both lists end with a NULL
+ * member. */
+char *px_guest_initrd(const char *guest, const char *dir,
+                      const PxOverlayFile *files, const PxOverlayApp *apps,
+                      GError **error);
+/* A throwaway qcow2 overlay of the guest's home disk, in @dir. */
+char *px_guest_home(const char *guest, const char *dir);
+/* A VM configuration (TCG, 2 vCPUs, 1 GiB, SPICE) booting the guest. */
+char *px_guest_config(const char *guest, const char *initrd,
+                      const char *home);
+/* Starts @vm and waits for the guest's session (its console marker);
+ * *boot_s: from the start to the marker. */
+gboolean px_guest_boot(TandemVm *vm, double *boot_s, GError **error);
+/* Stops @vm at once (bounded). */
+void px_guest_stop(TandemVm *vm);
+/* A desktop entry for tandem-bench-anim: @exec (a path or a name on the
+ * guest's PATH), @mode, @fps, its --log (NULL: none). */
+char *px_anim_desktop(const char *exec, const char *mode, double fps,
+                      const char *log);
 
 /* --- The Tandem host ---------------------------------------------------- */
 
@@ -111,9 +150,12 @@ void px_host_send(PxHost *h, const TpMessage *m);
 gboolean px_run_tandem(const PxConfig *cfg, const char *mode, PxResult *r,
                        GError **error);
 /* Xpra 3.1 forwarding the same app on the same machine. FALSE with
- * *skipped set (and @r->note) when Xpra is not installed. */
+ * *skipped set (and @r->note) when Xpra is not installed. @r: latency to
+ * the receipt of a frame; @painted (optional): to the end of its decoding
+ * and painting into the client's buffer, over the same frames. */
 gboolean px_run_xpra(const PxConfig *cfg, const char *mode, PxResult *r,
-                     char **xpra_info, gboolean *skipped, GError **error);
+                     PxResult *painted, char **xpra_info, gboolean *skipped,
+                     GError **error);
 /* The default guest under TCG, the app launched in it through the agent,
  * pixels over virtio-serial: one boot, both modes. */
 gboolean px_run_virtio(const PxConfig *cfg, PxResult *full, PxResult *small,

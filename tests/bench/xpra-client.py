@@ -24,13 +24,15 @@ same kind of stream socket.
 After a batch of updates (the "flush" option reaching 0) it reads the
 frame stamp of tandem-bench-anim (bench-stamp.h) from the window; each
 new frame is recorded with its draw time (from the stamp), its receive
-time (CLOCK_MONOTONIC when its last update arrived, before painting) and
-the bytes read from the socket so far.
+time (CLOCK_MONOTONIC when its last update arrived, before painting), the
+bytes read from the socket so far, and its paint time (CLOCK_MONOTONIC
+once that update is decoded, painted into the window's buffer and
+acknowledged).
 
 Prints "ready" once the server has accepted the connection and
 "first RECV_NS" at the first frame. On SIGTERM (or after --seconds)
 writes FILE:
-    frame COUNTER DRAW_NS RECV_NS WIRE_BYTES
+    frame COUNTER DRAW_NS RECV_NS WIRE_BYTES PAINT_NS
     info KEY VALUE
 and exits 0; on a connection failure it exits non-zero.
 """
@@ -295,11 +297,13 @@ def main():
         def check_frame(self, win, options, recv_ns):
             """At the end of a batch of updates, reads the stamp."""
             if options.intget("flush", 0) == 0:
+                painted_ns = time.monotonic_ns()
                 s = win.stamp()
                 if s and s[0] > self.last_counter:
                     self.last_counter = s[0]
                     self.frames.append((s[0], s[1], recv_ns,
-                                        self._protocol._conn.input_bytecount))
+                                        self._protocol._conn.input_bytecount,
+                                        painted_ns))
                     if len(self.frames) == 1:
                         sys.stdout.write("first %d\n" % recv_ns)
                         sys.stdout.flush()
@@ -307,7 +311,7 @@ def main():
         def write_results(self, path):
             with open(path + ".tmp", "w") as f:
                 for fr in self.frames:
-                    f.write("frame %d %d %d %d\n" % fr)
+                    f.write("frame %d %d %d %d %d\n" % fr)
                 for k, v in self.info.items():
                     if isinstance(v, set):
                         v = ",".join(sorted(v)) or "none"
