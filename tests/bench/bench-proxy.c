@@ -1,0 +1,551 @@
+/* bench-proxy: the host's proxy windows measured end to end, through the
+ * real code: an in-process host (TandemGuestHub, TandemGuestLink and
+ * TandemProxyManager, GTK on an Xvfb of its own) and the real agent, in
+ * loopback on a second Xvfb and in the default guest under TCG (one boot
+ * for all of the VM's cases).
+ *
+ *   1. guest damage -> host paint (bench-proxy-pixels.c): latency p50/p99
+ *      and frames per second of tandem-bench-anim's 1280x720 animation,
+ *      all of the window and a small square, beside Xpra 3.1 on the same
+ *      app (bench-pixels' server setup and client) in the same run;
+ *   2. focus (bench-proxy-focus.c): host focus set -> guest focus
+ *      confirmed, between three proxies and a native window; misrouted
+ *      keys in a seeded random focus-and-type run (must be 0);
+ *   3. warm launch (bench-proxy-launch.c): launch request -> first frame
+ *      painted on the host, and Tandem's part of it (WINDOW_MAP -> first
+ *      frame), beside the same program started on a local X display.
+ *
+ *   bench-proxy [--short] [--json FILE]
+ *
+ * $TANDEM_BENCH_SEED overrides the random run's seed (printed);
+ * $TANDEM_BENCH_KEEP keeps the scratch directory (logs). Exits 1
+ * when the harness fails or a key was misrouted; a slow case is a result,
+ * not a failure. Without xpra or the default guest it says so and
+ * reports the rest. */
+#include "bench-proxy.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench-util.h"
+#include "tandem-focus.h"
+
+#define DEFAULT_SEED 20261121u
+
+/* --- Output ------------------------------------------------------------------- */
+
+typedef struct {
+  double p50, p99;
+  int n;
+} Pct;
+
+static Pct pct(GArray *a) {
+  Pct p = {0, 0, a ? (int)a->len : 0};
+  if (p.n) {
+    p.p50 = bench_percentile((double *)(void *)a->data, p.n, 0.5);
+    p.p99 = bench_percentile((double *)(void *)a->data, p.n, 0.99);
+  }
+  return p;
+}
+
+static void print_px(const PxResult *r) {
+  if (!r->system)
+    return;
+  if (!r->done || !r->frames) {
+    printf("%-14s %-20s %-5s  %s\n", r->system, r->transport, r->mode,
+           r->note ? r->note : "not run");
+    return;
+  }
+  printf("%-14s %-20s %-5s %6.1f %6.1f %8.2f %8.2f\n", r->system,
+         r->transport, r->mode, r->fps, r->drawn_fps, r->p50_ms, r->p99_ms);
+}
+
+static void json_px(GString *j, const PxResult *r, const char *at) {
+  g_string_append_printf(
+      j, "{\"system\":\"%s\",\"transport\":\"%s\",\"mode\":\"%s\","
+         "\"latency_to\":\"%s\",\"measured\":%s",
+      r->system, r->transport, r->mode, at,
+      r->done && r->frames ? "true" : "false");
+  if (r->done && r->frames)
+    g_string_append_printf(j, ",\"frames\":%d,\"fps\":%.1f,\"drawn_fps\":%.1f,"
+                              "\"latency_ms\":{\"p50\":%.2f,\"p99\":%.2f}",
+                           r->frames, r->fps, r->drawn_fps, r->p50_ms,
+                           r->p99_ms);
+  if (r->app_fps >= 0)
+    g_string_append_printf(j, ",\"app_fps\":%.1f", r->app_fps);
+  if (r->note) {
+    g_autofree char *esc = g_strescape(r->note, NULL);
+    g_string_append_printf(j, ",\"note\":\"%s\"", esc);
+  }
+  g_string_append(j, "}");
+}
+
+static void print_pct(const char *who, const char *what, GArray *a) {
+  Pct p = pct(a);
+  if (p.n)
+    printf("%-10s %-44s %5d %8.2f %8.2f\n", who, what, p.n, p.p50, p.p99);
+  else
+    printf("%-10s %-44s %5d %8s %8s\n", who, what, 0, "-", "-");
+}
+
+static void json_pct(GString *j, const char *key, GArray *a, gboolean comma) {
+  Pct p = pct(a);
+  g_string_append_printf(j, "%s\"%s\":{\"n\":%d", comma ? "," : "", key, p.n);
+  if (p.n)
+    g_string_append_printf(j, ",\"p50_ms\":%.2f,\"p99_ms\":%.2f", p.p50,
+                           p.p99);
+  g_string_append(j, "}");
+}
+
+static void json_note(GString *j, const char *note) {
+  if (!note)
+    return;
+  g_autofree char *esc = g_strescape(note, NULL);
+  g_string_append_printf(j, ",\"note\":\"%s\"", esc);
+}
+
+/* --- One guest's cases --------------------------------------------------------- */
+
+typedef struct {
+  const char *name;
+  gboolean started, skipped;
+  char *why;            /* skipped or failed: why */
+  char *info;
+  PxResult recv[2], paint[2];
+  BpFocusResult focus;
+  BpMisrouteResult misroute;
+  gboolean misroute_run;
+  BpLaunchResult launch;
+} GuestResults;
+
+static const char *const modes[] = {"full", "small"};
+
+static gboolean run_guest(BpGuest *g, const BpConfig *cfg, GuestResults *out,
+                          BpBaseline *base, BpBaselineResult *base_r,
+                          GError **error) {
+  for (int i = 0; i < 2; i++) {
+    bp_progress("%s: pixels, %s", g->name, modes[i]);
+    if (!bp_run_pixels(g, cfg, modes[i], &out->recv[i], &out->paint[i],
+                       error))
+      return FALSE;
+  }
+  BpConfig c = *cfg;
+  int switches = g->is_vm ? MAX(10, cfg->focus_switches / 4)
+                          : cfg->focus_switches;
+  out->misroute.steps = cfg->misroute_steps;
+  out->misroute_run = !g->is_vm;
+  bp_progress("%s: focus", g->name);
+  if (!bp_run_focus(g, cfg, switches, &out->focus,
+                    g->is_vm ? NULL : &out->misroute, error))
+    return FALSE;
+  if (g->is_vm)
+    c.launches = MAX(2, cfg->launches / 2);
+  const char *app = g->is_vm || cfg->xclock ? "xclock" : NULL;
+  bp_progress("%s: warm launches", g->name);
+  if (app)
+    return bp_run_launch(g, &c, app, "xclock", &out->launch, base, base_r,
+                         error);
+  out->launch.note = g_strdup("not measured: xclock is not installed "
+                              "(Debian package x11-apps)");
+  return TRUE;
+}
+
+static void guest_results_clear(GuestResults *r) {
+  for (int i = 0; i < 2; i++) {
+    px_result_clear(&r->recv[i]);
+    px_result_clear(&r->paint[i]);
+  }
+  bp_focus_result_clear(&r->focus);
+  g_clear_pointer(&r->misroute.note, g_free);
+  bp_launch_result_clear(&r->launch);
+  g_clear_pointer(&r->why, g_free);
+  g_clear_pointer(&r->info, g_free);
+}
+
+static void print_focus(const GuestResults *r) {
+  if (!r->started)
+    return;
+  const BpFocusResult *f = &r->focus;
+  if (!f->done) {
+    printf("%-10s not run\n", r->name);
+    return;
+  }
+  print_pct(r->name, "proxy -> another proxy", f->to_proxy_from_proxy);
+  print_pct(r->name, "native window -> proxy", f->to_proxy_from_native);
+  print_pct(r->name, "proxy -> native window (guest on the stub)",
+            f->to_native);
+  print_pct(r->name, "host alone: XSetInputFocus -> GTK focus-in",
+            f->host_focus_in);
+  if (f->timeouts)
+    printf("%-10s %d switches not confirmed within the bound\n", r->name,
+           f->timeouts);
+}
+
+static void print_launch(const GuestResults *r) {
+  if (!r->started)
+    return;
+  const BpLaunchResult *l = &r->launch;
+  if (!l->done) {
+    printf("%-10s %s\n", r->name, l->note ? l->note : "not run");
+    return;
+  }
+  print_pct(r->name, "request -> LAUNCH_RESULT", l->to_result);
+  print_pct(r->name, "request -> WINDOW_MAP on the host", l->to_map);
+  print_pct(r->name, "request -> first frame painted (total)", l->to_paint);
+  print_pct(r->name, "WINDOW_MAP -> first frame painted (Tandem)",
+            l->map_to_paint);
+  if (l->failures)
+    printf("%-10s %d launches failed: %s\n", r->name, l->failures,
+           l->note ? l->note : "");
+  if (l->unclosed)
+    printf("%-10s %d of %d windows still open 2 s after WINDOW_CLOSE\n",
+           r->name, l->unclosed, l->runs);
+}
+
+static void json_guest(GString *j, const GuestResults *r) {
+  g_string_append_printf(j, "\"%s\":{\"measured\":%s", r->name,
+                         r->started ? "true" : "false");
+  json_note(j, r->why);
+  if (r->info) {
+    g_autofree char *esc = g_strescape(r->info, NULL);
+    g_string_append_printf(j, ",\"setup\":\"%s\"", esc);
+  }
+  if (!r->started) {
+    g_string_append(j, "}");
+    return;
+  }
+  const BpFocusResult *f = &r->focus;
+  g_string_append_printf(j, ",\"focus\":{\"switches\":%d,\"timeouts\":%d",
+                         f->switches, f->timeouts);
+  json_pct(j, "proxy_to_proxy", f->to_proxy_from_proxy, TRUE);
+  json_pct(j, "native_to_proxy", f->to_proxy_from_native, TRUE);
+  json_pct(j, "proxy_to_native_stub", f->to_native, TRUE);
+  json_pct(j, "host_focus_in", f->host_focus_in, TRUE);
+  g_string_append(j, "}");
+  if (r->misroute_run) {
+    const BpMisrouteResult *m = &r->misroute;
+    g_string_append_printf(
+        j, ",\"misroute\":{\"done\":%s,\"seed\":%u,\"steps\":%d,"
+           "\"focus_moves\":%d,\"keys_typed\":%d,\"typed_on_proxies\":%d,"
+           "\"keys_delivered\":%d,\"lost\":%d,\"misrouted\":%d,"
+           "\"seconds\":%.1f",
+        m->done ? "true" : "false", m->seed, m->steps, m->focus_moves,
+        m->typed, m->typed_to_proxies, m->delivered, m->lost, m->misrouted,
+        m->seconds);
+    json_note(j, m->note);
+    g_string_append(j, "}");
+  }
+  const BpLaunchResult *l = &r->launch;
+  g_string_append_printf(j, ",\"warm_launch\":{\"app\":\"xclock\","
+                            "\"runs\":%d,\"failures\":%d,"
+                            "\"not_closed_by_window_close\":%d",
+                         l->runs, l->failures, l->unclosed);
+  json_pct(j, "request_to_result", l->to_result, TRUE);
+  json_pct(j, "request_to_map", l->to_map, TRUE);
+  json_pct(j, "request_to_first_paint", l->to_paint, TRUE);
+  json_pct(j, "map_to_first_paint", l->map_to_paint, TRUE);
+  json_note(j, l->note);
+  g_string_append(j, "}}");
+}
+
+static char *locate(const char *env, const char *fallback) {
+  const char *v = g_getenv(env);
+  return g_strdup(v && *v ? v : fallback);
+}
+
+/* GTK on an Xvfb of our own: the host's display. */
+static GSubprocess *start_host_display(const char *tmp, GError **error) {
+  g_autofree char *dir = g_build_filename(tmp, "host", NULL);
+  g_mkdir_with_parents(dir, 0700);
+  g_autofree char *display = NULL;
+  GSubprocess *xvfb = px_xvfb_start(dir, &display, error);
+  if (!xvfb)
+    return NULL;
+  g_setenv("DISPLAY", display, TRUE);
+  g_unsetenv("WAYLAND_DISPLAY");
+  g_setenv("NO_AT_BRIDGE", "1", TRUE);
+  gdk_set_allowed_backends("x11");
+  if (!gtk_init_check(NULL, NULL)) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                "GTK cannot open the host display %s", display);
+    px_stop(xvfb, 5);
+    return NULL;
+  }
+  return xvfb;
+}
+
+/* GDK ends the process when its display goes away under it: the Xvfb is
+ * waited for without iterating the main loop. */
+static void stop_host_display(GSubprocess *xvfb) {
+  g_subprocess_send_signal(xvfb, SIGTERM);
+  g_subprocess_wait(xvfb, NULL, NULL);
+  g_object_unref(xvfb);
+}
+
+int main(int argc, char **argv) {
+  gboolean is_short;
+  const char *json_path;
+  if (!bench_parse_args(argc, argv, &is_short, &json_path))
+    return 2;
+  BpConfig cfg = {
+      .px = {is_short, is_short ? 1 : 2, is_short ? 2 : 10, 60},
+      .focus_switches = is_short ? 40 : 200,
+      .misroute_steps = is_short ? 1000 : 10000,
+      .launches = is_short ? 3 : 20,
+      .seed = DEFAULT_SEED,
+  };
+  const char *seed = g_getenv("TANDEM_BENCH_SEED");
+  if (seed && *seed)
+    cfg.seed = (guint32)strtoul(seed, NULL, 0);
+  cfg.px.agent = locate("TANDEM_GUEST_AGENT", BENCH_AGENT_PATH);
+  cfg.px.anim = locate("TANDEM_BENCH_ANIM", BENCH_ANIM_PATH);
+  cfg.keys = locate("TANDEM_BENCH_KEYS", BENCH_KEYS_PATH);
+  cfg.xclock = g_find_program_in_path("xclock");
+  const char *need[] = {cfg.px.agent, cfg.px.anim, cfg.keys};
+  for (guint i = 0; i < G_N_ELEMENTS(need); i++)
+    if (!g_file_test(need[i], G_FILE_TEST_IS_EXECUTABLE)) {
+      fprintf(stderr, "bench-proxy: %s is missing (build first)\n", need[i]);
+      return 1;
+    }
+  cfg.px.tmp = g_dir_make_tmp("bench-proxy-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  gint64 t_start = px_now_ns();
+  GuestResults loop = {.name = "loopback"}, vm = {.name = "vm"};
+  PxResult xpra[2] = {0}, xpra_paint[2] = {0};
+  BpBaselineResult base = {0};
+  g_autofree char *xpra_info = NULL;
+  gboolean xpra_skipped = FALSE, ok = TRUE;
+  double vm_s = 0;
+
+  GSubprocess *host = start_host_display(cfg.px.tmp, &error);
+  ok = host != NULL;
+
+  /* Loopback: the agent on a second Xvfb; the baseline of launching on a
+   * third. */
+  bp_progress("loopback: starting");
+  if (ok) {
+    BpGuest g = {0};
+    BpBaseline *b = NULL;
+    if (cfg.xclock)
+      ok = (b = bp_baseline_new(&cfg, cfg.xclock, &error)) != NULL;
+    ok = ok && bp_guest_start_loopback(&g, &cfg, &error) &&
+         run_guest(&g, &cfg, &loop, b, &base, &error);
+    bp_baseline_free(b);
+    loop.started = ok;
+    if (ok)
+      loop.info = g_strdup_printf(
+          "%s on its own Xvfb, connected to the hub's loopback socket",
+          tandem_guest_link_get_agent_software(g.link));
+    bp_progress("loopback: stopping");
+    bp_guest_stop(&g);
+  }
+  /* The baselines: Xpra on the same app, the program without Tandem. */
+  for (int i = 0; ok && i < 2 && !xpra_skipped; i++) {
+    bp_progress("Xpra: %s", modes[i]);
+    g_clear_pointer(&xpra_info, g_free);
+    ok = px_run_xpra(&cfg.px, modes[i], &xpra[i], &xpra_paint[i], &xpra_info,
+                     &xpra_skipped, &error) || xpra_skipped;
+    if (ok && !xpra_skipped) {
+      g_free(xpra[i].system);
+      xpra[i].system = g_strdup("Xpra recv");
+      g_free(xpra_paint[i].system);
+      xpra_paint[i].system = g_strdup("Xpra paint");
+    }
+  }
+  /* The VM: one boot for its cases. */
+  if (ok) {
+    BpGuest g = {0};
+    gint64 t_vm = px_now_ns();
+    bp_progress("vm: booting");
+    if (bp_guest_start_vm(&g, &cfg, &vm.skipped, &vm.why, &error)) {
+      vm.info = g_strdup_printf(
+          "default guest under TCG (2 vCPUs, 1 GiB), session ready %.1f s "
+          "after the start, agent with its catalog at %.1f s; %s",
+          g.boot_s, g.catalog_s, tandem_guest_link_get_agent_software(g.link));
+      ok = run_guest(&g, &cfg, &vm, NULL, NULL, &error);
+      vm.started = ok;
+    } else {
+      ok = vm.skipped;
+    }
+    bp_progress("vm: stopping");
+    bp_guest_stop(&g);
+    vm_s = (double)(px_now_ns() - t_vm) / 1e9;
+  }
+  if (!ok) {
+    fprintf(stderr, "bench-proxy: %s\n(files kept in %s)\n",
+            error ? error->message : "failed", cfg.px.tmp);
+    if (host)
+      stop_host_display(host);
+    return 1;
+  }
+  bp_progress("done");
+
+  /* 1. Pixels */
+  printf("bench-proxy, %s mode\n\n", is_short ? "short" : "full");
+  printf("1. Guest damage -> host paint: tandem-bench-anim, 1280x720 at %.0f "
+         "fps (noise, every frame new); %.0f s warm-up, %.0f s measured per "
+         "case\n",
+         cfg.px.fps, cfg.px.warmup_s, cfg.px.measure_s);
+  printf("   latency = the moment below minus the app's draw time (stamped "
+         "in the frame)\n");
+  printf("   Tandem recv:  the frame's last DAMAGE handled by the proxy "
+         "code (in the proxy's surface, not drawn)\n");
+  printf("   Tandem paint: the proxy's \"frame-painted\" (GTK drew it to the "
+         "window on the host Xvfb; acked)\n");
+  printf("   Xpra recv:    its client got the frame's last update, before "
+         "decoding\n");
+  printf("   Xpra paint:   its client decoded it and painted it into a numpy "
+         "buffer (no window, no screen), acked\n\n");
+  printf("%-14s %-20s %-5s %6s %6s %8s %8s\n", "system", "transport", "mode",
+         "fps", "drawn", "p50 ms", "p99 ms");
+  for (int i = 0; i < 2; i++) {
+    if (loop.started) {
+      print_px(&loop.recv[i]);
+      print_px(&loop.paint[i]);
+    }
+    if (!xpra_skipped) {
+      print_px(&xpra[i]);
+      print_px(&xpra_paint[i]);
+    }
+  }
+  for (int i = 0; i < 2 && vm.started; i++) {
+    print_px(&vm.recv[i]);
+    print_px(&vm.paint[i]);
+  }
+  for (int i = 0; i < 2; i++) {
+    if (loop.paint[i].note)
+      printf("loopback %s: %s\n", modes[i], loop.paint[i].note);
+    if (vm.paint[i].note)
+      printf("vm %s: %s\n", modes[i], vm.paint[i].note);
+  }
+  if (xpra_skipped)
+    printf("Xpra: %s\n", xpra[0].note ? xpra[0].note : "skipped");
+  else if (xpra_info)
+    printf("Xpra: %s\n", xpra_info);
+
+  /* 2. Focus */
+  printf("\n2. Focus: XSetInputFocus on a host window -> the guest's focus "
+         "report of it handled on the host\n");
+  printf("   (three proxies of tandem-bench-keys and a native GtkWindow; a "
+         "switch to the native window includes the %u ms debounce)\n\n",
+         TF_DEBOUNCE_MS);
+  printf("%-10s %-44s %5s %8s %8s\n", "guest", "switch", "n", "p50 ms",
+         "p99 ms");
+  print_focus(&loop);
+  print_focus(&vm);
+  if (loop.misroute_run) {
+    const BpMisrouteResult *m = &loop.misroute;
+    printf("\nMisrouted keys (loopback, seed %u): %d steps, %d focus moves, "
+           "%d keys typed (%d on proxies), %d delivered, %d lost, "
+           "%d MISROUTED (must be 0), %.1f s\n",
+           m->seed, m->steps, m->focus_moves, m->typed, m->typed_to_proxies,
+           m->delivered, m->lost, m->misrouted, m->seconds);
+    if (m->note)
+      printf("  %s\n", m->note);
+  }
+
+  /* 3. Launch */
+  printf("\n3. Warm launch of xclock (guest running, agent connected), from "
+         "tandem_guest_hub_launch_async\n\n");
+  printf("%-10s %-44s %5s %8s %8s\n", "guest", "from -> to", "n", "p50 ms",
+         "p99 ms");
+  print_launch(&loop);
+  print_launch(&vm);
+  if (base.done)
+    print_pct("local", "xclock alone: spawn -> MapNotify (baseline)",
+              base.to_map);
+  if (base.done)
+    printf("           (the baseline's runs took turns with the loopback's)"
+           "\n");
+  else if (!cfg.xclock)
+    printf("local      baseline not measured: no xclock on the host\n");
+  if (base.note)
+    printf("local: %s\n", base.note);
+
+  printf("\n");
+  if (loop.info)
+    printf("loopback: %s\n", loop.info);
+  if (vm.info)
+    printf("vm: %s (%.0f s for the VM's cases, boot included)\n", vm.info,
+           vm_s);
+  else if (vm.why)
+    printf("vm: %s\n", vm.why);
+  printf("(%.0f s in all)\n", (double)(px_now_ns() - t_start) / 1e9);
+
+  if (json_path) {
+    GString *j = g_string_new("");
+    g_string_append_printf(
+        j, "{\"benchmark\":\"proxy\",\"mode\":\"%s\",\"seed\":%u,"
+           "\"pixels\":{\"app\":{\"width\":1280,\"height\":720,"
+           "\"target_fps\":%.0f,\"content\":\"noise\"},\"warmup_s\":%.0f,"
+           "\"measure_s\":%.0f,\"cases\":[",
+        is_short ? "short" : "full", cfg.seed, cfg.px.fps, cfg.px.warmup_s,
+        cfg.px.measure_s);
+    gboolean first = TRUE;
+    struct {
+      const PxResult *r;
+      const char *at;
+    } all[] = {{&loop.recv[0], "received"}, {&loop.paint[0], "painted"},
+               {&loop.recv[1], "received"}, {&loop.paint[1], "painted"},
+               {&xpra[0], "received"},      {&xpra_paint[0], "painted"},
+               {&xpra[1], "received"},      {&xpra_paint[1], "painted"},
+               {&vm.recv[0], "received"},   {&vm.paint[0], "painted"},
+               {&vm.recv[1], "received"},   {&vm.paint[1], "painted"}};
+    for (guint i = 0; i < G_N_ELEMENTS(all); i++) {
+      if (!all[i].r->system || !all[i].r->transport)
+        continue;
+      g_string_append(j, first ? "" : ",");
+      json_px(j, all[i].r, all[i].at);
+      first = FALSE;
+    }
+    g_string_append(j, "]");
+    if (xpra_info) {
+      g_autofree char *esc = g_strescape(xpra_info, NULL);
+      g_string_append_printf(j, ",\"xpra\":\"%s\"", esc);
+    }
+    g_string_append(j, "},");
+    json_guest(j, &loop);
+    g_string_append(j, ",");
+    json_guest(j, &vm);
+    g_string_append_printf(j, ",\"local_baseline\":{\"app\":\"xclock\","
+                              "\"measured\":%s",
+                           base.done ? "true" : "false");
+    if (base.done)
+      json_pct(j, "spawn_to_map", base.to_map, TRUE);
+    json_note(j, base.note);
+    g_string_append_printf(j, "},\"seconds\":%.0f}\n",
+                           (double)(px_now_ns() - t_start) / 1e9);
+    if (!g_file_set_contents(json_path, j->str, -1, NULL)) {
+      fprintf(stderr, "bench-proxy: cannot write %s\n", json_path);
+      return 1;
+    }
+    g_string_free(j, TRUE);
+  }
+
+  int status = 0;
+  if (loop.misroute_run && loop.misroute.misrouted) {
+    fprintf(stderr, "bench-proxy: %d keys misrouted\n",
+            loop.misroute.misrouted);
+    status = 1;
+  }
+  guest_results_clear(&loop);
+  guest_results_clear(&vm);
+  for (int i = 0; i < 2; i++) {
+    px_result_clear(&xpra[i]);
+    px_result_clear(&xpra_paint[i]);
+  }
+  bp_baseline_result_clear(&base);
+  stop_host_display(host);
+  if (status == 0 && !g_getenv("TANDEM_BENCH_KEEP")) {
+    const char *rm[] = {"rm", "-rf", "--", cfg.px.tmp, NULL};
+    g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                 NULL, NULL, NULL, NULL);
+  }
+  g_free(cfg.px.tmp);
+  g_free(cfg.px.agent);
+  g_free(cfg.px.anim);
+  g_free(cfg.keys);
+  g_free(cfg.xclock);
+  return status;
+}

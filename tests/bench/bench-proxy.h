@@ -1,0 +1,177 @@
+/* bench-proxy: the parts shared by its files. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "bench-pixels.h"
+#include "tandem-guest-hub.h"
+#include "tandem-proxy-manager.h"
+#include "tandem-vm-manager.h"
+
+typedef struct {
+  PxConfig px;          /* warm-up, measured time, the app's fps, paths */
+  char *keys;           /* tandem-bench-keys */
+  char *xclock;         /* the host's xclock; NULL: not installed */
+  int focus_switches;   /* focus latency, per guest (the VM: a quarter) */
+  int misroute_steps;   /* the randomized focus-and-type run */
+  int launches;         /* warm launches per guest */
+  guint32 seed;
+} BpConfig;
+
+/* A guest window as the host saw it. Times are CLOCK_MONOTONIC ns of this
+ * process, taken when the message had been handled by the proxy code. */
+typedef struct {
+  guint32 id;
+  char *res_name, *title;
+  gint64 create_ns, map_ns;
+  gint64 first_paint_ns;      /* first "frame-painted"; 0: none yet */
+  gint64 recv_counter, paint_counter; /* newest stamps seen, -1: none */
+  gboolean viewable;          /* its proxy got its MapNotify */
+  gint64 focus_in_ns;         /* its proxy's last GTK focus-in */
+  TandemProxyWindow *proxy;   /* NULL until shown; weak */
+} BpWindow;
+
+typedef struct {
+  const char *name;           /* the hub's name for it */
+  char *transport;            /* "UNIX socket", "virtio-serial, TCG" */
+  gboolean is_vm;
+  TandemVmManager *vms;
+  TandemGuestHub *hub;
+  TandemGuestLink *link;      /* the hub's */
+  TandemProxyManager *pm;
+  GHashTable *windows;        /* guest id -> BpWindow */
+  /* Stamped frames of tandem-bench-anim (PxFrame; recv_ns is the time
+   * of the event named): */
+  GArray *received;           /* its last DAMAGE of the frame handled
+                               * (copied into the proxy's surface) */
+  GArray *painted;            /* "frame-painted" (drawn by GTK, acked) */
+  guint32 unstamped;          /* frames painted with no readable stamp */
+  char *dir;
+  /* Loopback */
+  GSubprocess *xvfb, *agent;
+  char *display;
+  /* VM */
+  TandemVm *vm;               /* the manager's */
+  double boot_s, catalog_s;
+  /* The guest's clock minus ours, from heartbeats of our own (NTP's
+   * estimate, best round trip since bp_guest_reset_clock). */
+  gint64 offset_ns, offset_rtt_ns;
+  guint32 ping_seq;
+  guint ping_id;
+  gulong hook_id;
+} BpGuest;
+
+/* --- Guests (bench-proxy-guest.c) ---------------------------------------- */
+
+/* The real agent on a second Xvfb, connecting to a loopback guest of a
+ * TandemGuestHub, its proxies on this process's display. */
+gboolean bp_guest_start_loopback(BpGuest *g, const BpConfig *cfg,
+                                 GError **error);
+/* The default guest under TCG (with this build's agent and apps in an
+ * overlay), a VM of a TandemVmManager, through the same hub. FALSE with
+ * *skipped (and *why) when there is no default guest. */
+gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
+                           gboolean *skipped, char **why, GError **error);
+void bp_guest_stop(BpGuest *g);
+
+/* A progress line on stderr, with the time since the start. */
+void bp_progress(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* Iterates the main loop until @done says so or @seconds pass. */
+gboolean bp_wait(gboolean (*done)(gpointer data), gpointer data,
+                 double seconds);
+/* Iterates the main loop for @seconds. */
+void bp_run_for(double seconds);
+
+/* The newest window of @res_name created at or after @after_ns that is
+ * mapped (and has painted a frame, if @painted), or NULL. */
+BpWindow *bp_guest_find(BpGuest *g, const char *res_name, gint64 after_ns,
+                        gboolean painted);
+BpWindow *bp_guest_find_title(BpGuest *g, const char *title);
+/* Asks the guest to close @id (WINDOW_CLOSE) and waits for its proxy to
+ * go; FALSE if it stayed. */
+gboolean bp_guest_close(BpGuest *g, guint32 id, double seconds);
+void bp_guest_reset_clock(BpGuest *g);
+
+/* A launch through tandem_guest_hub_launch_async; the callback's time. */
+typedef struct BpLaunch BpLaunch;
+BpLaunch *bp_launch(BpGuest *g, const char *app_id);
+/* Waits for the answer; FALSE with @error on a failure or timeout. Frees
+ * @l either way. */
+gboolean bp_launch_finish(BpLaunch *l, double seconds, gint64 *done_ns,
+                          guint32 *pid, GError **error);
+
+/* --- Cases ------------------------------------------------------------------ */
+
+/* bench-proxy-pixels.c: tandem-bench-anim in @mode launched in the guest,
+ * latency to the frame's receipt and to its painting. */
+gboolean bp_run_pixels(BpGuest *g, const BpConfig *cfg, const char *mode,
+                       PxResult *received, PxResult *painted,
+                       GError **error);
+
+/* bench-proxy-focus.c */
+typedef struct {
+  gboolean done;
+  int switches;
+  /* host focus set (XSetInputFocus) -> the guest's FOCUS_REPORT of it
+   * handled on the host, by kind of switch; and -> GTK's focus-in on the
+   * host window (the host's own part, and the whole of a switch between
+   * native windows) */
+  GArray *to_proxy_from_proxy, *to_proxy_from_native, *to_native,
+      *host_focus_in;
+  int timeouts;
+  char *note;
+} BpFocusResult;
+
+typedef struct {
+  gboolean done;
+  guint32 seed;
+  int steps, focus_moves, typed, typed_to_proxies, delivered, misrouted,
+      lost;
+  double seconds;
+  char *note;
+} BpMisrouteResult;
+
+void bp_focus_result_clear(BpFocusResult *r);
+/* Focus switches between the proxies of tandem-bench-keys' three windows
+ * and a native host window; with @misroute (loopback only), then the
+ * randomized focus-and-type run. */
+gboolean bp_run_focus(BpGuest *g, const BpConfig *cfg, int switches,
+                      BpFocusResult *r, BpMisrouteResult *m, GError **error);
+
+/* bench-proxy-launch.c */
+typedef struct {
+  gboolean done;
+  int runs;
+  /* from the launch request: LAUNCH_RESULT handled, WINDOW_MAP handled,
+   * the first frame painted; and WINDOW_MAP -> first frame painted */
+  GArray *to_result, *to_map, *to_paint, *map_to_paint;
+  int failures;
+  int unclosed;    /* windows still there 2 s after WINDOW_CLOSE */
+  char *note;
+} BpLaunchResult;
+
+typedef struct {
+  gboolean done;
+  int runs;
+  GArray *to_map;  /* spawn -> MapNotify of its top-level window */
+  char *note;
+} BpBaselineResult;
+
+void bp_launch_result_clear(BpLaunchResult *r);
+void bp_baseline_result_clear(BpBaselineResult *r);
+
+/* A local Xvfb on which the baseline program is started directly. */
+typedef struct BpBaseline BpBaseline;
+BpBaseline *bp_baseline_new(const BpConfig *cfg, const char *program,
+                            GError **error);
+/* One run of the program, spawn -> MapNotify, into @r. */
+gboolean bp_baseline_run(BpBaseline *b, BpBaselineResult *r, GError **error);
+void bp_baseline_free(BpBaseline *b);
+
+/* Warm launches of @app_id (a window of @res_name) in a running guest;
+ * with @base, each run takes turns with one of @base (into @base_r). */
+gboolean bp_run_launch(BpGuest *g, const BpConfig *cfg, const char *app_id,
+                       const char *res_name, BpLaunchResult *r,
+                       BpBaseline *base, BpBaselineResult *base_r,
+                       GError **error);
