@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,12 @@ gint64 px_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* In the child: end with the benchmark, even if it crashes, so that no
+ * display outlives it. */
+static void die_with_parent(gpointer data) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
 GSubprocess *px_xvfb_start(const char *dir, char **display, GError **error) {
@@ -33,6 +40,7 @@ GSubprocess *px_xvfb_start(const char *dir, char **display, GError **error) {
       G_SUBPROCESS_FLAGS_STDIN_INHERIT | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_stdout_file_path(l, log);
   g_subprocess_launcher_take_fd(l, fds[1], 3);
+  g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
   GSubprocess *p = g_subprocess_launcher_spawn(
       l, error, "Xvfb", "-displayfd", "3", "-screen", "0", "1920x1080x24",
       "-nolisten", "tcp", "-noreset", NULL);
