@@ -22,7 +22,7 @@ DEPS="meson ninja-build gcc pkg-config gettext
   libglib2.0-dev libgtk-3-dev libcmocka-dev libjson-glib-dev libsystemd-dev
   libxcb1-dev libxcb-composite0-dev libxcb-damage0-dev libxcb-xfixes0-dev
   libxcb-shm0-dev libxcb-xtest0-dev xpra python3-numpy python3-lz4
-  libspice-client-gtk-3.0-dev socat
+  libspice-client-gtk-3.0-dev socat openbox
   qemu-system-x86 qemu-utils busybox-static cpio librsvg2-common kmod
   xserver-xorg-core xterm x11-apps x11-xkb-utils xkb-data xfonts-base mousepad
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
@@ -253,6 +253,8 @@ cmd_bench() {
     --json "$builddir/bench/guest.json"
   "$root/tests/with-session" "$builddir/default/tests/bench/bench-pixels" \
     --json "$builddir/bench/pixels.json"
+  "$root/tests/with-session" "$builddir/default/tests/bench/bench-proxy" \
+    --json "$builddir/bench/proxy.json"
 }
 
 case "${1:-}" in

@@ -23,6 +23,7 @@
 
 typedef struct {
   xcb_window_t xid;
+  xcb_window_t frame; /* its root child: itself, or another WM's frame */
   uint32_t id; /* protocol id, never reused while the agent runs */
   int32_t x, y;
   uint32_t width, height, border;
@@ -66,6 +67,7 @@ typedef struct {
   xcb_timestamp_t last_time;
 
   GHashTable *by_xid;     /* xcb_window_t -> TxWindow* (owns) */
+  GHashTable *by_frame;   /* its root child -> TxWindow* */
   GHashTable *by_id;      /* uint32 id -> TxWindow* */
   GArray *stack;          /* xcb_window_t root children, bottom to top */
   uint32_t next_id;
@@ -101,7 +103,7 @@ typedef struct {
         net_wm_state, net_wm_window_type, net_supported,
         net_supporting_wm_check, net_active_window, net_client_list,
         net_close_window, net_frame_extents, net_request_frame_extents,
-        net_wm_pid, net_moveresize_window,
+        net_wm_pid, net_moveresize_window, net_restack_window,
         st_max_horz, st_max_vert, st_fullscreen, st_hidden, st_attention,
         st_modal, st_above, st_below, st_sticky, st_skip_taskbar,
         t_normal, t_dialog, t_utility, t_toolbar, t_splash, t_menu,

@@ -38,6 +38,47 @@ static TxWindow *by_xid(TandemX11 *x, xcb_window_t xid) {
   return g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(xid));
 }
 
+/* The window whose root child (its own, or another window manager's
+ * frame around it) is @frame. */
+static TxWindow *by_frame(TandemX11 *x, xcb_window_t frame) {
+  return g_hash_table_lookup(x->by_frame, GUINT_TO_POINTER(frame));
+}
+
+/* Sends an EWMH request to the window manager (source 2: a pager or
+ * similar tool acting for the user, which WMs obey). */
+static void ask_wm(TandemX11 *x, xcb_window_t w, xcb_atom_t type,
+                   uint32_t d0, uint32_t d1, uint32_t d2, uint32_t d3,
+                   uint32_t d4) {
+  xcb_client_message_event_t ev = {.response_type = XCB_CLIENT_MESSAGE,
+                                   .format = 32, .window = w, .type = type};
+  uint32_t d[5] = {d0, d1, d2, d3, d4};
+  memcpy(ev.data.data32, d, sizeof(d));
+  xcb_send_event(x->c, 0, x->root,
+                 XCB_EVENT_MASK_SUBSTRUCTURE_REDIRECT |
+                     XCB_EVENT_MASK_SUBSTRUCTURE_NOTIFY,
+                 (const char *)&ev);
+}
+
+/* Under another window manager: the client's place on the screen (inside
+ * the frame) and its size, asked of the server. */
+static void coop_geometry(TandemX11 *x, TxWindow *w) {
+  xcb_translate_coordinates_cookie_t tc =
+      xcb_translate_coordinates(x->c, w->xid, x->root, 0, 0);
+  xcb_get_geometry_cookie_t gc = xcb_get_geometry(x->c, w->xid);
+  xcb_translate_coordinates_reply_t *t =
+      xcb_translate_coordinates_reply(x->c, tc, NULL);
+  xcb_get_geometry_reply_t *g = xcb_get_geometry_reply(x->c, gc, NULL);
+  if (t && g) {
+    w->x = t->dst_x;
+    w->y = t->dst_y;
+    w->width = g->width;
+    w->height = g->height;
+    w->border = 0; /* x, y are the contents' own */
+  }
+  free(t);
+  free(g);
+}
+
 static void stack_place_top(TandemX11 *x, xcb_window_t xid) {
   stack_place(x, xid, x->stack->len ? g_array_index(x->stack, xcb_window_t,
                                                     x->stack->len - 1)
@@ -49,9 +90,9 @@ static uint32_t announced_below(TandemX11 *x, TxWindow *w) {
   uint32_t below = 0;
   for (guint i = 0; i < x->stack->len; i++) {
     xcb_window_t xid = g_array_index(x->stack, xcb_window_t, i);
-    if (xid == w->xid)
+    if (xid == w->frame)
       return below;
-    TxWindow *o = by_xid(x, xid);
+    TxWindow *o = by_frame(x, xid);
     if (o && o->announced)
       below = o->id;
   }
@@ -340,7 +381,7 @@ void tx_windows_announce_all(TandemX11 *x) {
   /* Bottom to top, so that every CONFIGURE names a sibling already known. */
   for (guint i = 0; i < x->stack->len; i++) {
     xcb_window_t xid = g_array_index(x->stack, xcb_window_t, i);
-    TxWindow *w = by_xid(x, xid);
+    TxWindow *w = by_frame(x, xid);
     if (w && (w->mapped || w->iconic))
       w->iconic ? announce(x, w) : show(x, w);
   }
@@ -348,7 +389,7 @@ void tx_windows_announce_all(TandemX11 *x) {
 
 /* --- Tracking ----------------------------------------------------------- */
 
-static TxWindow *track(TandemX11 *x, xcb_window_t xid) {
+static TxWindow *track_in(TandemX11 *x, xcb_window_t xid, xcb_window_t frame) {
   if (xid == x->stub || xid == x->wm_window)
     return NULL;
   TxWindow *w = by_xid(x, xid);
@@ -362,6 +403,7 @@ static TxWindow *track(TandemX11 *x, xcb_window_t xid) {
   if (a && g) {
     w = g_new0(TxWindow, 1);
     w->xid = xid;
+    w->frame = frame;
     w->id = x->next_id++;
     w->x = g->x;
     w->y = g->y;
@@ -375,15 +417,103 @@ static TxWindow *track(TandemX11 *x, xcb_window_t xid) {
     w->input_hint = TRUE;
     g_hash_table_insert(x->by_xid, GUINT_TO_POINTER(xid), w);
     g_hash_table_insert(x->by_id, GUINT_TO_POINTER(w->id), w);
+    g_hash_table_insert(x->by_frame, GUINT_TO_POINTER(frame), w);
     uint32_t mask = XCB_EVENT_MASK_PROPERTY_CHANGE |
                     XCB_EVENT_MASK_FOCUS_CHANGE;
+    if (frame != xid) { /* inside a frame: its own size and fate */
+      mask |= XCB_EVENT_MASK_STRUCTURE_NOTIFY;
+      w->mapped = TRUE;
+    }
     xcb_change_window_attributes(x->c, xid, XCB_CW_EVENT_MASK, &mask);
     if (w->input_output)
       tx_pixels_track(x, w);
   }
   free(a);
   free(g);
+  if (w && frame != xid)
+    coop_geometry(x, w);
   return w;
+}
+
+static TxWindow *track(TandemX11 *x, xcb_window_t xid) {
+  return track_in(x, xid, xid);
+}
+
+/* The client window inside another window manager's frame: the one with
+ * WM_STATE (ICCCM 4.1.3.1), at most a few levels down. */
+static xcb_window_t find_client(TandemX11 *x, xcb_window_t w, int depth) {
+  uint32_t n;
+  g_autofree void *state = tx_property(x, w, x->atom.wm_state,
+                                       x->atom.wm_state, 2, &n, NULL);
+  if (state)
+    return w;
+  if (depth >= 3)
+    return XCB_NONE;
+  xcb_query_tree_reply_t *t =
+      xcb_query_tree_reply(x->c, xcb_query_tree(x->c, w), NULL);
+  xcb_window_t found = XCB_NONE;
+  if (t) {
+    xcb_window_t *kids = xcb_query_tree_children(t);
+    for (int i = xcb_query_tree_children_length(t) - 1; i >= 0 && !found; i--)
+      found = find_client(x, kids[i], depth + 1);
+    free(t);
+  }
+  return found;
+}
+
+/* A root child that got mapped under another window manager: a frame
+ * (track the client in it) or an override-redirect window (itself). */
+static TxWindow *track_root_child(TandemX11 *x, xcb_window_t child,
+                                  gboolean override_redirect) {
+  if (x->wm || override_redirect)
+    return track(x, child);
+  /* No client yet (the WM maps its frame first): _NET_CLIENT_LIST will
+   * name it. */
+  xcb_window_t client = find_client(x, child, 0);
+  return client ? track_in(x, client, child) : NULL;
+}
+
+/* The root child that holds @w. */
+static xcb_window_t root_child_of(TandemX11 *x, xcb_window_t w) {
+  for (int depth = 0; depth < 16; depth++) {
+    xcb_query_tree_reply_t *t =
+        xcb_query_tree_reply(x->c, xcb_query_tree(x->c, w), NULL);
+    if (!t)
+      return XCB_NONE;
+    xcb_window_t parent = t->parent;
+    free(t);
+    if (parent == x->root)
+      return w;
+    w = parent;
+  }
+  return XCB_NONE;
+}
+
+static void show(TandemX11 *x, TxWindow *w);
+
+/* The other window manager's list of the windows it manages: every client
+ * in it is tracked (with its frame), as soon as it is listed. */
+static void sync_client_list(TandemX11 *x) {
+  uint32_t n;
+  g_autofree xcb_window_t *list = tx_property(
+      x, x->root, x->atom.net_client_list, XCB_ATOM_WINDOW, TP_MAX_WINDOWS,
+      &n, NULL);
+  for (uint32_t i = 0; list && i < n; i++) {
+    if (by_xid(x, list[i]))
+      continue;
+    xcb_window_t frame = root_child_of(x, list[i]);
+    if (!frame)
+      continue;
+    xcb_get_window_attributes_reply_t *a = xcb_get_window_attributes_reply(
+        x->c, xcb_get_window_attributes(x->c, frame), NULL);
+    gboolean viewable = a && a->map_state == XCB_MAP_STATE_VIEWABLE;
+    free(a);
+    TxWindow *w = track_in(x, list[i], frame);
+    if (w)
+      w->mapped = viewable;
+    if (w && w->mapped)
+      show(x, w);
+  }
 }
 
 static void forget(TandemX11 *x, xcb_window_t xid) {
@@ -391,6 +521,7 @@ static void forget(TandemX11 *x, xcb_window_t xid) {
   stack_remove(x, xid);
   if (!w)
     return;
+  g_hash_table_remove(x->by_frame, GUINT_TO_POINTER(w->frame));
   if (w->announced) {
     /* Ids are never reused, so the host's DESTROY_ACK needs no waiting. */
     TpMessage m = {.type = TP_MSG_WINDOW_DESTROY, .window = w->id};
@@ -550,6 +681,16 @@ static void move_resize(TandemX11 *x, TxWindow *w, int32_t px, int32_t py,
     v[n++] = width;
     v[n++] = height;
   }
+  if (!x->wm && !w->override_redirect) {
+    /* Another window manager places windows: ask it, in the client's own
+     * coordinates (static gravity). */
+    uint32_t f = 10u | (2u << 12) | ((flags & TP_MOVE) ? 3u << 8 : 0) |
+                 ((flags & TP_RESIZE) ? 3u << 10 : 0);
+    ask_wm(x, w->xid, x->atom.net_moveresize_window, f,
+           (flags & TP_MOVE) ? v[0] : 0, (flags & TP_MOVE) ? v[1] : 0,
+           width, height);
+    return;
+  }
   xcb_configure_window(x->c, w->xid, mask, v);
 }
 
@@ -557,6 +698,16 @@ static void set_iconic(TandemX11 *x, TxWindow *w, gboolean iconic) {
   if (w->override_redirect || w->iconic == iconic)
     return;
   w->iconic = iconic;
+  if (!x->wm) { /* ICCCM 4.1.4: the window manager does it */
+    if (iconic) {
+      ask_wm(x, w->xid, x->atom.wm_change_state, WM_STATE_ICONIC, 0, 0, 0,
+             0);
+    } else { /* ICCCM: map it again; EWMH: activating restores it */
+      xcb_map_window(x->c, w->xid);
+      ask_wm(x, w->xid, x->atom.net_active_window, 2, x->last_time, 0, 0, 0);
+    }
+    return;
+  }
   if (iconic) {
     set_wm_state(x, w, WM_STATE_ICONIC);
     xcb_unmap_window(x->c, w->xid);
@@ -572,6 +723,19 @@ static void apply_states(TandemX11 *x, TxWindow *w, uint32_t mask,
                          uint32_t value) {
   uint32_t old = tx_window_states(x, w);
   uint32_t now = (old & ~mask) | (value & mask);
+  if (!x->wm) {
+    for (size_t k = 0; k < G_N_ELEMENTS(state_atoms); k++) {
+      uint32_t bit = state_atoms[k].bit;
+      if (!(mask & bit) || bit == TP_STATE_HIDDEN || ((old ^ now) & bit) == 0)
+        continue;
+      ask_wm(x, w->xid, x->atom.net_wm_state,
+             (now & bit) ? NET_STATE_ADD : NET_STATE_REMOVE,
+             atom_at(x, state_atoms[k].atom_offset), 0, 2, 0);
+    }
+    if (mask & TP_STATE_HIDDEN)
+      set_iconic(x, w, (now & TP_STATE_HIDDEN) != 0);
+    return; /* the new states come back as property changes */
+  }
   uint32_t big = TP_STATE_FULLSCREEN | TP_STATE_MAXIMIZED_HORZ |
                  TP_STATE_MAXIMIZED_VERT;
   if (!(old & big) && (now & big)) {
@@ -595,7 +759,9 @@ static void apply_states(TandemX11 *x, TxWindow *w, uint32_t mask,
 
 static void on_client_message(TandemX11 *x, xcb_client_message_event_t *ev) {
   TxWindow *w = by_xid(x, ev->window);
-  if (!w || ev->format != 32)
+  /* Requests to the window manager; another WM answers its own (and we
+   * would otherwise see, and answer, our own requests to it). */
+  if (!w || ev->format != 32 || !x->wm)
     return;
   const uint32_t *d = ev->data.data32;
   if (ev->type == x->atom.net_wm_state) {
@@ -636,7 +802,14 @@ static void on_client_message(TandemX11 *x, xcb_client_message_event_t *ev) {
 /* --- Events ------------------------------------------------------------- */
 
 static void on_property(TandemX11 *x, xcb_property_notify_event_t *ev) {
+  if (ev->window == x->root) {
+    if (!x->wm && ev->atom == x->atom.net_client_list)
+      sync_client_list(x);
+    return;
+  }
   TxWindow *w = by_xid(x, ev->window);
+  if (w && ev->atom == x->atom.wm_protocols)
+    read_protocols(x, w); /* set right after mapping by some (xclock) */
   if (!w || !w->announced)
     return;
   xcb_atom_t a = ev->atom;
@@ -655,19 +828,31 @@ static void on_property(TandemX11 *x, xcb_property_notify_event_t *ev) {
 }
 
 static void on_configure(TandemX11 *x, xcb_configure_notify_event_t *ev) {
-  if (ev->event != x->root)
-    return;
-  stack_place(x, ev->window, ev->above_sibling);
-  TxWindow *w = by_xid(x, ev->window);
+  TxWindow *w;
+  uint32_t old_w, old_h;
+  if (ev->event == x->root) {
+    stack_place(x, ev->window, ev->above_sibling);
+    w = by_frame(x, ev->window);
+  } else { /* a client inside a frame changed size */
+    w = by_xid(x, ev->window);
+    if (w && w->frame == w->xid)
+      w = NULL;
+  }
   if (!w)
     return;
-  gboolean resized = w->width != ev->width || w->height != ev->height;
-  w->x = ev->x;
-  w->y = ev->y;
-  w->width = ev->width;
-  w->height = ev->height;
-  w->border = ev->border_width;
-  w->override_redirect = ev->override_redirect;
+  old_w = w->width;
+  old_h = w->height;
+  if (w->frame != w->xid) {
+    coop_geometry(x, w);
+  } else {
+    w->x = ev->x;
+    w->y = ev->y;
+    w->width = ev->width;
+    w->height = ev->height;
+    w->border = ev->border_width;
+    w->override_redirect = ev->override_redirect;
+  }
+  gboolean resized = w->width != old_w || w->height != old_h;
   if (!w->announced)
     return;
   send_configure(x, w);
@@ -681,14 +866,20 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
     xcb_create_notify_event_t *e = (xcb_create_notify_event_t *)ev;
     if (e->parent == x->root) {
       stack_place_top(x, e->window);
-      track(x, e->window);
+      /* Under another WM a new root child may be a frame: wait for its
+       * map to see what is inside. */
+      if (x->wm || e->override_redirect)
+        track(x, e->window);
     }
     break;
   }
   case XCB_DESTROY_NOTIFY: {
     xcb_destroy_notify_event_t *e = (xcb_destroy_notify_event_t *)ev;
-    if (e->event == x->root)
-      forget(x, e->window);
+    TxWindow *w = e->event == x->root ? by_frame(x, e->window)
+                                      : by_xid(x, e->window);
+    stack_remove(x, e->window);
+    if (w && (e->event == x->root || w->xid == e->window))
+      forget(x, w->xid);
     break;
   }
   case XCB_MAP_REQUEST:
@@ -696,11 +887,18 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
     break;
   case XCB_MAP_NOTIFY: {
     xcb_map_notify_event_t *e = (xcb_map_notify_event_t *)ev;
-    TxWindow *w = e->event == x->root ? by_xid(x, e->window) : NULL;
+    if (e->event != x->root)
+      break;
+    TxWindow *w = by_frame(x, e->window);
+    if (!w && !x->wm)
+      w = track_root_child(x, e->window, e->override_redirect);
     if (!w)
       break;
     w->mapped = TRUE;
-    w->override_redirect = e->override_redirect;
+    if (w->frame == w->xid)
+      w->override_redirect = e->override_redirect;
+    else
+      coop_geometry(x, w);
     if (w->iconic) {
       w->iconic = FALSE;
       send_states(x, w, FALSE);
@@ -711,10 +909,17 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
   }
   case XCB_UNMAP_NOTIFY: {
     xcb_unmap_notify_event_t *e = (xcb_unmap_notify_event_t *)ev;
-    TxWindow *w = e->event == x->root ? by_xid(x, e->window) : NULL;
+    TxWindow *w = e->event == x->root ? by_frame(x, e->window) : NULL;
     if (!w)
       break;
     w->mapped = FALSE;
+    if (w->frame != w->xid) {
+      /* Another WM iconifies by unmapping the frame, WM_STATE Iconic. */
+      uint32_t n;
+      g_autofree uint32_t *st = tx_property(x, w->xid, x->atom.wm_state,
+                                            x->atom.wm_state, 2, &n, NULL);
+      w->iconic = st && n >= 1 && st[0] == WM_STATE_ICONIC;
+    }
     if (w->iconic) { /* minimized: the host keeps a minimized proxy */
       send_states(x, w, FALSE);
       break;
@@ -752,7 +957,7 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
       stack_place_top(x, e->window);
     else
       stack_place(x, e->window, XCB_NONE);
-    TxWindow *w = by_xid(x, e->window);
+    TxWindow *w = by_frame(x, e->window);
     if (w && w->announced)
       send_configure(x, w);
     break;
@@ -763,9 +968,13 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
       break;
     if (e->parent == x->root) {
       stack_place_top(x, e->window);
-      track(x, e->window);
+      if (x->wm || e->override_redirect)
+        track(x, e->window);
     } else {
-      forget(x, e->window);
+      /* A root window goes into a frame: tracked again when it shows. */
+      stack_remove(x, e->window);
+      if (by_frame(x, e->window))
+        forget(x, e->window);
     }
     break;
   }
@@ -783,6 +992,10 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
 /* --- The host's requests ------------------------------------------------ */
 
 void tx_window_raise(TandemX11 *x, TxWindow *w) {
+  if (!x->wm && !w->override_redirect) {
+    ask_wm(x, w->xid, x->atom.net_active_window, 2, x->last_time, 0, 0, 0);
+    return;
+  }
   uint32_t v = XCB_STACK_MODE_ABOVE;
   xcb_configure_window(x->c, w->xid, XCB_CONFIG_WINDOW_STACK_MODE, &v);
 }
@@ -790,6 +1003,7 @@ void tx_window_raise(TandemX11 *x, TxWindow *w) {
 void tx_window_handle(TandemX11 *x, TxWindow *w, const TpMessage *m) {
   switch (m->type) {
   case TP_MSG_WINDOW_CLOSE:
+    read_protocols(x, w); /* as it is now, not as it was at announce */
     if (w->delete_window) {
       xcb_client_message_event_t ev = {
           .response_type = XCB_CLIENT_MESSAGE, .format = 32,
@@ -820,7 +1034,11 @@ void tx_window_handle(TandemX11 *x, TxWindow *w, const TpMessage *m) {
       v[n++] = sib->xid;
     }
     v[n++] = r->below ? XCB_STACK_MODE_BELOW : XCB_STACK_MODE_ABOVE;
-    xcb_configure_window(x->c, w->xid, mask, v);
+    if (!x->wm && !w->override_redirect)
+      ask_wm(x, w->xid, x->atom.net_restack_window, 2,
+             sib && sib != w ? sib->xid : XCB_NONE, v[n - 1], 0, 0);
+    else
+      xcb_configure_window(x->c, w->xid, mask, v);
     break;
   }
   case TP_MSG_WINDOW_SET_STATE:
@@ -894,9 +1112,20 @@ void tx_windows_init(TandemX11 *x) {
   int n = xcb_query_tree_children_length(t);
   for (int i = 0; i < n; i++) { /* bottom to top */
     g_array_append_val(x->stack, kids[i]);
-    TxWindow *w = track(x, kids[i]);
+    TxWindow *w = NULL;
+    if (x->wm) {
+      w = track(x, kids[i]);
+    } else {
+      xcb_get_window_attributes_reply_t *a = xcb_get_window_attributes_reply(
+          x->c, xcb_get_window_attributes(x->c, kids[i]), NULL);
+      if (a && a->map_state == XCB_MAP_STATE_VIEWABLE)
+        w = track_root_child(x, kids[i], a->override_redirect);
+      free(a);
+    }
     if (w && w->mapped)
       manage(x, w);
   }
   free(t);
+  if (!x->wm)
+    sync_client_list(x);
 }

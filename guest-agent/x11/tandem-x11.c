@@ -172,7 +172,7 @@ static void intern_atoms(TandemX11 *x) {
       "_NET_WM_ICON", "_NET_WM_STATE", "_NET_WM_WINDOW_TYPE",
       "_NET_SUPPORTED", "_NET_SUPPORTING_WM_CHECK", "_NET_ACTIVE_WINDOW",
       "_NET_CLIENT_LIST", "_NET_CLOSE_WINDOW", "_NET_FRAME_EXTENTS",
-      "_NET_REQUEST_FRAME_EXTENTS", "_NET_WM_PID", "_NET_MOVERESIZE_WINDOW",
+      "_NET_REQUEST_FRAME_EXTENTS", "_NET_WM_PID", "_NET_MOVERESIZE_WINDOW", "_NET_RESTACK_WINDOW",
       "_NET_WM_STATE_MAXIMIZED_HORZ", "_NET_WM_STATE_MAXIMIZED_VERT",
       "_NET_WM_STATE_FULLSCREEN", "_NET_WM_STATE_HIDDEN",
       "_NET_WM_STATE_DEMANDS_ATTENTION", "_NET_WM_STATE_MODAL",
@@ -278,6 +278,7 @@ static void op_free(TandemDisplay *d) {
   tx_input_fini(x);
   tx_focus_fini(x);
   g_hash_table_destroy(x->by_id);
+  g_hash_table_destroy(x->by_frame);
   g_hash_table_destroy(x->by_xid);
   g_array_unref(x->stack);
   if (x->c)
@@ -307,6 +308,7 @@ TandemDisplay *tandem_display_x11_new(const char *display_name,
   x->base.sink = *sink;
   x->by_xid = g_hash_table_new_full(NULL, NULL, NULL, g_free);
   x->by_id = g_hash_table_new(NULL, NULL);
+  x->by_frame = g_hash_table_new(NULL, NULL);
   x->stack = g_array_new(FALSE, FALSE, sizeof(xcb_window_t));
   x->next_id = 1;
   x->reported_kind = -1;
