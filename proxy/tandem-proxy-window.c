@@ -33,6 +33,8 @@ struct _TandemProxyWindow {
   guint ack_timer;
   guint64 frames;
   int last_w, last_h; /* host size last sent or applied, logical px */
+  int last_x, last_y; /* host position last sent */
+  GtkWidget *consent; /* the "allow full screen?" question, while open */
 };
 
 G_DEFINE_TYPE(TandemProxyWindow, tandem_proxy_window, GTK_TYPE_WINDOW)
@@ -47,6 +49,11 @@ static void send(TandemProxyWindow *self, TpMessage *m) {
 
 static uint32_t mods(GdkModifierType state) {
   return (uint32_t)state & 0xffu; /* X's core modifier bits */
+}
+
+/* Host logical pixels to guest pixels. */
+static int32_t gpx(TandemProxyWindow *self, double v) {
+  return (int32_t)CLAMP(v * self->scale, -32768, 32767);
 }
 
 /* --- Pixels -------------------------------------------------------------- */
@@ -209,17 +216,29 @@ static gboolean on_configure(GtkWidget *widget, GdkEventConfigure *ev,
   TandemProxyWindow *self = data;
   if (!self->shown || self->override_redirect)
     return FALSE;
+  uint32_t flags = 0;
   if (ev->width != self->last_w || ev->height != self->last_h) {
     /* The user resized the proxy: the guest window follows. */
     self->last_w = ev->width;
     self->last_h = ev->height;
-    TpMessage m = {.type = TP_MSG_WINDOW_MOVE_RESIZE};
-    m.u.move_resize = (TpMoveResize){
-        0, 0, (uint32_t)CLAMP(ev->width * self->scale, 1, (int)TP_MAX_WINDOW_DIM),
-        (uint32_t)CLAMP(ev->height * self->scale, 1, (int)TP_MAX_WINDOW_DIM),
-        TP_RESIZE};
-    send(self, &m);
+    flags |= TP_RESIZE;
   }
+  if (ev->x != self->last_x || ev->y != self->last_y) {
+    /* Moved: the guest window follows as far as the guest's screen lets
+     * it (the agent keeps it reachable there). */
+    self->last_x = ev->x;
+    self->last_y = ev->y;
+    flags |= TP_MOVE;
+  }
+  if (!flags)
+    return FALSE;
+  TpMessage m = {.type = TP_MSG_WINDOW_MOVE_RESIZE};
+  m.u.move_resize = (TpMoveResize){
+      gpx(self, ev->x), gpx(self, ev->y),
+      (uint32_t)CLAMP(ev->width * self->scale, 1, (int)TP_MAX_WINDOW_DIM),
+      (uint32_t)CLAMP(ev->height * self->scale, 1, (int)TP_MAX_WINDOW_DIM),
+      flags};
+  send(self, &m);
   return FALSE;
 }
 
@@ -299,6 +318,43 @@ void tandem_proxy_window_set_app_icon(TandemProxyWindow *self, GBytes *png) {
     gtk_window_set_icon(GTK_WINDOW(self), gdk_pixbuf_loader_get_pixbuf(l));
 }
 
+static void on_consent(GtkDialog *d, int response, gpointer data) {
+  TandemProxyWindow *self = data;
+  gtk_widget_destroy(GTK_WIDGET(d));
+  self->consent = NULL;
+  if (response == GTK_RESPONSE_ACCEPT) {
+    gtk_window_fullscreen(GTK_WINDOW(self));
+    return;
+  }
+  /* Not granted: the guest application learns it is not full screen. */
+  TpMessage m = {.type = TP_MSG_WINDOW_SET_STATE};
+  m.u.set_state = (TpSetState){TP_STATE_FULLSCREEN, 0};
+  send(self, &m);
+}
+
+/* Covering the whole host screen, over the host's own windows, needs the
+ * user's yes: a guest must not be able to pose as the host desktop. */
+static void ask_fullscreen(TandemProxyWindow *self) {
+  if (self->consent)
+    return;
+  self->consent = gtk_message_dialog_new(
+      GTK_WINDOW(self), GTK_DIALOG_DESTROY_WITH_PARENT,
+      GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
+      _("“%s” in the virtual machine “%s” wants to fill the whole screen."),
+      self->title && *self->title ? self->title : _("A window"),
+      self->vm_name);
+  gtk_window_set_title(GTK_WINDOW(self->consent), _("Full Screen?"));
+  gtk_message_dialog_format_secondary_text(
+      GTK_MESSAGE_DIALOG(self->consent),
+      _("While it does, your own windows are hidden behind it. Press F11 or "
+        "use the window's menu to leave full screen."));
+  gtk_dialog_add_buttons(GTK_DIALOG(self->consent), _("_Not Now"),
+                         GTK_RESPONSE_REJECT, _("_Allow"),
+                         GTK_RESPONSE_ACCEPT, NULL);
+  g_signal_connect(self->consent, "response", G_CALLBACK(on_consent), self);
+  gtk_widget_show(self->consent);
+}
+
 static void apply_states(TandemProxyWindow *self, uint32_t states) {
   uint32_t old = self->guest_states;
   self->guest_states = states;
@@ -319,10 +375,9 @@ static void apply_states(TandemProxyWindow *self, uint32_t states) {
       gtk_window_unmaximize(win);
   }
   if ((states & ~old) & TP_STATE_FULLSCREEN)
-    /* Full screen over the host's desktop needs the user: only the host
-     * side (the window manager's own command) may do it. */
-    g_message("%s: “%s” asked for full screen; not granted without the "
-              "user", self->vm_name, self->title ? self->title : "");
+    ask_fullscreen(self);
+  else if ((old & ~states) & TP_STATE_FULLSCREEN)
+    gtk_window_unfullscreen(win);
   gtk_window_set_keep_above(win, (states & TP_STATE_ABOVE) != 0);
   gtk_window_set_skip_taskbar_hint(win,
                                    (states & TP_STATE_SKIP_TASKBAR) != 0);
@@ -357,10 +412,6 @@ static gboolean on_window_state(GtkWidget *widget, GdkEventWindowState *ev,
 }
 
 /* --- Input ---------------------------------------------------------------- */
-
-static int32_t gpx(TandemProxyWindow *self, double v) {
-  return (int32_t)CLAMP(v * self->scale, -32768, 32767);
-}
 
 static gboolean on_key(GtkWidget *widget, GdkEventKey *ev, gpointer data) {
   TandemProxyWindow *self = data;

@@ -720,7 +720,7 @@ static void set_iconic(TandemX11 *x, TxWindow *w, gboolean iconic) {
 /* Applies state bits: geometry for maximize/fullscreen, mapping for
  * hidden, and _NET_WM_STATE so the application knows. */
 static void apply_states(TandemX11 *x, TxWindow *w, uint32_t mask,
-                         uint32_t value) {
+                         uint32_t value, gboolean from_guest) {
   uint32_t old = tx_window_states(x, w);
   uint32_t now = (old & ~mask) | (value & mask);
   if (!x->wm) {
@@ -738,6 +738,10 @@ static void apply_states(TandemX11 *x, TxWindow *w, uint32_t mask,
   }
   uint32_t big = TP_STATE_FULLSCREEN | TP_STATE_MAXIMIZED_HORZ |
                  TP_STATE_MAXIMIZED_VERT;
+  /* An application asking for full screen gets the state (so the host can
+   * ask the user) but not the size: the host sends that if it agrees. */
+  if (from_guest && ((now & ~old) & TP_STATE_FULLSCREEN))
+    big &= ~(uint32_t)TP_STATE_FULLSCREEN;
   if (!(old & big) && (now & big)) {
     w->saved_x = w->x;
     w->saved_y = w->y;
@@ -776,15 +780,15 @@ static void on_client_message(TandemX11 *x, xcb_client_message_event_t *ev) {
                                                 : 0;
     /* The guest cannot take the host's screen by itself: fullscreen is
      * passed on as a state the host asks the user about. */
-    apply_states(x, w, bits, value);
+    apply_states(x, w, bits, value, TRUE);
   } else if (ev->type == x->atom.wm_change_state && d[0] == WM_STATE_ICONIC) {
-    apply_states(x, w, TP_STATE_HIDDEN, TP_STATE_HIDDEN);
+    apply_states(x, w, TP_STATE_HIDDEN, TP_STATE_HIDDEN, TRUE);
   } else if (ev->type == x->atom.net_active_window) {
     /* An application asking to be activated gets attention, not focus:
      * only the host moves focus. */
     if (!(w->states & TP_STATE_DEMANDS_ATTENTION))
       apply_states(x, w, TP_STATE_DEMANDS_ATTENTION,
-                   TP_STATE_DEMANDS_ATTENTION);
+                   TP_STATE_DEMANDS_ATTENTION, TRUE);
   } else if (ev->type == x->atom.net_close_window) {
     TpMessage m = {.type = TP_MSG_WINDOW_CLOSE, .window = w->id};
     tx_window_handle(x, w, &m);
@@ -1042,7 +1046,7 @@ void tx_window_handle(TandemX11 *x, TxWindow *w, const TpMessage *m) {
     break;
   }
   case TP_MSG_WINDOW_SET_STATE:
-    apply_states(x, w, m->u.set_state.mask, m->u.set_state.value);
+    apply_states(x, w, m->u.set_state.mask, m->u.set_state.value, FALSE);
     break;
   case TP_MSG_WINDOW_DESTROY_ACK:
   default:

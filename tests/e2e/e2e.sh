@@ -71,7 +71,7 @@ json() { # json PROGRAM: runs a Python expression over tandemctl's --json
 xterm_app=debian-xterm
 editor_app=org.xfce.mousepad
 if [ "$mode" = loopback ]; then
-  echo "1..13"
+  echo "1..16"
   mkdir -p "$tmp/guest"
   tandem_start_xvfb "$tmp/guest" || exit 1
   guest_display=$DISPLAY
@@ -91,7 +91,7 @@ if [ "$mode" = loopback ]; then
     "$TANDEM_GUEST_AGENT" --connect "unix:$sock" >"$tmp/agent.log" 2>&1 &
   pids="$pids $!"
 else
-  echo "1..13"
+  echo "1..16"
   dir=${TANDEM_DEFAULT_GUEST:-}
   if [ -z "$dir" ] || ! [ -f "$dir/initramfs.img" ]; then
     echo "1..0 # SKIP no default guest (TANDEM_DEFAULT_GUEST)"
@@ -217,6 +217,38 @@ xdotool windowfocus --sync "$proxy"
 is_back() { [ "$(focus_kind)" = window ] && [ "$(focus_window)" = "$gwin" ]; }
 check "back in the proxy, the guest window has focus again" wait_until 20 is_back
 
+# --- Full screen only with the user's consent ----------------------------------
+
+if [ "$mode" = loopback ]; then
+  gx=$(DISPLAY=$guest_display xdotool search --onlyvisible --classname '^xterm$' | head -n 1)
+  size_of() { xwininfo -id "$1" | awk '/Width:/ {w=$2} /Height:/ {h=$2} END {print w "x" h}'; }
+  guest_size=$(DISPLAY=$guest_display size_of "$gx")
+  proxy_size=$(size_of "$proxy")
+  DISPLAY=$guest_display "$build/tests/e2e/x11-ask" fullscreen "$gx"
+  question=""
+  find_question() { # the shell's window asking, transient for the proxy
+    for w in $(xdotool search --onlyvisible --name '^Full Screen\?$'); do
+      xprop -id "$w" WM_TRANSIENT_FOR | grep -q "$(printf '0x%x' "$proxy")" &&
+        question=$w && return 0
+    done
+    return 1
+  }
+  if wait_until 20 find_question; then
+    ok "a guest asking for full screen makes the host ask the user"
+  else
+    not_ok "a guest asking for full screen makes the host ask the user"
+  fi
+  check "the proxy does not cover the screen meanwhile" \
+    [ "$(size_of "$proxy")" = "$proxy_size" ]
+  [ -n "$question" ] && xdotool key --window "$question" Escape
+  guest_back() { [ "$(DISPLAY=$guest_display size_of "$gx")" = "$guest_size" ]; }
+  check "declined, the guest window keeps its size" wait_until 20 guest_back
+else
+  ok "# SKIP full screen consent is checked in the loopback run"
+  ok "# SKIP"
+  ok "# SKIP"
+fi
+
 # --- A dialog of the GTK3 application ---------------------------------------------
 
 tandemctl launch "$guest" "$editor_app" >"$tmp/launch2.log" 2>&1
@@ -256,7 +288,7 @@ fi
 
 # --- Closing -------------------------------------------------------------------------
 
-"$build/tests/e2e/x11-delete-window" "$proxy"
+"$build/tests/e2e/x11-ask" close "$proxy"
 proxy_gone() { ! xdotool getwindowname "$proxy" >/dev/null 2>&1 || \
   [ -z "$(proxy_of "$wm_class")" ]; }
 guest_gone() { ! windows_json | json "import sys; sys.exit(0 if any(w['id']==$gwin for w in d) else 1)"; }
