@@ -118,6 +118,7 @@ void *tx_property(TandemX11 *x, xcb_window_t w, xcb_atom_t prop,
                   uint8_t *format);
 TxWindow *tx_window_by_id(TandemX11 *x, uint32_t id);
 xcb_window_t tx_toplevel_of(TandemX11 *x, xcb_window_t w);
+xcb_window_t tx_root_child(TandemX11 *x, xcb_window_t w, gboolean tracked);
 
 /* tandem-x11-windows.c */
 void tx_windows_init(TandemX11 *x);

@@ -473,22 +473,6 @@ static TxWindow *track_root_child(TandemX11 *x, xcb_window_t child,
   return client ? track_in(x, client, child) : NULL;
 }
 
-/* The root child that holds @w. */
-static xcb_window_t root_child_of(TandemX11 *x, xcb_window_t w) {
-  for (int depth = 0; depth < 16; depth++) {
-    xcb_query_tree_reply_t *t =
-        xcb_query_tree_reply(x->c, xcb_query_tree(x->c, w), NULL);
-    if (!t)
-      return XCB_NONE;
-    xcb_window_t parent = t->parent;
-    free(t);
-    if (parent == x->root)
-      return w;
-    w = parent;
-  }
-  return XCB_NONE;
-}
-
 static void show(TandemX11 *x, TxWindow *w);
 
 /* The other window manager's list of the windows it manages: every client
@@ -501,7 +485,7 @@ static void sync_client_list(TandemX11 *x) {
   for (uint32_t i = 0; list && i < n; i++) {
     if (by_xid(x, list[i]))
       continue;
-    xcb_window_t frame = root_child_of(x, list[i]);
+    xcb_window_t frame = tx_root_child(x, list[i], FALSE);
     if (!frame)
       continue;
     xcb_get_window_attributes_reply_t *a = xcb_get_window_attributes_reply(

@@ -41,10 +41,11 @@ TxWindow *tx_window_by_id(TandemX11 *x, uint32_t id) {
   return g_hash_table_lookup(x->by_id, GUINT_TO_POINTER(id));
 }
 
-/* The root child that contains @w (the window itself if it is one). */
-xcb_window_t tx_toplevel_of(TandemX11 *x, xcb_window_t w) {
+/* The root child that contains @w (the window itself if it is one); with
+ * @tracked, the first tracked window on the way up instead, if any. */
+xcb_window_t tx_root_child(TandemX11 *x, xcb_window_t w, gboolean tracked) {
   for (int depth = 0; w != XCB_NONE && w != x->root && depth < 64; depth++) {
-    if (g_hash_table_contains(x->by_xid, GUINT_TO_POINTER(w)))
+    if (tracked && g_hash_table_contains(x->by_xid, GUINT_TO_POINTER(w)))
       return w;
     xcb_query_tree_reply_t *t =
         xcb_query_tree_reply(x->c, xcb_query_tree(x->c, w), NULL);
@@ -57,6 +58,10 @@ xcb_window_t tx_toplevel_of(TandemX11 *x, xcb_window_t w) {
     w = parent;
   }
   return XCB_NONE;
+}
+
+xcb_window_t tx_toplevel_of(TandemX11 *x, xcb_window_t w) {
+  return tx_root_child(x, w, TRUE);
 }
 
 static void note_time(TandemX11 *x, xcb_generic_event_t *ev) {
