@@ -676,8 +676,9 @@ static int setup(void **state) {
   const char *wm_cmd = g_getenv("TANDEM_TEST_WM");
   if (wm_cmd && *wm_cmd) {
     g_auto(GStrv) argv = g_strsplit(wm_cmd, " ", -1);
-    wm = g_subprocess_newv((const char *const *)argv, G_SUBPROCESS_FLAGS_NONE,
-                           NULL);
+    /* Its chatter on stdout would not be TAP. */
+    wm = g_subprocess_newv((const char *const *)argv,
+                           G_SUBPROCESS_FLAGS_STDOUT_SILENCE, NULL);
     if (!wm)
       return -1;
     foreign_wm = TRUE;
