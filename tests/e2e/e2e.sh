@@ -119,6 +119,14 @@ EOF
   chmod +x "$tmp/qemu"
   TANDEM_QEMU=$tmp/qemu tandem --service >"$tmp/tandem.log" 2>&1 &
   pids="$pids $!"
+  # This shell, not one D-Bus would activate without TANDEM_QEMU, must own
+  # the name before tandemctl talks to it.
+  owned() {
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus \
+      /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
+      string:org.tandem.Tandem | grep -q "boolean true"
+  }
+  wait_until 20 owned || { echo "Bail out! the shell did not start"; exit 1; }
   wait_until 20 tandemctl vm list || { echo "Bail out! no shell"; exit 1; }
   t0=$(date +%s)
   tandemctl vm start "$guest" >/dev/null || { echo "Bail out! the VM did not start"; exit 1; }
