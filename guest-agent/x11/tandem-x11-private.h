@@ -1,6 +1,7 @@
 /* The X11 backend's shared state. Split by concern:
  *   tandem-x11.c          connection, event source, atoms, dispatch, ops
- *   tandem-x11-windows.c  tracking, the minimal window manager, properties
+ *   tandem-x11-windows.c  tracking, the minimal window manager, other WMs
+ *   tandem-x11-props.c    a window's properties, read and sent to the host
  *   tandem-x11-pixels.c   Composite + Damage + MIT-SHM capture, frame acks
  *   tandem-x11-input.c    XTest injection, keymap, key state
  *   tandem-x11-focus.c    focus requests and reports, the stub window
@@ -119,6 +120,20 @@ void *tx_property(TandemX11 *x, xcb_window_t w, xcb_atom_t prop,
 TxWindow *tx_window_by_id(TandemX11 *x, uint32_t id);
 xcb_window_t tx_toplevel_of(TandemX11 *x, xcb_window_t w);
 xcb_window_t tx_root_child(TandemX11 *x, xcb_window_t w, gboolean tracked);
+
+/* tandem-x11-props.c: read a window's properties, tell the host (the
+ * send_ functions do nothing before the window is announced) */
+void tx_send_title(TandemX11 *x, TxWindow *w);
+void tx_send_class(TandemX11 *x, TxWindow *w);
+void tx_send_icon(TandemX11 *x, TxWindow *w);
+void tx_send_hints(TandemX11 *x, TxWindow *w);
+void tx_send_states(TandemX11 *x, TxWindow *w, gboolean always);
+void tx_read_protocols(TandemX11 *x, TxWindow *w);
+void tx_read_transient(TandemX11 *x, TxWindow *w);
+uint8_t tx_read_type(TandemX11 *x, TxWindow *w);
+void tx_write_net_states(TandemX11 *x, TxWindow *w, uint32_t bits);
+xcb_atom_t tx_state_atom(TandemX11 *x, uint32_t bit);
+uint32_t tx_state_bit(TandemX11 *x, xcb_atom_t atom);
 
 /* tandem-x11-windows.c */
 void tx_windows_init(TandemX11 *x);

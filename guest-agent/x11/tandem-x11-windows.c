@@ -6,7 +6,6 @@
 #include <string.h>
 
 enum { WM_STATE_WITHDRAWN = 0, WM_STATE_NORMAL = 1, WM_STATE_ICONIC = 3 };
-enum { ICCCM_INPUT_HINT = 1u << 0, ICCCM_URGENCY = 1u << 8 };
 enum { NET_STATE_REMOVE = 0, NET_STATE_ADD = 1, NET_STATE_TOGGLE = 2 };
 
 /* --- The stacking order (root children, bottom to top) ------------------ */
@@ -99,209 +98,6 @@ static uint32_t announced_below(TandemX11 *x, TxWindow *w) {
   return 0;
 }
 
-/* --- Properties --------------------------------------------------------- */
-
-static char *read_title(TandemX11 *x, TxWindow *w) {
-  uint32_t n;
-  g_autofree char *t = tx_property(x, w->xid, x->atom.net_wm_name,
-                                   x->atom.utf8_string, TP_MAX_TITLE_LEN,
-                                   &n, NULL);
-  if (t)
-    return tandem_fit_text(t, n, TP_MAX_TITLE_LEN);
-  g_autofree char *legacy = tx_property(x, w->xid, XCB_ATOM_WM_NAME,
-                                        XCB_GET_PROPERTY_TYPE_ANY,
-                                        TP_MAX_TITLE_LEN, &n, NULL);
-  if (!legacy)
-    return g_strdup("");
-  /* STRING is Latin-1; COMPOUND_TEXT is close enough for titles. */
-  g_autofree char *utf8 = g_convert(legacy, n, "UTF-8", "ISO-8859-1", NULL,
-                                    NULL, NULL);
-  return tandem_fit_text(utf8 ? utf8 : legacy, -1, TP_MAX_TITLE_LEN);
-}
-
-static void send_title(TandemX11 *x, TxWindow *w) {
-  if (!w->announced) /* the host hears of a window first from CREATE */
-    return;
-  g_autofree char *title = read_title(x, w);
-  TpMessage m = {.type = TP_MSG_WINDOW_TITLE, .window = w->id};
-  m.u.title.title = title;
-  tx_send(x, &m);
-}
-
-static void send_class(TandemX11 *x, TxWindow *w) {
-  if (!w->announced) /* the host hears of a window first from CREATE */
-    return;
-  uint32_t n;
-  g_autofree char *v = tx_property(x, w->xid, XCB_ATOM_WM_CLASS,
-                                   XCB_ATOM_STRING, 2 * TP_MAX_NAME_LEN / 4,
-                                   &n, NULL);
-  if (!v)
-    return;
-  /* "res_name\0res_class\0", either part possibly missing. */
-  const char *name = v;
-  size_t name_len = strnlen(v, n);
-  const char *klass = name_len < n ? v + name_len + 1 : "";
-  size_t class_len = name_len < n ? strnlen(klass, n - name_len - 1) : 0;
-  g_autofree char *res_name = tandem_fit_text(name, (gssize)name_len,
-                                              TP_MAX_NAME_LEN);
-  g_autofree char *res_class = tandem_fit_text(klass, (gssize)class_len,
-                                               TP_MAX_NAME_LEN);
-  TpMessage m = {.type = TP_MSG_WINDOW_CLASS, .window = w->id};
-  m.u.wclass = (TpWindowClass){res_name, res_class};
-  tx_send(x, &m);
-}
-
-static void send_icon(TandemX11 *x, TxWindow *w) {
-  if (!w->announced) /* the host hears of a window first from CREATE */
-    return;
-  uint32_t n, width = 0, height = 0;
-  /* Up to 1 MiB of icons: enough for every size up to 256 px. */
-  g_autofree uint32_t *v = tx_property(x, w->xid, x->atom.net_wm_icon,
-                                       XCB_ATOM_CARDINAL, 256u * 1024u, &n,
-                                       NULL);
-  if (!v)
-    return;
-  long at = tx_pick_icon(v, n, TX_ICON_WANT, TP_MAX_WINDOW_ICON_DIM, &width,
-                         &height);
-  if (at < 0)
-    return;
-  TpMessage m = {.type = TP_MSG_WINDOW_ICON, .window = w->id};
-  m.u.icon = (TpWindowIcon){width, height,
-                            {(const uint8_t *)(v + at), width * height * 4}};
-  tx_send(x, &m);
-}
-
-static void send_hints(TandemX11 *x, TxWindow *w) {
-  if (!w->announced) /* the host hears of a window first from CREATE */
-    return;
-  uint32_t n;
-  g_autofree uint32_t *v = tx_property(x, w->xid, XCB_ATOM_WM_NORMAL_HINTS,
-                                       XCB_ATOM_WM_SIZE_HINTS, 18, &n, NULL);
-  TpMessage m = {.type = TP_MSG_WINDOW_HINTS, .window = w->id};
-  tx_parse_size_hints(v, v ? n : 0, &m.u.hints);
-  tx_send(x, &m);
-}
-
-static void read_protocols(TandemX11 *x, TxWindow *w) {
-  uint32_t n;
-  g_autofree xcb_atom_t *a = tx_property(x, w->xid, x->atom.wm_protocols,
-                                         XCB_ATOM_ATOM, 32, &n, NULL);
-  w->take_focus = w->delete_window = FALSE;
-  for (uint32_t i = 0; a && i < n; i++) {
-    if (a[i] == x->atom.wm_take_focus)
-      w->take_focus = TRUE;
-    else if (a[i] == x->atom.wm_delete_window)
-      w->delete_window = TRUE;
-  }
-}
-
-/* WM_HINTS: the input hint (TRUE when absent, as ICCCM says) and urgency. */
-static gboolean read_wm_hints(TandemX11 *x, TxWindow *w) {
-  uint32_t n;
-  g_autofree uint32_t *v = tx_property(x, w->xid, XCB_ATOM_WM_HINTS,
-                                       XCB_ATOM_WM_HINTS, 9, &n, NULL);
-  w->input_hint = !(v && n >= 2 && (v[0] & ICCCM_INPUT_HINT) && !v[1]);
-  return v && n >= 1 && (v[0] & ICCCM_URGENCY);
-}
-
-static const struct {
-  size_t atom_offset;
-  uint32_t bit;
-} state_atoms[] = {
-#define S(field, bit) {G_STRUCT_OFFSET(TandemX11, atom.field), bit}
-    S(st_max_horz, TP_STATE_MAXIMIZED_HORZ), S(st_max_vert,
-                                               TP_STATE_MAXIMIZED_VERT),
-    S(st_fullscreen, TP_STATE_FULLSCREEN), S(st_hidden, TP_STATE_HIDDEN),
-    S(st_attention, TP_STATE_DEMANDS_ATTENTION), S(st_modal, TP_STATE_MODAL),
-    S(st_above, TP_STATE_ABOVE), S(st_below, TP_STATE_BELOW),
-    S(st_sticky, TP_STATE_STICKY), S(st_skip_taskbar, TP_STATE_SKIP_TASKBAR),
-#undef S
-};
-
-static xcb_atom_t atom_at(TandemX11 *x, size_t offset) {
-  return G_STRUCT_MEMBER(xcb_atom_t, x, offset);
-}
-
-static uint32_t net_states(TandemX11 *x, TxWindow *w) {
-  uint32_t n, bits = 0;
-  g_autofree xcb_atom_t *a = tx_property(x, w->xid, x->atom.net_wm_state,
-                                         XCB_ATOM_ATOM, 64, &n, NULL);
-  for (uint32_t i = 0; a && i < n; i++)
-    for (size_t k = 0; k < G_N_ELEMENTS(state_atoms); k++)
-      if (a[i] == atom_at(x, state_atoms[k].atom_offset))
-        bits |= state_atoms[k].bit;
-  return bits;
-}
-
-static void write_net_states(TandemX11 *x, TxWindow *w, uint32_t bits) {
-  xcb_atom_t list[G_N_ELEMENTS(state_atoms)];
-  uint32_t n = 0;
-  for (size_t k = 0; k < G_N_ELEMENTS(state_atoms); k++)
-    if (bits & state_atoms[k].bit)
-      list[n++] = atom_at(x, state_atoms[k].atom_offset);
-  xcb_change_property(x->c, XCB_PROP_MODE_REPLACE, w->xid,
-                      x->atom.net_wm_state, XCB_ATOM_ATOM, 32, n, list);
-}
-
-uint32_t tx_window_states(TandemX11 *x, TxWindow *w) {
-  gboolean urgent = read_wm_hints(x, w);
-  uint32_t bits = net_states(x, w) & ~(uint32_t)TP_STATE_HIDDEN;
-  if (urgent)
-    bits |= TP_STATE_DEMANDS_ATTENTION;
-  if (w->iconic)
-    bits |= TP_STATE_HIDDEN;
-  return bits;
-}
-
-static void send_states(TandemX11 *x, TxWindow *w, gboolean always) {
-  uint32_t bits = tx_window_states(x, w);
-  if (bits == w->states && !always)
-    return;
-  w->states = bits;
-  if (!w->announced) /* CREATE will be followed by the states */
-    return;
-  TpMessage m = {.type = TP_MSG_WINDOW_STATE, .window = w->id};
-  m.u.state.states = bits;
-  tx_send(x, &m);
-}
-
-static uint8_t read_type(TandemX11 *x, TxWindow *w) {
-  const struct {
-    xcb_atom_t atom;
-    uint8_t type;
-  } types[] = {
-      {x->atom.t_normal, TP_WINDOW_TYPE_NORMAL},
-      {x->atom.t_dialog, TP_WINDOW_TYPE_DIALOG},
-      {x->atom.t_utility, TP_WINDOW_TYPE_UTILITY},
-      {x->atom.t_toolbar, TP_WINDOW_TYPE_TOOLBAR},
-      {x->atom.t_splash, TP_WINDOW_TYPE_SPLASH},
-      {x->atom.t_menu, TP_WINDOW_TYPE_MENU},
-      {x->atom.t_dropdown, TP_WINDOW_TYPE_DROPDOWN_MENU},
-      {x->atom.t_popup, TP_WINDOW_TYPE_POPUP_MENU},
-      {x->atom.t_tooltip, TP_WINDOW_TYPE_TOOLTIP},
-      {x->atom.t_notification, TP_WINDOW_TYPE_NOTIFICATION},
-      {x->atom.t_combo, TP_WINDOW_TYPE_COMBO},
-      {x->atom.t_dnd, TP_WINDOW_TYPE_DND},
-  };
-  uint32_t n;
-  g_autofree xcb_atom_t *a = tx_property(x, w->xid, x->atom.net_wm_window_type,
-                                         XCB_ATOM_ATOM, 16, &n, NULL);
-  for (uint32_t i = 0; a && i < n; i++) /* the first one we know wins */
-    for (size_t k = 0; k < G_N_ELEMENTS(types); k++)
-      if (a[i] == types[k].atom)
-        return types[k].type;
-  if (w->transient_for != XCB_NONE)
-    return TP_WINDOW_TYPE_DIALOG;
-  return TP_WINDOW_TYPE_NORMAL;
-}
-
-static void read_transient(TandemX11 *x, TxWindow *w) {
-  uint32_t n;
-  g_autofree xcb_window_t *t = tx_property(x, w->xid, x->atom.wm_transient_for,
-                                           XCB_ATOM_WINDOW, 1, &n, NULL);
-  w->transient_for = t && n == 1 && t[0] != w->xid ? t[0] : XCB_NONE;
-}
-
 /* --- Telling the host --------------------------------------------------- */
 
 static uint32_t dim(uint32_t v) {
@@ -344,8 +140,8 @@ static void announce(TandemX11 *x, TxWindow *w) {
               TP_MAX_WINDOWS, w->xid);
     return;
   }
-  read_transient(x, w);
-  w->type = read_type(x, w);
+  tx_read_transient(x, w);
+  w->type = tx_read_type(x, w);
   TxWindow *parent = w->transient_for
                          ? by_xid(x, w->transient_for)
                          : NULL;
@@ -357,12 +153,12 @@ static void announce(TandemX11 *x, TxWindow *w) {
   if (!tx_send(x, &m))
     return;
   w->announced = TRUE;
-  read_protocols(x, w);
-  send_title(x, w);
-  send_class(x, w);
-  send_icon(x, w);
-  send_hints(x, w);
-  send_states(x, w, TRUE);
+  tx_read_protocols(x, w);
+  tx_send_title(x, w);
+  tx_send_class(x, w);
+  tx_send_icon(x, w);
+  tx_send_hints(x, w);
+  tx_send_states(x, w, TRUE);
   send_configure(x, w);
 }
 
@@ -561,7 +357,7 @@ static void place_new(TandemX11 *x, TxWindow *w) {
                                            NULL);
   gboolean positioned = hints && n >= 1 && (hints[0] & (1u | 4u));
   int32_t px = w->x, py = w->y;
-  read_transient(x, w);
+  tx_read_transient(x, w);
   TxWindow *parent = w->transient_for
                          ? by_xid(x, w->transient_for)
                          : NULL;
@@ -708,13 +504,12 @@ static void apply_states(TandemX11 *x, TxWindow *w, uint32_t mask,
   uint32_t old = tx_window_states(x, w);
   uint32_t now = (old & ~mask) | (value & mask);
   if (!x->wm) {
-    for (size_t k = 0; k < G_N_ELEMENTS(state_atoms); k++) {
-      uint32_t bit = state_atoms[k].bit;
+    for (uint32_t bit = 1; bit & TP_STATES_KNOWN; bit <<= 1) {
       if (!(mask & bit) || bit == TP_STATE_HIDDEN || ((old ^ now) & bit) == 0)
         continue;
       ask_wm(x, w->xid, x->atom.net_wm_state,
              (now & bit) ? NET_STATE_ADD : NET_STATE_REMOVE,
-             atom_at(x, state_atoms[k].atom_offset), 0, 2, 0);
+             tx_state_atom(x, bit), 0, 2, 0);
     }
     if (mask & TP_STATE_HIDDEN)
       set_iconic(x, w, (now & TP_STATE_HIDDEN) != 0);
@@ -740,9 +535,9 @@ static void apply_states(TandemX11 *x, TxWindow *w, uint32_t mask,
   if (mask & TP_STATE_HIDDEN)
     set_iconic(x, w, (now & TP_STATE_HIDDEN) != 0);
   /* EWMH: _NET_WM_STATE_HIDDEN exactly while iconic. */
-  write_net_states(x, w, w->iconic ? now | TP_STATE_HIDDEN
+  tx_write_net_states(x, w, w->iconic ? now | TP_STATE_HIDDEN
                                    : now & ~(uint32_t)TP_STATE_HIDDEN);
-  send_states(x, w, FALSE);
+  tx_send_states(x, w, FALSE);
 }
 
 static void on_client_message(TandemX11 *x, xcb_client_message_event_t *ev) {
@@ -755,9 +550,7 @@ static void on_client_message(TandemX11 *x, xcb_client_message_event_t *ev) {
   if (ev->type == x->atom.net_wm_state) {
     uint32_t bits = 0;
     for (int i = 1; i <= 2; i++)
-      for (size_t k = 0; k < G_N_ELEMENTS(state_atoms); k++)
-        if (d[i] && d[i] == atom_at(x, state_atoms[k].atom_offset))
-          bits |= state_atoms[k].bit;
+      bits |= tx_state_bit(x, d[i]);
     uint32_t cur = tx_window_states(x, w);
     uint32_t value = d[0] == NET_STATE_ADD      ? bits
                      : d[0] == NET_STATE_TOGGLE ? ~cur & bits
@@ -797,22 +590,22 @@ static void on_property(TandemX11 *x, xcb_property_notify_event_t *ev) {
   }
   TxWindow *w = by_xid(x, ev->window);
   if (w && ev->atom == x->atom.wm_protocols)
-    read_protocols(x, w); /* set right after mapping by some (xclock) */
+    tx_read_protocols(x, w); /* set right after mapping by some (xclock) */
   if (!w || !w->announced)
     return;
   xcb_atom_t a = ev->atom;
   if (a == x->atom.net_wm_name || a == XCB_ATOM_WM_NAME)
-    send_title(x, w);
+    tx_send_title(x, w);
   else if (a == XCB_ATOM_WM_CLASS)
-    send_class(x, w);
+    tx_send_class(x, w);
   else if (a == x->atom.net_wm_icon)
-    send_icon(x, w);
+    tx_send_icon(x, w);
   else if (a == XCB_ATOM_WM_NORMAL_HINTS)
-    send_hints(x, w);
+    tx_send_hints(x, w);
   else if (a == x->atom.net_wm_state || a == XCB_ATOM_WM_HINTS)
-    send_states(x, w, FALSE);
+    tx_send_states(x, w, FALSE);
   else if (a == x->atom.wm_protocols)
-    read_protocols(x, w);
+    tx_read_protocols(x, w);
 }
 
 static void on_configure(TandemX11 *x, xcb_configure_notify_event_t *ev) {
@@ -889,7 +682,7 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
       coop_geometry(x, w);
     if (w->iconic) {
       w->iconic = FALSE;
-      send_states(x, w, FALSE);
+      tx_send_states(x, w, FALSE);
     }
     manage(x, w);
     show(x, w);
@@ -909,7 +702,7 @@ void tx_windows_event(TandemX11 *x, xcb_generic_event_t *ev, uint8_t type) {
       w->iconic = st && n >= 1 && st[0] == WM_STATE_ICONIC;
     }
     if (w->iconic) { /* minimized: the host keeps a minimized proxy */
-      send_states(x, w, FALSE);
+      tx_send_states(x, w, FALSE);
       break;
     }
     if (w->managed) { /* withdrawn by the application */
@@ -991,7 +784,7 @@ void tx_window_raise(TandemX11 *x, TxWindow *w) {
 void tx_window_handle(TandemX11 *x, TxWindow *w, const TpMessage *m) {
   switch (m->type) {
   case TP_MSG_WINDOW_CLOSE:
-    read_protocols(x, w); /* as it is now, not as it was at announce */
+    tx_read_protocols(x, w); /* as it is now, not as it was at announce */
     if (w->delete_window) {
       xcb_client_message_event_t ev = {
           .response_type = XCB_CLIENT_MESSAGE, .format = 32,
