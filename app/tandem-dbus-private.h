@@ -1,0 +1,41 @@
+/* What the D-Bus service's files share. Split by interface:
+ *   tandem-dbus-service.c  the connection, org.freedesktop.Application and
+ *                          org.tandem.Tandem1.Manager
+ *   tandem-dbus-guests.c   org.tandem.Tandem1.Guests, from the guest hub
+ */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "tandem-dbus-service.h"
+
+struct _TandemDbusService {
+  GObject parent_instance;
+
+  GApplication *app; /* not a reference: the application owns us */
+  TandemVmManager *manager;
+  TandemGuestHub *hub; /* NULL: no Guests interface */
+  sd_bus *bus;
+  sd_bus_slot *application_slot;
+  sd_bus_slot *manager_slot;
+  sd_bus_slot *guests_slot;
+  GSource *bus_source;
+  /* Cancelled at close(): VM operations and launches still in flight
+   * then. Their calls get no reply; the caller sees the connection go
+   * (NoReply). */
+  GCancellable *cancellable;
+};
+
+/* The D-Bus error (one of TANDEM_DBUS_ERROR_*, or InvalidArgs) that a
+ * reply carries for @error: TANDEM_VMM_ERROR's codes, and GIO's, which the
+ * hub and the agent link use. */
+const char *tandem_dbus_error_name_for(const GError *error);
+
+/* D-Bus strings cannot be NULL. */
+static inline const char *or_empty(const char *text) {
+  return text ? text : "";
+}
+
+/* At export(), when a hub is set: exports org.tandem.Tandem1.Guests and
+ * passes the hub's signals on. A negative errno if sd-bus refused. */
+int tandem_dbus_service_export_guests(TandemDbusService *self);
