@@ -25,6 +25,9 @@
  * windows that have a proxy, sequence numbers increase, nothing happens
  * while disconnected, re-assertions stay within their bound.
  *
+ * The guest, its agent and the channel are modelled in focus-model.c; here
+ * are the host, the hostile agent, the checks and the run.
+ *
  * TANDEM_FOCUS_SEED and TANDEM_FOCUS_STEPS override the fixed defaults;
  * the seed is printed so a failure can be replayed. */
 #include <setjmp.h>
@@ -38,242 +41,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "focus-model.h"
 #include "tandem-focus.h"
 
 #define DEFAULT_SEED UINT64_C(0x7a4d3e5f0c1b2a39)
 #define DEFAULT_STEPS 200000u
 #define SETTLE_EVERY 2000u
-#define POOL 12   /* guest window slots, ids WID(0)..WID(POOL-1) */
-#define QCAP 8192 /* messages in flight per direction */
-#define MAX_HOST_EVENTS 32
-#define TRACE 96
-
-#define WID(i) (0x4000u + (uint32_t)(i))
-#define UNKNOWN_ID 0x7777u
-
-static int widx(uint32_t id) {
-  return id >= WID(0) && id < WID(POOL) ? (int)(id - WID(0)) : -1;
-}
-
-/* ---- randomness ------------------------------------------------------- */
-
-static uint64_t rng;
-
-static uint64_t next_u64(void) { /* splitmix64 */
-  uint64_t z = (rng += UINT64_C(0x9e3779b97f4a7c15));
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static uint32_t rnd(uint32_t n) { return (uint32_t)(next_u64() % n); }
-/* True with probability @per_mille / 1000. */
-static bool chance(uint32_t per_mille) { return rnd(1000) < per_mille; }
-
-/* ---- the world -------------------------------------------------------- */
-
-typedef enum {
-  /* agent -> host */
-  MSG_CREATE,
-  MSG_MAP,
-  MSG_UNMAP,
-  MSG_DESTROY,
-  MSG_REPORT,
-  MSG_ATTENTION,
-  /* host -> agent */
-  MSG_SET,
-  MSG_KEY_STATE,
-  MSG_KEY,
-} MsgType;
-
-typedef struct {
-  MsgType type;
-  uint32_t window, a, b; /* CREATE: transient_for, override; REPORT and
-                            SET: seq, kind */
-  uint64_t at;
-} Msg;
-
-typedef struct {
-  Msg q[QCAP];
-  size_t head, len;
-  uint64_t last_at;
-} Fifo;
-
-typedef struct {
-  bool exists, mapped, override_redirect, no_input;
-  uint32_t transient_for;
-} GuestWin;
-
-typedef struct {
-  bool known, mapped, override_redirect;
-  uint32_t transient_for;
-} HostWin;
-
-/* Scheduled events: the host's, and a guest app fighting for focus. */
-typedef enum {
-  HEV_IN,
-  HEV_OUT,
-  HEV_CLICK,
-  HEV_RECONNECT,
-  HEV_STEAL,
-} HostEvType;
-
-typedef struct {
-  HostEvType type;
-  uint32_t window;
-  uint64_t at;
-} HostEv;
-
-typedef enum {
-  CALL_NONE,
-  CALL_CONNECTED,
-  CALL_DISCONNECTED,
-  CALL_CREATED,
-  CALL_MAPPED,
-  CALL_UNMAPPED,
-  CALL_DESTROYED,
-  CALL_HOST_IN,
-  CALL_HOST_OUT,
-  CALL_TIMEOUT,
-  CALL_REPORT,
-  CALL_ATTENTION,
-  CALL_ACTION, /* trace only */
-} Call;
-
-static const char *const call_names[] = {
-    "-",        "connected", "disconnected", "created", "mapped",
-    "unmapped", "destroyed", "host_in",      "host_out", "timeout",
-    "report",   "attention", "  action",
-};
-
-typedef struct {
-  uint64_t now;
-  Call call;
-  uint32_t a, b, c, d;
-} TraceEntry;
-
-typedef struct {
-  TandemFocus *m;
-  uint64_t seed, now;
-  unsigned step;
-  bool connected;
-
-  /* The guest, as it really is. */
-  GuestWin g[POOL];
-  TfGuestKind gkind;
-  uint32_t gwin;
-  TfGuestKind rep_kind; /* what the agent last reported */
-  uint32_t rep_win;
-
-  /* The host: the proxies proxy/ has (from the messages it received) and
-   * which host window has focus (0: a native window or none). */
-  HostWin h[POOL];
-  uint32_t truth;
-  uint32_t last_proxy; /* the proxy that had host focus last */
-  bool suspended;      /* re-assertion, as last seen */
-
-  Fifo a2h, h2a;
-  HostEv hev[MAX_HOST_EVENTS];
-  size_t n_hev;
-  bool switch_pending; /* the user waits for the last click to land */
-  bool switching;      /* a direct switch between two proxies */
-
-  bool timer_armed;
-  uint64_t timer_at;
-
-  /* The call in progress, for the action checks. */
-  Call call;
-  uint32_t call_seq; /* REPORT: its seq */
-  unsigned call_actions;
-  uint32_t call_key_state; /* SEND_KEY_STATE's window */
-  uint32_t last_seq;
-  uint64_t reasserts[TF_MAX_REASSERT_PER_S];
-  unsigned n_reasserts, reassert_next;
-
-  TraceEntry trace[TRACE];
-  unsigned trace_next;
-
-  struct {
-    unsigned long suspensions, fights, wm_moves, switches, direct_switches,
-        requests, stub_requests, reasserts, activations, follows, attentions,
-        keys_typed, keys_delivered, keys_refused, keys_in_guest,
-        keys_dropped_by_agent, misrouted, stub_in_switch, settles,
-        settles_suspended, garbage, lies, steals, disconnects, windows_created,
-        key_states;
-  } n;
-} Sim;
-
-static Sim S;
-
-static void trace(Call call, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
-  S.trace[S.trace_next++ % TRACE] = (TraceEntry){S.now, call, a, b, c, d};
-}
-
-__attribute__((format(printf, 1, 2))) static void
-violation(const char *fmt, ...) {
-  fprintf(stderr, "# window: proxy/ known mapped override transient_for |"
-                  " guest exists mapped no-input transient_for\n");
-  for (int i = 0; i < POOL; i++)
-    fprintf(stderr, "#   %#x: %d %d %d %#x | %d %d %d %#x\n", WID(i),
-            S.h[i].known, S.h[i].mapped, S.h[i].override_redirect,
-            S.h[i].transient_for, S.g[i].exists, S.g[i].mapped,
-            S.g[i].no_input, S.g[i].transient_for);
-  fprintf(stderr, "# the last %u events, oldest first:\n", TRACE);
-  unsigned first = S.trace_next > TRACE ? S.trace_next - TRACE : 0;
-  for (unsigned i = first; i < S.trace_next; i++) {
-    const TraceEntry *t = &S.trace[i % TRACE];
-    if (t->call == CALL_ACTION)
-      fprintf(stderr, "#   %8" PRIu64 "      -> %s w=%#x seq=%u ms=%u\n",
-              t->now, tandem_focus_action_name((TfActionType)t->a), t->b,
-              t->c, t->d);
-    else
-      fprintf(stderr, "#   %8" PRIu64 " %s %#x %#x %#x %#x\n", t->now,
-              call_names[t->call], t->a, t->b, t->c, t->d);
-  }
-  char msg[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "# seed %#" PRIx64 ", step %u, t=%" PRIu64 " ms: %s\n",
-          S.seed, S.step, S.now, msg);
-  fail_msg("%s (TANDEM_FOCUS_SEED=%#" PRIx64 ")", msg, S.seed);
-}
-
-#define CHECK(cond, ...)                                                     \
-  do {                                                                       \
-    if (!(cond))                                                             \
-      violation(__VA_ARGS__);                                                \
-  } while (0)
-
-/* ---- the channel ------------------------------------------------------ */
-
-static uint64_t latency(void) {
-  uint32_t r = rnd(100);
-  return r < 70 ? rnd(3) : r < 95 ? 3 + rnd(13) : 16 + rnd(105);
-}
-
-static void push(Fifo *f, MsgType type, uint32_t window, uint32_t a,
-                 uint32_t b) {
-  CHECK(f->len < QCAP, "channel overflow");
-  uint64_t at = S.now + latency();
-  if (at < f->last_at) /* a byte stream: no overtaking */
-    at = f->last_at;
-  f->last_at = at;
-  f->q[(f->head + f->len++) % QCAP] = (Msg){type, window, a, b, at};
-}
-
-static Msg pop(Fifo *f) {
-  Msg m = f->q[f->head];
-  f->head = (f->head + 1) % QCAP;
-  f->len--;
-  return m;
-}
-
-static void clear(Fifo *f) {
-  f->len = 0;
-  f->last_at = 0;
-}
 
 /* ---- host-side views -------------------------------------------------- */
 
@@ -360,14 +133,14 @@ static void on_action(const TfAction *a, void *data) {
         (S.call == CALL_TIMEOUT && a->window != 0))
       count_reassert();
     S.n.requests++;
-    push(&S.h2a, MSG_SET, a->window, a->seq, 0);
+    fifo_push(&S.h2a, MSG_SET, a->window, a->seq, 0);
     break;
   case TF_ACTION_SEND_KEY_STATE:
     CHECK(a->window != 0 && a->window == S.truth,
           "key state for %#x, host focus is on %#x", a->window, S.truth);
     S.n.key_states++;
     S.call_key_state = a->window;
-    push(&S.h2a, MSG_KEY_STATE, a->window, 0, 0);
+    fifo_push(&S.h2a, MSG_KEY_STATE, a->window, 0, 0);
     break;
   case TF_ACTION_ACTIVATE_PROXY:
     CHECK(has_proxy(a->window), "activating %#x, no proxy", a->window);
@@ -396,74 +169,6 @@ static void on_action(const TfAction *a, void *data) {
     S.timer_armed = false;
     break;
   }
-}
-
-/* ---- the agent -------------------------------------------------------- */
-
-static void agent_send(MsgType type, uint32_t window, uint32_t a,
-                       uint32_t b) {
-  if (S.connected)
-    push(&S.a2h, type, window, a, b);
-}
-
-static void agent_report(uint32_t seq) {
-  S.rep_kind = S.gkind;
-  S.rep_win = S.gwin;
-  agent_send(MSG_REPORT, S.gwin, seq, S.gkind);
-}
-
-/* The agent notices a focus change the guest made and reports it. */
-static void guest_focus(TfGuestKind kind, uint32_t window) {
-  S.gkind = kind;
-  S.gwin = kind == TF_GUEST_WINDOW ? window : 0;
-  if (S.gkind != S.rep_kind || S.gwin != S.rep_win)
-    agent_report(0);
-}
-
-static bool takes_focus(int i) {
-  return i >= 0 && S.g[i].exists && S.g[i].mapped &&
-         !S.g[i].override_redirect && !S.g[i].no_input;
-}
-
-static void agent_receive(const Msg *msg) {
-  int i = widx(msg->window);
-  switch (msg->type) {
-  case MSG_SET:
-    if (msg->window == 0) {
-      S.gkind = TF_GUEST_STUB;
-      S.gwin = 0;
-    } else if (takes_focus(i)) {
-      S.gkind = TF_GUEST_WINDOW;
-      S.gwin = msg->window;
-    } /* else unchanged: not mapped (any more), or takes no input */
-    agent_report(msg->a);
-    break;
-  case MSG_KEY:
-    /* The agent makes sure focus is on the window, then types. */
-    if (takes_focus(i)) {
-      if (S.gkind != TF_GUEST_WINDOW || S.gwin != msg->window)
-        guest_focus(TF_GUEST_WINDOW, msg->window);
-      S.n.keys_in_guest++;
-    } else {
-      S.n.keys_dropped_by_agent++;
-    }
-    break;
-  default:
-    break;
-  }
-}
-
-/* The full state, as after every (re)connection. */
-static void agent_hello(void) {
-  for (int i = 0; i < POOL; i++) {
-    if (!S.g[i].exists)
-      continue;
-    agent_send(MSG_CREATE, WID(i), S.g[i].transient_for,
-               S.g[i].override_redirect);
-    if (S.g[i].mapped)
-      agent_send(MSG_MAP, WID(i), 0, 0);
-  }
-  agent_report(0);
 }
 
 /* ---- the host (proxy/ and the window manager) ------------------------- */
@@ -596,8 +301,8 @@ static void disconnect(void) {
   tandem_focus_disconnected(S.m, S.now);
   end();
   CHECK(!S.timer_armed, "a timer left armed over a disconnection");
-  clear(&S.a2h);
-  clear(&S.h2a);
+  fifo_clear(&S.a2h);
+  fifo_clear(&S.h2a);
   S.switching = false;
   /* proxy/ drops its windows; the WM moves focus to a native window. */
   uint32_t had = S.truth;
@@ -670,10 +375,10 @@ static bool deliver_one(uint64_t until) {
     S.hev[hev] = S.hev[--S.n_hev];
     host_event(ev);
   } else if (which == 1) {
-    Msg m = pop(&S.a2h);
+    Msg m = fifo_pop(&S.a2h);
     host_receive(&m);
   } else if (which == 2) {
-    Msg m = pop(&S.h2a);
+    Msg m = fifo_pop(&S.h2a);
     agent_receive(&m);
   } else {
     S.timer_armed = false;
@@ -683,77 +388,7 @@ static bool deliver_one(uint64_t until) {
   }
   return true;
 }
-
-/* ---- the guest's own doings ------------------------------------------- */
-
-static int random_slot(bool exists, int mapped) {
-  int start = (int)rnd(POOL);
-  for (int k = 0; k < POOL; k++) {
-    int i = (start + k) % POOL;
-    if (S.g[i].exists == exists &&
-        (mapped < 0 || S.g[i].mapped == (mapped != 0)))
-      return i;
-  }
-  return -1;
-}
-
-static void guest_create(void) {
-  int i = random_slot(false, -1);
-  if (i < 0)
-    return;
-  uint32_t tf = 0;
-  uint32_t r = rnd(100);
-  if (r < 40) { /* a dialog of some window (maybe gone, maybe later) */
-    tf = WID(rnd(POOL));
-  } else if (r < 45) {
-    tf = r & 1 ? WID(i) : UNKNOWN_ID; /* of itself, of nothing known */
-  }
-  bool override = chance(150);
-  S.g[i] = (GuestWin){true, false, override, !override && chance(100), tf};
-  S.n.windows_created++;
-  agent_send(MSG_CREATE, WID(i), tf, override);
-}
-
-static void guest_map(void) {
-  int i = random_slot(true, 0);
-  if (i < 0)
-    return;
-  S.g[i].mapped = true;
-  agent_send(MSG_MAP, WID(i), 0, 0);
-  if (takes_focus(i) && chance(400)) /* apps focus their new windows */
-    guest_focus(TF_GUEST_WINDOW, WID(i));
-}
-
-static void guest_unmap(int i) {
-  S.g[i].mapped = false;
-  agent_send(MSG_UNMAP, WID(i), 0, 0);
-  if (S.gkind == TF_GUEST_WINDOW && S.gwin == WID(i))
-    guest_focus(TF_GUEST_NONE, 0); /* X reverts focus */
-}
-
-static void guest_destroy(void) {
-  int i = random_slot(true, -1);
-  if (i < 0)
-    return;
-  if (S.g[i].mapped && chance(500))
-    guest_unmap(i); /* else destroyed while mapped: DESTROY alone */
-  S.g[i] = (GuestWin){0};
-  agent_send(MSG_DESTROY, WID(i), 0, 0);
-  if (S.gkind == TF_GUEST_WINDOW && S.gwin == WID(i))
-    guest_focus(TF_GUEST_NONE, 0);
-}
-
-static void guest_steal(void) {
-  S.n.steals++;
-  uint32_t r = rnd(100);
-  if (r < 80) {
-    int i = random_slot(true, 1);
-    if (takes_focus(i))
-      guest_focus(TF_GUEST_WINDOW, WID(i));
-  } else {
-    guest_focus(r < 90 ? TF_GUEST_NONE : TF_GUEST_OTHER, 0);
-  }
-}
+/* ---- a hostile agent -------------------------------------------------- */
 
 /* A hostile agent: reports that must be ignored whole. */
 static void garbage_report(void) {
@@ -815,7 +450,7 @@ static void type_keys(void) {
     S.n.keys_typed++;
     if (tandem_focus_may_deliver_keys(S.m, S.truth)) {
       S.n.keys_delivered++;
-      push(&S.h2a, MSG_KEY, S.truth, 0, 0);
+      fifo_push(&S.h2a, MSG_KEY, S.truth, 0, 0);
     } else {
       S.n.keys_refused++;
     }
@@ -945,7 +580,7 @@ static void test_random_run(void **state) {
   memset(&S, 0, sizeof S);
   S.seed = env_u64("TANDEM_FOCUS_SEED", DEFAULT_SEED);
   uint64_t steps = env_u64("TANDEM_FOCUS_STEPS", DEFAULT_STEPS);
-  rng = S.seed;
+  seed_randomness(S.seed);
   printf("# seed %#" PRIx64 " (TANDEM_FOCUS_SEED), %" PRIu64
          " steps (TANDEM_FOCUS_STEPS)\n",
          S.seed, steps);
