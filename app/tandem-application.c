@@ -222,12 +222,19 @@ static char *find_tandemctl(void) {
   return found ? found : g_strdup("tandemctl");
 }
 
+static void on_startup_ended(TandemGuestHub *hub, const char *startup_id,
+                             TandemApplication *self) {
+  gdk_notify_startup_complete_with_id(startup_id);
+}
+
 static gboolean start_guests(TandemApplication *self, GError **error) {
   g_autofree char *tandemctl = find_tandemctl();
   self->hub = tandem_guest_hub_new(self->manager);
   tandem_guest_hub_set_menu(self->hub, NULL, tandemctl);
   g_signal_connect(self->hub, "link-added", G_CALLBACK(on_link_added), self);
   g_signal_connect(self->hub, "link-removed", G_CALLBACK(on_link_removed),
+                   self);
+  g_signal_connect(self->hub, "startup-ended", G_CALLBACK(on_startup_ended),
                    self);
   for (char **l = self->loopbacks; l && *l; l++) {
     g_auto(GStrv) parts = g_strsplit(*l, "=", 2);

@@ -47,6 +47,7 @@ enum {
   SIG_WINDOWS_CHANGED,
   SIG_FOCUS_CHANGED,
   SIG_LAUNCH_PROGRESS,
+  SIG_STARTUP_ENDED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -351,17 +352,31 @@ static void stop_waiting(TandemGuestHub *self, Launch *l) {
   l->timeout_id = 0;
 }
 
+/* A launch that fails: the error to the caller, and the end of the host's
+ * startup notification (the busy cursor would otherwise wait for its
+ * timeout). */
+static void fail(GTask *task, GError *error) {
+  TandemGuestHub *self = g_task_get_source_object(task);
+  Launch *l = g_task_get_task_data(task);
+  if (l->startup_id && *l->startup_id) {
+    g_free(tandem_guest_hub_take_startup_id(self, l->guest, l->app_id));
+    g_signal_emit(self, signals[SIG_STARTUP_ENDED], 0, l->startup_id);
+  }
+  g_task_return_error(task, error);
+  g_object_unref(task);
+}
+
 static void launched(GObject *source, GAsyncResult *res, gpointer data) {
   GTask *task = data;
   GError *error = NULL;
   guint32 pid = tandem_guest_link_launch_finish(TANDEM_GUEST_LINK(source),
                                                 res, &error);
   if (error) {
-    g_task_return_error(task, error);
-  } else {
-    progress(task, TANDEM_LAUNCH_STARTED);
-    g_task_return_int(task, pid);
+    fail(task, error);
+    return;
   }
+  progress(task, TANDEM_LAUNCH_STARTED);
+  g_task_return_int(task, pid);
   g_object_unref(task);
 }
 
@@ -377,11 +392,10 @@ static gboolean try_launch(GTask *task) {
   stop_waiting(self, l);
   l->launching = TRUE;
   if (!tandem_guest_link_find_app(g->link, l->app_id)) {
-    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                            _("“%s” has no application “%s”. “tandemctl apps "
-                              "%s” lists what it offers."),
-                            l->guest, l->app_id, l->guest);
-    g_object_unref(task);
+    fail(task, g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                           _("“%s” has no application “%s”. “tandemctl apps "
+                             "%s” lists what it offers."),
+                           l->guest, l->app_id, l->guest));
     return TRUE;
   }
   progress(task, TANDEM_LAUNCH_STARTING_APP);
@@ -408,12 +422,11 @@ static gboolean launch_timed_out(gpointer data) {
   Launch *l = g_task_get_task_data(task);
   l->timeout_id = 0;
   stop_waiting(self, l);
-  g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                          _("The agent in “%s” did not answer within %d s. "
-                            "Is tandem-agent installed and started with the "
-                            "guest's session?"),
-                          l->guest, AGENT_WAIT_S);
-  g_object_unref(task);
+  fail(task, g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                         _("The agent in “%s” did not answer within %d s. "
+                           "Is tandem-agent installed and started with the "
+                           "guest's session?"),
+                         l->guest, AGENT_WAIT_S));
   return G_SOURCE_REMOVE;
 }
 
@@ -432,8 +445,7 @@ static void vm_resumed(GObject *source, GAsyncResult *res, gpointer data) {
   GTask *task = data;
   GError *error = NULL;
   if (!tandem_vm_command_finish(TANDEM_VM(source), res, &error)) {
-    g_task_return_error(task, error);
-    g_object_unref(task);
+    fail(task, error);
     return;
   }
   wait_for_agent(task);
@@ -446,8 +458,7 @@ static void vm_started(GObject *source, GAsyncResult *res, gpointer data) {
       !g_error_matches(error, TANDEM_VMM_ERROR,
                        TANDEM_VMM_ERROR_ALREADY_RUNNING) &&
       !g_error_matches(error, TANDEM_VMM_ERROR, TANDEM_VMM_ERROR_BUSY)) {
-    g_task_return_error(task, error);
-    g_object_unref(task);
+    fail(task, error);
     return;
   }
   g_clear_error(&error);
@@ -471,10 +482,8 @@ void tandem_guest_hub_launch_async(TandemGuestHub *self, const char *guest,
   Guest *g = g_hash_table_lookup(self->guests, guest);
   TandemVm *vm = tandem_vm_manager_lookup(self->manager, guest);
   if (!g && !vm) {
-    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                            _("There is no VM called “%s”."),
-                            guest);
-    g_object_unref(task);
+    fail(task, g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                           _("There is no VM called “%s”."), guest));
     return;
   }
   if (vm) {
@@ -556,6 +565,9 @@ static void tandem_guest_hub_class_init(TandemGuestHubClass *klass) {
   signals[SIG_LAUNCH_PROGRESS] = g_signal_new(
       "launch-progress", t, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
       G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT);
+  signals[SIG_STARTUP_ENDED] = g_signal_new(
+      "startup-ended", t, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+      1, G_TYPE_STRING);
 }
 
 static void tandem_guest_hub_init(TandemGuestHub *self) {

@@ -106,6 +106,8 @@ void tandem_guest_hub_focus_changed(TandemGuestHub *self, const char *guest);
  *   "windows-changed" (const char *guest)
  *   "focus-changed"   (const char *guest)
  *   "launch-progress" (const char *guest, const char *app_id, guint stage)
+ *   "startup-ended"   (const char *startup_id) a launch carrying this
+ *                     startup-notification id failed: end it on the host
  */
 
 G_END_DECLS
