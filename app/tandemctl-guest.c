@@ -16,6 +16,7 @@
 #include "tandem-dbus-service.h"
 #include "tandem-i18n.h"
 #include "tandemctl-bus.h"
+#include "tandemctl-cli.h"
 #include "tandemctl-vm.h"
 
 /* A launch may start the VM (minutes under TCG) and then wait up to five
@@ -27,60 +28,22 @@
  * tandemctl does not link the protocol). */
 #define STARTUP_ID_MAX_LEN 255
 
-#define JSON_OPTION(variable)                                             \
-  {"json", 0, 0, G_OPTION_ARG_NONE, &(variable),                          \
-   N_("Print JSON for scripts instead of text"), NULL}
-
 /* --- The command line -------------------------------------------------- */
 
-static int usage_error(const char *command, const char *message) {
-  /* TRANSLATORS: the first %s is an error, the second a command ("launch")
-   * whose help the user should read. */
-  g_printerr(_("tandemctl: %s\nRun “tandemctl %s --help” to see how to use "
-               "it.\n"),
-             message, command);
-  return TANDEMCTL_EXIT_USAGE;
-}
-
-/* Parses "COMMAND VM …" (@argv[0] is COMMAND) against @entries and leaves
- * the positional arguments in @argv[1..]: the VM, for launch the
- * application, then (if @more_allowed) any number of files. Reports a
- * usage error and returns FALSE if the line is wrong. */
+/* Parses "COMMAND VM …": the VM, for launch (@n_args 2) the application,
+ * then (if @more_allowed) any number of files. */
 static gboolean parse_command(const char *command, const char *parameter,
                               const char *summary,
                               const GOptionEntry *entries, int n_args,
                               gboolean more_allowed, int *argc,
                               char ***argv) {
-  g_autofree char *usage = g_strdup_printf("%s %s", command, parameter);
-  g_autoptr(GOptionContext) context = g_option_context_new(usage);
-  g_autoptr(GError) error = NULL;
-
-  g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
-  g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary(context, summary);
-  if (!g_option_context_parse(context, argc, argv, &error)) {
-    usage_error(command, error->message);
-    return FALSE;
-  }
-  if (*argc < 2) {
-    usage_error(command, _("the name of a virtual machine is missing"));
-    return FALSE;
-  }
-  if (*argc - 1 < n_args) {
-    /* Only launch takes a second argument. */
-    usage_error(command,
-                _("the application to start is missing; “tandemctl apps "
-                  "VM” lists them"));
-    return FALSE;
-  }
-  if (*argc - 1 > n_args && !more_allowed) {
-    g_autofree char *message =
-        /* TRANSLATORS: %s is an argument the command does not take. */
-        g_strdup_printf(_("unexpected argument “%s”"), (*argv)[n_args + 1]);
-    usage_error(command, message);
-    return FALSE;
-  }
-  return TRUE;
+  const char *missing[] = {_("the name of a virtual machine is missing"),
+                           _("the application to start is missing; "
+                             "“tandemctl apps VM” lists them"),
+                           NULL};
+  missing[n_args] = NULL;
+  return tandemctl_parse_command(command, parameter, summary, entries,
+                                 missing, more_allowed, argc, argv);
 }
 
 /* --- Calls and replies ------------------------------------------------- */
@@ -340,7 +303,7 @@ static void print_focus(const char *vm, JsonObject *focus,
 
 int tandemctl_apps_main(int argc, char **argv) {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {JSON_OPTION(json), {NULL}};
+  const GOptionEntry entries[] = {TANDEMCTL_JSON_OPTION(json), {NULL}};
   g_autoptr(sd_bus) bus = NULL;
   g_autoptr(sd_bus_message) reply = NULL;
   g_autoptr(JsonArray) apps = json_array_new();
@@ -366,7 +329,7 @@ int tandemctl_apps_main(int argc, char **argv) {
 
 int tandemctl_windows_main(int argc, char **argv) {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {JSON_OPTION(json), {NULL}};
+  const GOptionEntry entries[] = {TANDEMCTL_JSON_OPTION(json), {NULL}};
   g_autoptr(sd_bus) bus = NULL;
   g_autoptr(JsonArray) windows = NULL;
 
@@ -388,7 +351,7 @@ int tandemctl_windows_main(int argc, char **argv) {
 
 int tandemctl_focus_main(int argc, char **argv) {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {JSON_OPTION(json), {NULL}};
+  const GOptionEntry entries[] = {TANDEMCTL_JSON_OPTION(json), {NULL}};
   g_autoptr(sd_bus) bus = NULL;
   g_autoptr(sd_bus_message) reply = NULL;
   g_autoptr(JsonObject) focus = json_object_new();
@@ -539,7 +502,7 @@ static int append_launch_arguments(sd_bus_message *call, char **files) {
 
 int tandemctl_launch_main(int argc, char **argv) {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {JSON_OPTION(json), {NULL}};
+  const GOptionEntry entries[] = {TANDEMCTL_JSON_OPTION(json), {NULL}};
   g_autoptr(sd_bus) bus = NULL;
   g_autoptr(sd_bus_message) call = NULL;
   Launch launch = {.error = SD_BUS_ERROR_NULL};

@@ -10,61 +10,35 @@
 #include "tandem-dbus-service.h"
 #include "tandem-i18n.h"
 #include "tandemctl-bus.h"
+#include "tandemctl-cli.h"
 
 /* Starting a VM under TCG, or a guest taking its time to power down, can
  * take minutes; anything else answers at once unless the shell is stuck. */
 #define OPERATION_TIMEOUT_USEC (10 * 60 * G_USEC_PER_SEC)
 #define QUERY_TIMEOUT_USEC (30 * G_USEC_PER_SEC)
 
-#define JSON_OPTION(variable)                                             \
-  {"json", 0, 0, G_OPTION_ARG_NONE, &(variable),                          \
-   N_("Print JSON for scripts instead of text"), NULL}
-
 /* --- The command line -------------------------------------------------- */
 
 static int usage_error(const char *command, const char *message) {
-  /* TRANSLATORS: the first %s is an error, the second a command ("create")
-   * whose help the user should read. */
-  g_printerr(_("tandemctl: %s\nRun “tandemctl vm %s --help” to see how to "
-               "use it.\n"),
-             message, command);
-  return TANDEMCTL_EXIT_USAGE;
+  g_autofree char *full = g_strdup_printf("vm %s", command);
+  return tandemctl_usage_error(full, message);
 }
 
-/* Parses "vm COMMAND ..." (@argv[0] is COMMAND) against @entries; leaves
- * the positional arguments in @argv[1..]. @n_args of them are wanted.
- * Reports a usage error and returns FALSE if the line is wrong. */
+/* Parses "vm COMMAND ..." (@argv[0] is COMMAND); @n_args (0 or 1): whether
+ * the VM's name is wanted. */
 static gboolean parse_command(const char *command, const char *summary,
                               const GOptionEntry *entries, int n_args,
                               int *argc, char ***argv) {
-  g_autofree char *parameter = NULL;
-  g_autoptr(GOptionContext) context = NULL;
-  g_autoptr(GError) error = NULL;
-
-  parameter = g_strdup_printf("vm %s %s", command,
-                              /* TRANSLATORS: a vm command's argument in
-                               * its --help output. */
-                              n_args ? _("NAME") : "");
-  context = g_option_context_new(parameter);
-  g_option_context_set_translation_domain(context, GETTEXT_PACKAGE);
-  g_option_context_add_main_entries(context, entries, GETTEXT_PACKAGE);
-  g_option_context_set_summary(context, summary);
-  if (!g_option_context_parse(context, argc, argv, &error)) {
-    usage_error(command, error->message);
-    return FALSE;
-  }
-  if (*argc - 1 < n_args) {
-    usage_error(command, _("the name of a virtual machine is missing"));
-    return FALSE;
-  }
-  if (*argc - 1 > n_args) {
-    g_autofree char *message =
-        /* TRANSLATORS: %s is an argument the command does not take. */
-        g_strdup_printf(_("unexpected argument “%s”"), (*argv)[n_args + 1]);
-    usage_error(command, message);
-    return FALSE;
-  }
-  return TRUE;
+  g_autofree char *full = g_strdup_printf("vm %s", command);
+  const char *missing[] = {_("the name of a virtual machine is missing"),
+                           NULL};
+  if (!n_args)
+    missing[0] = NULL;
+  return tandemctl_parse_command(full,
+                                 /* TRANSLATORS: a vm command's argument in
+                                  * its --help output. */
+                                 n_args ? _("NAME") : "", summary, entries,
+                                 missing, FALSE, argc, argv);
 }
 
 /* --- Calls ------------------------------------------------------------- */
@@ -173,7 +147,7 @@ static int print_vm(sd_bus *bus, const char *name, gboolean json,
 
 static int vm_list(int argc, char **argv) {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {JSON_OPTION(json), {NULL}};
+  const GOptionEntry entries[] = {TANDEMCTL_JSON_OPTION(json), {NULL}};
   g_autoptr(sd_bus) bus = NULL;
   g_autoptr(sd_bus_message) call = NULL;
   g_autoptr(sd_bus_message) reply = NULL;
@@ -217,7 +191,7 @@ static int vm_list(int argc, char **argv) {
 
 static int vm_status(int argc, char **argv) {
   gboolean json = FALSE;
-  const GOptionEntry entries[] = {JSON_OPTION(json), {NULL}};
+  const GOptionEntry entries[] = {TANDEMCTL_JSON_OPTION(json), {NULL}};
   g_autoptr(sd_bus) bus = NULL;
 
   if (!parse_command("status", _("Shows what a virtual machine is doing."),
@@ -312,7 +286,7 @@ static int vm_create(int argc, char **argv) {
        N_("Or boot this disk image"), N_("FILE")},
       {"image-format", 0, 0, G_OPTION_ARG_STRING, &options.image_format,
        N_("qcow2 or raw (default: qcow2)"), N_("FORMAT")},
-      JSON_OPTION(json),
+      TANDEMCTL_JSON_OPTION(json),
       {NULL},
   };
   g_autoptr(sd_bus) bus = NULL;
@@ -390,7 +364,7 @@ static int vm_operation(const VmOperation *operation, int argc, char **argv) {
   gboolean json = FALSE, force = FALSE;
   gboolean is_stop = g_str_equal(operation->method, "StopVM");
   GOptionEntry entries[] = {
-      JSON_OPTION(json),
+      TANDEMCTL_JSON_OPTION(json),
       {"force", 0, 0, G_OPTION_ARG_NONE, &force,
        N_("Do not wait for the guest: end QEMU at once"), NULL},
       {NULL},
