@@ -22,6 +22,7 @@ out=${TANDEM_DEFAULT_GUEST:-$top/build/default-guest}
 X_BOUND=${X_BOUND:-120}     # seconds from QEMU's start to "X ready"
 BUILD_BOUND=${BUILD_BOUND:-1800}
 . "$top/tests/tap.sh"
+. "$here/guest-console.sh"
 
 bail() {
   echo "Bail out! $*"
@@ -46,8 +47,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # --- Build, then build again (must do nothing). ------------------------------
 # With the agent in $TANDEM_GUEST_AGENT (tools/dev.sh builds the guest with
@@ -143,27 +142,11 @@ while True:
 EOF
   reader_pid=$!
 }
-# alive: QEMU (under timeout) runs; a zombie does not count.
-alive() {
-  [ -n "$qemu_pid" ] && [ -r "/proc/$qemu_pid/stat" ] &&
-    ! sed 's/.*) //' "/proc/$qemu_pid/stat" 2>/dev/null | grep -q '^Z'
-}
 # verdict STATUS [FILE]: for check: passes if STATUS is 0, else shows FILE.
 verdict() {
   [ "$1" -eq 0 ] && return 0
   [ -z "${2:-}" ] || cat "$2"
   return 1
-}
-# wait_for TEXT SECONDS: polls the console log for TEXT, at most SECONDS, and
-# not past QEMU's end.
-wait_for() {
-  _end=$(awk -v n="$(now)" -v s="$2" 'BEGIN { printf "%.1f", n + s }')
-  while :; do
-    grep -qF "$1" "$log" && return 0
-    alive || { grep -qF "$1" "$log"; return; }
-    awk -v n="$(now)" -v e="$_end" 'BEGIN { exit !(n < e) }' || return 1
-    sleep 0.1
-  done
 }
 # qmp COMMAND-JSON...: runs QMP commands, prints the replies.
 qmp() {

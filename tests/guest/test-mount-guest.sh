@@ -24,6 +24,7 @@ top=$(cd "$here/../.." && pwd)
 out=${TANDEM_DEFAULT_GUEST:-$top/build/default-guest}
 BOOT_BOUND=${BOOT_BOUND:-240} # seconds from QEMU's start to "mountcheck done"
 . "$top/tests/tap.sh"
+. "$here/guest-console.sh"
 
 bail() {
   echo "Bail out! $*"
@@ -44,8 +45,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 t_start=$(now)
 
 # --- The guest, with the mount helper (cached: usually "up to date"). --------
@@ -111,20 +110,6 @@ timeout 900 qemu-system-x86_64 -accel tcg -machine q35 -m 1G -nodefaults \
 qemu_pid=$!
 boot_t0=$(now)
 
-alive() {
-  [ -n "$qemu_pid" ] && [ -r "/proc/$qemu_pid/stat" ] &&
-    ! sed 's/.*) //' "/proc/$qemu_pid/stat" 2>/dev/null | grep -q '^Z'
-}
-# wait_for TEXT SECONDS: polls the console for TEXT, bounded, not past QEMU.
-wait_for() {
-  _end=$(awk -v n="$(now)" -v s="$2" 'BEGIN { printf "%.1f", n + s }')
-  while :; do
-    grep -qF "$1" "$log" && return 0
-    alive || { grep -qF "$1" "$log"; return; }
-    awk -v n="$(now)" -v e="$_end" 'BEGIN { exit !(n < e) }' || return 1
-    sleep 0.1
-  done
-}
 console() {
   tail -n 40 "$log"
   return 1
