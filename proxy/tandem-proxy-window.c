@@ -65,6 +65,14 @@ static void ensure_surface(TandemProxyWindow *self, uint32_t w, uint32_t h) {
     return;
   cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24,
                                                   (int)w, (int)h);
+  if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
+    /* Out of memory for what the guest asked (up to 8192x8192): show
+     * nothing of it rather than write into a surface that is not there. */
+    g_warning("%s: no memory for a %ux%u window", self->vm_name, w, h);
+    cairo_surface_destroy(s);
+    g_clear_pointer(&self->surface, cairo_surface_destroy);
+    return;
+  }
   cairo_t *cr = cairo_create(s);
   /* Keep what was there: no black frame while the guest redraws. */
   cairo_set_source_rgb(cr, 0.96, 0.96, 0.96);
@@ -134,8 +142,7 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
     }
   }
   if (d->flags & TP_DAMAGE_FRAME_END) {
-    if (self->ack_due) /* a frame not painted yet: take the newer one */
-      self->ack_due = FALSE;
+    /* A frame not painted yet is simply superseded by this newer one. */
     self->pending_ack = d->frame_seq;
     self->ack_due = TRUE;
     self->frame_us = g_get_monotonic_time();
