@@ -65,10 +65,6 @@ static void send_error(TandemAgent *self, TpError code, uint16_t related,
 
 /* --- The catalog -------------------------------------------------------- */
 
-static char *fit(const char *s, size_t max) {
-  return tandem_fit_text(s, -1, max);
-}
-
 /* Keeps the items the protocol accepts for this list, at most @max. */
 static GPtrArray *fit_list(GStrv items, size_t max_len, guint max,
                            gboolean (*ok)(const char *)) {
@@ -97,10 +93,13 @@ static gboolean mime_chars(const char *s) {
 }
 
 static void send_entry(TandemAgent *self, const TandemAppEntry *e) {
-  g_autofree char *name = fit(e->name, TP_MAX_NAME_LEN);
-  g_autofree char *generic = fit(e->generic_name, TP_MAX_NAME_LEN);
-  g_autofree char *comment = fit(e->comment, TP_MAX_COMMENT_LEN);
-  g_autofree char *wmclass = fit(e->startup_wm_class, TP_MAX_NAME_LEN);
+  g_autofree char *name = tandem_fit_text(e->name, -1, TP_MAX_NAME_LEN);
+  g_autofree char *generic =
+      tandem_fit_text(e->generic_name, -1, TP_MAX_NAME_LEN);
+  g_autofree char *comment =
+      tandem_fit_text(e->comment, -1, TP_MAX_COMMENT_LEN);
+  g_autofree char *wmclass =
+      tandem_fit_text(e->startup_wm_class, -1, TP_MAX_NAME_LEN);
   g_autoptr(GPtrArray) cats = fit_list(e->categories, TP_MAX_ID_LEN,
                                        TP_MAX_CATEGORIES, id_chars);
   g_autoptr(GPtrArray) mimes = fit_list(e->mime_types, TP_MAX_MIME_LEN,
@@ -229,7 +228,7 @@ static void on_child_exit(GPid pid, int status, gpointer data) {
 static void launch_result(TandemAgent *self, const TpLaunch *l,
                           TpLaunchStatus status, GPid pid, const char *text) {
   TpMessage m = {.type = TP_MSG_LAUNCH_RESULT};
-  g_autofree char *msg = fit(text, TP_MAX_MESSAGE_LEN);
+  g_autofree char *msg = tandem_fit_text(text, -1, TP_MAX_MESSAGE_LEN);
   m.u.launch_result = (TpLaunchResult){l->request_id, status, (uint32_t)pid,
                                        msg};
   tandem_channel_send(self->channel, &m);
@@ -279,7 +278,7 @@ static void handle_launch(TandemAgent *self, const TpLaunch *l) {
 
 static char *os_name(void) {
   g_autofree char *name = g_get_os_info(G_OS_INFO_KEY_PRETTY_NAME);
-  return fit(name ? name : "Linux", TP_MAX_IDENTITY_LEN);
+  return tandem_fit_text(name ? name : "Linux", -1, TP_MAX_IDENTITY_LEN);
 }
 
 static uint64_t our_caps(TandemAgent *self) {
