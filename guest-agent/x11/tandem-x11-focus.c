@@ -1,6 +1,12 @@
 /* Guest focus: set where the host's focus logic says (a window, or the
  * stub placeholder when nothing of this VM has host focus), and reported
- * back with the request's sequence number. */
+ * back with the request's sequence number.
+ *
+ * Every SetInputFocus of the agent reverts to None: when the focused
+ * window goes away, keys go nowhere until the agent notices and puts focus
+ * on the stub, never to PointerRoot, which would hand them to whatever
+ * window is under the pointer. Injection (tandem-x11-input.c) checks focus
+ * and injects with the server grabbed, through tx_focus_hold(). */
 #include "tandem-x11-private.h"
 
 #include <stdlib.h>
@@ -8,6 +14,7 @@
 #define TAKE_FOCUS_WAIT_MS 250
 
 void tx_focus_init(TandemX11 *x) {
+  x->client_mask = ~xcb_get_setup(x->c)->resource_id_mask;
   /* The stub: an input-only 1x1 window off the screen, never managed, never
    * shown to the host. Keys typed while it has focus go nowhere. */
   x->stub = xcb_generate_id(x->c);
@@ -32,16 +39,33 @@ void tx_focus_fini(TandemX11 *x) {
   x->focus_check_id = x->take_focus_id = 0;
 }
 
-/* The guest's focus as the protocol says it. */
-static TpFocusKind current(TandemX11 *x, uint32_t *window) {
-  *window = 0;
+gboolean tx_same_client(TandemX11 *x, xcb_window_t a, xcb_window_t b) {
+  return (a & x->client_mask) == (b & x->client_mask);
+}
+
+static xcb_window_t focus_now(TandemX11 *x) {
   xcb_get_input_focus_reply_t *r =
       xcb_get_input_focus_reply(x->c, xcb_get_input_focus(x->c), NULL);
   xcb_window_t f = r ? r->focus : XCB_NONE;
   free(r);
+  return f;
+}
+
+static gboolean is_nowhere(TandemX11 *x, xcb_window_t f) {
+  return f == XCB_NONE || f == XCB_INPUT_FOCUS_POINTER_ROOT || f == x->root;
+}
+
+void tx_focus_to_stub(TandemX11 *x) {
+  xcb_set_input_focus(x->c, XCB_INPUT_FOCUS_NONE, x->stub, XCB_CURRENT_TIME);
+}
+
+/* The guest's focus as the protocol says it. */
+static TpFocusKind current(TandemX11 *x, uint32_t *window) {
+  *window = 0;
+  xcb_window_t f = focus_now(x);
   if (f == x->stub)
     return TP_FOCUS_STUB;
-  if (f == XCB_NONE || f == XCB_INPUT_FOCUS_POINTER_ROOT || f == x->root)
+  if (is_nowhere(x, f))
     return TP_FOCUS_NONE;
   xcb_window_t top = tx_toplevel_of(x, f);
   if (top == x->stub)
@@ -82,6 +106,14 @@ static gboolean check_focus(gpointer data) {
   x->focus_check_id = 0;
   uint32_t window;
   TpFocusKind kind = current(x, &window);
+  if (kind == TP_FOCUS_NONE && !x->focus_pending) {
+    /* The focused window went away (or an application let go of focus):
+     * the stub, not the window under the pointer. Not while a "globally
+     * active" client is about to take focus: it would be refused, its
+     * WM_TAKE_FOCUS time being older than ours. */
+    tx_focus_to_stub(x);
+    kind = current(x, &window);
+  }
   if (x->focus_pending && matches_target(x, kind, window)) {
     x->focus_pending = FALSE;
     report(x, x->focus_seq, kind, window);
@@ -112,7 +144,7 @@ static gboolean take_focus_timeout(gpointer data) {
 static void give_focus(TandemX11 *x, TxWindow *w) {
   tx_window_raise(x, w);
   if (w->input_hint)
-    xcb_set_input_focus(x->c, XCB_INPUT_FOCUS_POINTER_ROOT, w->xid,
+    xcb_set_input_focus(x->c, XCB_INPUT_FOCUS_NONE, w->xid,
                         XCB_CURRENT_TIME);
   if (w->take_focus) {
     xcb_client_message_event_t ev = {.response_type = XCB_CLIENT_MESSAGE,
@@ -137,8 +169,7 @@ void tx_focus_set(TandemX11 *x, uint32_t window, uint32_t seq) {
   if (w)
     give_focus(x, w);
   else
-    xcb_set_input_focus(x->c, XCB_INPUT_FOCUS_POINTER_ROOT, x->stub,
-                        XCB_CURRENT_TIME);
+    tx_focus_to_stub(x);
   uint32_t now_window;
   TpFocusKind kind = current(x, &now_window); /* a round trip: applied */
   if (!matches_target(x, kind, now_window) && w && w->take_focus &&
@@ -155,16 +186,27 @@ void tx_focus_set(TandemX11 *x, uint32_t window, uint32_t seq) {
   report(x, seq, kind, now_window);
 }
 
-gboolean tx_focus_ensure(TandemX11 *x, TxWindow *w) {
-  uint32_t window;
-  if (current(x, &window) == TP_FOCUS_WINDOW && window == w->id)
+/* Whether keyboard input goes to @w's application now: focus on @w or a
+ * window inside it, or on an override-redirect window of the same X client
+ * (its menu took focus; taking it back would close the menu). */
+static gboolean input_goes_to(TandemX11 *x, TxWindow *w) {
+  xcb_window_t f = focus_now(x);
+  if (f == w->xid)
     return TRUE;
-  if (!w->input_hint)
+  if (is_nowhere(x, f) || f == x->stub)
+    return FALSE;
+  xcb_window_t top = tx_toplevel_of(x, f);
+  if (top == w->xid)
+    return TRUE;
+  TxWindow *o = g_hash_table_lookup(x->by_xid, GUINT_TO_POINTER(top));
+  return o && o->override_redirect && tx_same_client(x, o->xid, w->xid);
+}
+
+gboolean tx_focus_hold(TandemX11 *x, TxWindow *w) {
+  if (input_goes_to(x, w))
+    return TRUE;
+  if (!w->mapped || !w->input_hint)
     return FALSE; /* it must take focus itself; never type elsewhere */
   give_focus(x, w);
-  if (current(x, &window) == TP_FOCUS_WINDOW && window == w->id) {
-    tx_focus_changed(x);
-    return TRUE;
-  }
-  return FALSE;
+  return input_goes_to(x, w);
 }

@@ -1,11 +1,21 @@
 /* Input from the host, injected with XTest at the window the host says.
- * Focus is put on that window first; keys are mapped by keysym when the
- * guest's keymap differs; KEY_STATE releases what the host no longer
- * holds. */
+ *
+ * Checking that the window has focus and injecting are one step: both
+ * happen with the X server grabbed, and XTest delivers the event while
+ * the request is processed, so no other client can move focus, close the
+ * window or take its place in between. A key whose window does not hold
+ * focus then (and cannot be given it) is dropped and counted, never typed
+ * elsewhere; a button whose window is not under the pointer likewise.
+ *
+ * Keys are mapped by keysym when the guest's keymap differs; KEY_STATE
+ * releases what the host no longer holds and presses the modifiers it
+ * holds, into the window it names. */
 #include "tandem-x11-private.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define DROP_LOG_INTERVAL_US G_USEC_PER_SEC
 
 static void load_keymap(TandemX11 *x) {
   const xcb_setup_t *setup = xcb_get_setup(x->c);
@@ -27,11 +37,46 @@ static void load_keymap(TandemX11 *x) {
   free(r);
 }
 
-void tx_input_init(TandemX11 *x) { load_keymap(x); }
+/* Which keycodes are modifiers that KEY_STATE may press. */
+static void load_modifiers(TandemX11 *x) {
+  xcb_get_modifier_mapping_reply_t *r = xcb_get_modifier_mapping_reply(
+      x->c, xcb_get_modifier_mapping(x->c), NULL);
+  uint32_t per = r ? r->keycodes_per_modifier : 0;
+  gboolean ok = r && xcb_get_modifier_mapping_keycodes_length(r) ==
+                         (int)(8 * per);
+  tx_held_modifiers(&x->keymap,
+                    ok ? xcb_get_modifier_mapping_keycodes(r) : NULL, per,
+                    x->held_mods);
+  free(r);
+}
+
+void tx_input_init(TandemX11 *x) {
+  load_keymap(x);
+  load_modifiers(x);
+}
 
 void tx_input_fini(TandemX11 *x) { g_clear_pointer(&x->keysyms, g_free); }
 
-void tx_input_keymap_changed(TandemX11 *x) { load_keymap(x); }
+void tx_input_keymap_changed(TandemX11 *x) {
+  load_keymap(x);
+  load_modifiers(x);
+}
+
+/* An event not injected because its window lacked focus (or was not
+ * under the pointer): counted, logged at most once a second. */
+static void dropped(TandemX11 *x, TxWindow *w, const char *what) {
+  x->input_dropped++;
+  gint64 now = g_get_monotonic_time();
+  if (now - x->drop_log_us < DROP_LOG_INTERVAL_US)
+    return;
+  x->drop_log_us = now;
+  g_message("x11: dropped a %s for window %u (0x%x): %s; %" G_GUINT64_FORMAT
+            " input events dropped so far",
+            what, w->id, w->xid,
+            w->mapped ? "it does not hold the guest's focus"
+                      : "it is not mapped",
+            x->input_dropped);
+}
 
 static void fake(TandemX11 *x, uint8_t type, uint8_t detail, int16_t rx,
                  int16_t ry) {
@@ -60,29 +105,39 @@ static uint32_t borrow(TandemX11 *x, uint32_t keysym) {
   return kc;
 }
 
-static void key(TandemX11 *x, const TpKey *k) {
+/* The server is grabbed. */
+static void key(TandemX11 *x, TxWindow *w, const TpKey *k) {
   uint32_t hk = k->keycode;
-  uint32_t gk;
   if (k->pressed) {
-    gk = tx_keymap_find(&x->keymap, hk, k->keysym);
+    uint32_t gk = tx_keymap_find(&x->keymap, hk, k->keysym);
     if (!gk)
       gk = borrow(x, k->keysym);
     if (!gk) {
       g_debug("x11: no key for keysym 0x%x", k->keysym);
       return;
     }
+    if (!tx_focus_hold(x, w)) {
+      dropped(x, w, "key");
+      return;
+    }
     x->host_to_guest[hk] = (uint8_t)gk;
     fake(x, XCB_KEY_PRESS, (uint8_t)gk, 0, 0);
-  } else {
-    /* Release exactly what the press pressed. */
-    gk = x->host_to_guest[hk] ? x->host_to_guest[hk] : hk;
-    x->host_to_guest[hk] = 0;
-    fake(x, XCB_KEY_RELEASE, (uint8_t)gk, 0, 0);
+    return;
   }
+  /* Release exactly what the press pressed; nothing if it was dropped. */
+  uint32_t gk = x->host_to_guest[hk];
+  x->host_to_guest[hk] = 0;
+  if (!gk)
+    return;
+  if (!tx_focus_hold(x, w))
+    tx_focus_to_stub(x); /* the key must come up: nowhere, not elsewhere */
+  fake(x, XCB_KEY_RELEASE, (uint8_t)gk, 0, 0);
 }
 
-/* Releases every key the guest holds that the host does not. */
-static void key_state(TandemX11 *x, const TpKeyState *s) {
+/* The server is grabbed. Releases every key the guest holds that the host
+ * does not (where focus is: the window that got the presses), then presses
+ * the modifiers the host holds and the guest does not, in @w only. */
+static void key_state(TandemX11 *x, TxWindow *w, const TpKeyState *s) {
   uint8_t want[32] = {0};
   for (uint32_t kc = TP_MIN_KEYCODE; kc <= TP_MAX_KEYCODE; kc++) {
     if (s->keys[kc / 8] & (1u << (kc % 8))) {
@@ -96,12 +151,29 @@ static void key_state(TandemX11 *x, const TpKeyState *s) {
       xcb_query_keymap_reply(x->c, xcb_query_keymap(x->c), NULL);
   if (!r)
     return;
-  for (uint32_t kc = TP_MIN_KEYCODE; kc <= TP_MAX_KEYCODE; kc++) {
-    gboolean down = r->keys[kc / 8] & (1u << (kc % 8));
-    if (down && !(want[kc / 8] & (1u << (kc % 8))))
-      fake(x, XCB_KEY_RELEASE, (uint8_t)kc, 0, 0);
-  }
+  uint8_t release[32], press[32];
+  tx_key_state_plan(want, r->keys, x->held_mods, release, press);
   free(r);
+  gboolean any_press = FALSE;
+  for (uint32_t kc = TP_MIN_KEYCODE; kc <= TP_MAX_KEYCODE; kc++) {
+    if (release[kc / 8] & (1u << (kc % 8)))
+      fake(x, XCB_KEY_RELEASE, (uint8_t)kc, 0, 0);
+    /* Only a modifier pressed on the host under its own keycode (one
+     * mapped through a keysym is down already). */
+    if ((press[kc / 8] & (1u << (kc % 8))) && !x->host_to_guest[kc])
+      any_press = TRUE;
+  }
+  if (!any_press)
+    return;
+  if (!tx_focus_hold(x, w)) {
+    dropped(x, w, "held modifier");
+    return;
+  }
+  for (uint32_t kc = TP_MIN_KEYCODE; kc <= TP_MAX_KEYCODE; kc++)
+    if ((press[kc / 8] & (1u << (kc % 8))) && !x->host_to_guest[kc]) {
+      x->host_to_guest[kc] = (uint8_t)kc;
+      fake(x, XCB_KEY_PRESS, (uint8_t)kc, 0, 0);
+    }
 }
 
 static void pointer_to(TandemX11 *x, TxWindow *w, int32_t px, int32_t py) {
@@ -112,6 +184,45 @@ static void pointer_to(TandemX11 *x, TxWindow *w, int32_t px, int32_t py) {
   fake(x, XCB_MOTION_NOTIFY, 0, (int16_t)rx, (int16_t)ry);
 }
 
+/* Whether a button pressed now goes to @w's application: the pointer is
+ * on its root child (its frame), or on a popup of the same X client. */
+static gboolean pointer_on(TandemX11 *x, TxWindow *w) {
+  xcb_query_pointer_reply_t *r =
+      xcb_query_pointer_reply(x->c, xcb_query_pointer(x->c, x->root), NULL);
+  xcb_window_t child = r && r->same_screen ? r->child : XCB_NONE;
+  free(r);
+  if (child == XCB_NONE)
+    return FALSE;
+  if (child == w->frame)
+    return TRUE;
+  TxWindow *o = g_hash_table_lookup(x->by_frame, GUINT_TO_POINTER(child));
+  return o && o->override_redirect && tx_same_client(x, o->xid, w->xid);
+}
+
+/* The server is grabbed. */
+static void button(TandemX11 *x, TxWindow *w, const TpButton *b) {
+  uint32_t bit = 1u << ((b->button - 1) & 31);
+  if (w->mapped)
+    pointer_to(x, w, b->x, b->y);
+  if (!b->pressed) {
+    /* The press's implicit grab takes the release where the press went. */
+    if (x->buttons_down & bit)
+      fake(x, XCB_BUTTON_RELEASE, (uint8_t)b->button, 0, 0);
+    x->buttons_down &= ~bit;
+    return;
+  }
+  if (!w->mapped)
+    return;
+  tx_window_raise(x, w);
+  tx_focus_hold(x, w); /* a window that takes no focus still takes clicks */
+  if (!pointer_on(x, w)) {
+    dropped(x, w, "button");
+    return;
+  }
+  x->buttons_down |= bit;
+  fake(x, XCB_BUTTON_PRESS, (uint8_t)b->button, 0, 0);
+}
+
 static void click(TandemX11 *x, uint8_t button, int32_t times) {
   for (int32_t i = 0; i < times; i++) {
     fake(x, XCB_BUTTON_PRESS, button, 0, 0);
@@ -119,9 +230,14 @@ static void click(TandemX11 *x, uint8_t button, int32_t times) {
   }
 }
 
+/* The server is grabbed. */
 static void scroll(TandemX11 *x, TxWindow *w, const TpScroll *s) {
   int32_t dx = s->discrete_x, dy = s->discrete_y;
   pointer_to(x, w, s->x, s->y);
+  if (!pointer_on(x, w)) {
+    dropped(x, w, "scroll");
+    return;
+  }
   if (!dx && s->smooth_x)
     dx = tx_scroll_clicks(&x->scroll_acc_x, s->smooth_x);
   if (!dy && s->smooth_y)
@@ -135,36 +251,53 @@ static void scroll(TandemX11 *x, TxWindow *w, const TpScroll *s) {
 }
 
 void tx_input_handle(TandemX11 *x, TxWindow *w, const TpMessage *m) {
-  if (!w->mapped) /* nothing to type into (or a stale message) */
+  switch (m->type) {
+  case TP_MSG_MOTION:
+    if (w->mapped)
+      pointer_to(x, w, m->u.motion.x, m->u.motion.y);
     return;
+  case TP_MSG_CROSSING:
+    if (w->mapped && m->u.crossing.enter)
+      pointer_to(x, w, m->u.crossing.x, m->u.crossing.y);
+    return;
+  case TP_MSG_KEY:
+  case TP_MSG_KEY_STATE:
+  case TP_MSG_BUTTON:
+  case TP_MSG_SCROLL:
+    break;
+  default:
+    return;
+  }
+  /* Check and inject as one step: no other client runs in between. */
+  xcb_grab_server(x->c);
   switch (m->type) {
   case TP_MSG_KEY:
-    if (tx_focus_ensure(x, w))
-      key(x, &m->u.key);
+    key(x, w, &m->u.key);
     break;
   case TP_MSG_KEY_STATE:
-    key_state(x, &m->u.key_state);
+    key_state(x, w, &m->u.key_state);
     break;
   case TP_MSG_BUTTON:
-    if (m->u.button.pressed) {
-      tx_window_raise(x, w);
-      tx_focus_ensure(x, w);
-    }
-    pointer_to(x, w, m->u.button.x, m->u.button.y);
-    fake(x, m->u.button.pressed ? XCB_BUTTON_PRESS : XCB_BUTTON_RELEASE,
-         (uint8_t)m->u.button.button, 0, 0);
-    break;
-  case TP_MSG_MOTION:
-    pointer_to(x, w, m->u.motion.x, m->u.motion.y);
+    button(x, w, &m->u.button);
     break;
   case TP_MSG_SCROLL:
-    scroll(x, w, &m->u.scroll);
-    break;
-  case TP_MSG_CROSSING:
-    if (m->u.crossing.enter)
-      pointer_to(x, w, m->u.crossing.x, m->u.crossing.y);
+    if (w->mapped)
+      scroll(x, w, &m->u.scroll);
     break;
   default:
     break;
   }
+  xcb_ungrab_server(x->c);
+}
+
+void tx_input_key_for_gone(TandemX11 *x, const TpKey *k) {
+  uint32_t gk = x->host_to_guest[k->keycode];
+  if (k->pressed || !gk)
+    return;
+  /* Its window is gone: the key comes up, with focus nowhere. */
+  x->host_to_guest[k->keycode] = 0;
+  xcb_grab_server(x->c);
+  tx_focus_to_stub(x);
+  fake(x, XCB_KEY_RELEASE, (uint8_t)gk, 0, 0);
+  xcb_ungrab_server(x->c);
 }

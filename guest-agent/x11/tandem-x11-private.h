@@ -84,9 +84,15 @@ typedef struct {
   /* Input */
   uint32_t *keysyms;
   TxKeymap keymap;
-  uint8_t host_to_guest[256];  /* guest keycode pressed for a host keycode */
+  uint8_t held_mods[32];       /* keycodes KEY_STATE may press (tx-pure.h) */
+  uint8_t host_to_guest[256];  /* guest keycode we pressed for a host
+                                * keycode; 0: its press was not injected */
+  uint32_t buttons_down;       /* bit b: we injected button b's press */
   uint32_t borrowed_kc;        /* spare keycode remapped to a keysym */
   int32_t scroll_acc_x, scroll_acc_y;
+  uint32_t client_mask;        /* the X client part of a resource id */
+  uint64_t input_dropped;      /* events refused: their window lacked focus */
+  gint64 drop_log_us;          /* rate limit of the log line about them */
 
   /* Focus */
   uint32_t focus_seq;          /* last FOCUS_SET seq */
@@ -157,11 +163,20 @@ void tx_input_init(TandemX11 *x);
 void tx_input_fini(TandemX11 *x);
 void tx_input_keymap_changed(TandemX11 *x);
 void tx_input_handle(TandemX11 *x, TxWindow *w, const TpMessage *m);
+/* A key for a window the agent no longer knows: only a release, of a key
+ * it pressed, is injected (with focus on the stub). */
+void tx_input_key_for_gone(TandemX11 *x, const TpKey *k);
 
 /* tandem-x11-focus.c */
 void tx_focus_init(TandemX11 *x);
 void tx_focus_set(TandemX11 *x, uint32_t window, uint32_t seq);
 void tx_focus_changed(TandemX11 *x);
 void tx_focus_report_now(TandemX11 *x, uint32_t seq);
-gboolean tx_focus_ensure(TandemX11 *x, TxWindow *w);
+/* With the server grabbed (tx_input_*): whether keyboard input goes to
+ * @w's application now, giving @w focus first if it has not. */
+gboolean tx_focus_hold(TandemX11 *x, TxWindow *w);
+/* With the server grabbed: focus on the stub, so input goes nowhere. */
+void tx_focus_to_stub(TandemX11 *x);
+/* Whether @a and @b were created by the same X client. */
+gboolean tx_same_client(TandemX11 *x, xcb_window_t a, xcb_window_t b);
 void tx_focus_fini(TandemX11 *x);

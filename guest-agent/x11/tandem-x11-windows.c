@@ -834,9 +834,12 @@ void tx_window_handle(TandemX11 *x, TxWindow *w, const TpMessage *m) {
 /* --- Start-up ----------------------------------------------------------- */
 
 static void become_wm(TandemX11 *x) {
+  /* Focus changes on the root: focus given up to PointerRoot or None by
+   * an application (the agent then puts it on the stub). */
   uint32_t mask = XCB_EVENT_MASK_SUBSTRUCTURE_REDIRECT |
                   XCB_EVENT_MASK_SUBSTRUCTURE_NOTIFY |
-                  XCB_EVENT_MASK_PROPERTY_CHANGE;
+                  XCB_EVENT_MASK_PROPERTY_CHANGE |
+                  XCB_EVENT_MASK_FOCUS_CHANGE;
   xcb_generic_error_t *err = xcb_request_check(
       x->c, xcb_change_window_attributes_checked(x->c, x->root,
                                                  XCB_CW_EVENT_MASK, &mask));
@@ -844,7 +847,8 @@ static void become_wm(TandemX11 *x) {
   free(err);
   if (!x->wm) {
     /* Another window manager runs: cooperate through EWMH. */
-    mask = XCB_EVENT_MASK_SUBSTRUCTURE_NOTIFY | XCB_EVENT_MASK_PROPERTY_CHANGE;
+    mask = XCB_EVENT_MASK_SUBSTRUCTURE_NOTIFY |
+           XCB_EVENT_MASK_PROPERTY_CHANGE | XCB_EVENT_MASK_FOCUS_CHANGE;
     xcb_change_window_attributes(x->c, x->root, XCB_CW_EVENT_MASK, &mask);
     g_message("x11: a window manager is running; cooperating with it");
     return;

@@ -237,6 +237,10 @@ static void op_handle(TandemDisplay *d, const TpMessage *m) {
     return;
   }
   TxWindow *w = tx_window_by_id(x, m->window);
+  if (!w && m->type == TP_MSG_KEY) {
+    tx_input_key_for_gone(x, &m->u.key);
+    xcb_flush(x->c);
+  }
   if (!w) {
     /* The window went away while the message was on its way. */
     g_debug("x11: %s for unknown window %u", tp_message_type_name(m->type),

@@ -198,6 +198,58 @@ uint32_t tx_keymap_spare(const TxKeymap *map) {
   return 0;
 }
 
+/* Keysyms of keys that lock or latch a modifier rather than hold it. */
+static int locks(uint32_t keysym) {
+  switch (keysym) {
+  case 0xffe5: /* Caps_Lock */
+  case 0xffe6: /* Shift_Lock */
+  case 0xff7f: /* Num_Lock */
+  case 0xff14: /* Scroll_Lock */
+    return 1;
+  case 0xfe03: /* ISO_Level3_Shift (AltGr) */
+  case 0xfe11: /* ISO_Level5_Shift */
+    return 0;
+  default: /* ISO_Lock .. ISO_Level5_Lock: locks, latches, group moves */
+    return keysym >= 0xfe01 && keysym <= 0xfe13;
+  }
+}
+
+void tx_held_modifiers(const TxKeymap *map, const uint8_t *modmap,
+                       uint32_t per, uint8_t out[32]) {
+  for (int i = 0; i < 32; i++)
+    out[i] = 0;
+  if (!modmap)
+    return;
+  for (uint32_t row = 0; row < 8; row++) {
+    if (row == 1) /* Lock */
+      continue;
+    for (uint32_t i = 0; i < per; i++) {
+      uint32_t kc = modmap[row * per + i];
+      if (kc < 8)
+        continue; /* 0: an unused slot */
+      int lock = 0;
+      if (valid_map(map) && kc >= map->min_kc && kc <= map->max_kc) {
+        const uint32_t *s = syms_of(map, kc);
+        for (uint32_t c = 0; c < map->per && c < 4; c++)
+          lock |= locks(s[c]);
+      }
+      if (!lock)
+        out[kc / 8] |= (uint8_t)(1u << (kc % 8));
+    }
+  }
+}
+
+void tx_key_state_plan(const uint8_t host_down[32],
+                       const uint8_t guest_down[32],
+                       const uint8_t held_mods[32], uint8_t release[32],
+                       uint8_t press[32]) {
+  for (int i = 0; i < 32; i++) {
+    release[i] = (uint8_t)(guest_down[i] & ~host_down[i]);
+    press[i] = (uint8_t)(host_down[i] & ~guest_down[i] & held_mods[i]);
+  }
+  release[0] = press[0] = 0; /* keycodes 0-7 do not exist */
+}
+
 int32_t tx_scroll_clicks(int32_t *acc, int32_t delta) {
   int64_t sum = (int64_t)*acc + delta;
   int64_t clicks = sum / 65536; /* truncates toward zero */

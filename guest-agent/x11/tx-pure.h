@@ -55,6 +55,28 @@ uint32_t tx_keymap_find(const TxKeymap *map, uint32_t keycode,
  * keymap lacks (searched from the top), or 0. */
 uint32_t tx_keymap_spare(const TxKeymap *map);
 
+/* Guest keycodes that a focus-in may press on the host's behalf: those in
+ * the modifier mapping (@modmap, as GetModifierMapping returns it: 8 rows
+ * of @per keycodes, Shift, Lock, Control, Mod1..Mod5) of a modifier that
+ * is active while its key is held down. The Lock row is left out, and so
+ * is every key that locks or latches (Num_Lock, Caps_Lock, ISO_Level3_Lock
+ * and the like), whichever row it is in: pressing one would toggle a
+ * state instead of holding it. Sets bit k of @out for keycode k. */
+void tx_held_modifiers(const TxKeymap *map, const uint8_t *modmap,
+                       uint32_t per, uint8_t out[32]);
+
+/* What KEY_STATE does to the guest's keyboard. @host_down: the guest
+ * keycodes the host holds; @guest_down: the keycodes down in the guest;
+ * @held_mods: tx_held_modifiers(). @release gets every key down in the
+ * guest that the host does not hold; @press every held modifier the host
+ * holds that the guest does not (never another key: a letter held across a
+ * switch would type itself into the window). Keycodes below 8 are never
+ * set. */
+void tx_key_state_plan(const uint8_t host_down[32],
+                       const uint8_t guest_down[32],
+                       const uint8_t held_mods[32], uint8_t release[32],
+                       uint8_t press[32]);
+
 /* Smooth scrolling: adds @delta (16.16 fixed point) to @acc and returns the
  * whole clicks to emit now (signed); the remainder stays in @acc. */
 int32_t tx_scroll_clicks(int32_t *acc, int32_t delta);

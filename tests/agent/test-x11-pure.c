@@ -135,6 +135,92 @@ static void test_keymap(void **state) {
   assert_int_equal(tx_keymap_spare(&bad), 0);
 }
 
+#define BIT(a, k) (((a)[(k) / 8] >> ((k) % 8)) & 1)
+
+static void set_bit(uint8_t *a, uint32_t k) { a[k / 8] |= (uint8_t)(1u << (k % 8)); }
+
+/* The us keymap's modifiers as Xorg sets them up: keycodes 50 Shift_L,
+ * 62 Shift_R, 66 Caps_Lock, 37 Control_L, 64 Alt_L, 77 Num_Lock, 133
+ * Super_L, 92 ISO_Level3_Shift, 203 Mode_switch, 94 an ISO_Level3_Lock. */
+static void us_modifiers(uint32_t *syms, TxKeymap *map, uint8_t *modmap) {
+  *map = (TxKeymap){syms, 8, 255, 2};
+  struct { uint32_t kc, sym; } keys[] = {
+      {50, 0xffe1}, {62, 0xffe2}, {66, 0xffe5}, {37, 0xffe3}, {64, 0xffe9},
+      {77, 0xff7f}, {133, 0xffeb}, {92, 0xfe03}, {203, 0xff7e},
+      {94, 0xfe05}, {38, 'a'}};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    syms[(keys[i].kc - 8) * 2] = keys[i].sym;
+  /* 8 rows of 2: Shift, Lock, Control, Mod1, Mod2, Mod3, Mod4, Mod5 */
+  /* (A lock key bound to Mod5 stays out all the same.) */
+  uint8_t rows[16] = {50, 62, 66, 0, 37, 0, 64, 0, 77, 0, 0, 0, 133, 203,
+                      92, 94};
+  for (int i = 0; i < 16; i++)
+    modmap[i] = rows[i];
+}
+
+static void test_held_modifiers(void **state) {
+  (void)state;
+  uint32_t syms[248 * 2] = {0};
+  TxKeymap map;
+  uint8_t modmap[16], held[32];
+  us_modifiers(syms, &map, modmap);
+  tx_held_modifiers(&map, modmap, 2, held);
+  /* Held: Shift, Control, Alt, Super, AltGr, Mode_switch. */
+  uint32_t yes[] = {50, 62, 37, 64, 133, 92, 203};
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+    assert_true(BIT(held, yes[i]));
+  /* Never: Caps Lock (the Lock row), Num Lock (Mod2), a level-3 lock, a
+   * letter, anything not in the mapping. */
+  uint32_t no[] = {66, 77, 94, 38, 9, 0};
+  for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+    assert_false(BIT(held, no[i]));
+  /* No mapping: nothing to press. */
+  tx_held_modifiers(&map, NULL, 2, held);
+  for (int i = 0; i < 32; i++)
+    assert_int_equal(held[i], 0);
+  /* A keymap the agent could not read: the modifier mapping alone. */
+  TxKeymap none = {NULL, 0, 0, 0};
+  tx_held_modifiers(&none, modmap, 2, held);
+  assert_true(BIT(held, 50));
+  assert_false(BIT(held, 66));
+}
+
+static void test_key_state_plan(void **state) {
+  (void)state;
+  uint32_t syms[248 * 2] = {0};
+  TxKeymap map;
+  uint8_t modmap[16], held[32];
+  us_modifiers(syms, &map, modmap);
+  tx_held_modifiers(&map, modmap, 2, held);
+  uint8_t host[32] = {0}, guest[32] = {0}, release[32], press[32];
+  /* The host holds Shift (pressed over a native window) and 'a'; the
+   * guest still holds Alt (from an Alt-Tab) and Control. */
+  set_bit(host, 50);
+  set_bit(host, 38);
+  set_bit(host, 37);
+  set_bit(guest, 64);
+  set_bit(guest, 37);
+  tx_key_state_plan(host, guest, held, release, press);
+  assert_true(BIT(press, 50));    /* Shift is pressed: capitals */
+  assert_false(BIT(press, 38));   /* the letter is not typed again */
+  assert_false(BIT(press, 37));   /* already down */
+  assert_true(BIT(release, 64));  /* Alt let go */
+  assert_false(BIT(release, 37)); /* still held on the host */
+  for (uint32_t k = 0; k < 256; k++)
+    if (k != 50)
+      assert_false(BIT(press, k));
+  /* Caps Lock held on the host is never pressed (it would toggle). */
+  memset(host, 0, sizeof host);
+  memset(guest, 0, sizeof guest);
+  set_bit(host, 66);
+  host[0] = 0xff; /* keycodes below 8 are not keys */
+  guest[0] = 0xff;
+  tx_key_state_plan(host, guest, held, release, press);
+  assert_false(BIT(press, 66));
+  assert_int_equal(press[0], 0);
+  assert_int_equal(release[0], 0);
+}
+
 static void test_scroll_clicks(void **state) {
   (void)state;
   int32_t acc = 0;
@@ -156,6 +242,8 @@ int main(void) {
       cmocka_unit_test(test_size_hints),
       cmocka_unit_test(test_icon_pick),
       cmocka_unit_test(test_keymap),
+      cmocka_unit_test(test_held_modifiers),
+      cmocka_unit_test(test_key_state_plan),
       cmocka_unit_test(test_scroll_clicks),
   };
   return cmocka_run_group_tests_name("x11-pure", tests, NULL, NULL);
