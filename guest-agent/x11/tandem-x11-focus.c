@@ -186,10 +186,7 @@ void tx_focus_set(TandemX11 *x, uint32_t window, uint32_t seq) {
   report(x, seq, kind, now_window);
 }
 
-/* Whether keyboard input goes to @w's application now: focus on @w or a
- * window inside it, or on an override-redirect window of the same X client
- * (its menu took focus; taking it back would close the menu). */
-static gboolean input_goes_to(TandemX11 *x, TxWindow *w) {
+gboolean tx_focus_is_on(TandemX11 *x, TxWindow *w) {
   xcb_window_t f = focus_now(x);
   if (f == w->xid)
     return TRUE;
@@ -203,10 +200,10 @@ static gboolean input_goes_to(TandemX11 *x, TxWindow *w) {
 }
 
 gboolean tx_focus_hold(TandemX11 *x, TxWindow *w) {
-  if (input_goes_to(x, w))
+  if (tx_focus_is_on(x, w))
     return TRUE;
   if (!w->mapped || !w->input_hint)
     return FALSE; /* it must take focus itself; never type elsewhere */
   give_focus(x, w);
-  return input_goes_to(x, w);
+  return tx_focus_is_on(x, w);
 }

@@ -37,16 +37,19 @@ static void load_keymap(TandemX11 *x) {
   free(r);
 }
 
-/* Which keycodes are modifiers that KEY_STATE may press. */
+/* The modifier mapping, and which of its keys may be pressed for the
+ * host. */
 static void load_modifiers(TandemX11 *x) {
   xcb_get_modifier_mapping_reply_t *r = xcb_get_modifier_mapping_reply(
       x->c, xcb_get_modifier_mapping(x->c), NULL);
   uint32_t per = r ? r->keycodes_per_modifier : 0;
   gboolean ok = r && xcb_get_modifier_mapping_keycodes_length(r) ==
                          (int)(8 * per);
-  tx_held_modifiers(&x->keymap,
-                    ok ? xcb_get_modifier_mapping_keycodes(r) : NULL, per,
-                    x->held_mods);
+  g_clear_pointer(&x->modmap, g_free);
+  x->mod_per = ok ? per : 0;
+  if (ok)
+    x->modmap = g_memdup2(xcb_get_modifier_mapping_keycodes(r), 8 * per);
+  tx_held_modifiers(&x->keymap, x->modmap, x->mod_per, x->held_mods);
   free(r);
 }
 
@@ -55,7 +58,10 @@ void tx_input_init(TandemX11 *x) {
   load_modifiers(x);
 }
 
-void tx_input_fini(TandemX11 *x) { g_clear_pointer(&x->keysyms, g_free); }
+void tx_input_fini(TandemX11 *x) {
+  g_clear_pointer(&x->keysyms, g_free);
+  g_clear_pointer(&x->modmap, g_free);
+}
 
 void tx_input_keymap_changed(TandemX11 *x) {
   load_keymap(x);
@@ -105,6 +111,33 @@ static uint32_t borrow(TandemX11 *x, uint32_t keysym) {
   return kc;
 }
 
+/* The server is grabbed and focus is on @w's application: its modifiers
+ * are made the host's (@mods, from the event being injected), so a key
+ * typed with Shift arrives with Shift, and one typed without Alt never
+ * arrives with an Alt the guest still had down. */
+static void sync_modifiers(TandemX11 *x, uint32_t mods) {
+  xcb_query_pointer_reply_t *r =
+      xcb_query_pointer_reply(x->c, xcb_query_pointer(x->c, x->root), NULL);
+  if (!r)
+    return;
+  uint8_t press[32], release[32];
+  tx_modifier_sync(mods, r->mask & 0xffu, x->modmap, x->mod_per,
+                   x->held_mods, press, release);
+  free(r);
+  for (uint32_t kc = TP_MIN_KEYCODE; kc <= TP_MAX_KEYCODE; kc++) {
+    if (release[kc / 8] & (1u << (kc % 8))) {
+      fake(x, XCB_KEY_RELEASE, (uint8_t)kc, 0, 0); /* ignored if up */
+      x->host_to_guest[kc] = 0;
+    }
+    if (press[kc / 8] & (1u << (kc % 8))) {
+      /* Let go when the host's key with this code comes up, or at the
+       * next event without the modifier. */
+      x->host_to_guest[kc] = (uint8_t)kc;
+      fake(x, XCB_KEY_PRESS, (uint8_t)kc, 0, 0);
+    }
+  }
+}
+
 /* The server is grabbed. */
 static void key(TandemX11 *x, TxWindow *w, const TpKey *k) {
   uint32_t hk = k->keycode;
@@ -120,6 +153,7 @@ static void key(TandemX11 *x, TxWindow *w, const TpKey *k) {
       dropped(x, w, "key");
       return;
     }
+    sync_modifiers(x, k->modifiers);
     x->host_to_guest[hk] = (uint8_t)gk;
     fake(x, XCB_KEY_PRESS, (uint8_t)gk, 0, 0);
     return;
@@ -214,11 +248,14 @@ static void button(TandemX11 *x, TxWindow *w, const TpButton *b) {
   if (!w->mapped)
     return;
   tx_window_raise(x, w);
-  tx_focus_hold(x, w); /* a window that takes no focus still takes clicks */
+  /* A window that takes no focus still takes clicks, without modifiers. */
+  gboolean focused = tx_focus_hold(x, w);
   if (!pointer_on(x, w)) {
     dropped(x, w, "button");
     return;
   }
+  if (focused)
+    sync_modifiers(x, b->modifiers); /* Shift-click, Ctrl-click */
   x->buttons_down |= bit;
   fake(x, XCB_BUTTON_PRESS, (uint8_t)b->button, 0, 0);
 }
@@ -238,6 +275,8 @@ static void scroll(TandemX11 *x, TxWindow *w, const TpScroll *s) {
     dropped(x, w, "scroll");
     return;
   }
+  if (tx_focus_is_on(x, w)) /* scrolling never moves focus */
+    sync_modifiers(x, s->modifiers); /* Ctrl-scroll zooms */
   if (!dx && s->smooth_x)
     dx = tx_scroll_clicks(&x->scroll_acc_x, s->smooth_x);
   if (!dy && s->smooth_y)

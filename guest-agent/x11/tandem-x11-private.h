@@ -85,6 +85,8 @@ typedef struct {
   uint32_t *keysyms;
   TxKeymap keymap;
   uint8_t held_mods[32];       /* keycodes KEY_STATE may press (tx-pure.h) */
+  uint8_t *modmap;             /* GetModifierMapping: 8 rows of mod_per */
+  uint32_t mod_per;
   uint8_t host_to_guest[256];  /* guest keycode we pressed for a host
                                 * keycode; 0: its press was not injected */
   uint32_t buttons_down;       /* bit b: we injected button b's press */
@@ -172,6 +174,10 @@ void tx_focus_init(TandemX11 *x);
 void tx_focus_set(TandemX11 *x, uint32_t window, uint32_t seq);
 void tx_focus_changed(TandemX11 *x);
 void tx_focus_report_now(TandemX11 *x, uint32_t seq);
+/* Whether keyboard input goes to @w's application now: focus on @w or a
+ * window inside it, or on an override-redirect window of the same X client
+ * (its menu took focus; taking it back would close the menu). */
+gboolean tx_focus_is_on(TandemX11 *x, TxWindow *w);
 /* With the server grabbed (tx_input_*): whether keyboard input goes to
  * @w's application now, giving @w focus first if it has not. */
 gboolean tx_focus_hold(TandemX11 *x, TxWindow *w);

@@ -250,6 +250,38 @@ void tx_key_state_plan(const uint8_t host_down[32],
   release[0] = press[0] = 0; /* keycodes 0-7 do not exist */
 }
 
+void tx_modifier_sync(uint32_t host_mask, uint32_t guest_mask,
+                      const uint8_t *modmap, uint32_t per,
+                      const uint8_t held[32], uint8_t press[32],
+                      uint8_t release[32]) {
+  for (int i = 0; i < 32; i++)
+    press[i] = release[i] = 0;
+  if (!modmap)
+    return;
+  for (uint32_t row = 0; row < 8; row++) {
+    uint32_t bit = 1u << row;
+    if (row == 1 || !((host_mask ^ guest_mask) & bit))
+      continue; /* Lock, or already the same */
+    uint32_t first = 0;
+    for (uint32_t i = 0; i < per && !first; i++) {
+      uint32_t kc = modmap[row * per + i];
+      if (kc >= 8 && (held[kc / 8] >> (kc % 8) & 1))
+        first = kc;
+    }
+    if (!first)
+      continue; /* only locks (Num_Lock) or nothing: not ours to change */
+    if (host_mask & bit) {
+      press[first / 8] |= (uint8_t)(1u << (first % 8));
+      continue;
+    }
+    for (uint32_t i = 0; i < per; i++) {
+      uint32_t kc = modmap[row * per + i];
+      if (kc >= 8)
+        release[kc / 8] |= (uint8_t)(1u << (kc % 8));
+    }
+  }
+}
+
 int32_t tx_scroll_clicks(int32_t *acc, int32_t delta) {
   int64_t sum = (int64_t)*acc + delta;
   int64_t clicks = sum / 65536; /* truncates toward zero */

@@ -77,6 +77,19 @@ void tx_key_state_plan(const uint8_t host_down[32],
                        const uint8_t held_mods[32], uint8_t release[32],
                        uint8_t press[32]);
 
+/* Makes the guest's modifiers match an input event's: @host_mask is the
+ * X modifier state the host reported with the event, @guest_mask the
+ * guest's now. For each modifier (not Lock) that has a held key in the
+ * mapping (@modmap, @per, @held as for tx_held_modifiers()): held on the
+ * host only, @press gets its first held keycode; held in the guest only,
+ * @release gets every keycode of its row. So a letter typed with Shift
+ * arrives with Shift, and one typed without Alt never arrives with an Alt
+ * the guest still believed down. */
+void tx_modifier_sync(uint32_t host_mask, uint32_t guest_mask,
+                      const uint8_t *modmap, uint32_t per,
+                      const uint8_t held[32], uint8_t press[32],
+                      uint8_t release[32]);
+
 /* Smooth scrolling: adds @delta (16.16 fixed point) to @acc and returns the
  * whole clicks to emit now (signed); the remainder stays in @acc. */
 int32_t tx_scroll_clicks(int32_t *acc, int32_t delta);

@@ -455,9 +455,12 @@ static gboolean menu_shown(gpointer data) {
 
 static gboolean win_unmapped(gpointer data) { return !((Win *)data)->mapped; }
 
-static void button(uint32_t b, gboolean pressed, int32_t x, int32_t y) {
+/* @mods: the X modifier state the host reports with the event (the
+ * agent makes the guest's the same before it injects). */
+static void button(uint32_t b, gboolean pressed, int32_t x, int32_t y,
+                   uint32_t mods) {
   TpMessage m = {.type = TP_MSG_BUTTON, .window = term->id};
-  m.u.button = (TpButton){b, (uint8_t)pressed, x, y, 0, 0};
+  m.u.button = (TpButton){b, (uint8_t)pressed, x, y, mods, 0};
   agent_host_send(&host, &m);
 }
 
@@ -467,10 +470,10 @@ static void test_override_redirect_menu(void **state) {
    * popup: it must arrive as a window of its own, with pixels. */
   Win *menu = NULL;
   key(KC_CONTROL_L, 0xffe3, TRUE);
-  button(1, TRUE, 30, 30);
+  button(1, TRUE, 30, 30, XCB_MOD_MASK_CONTROL);
   assert_true(pump_until(menu_shown, &menu, WAIT_MS));
   assert_true(menu->w > 20 && menu->h > 20);
-  button(1, FALSE, 30, 30);
+  button(1, FALSE, 30, 30, XCB_MOD_MASK_CONTROL);
   key(KC_CONTROL_L, 0xffe3, FALSE);
   assert_true(pump_until(win_unmapped, menu, WAIT_MS));
 }

@@ -221,6 +221,41 @@ static void test_key_state_plan(void **state) {
   assert_int_equal(release[0], 0);
 }
 
+static void test_modifier_sync(void **state) {
+  (void)state;
+  uint32_t syms[248 * 2] = {0};
+  TxKeymap map;
+  uint8_t modmap[16], held[32], press[32], release[32];
+  us_modifiers(syms, &map, modmap);
+  tx_held_modifiers(&map, modmap, 2, held);
+  enum { SHIFT = 1, LOCK = 2, CONTROL = 4, MOD1 = 8, MOD2 = 16, MOD4 = 64 };
+  /* Typed with Shift, the guest has none: Shift_L is pressed. */
+  tx_modifier_sync(SHIFT, 0, modmap, 2, held, press, release);
+  assert_true(BIT(press, 50));
+  assert_false(BIT(press, 62));
+  /* Typed without Alt, the guest still has it: Alt's row comes up. */
+  tx_modifier_sync(0, MOD1 | CONTROL, modmap, 2, held, press, release);
+  assert_true(BIT(release, 64));
+  assert_true(BIT(release, 37));
+  for (uint32_t k = 0; k < 256; k++)
+    assert_false(BIT(press, k));
+  /* Caps Lock and Num Lock states are never touched (they lock). */
+  tx_modifier_sync(LOCK | MOD2, 0, modmap, 2, held, press, release);
+  tx_modifier_sync(0, LOCK | MOD2, modmap, 2, held, press, release);
+  for (uint32_t k = 0; k < 256; k++) {
+    assert_false(BIT(press, k));
+    assert_false(BIT(release, k));
+  }
+  /* The same on both sides: nothing; no mapping: nothing. */
+  tx_modifier_sync(SHIFT | MOD4, SHIFT | MOD4, modmap, 2, held, press,
+                   release);
+  for (uint32_t k = 0; k < 256; k++)
+    assert_false(BIT(press, k) || BIT(release, k));
+  tx_modifier_sync(SHIFT, 0, NULL, 2, held, press, release);
+  for (uint32_t k = 0; k < 256; k++)
+    assert_false(BIT(press, k) || BIT(release, k));
+}
+
 static void test_scroll_clicks(void **state) {
   (void)state;
   int32_t acc = 0;
@@ -244,6 +279,7 @@ int main(void) {
       cmocka_unit_test(test_keymap),
       cmocka_unit_test(test_held_modifiers),
       cmocka_unit_test(test_key_state_plan),
+      cmocka_unit_test(test_modifier_sync),
       cmocka_unit_test(test_scroll_clicks),
   };
   return cmocka_run_group_tests_name("x11-pure", tests, NULL, NULL);

@@ -340,6 +340,11 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
   static const char keys[] =
       "[Desktop Entry]\nType=Application\nName=Bench keys\n"
       "Exec=tandem-bench-keys --windows 3\n";
+  /* The key tests': two windows and one that closes on its 5th key, each
+   * counting its keys in its title. */
+  static const char victim[] =
+      "[Desktop Entry]\nType=Application\nName=Keys and a closing window\n"
+      "Exec=tandem-bench-keys --windows 2 --victim 5 --titles\n";
   const PxOverlayFile files[] = {
       {cfg->px.anim, "usr/bin/tandem-bench-anim"},
       {cfg->keys, "usr/bin/tandem-bench-keys"},
@@ -348,6 +353,7 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
   const PxOverlayApp apps[] = {{"tandem-bench-anim-full", full},
                                {"tandem-bench-anim-small", small},
                                {"tandem-bench-keys", keys},
+                               {"tandem-keys-victim", victim},
                                {NULL, NULL}};
   g_autofree char *initrd = px_guest_initrd(guest, g->dir, files, apps,
                                             error);

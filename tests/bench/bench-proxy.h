@@ -10,6 +10,8 @@
 
 typedef struct {
   PxConfig px;          /* warm-up, measured time, the app's fps, paths */
+  int victim_keys;      /* the closing window closes on its Nth key */
+  int steal_ms;         /* the focus-taking app's period */
   char *keys;           /* tandem-bench-keys */
   char *xclock;         /* the host's xclock; NULL: not installed */
   int focus_switches;   /* focus latency, per guest (the VM: a quarter) */
@@ -123,11 +125,22 @@ typedef struct {
   char *note;
 } BpFocusResult;
 
+/* The randomized focus-and-type run with the guest-side hazards on: a
+ * window that closes on a key while more are typed into it (with the
+ * guest pointer over another window), an application that takes the
+ * guest's focus every few ms, Shift held across focus switches. */
 typedef struct {
   gboolean done;
   guint32 seed;
   int steps, focus_moves, typed, typed_to_proxies, delivered, misrouted,
       lost;
+  int wrong_shift;        /* arrived with Shift other than it was typed */
+  int shift_switches;     /* focus moved while the user held Shift */
+  int typed_shifted;      /* keys typed with Shift held */
+  int victims_closed;     /* windows that closed while keys came */
+  int typed_into_closing; /* keys typed into them (after the closing key
+                           * they must go nowhere) */
+  int excluded;           /* host focus moved while the key was typed */
   double seconds;
   char *note;
 } BpMisrouteResult;
@@ -135,7 +148,7 @@ typedef struct {
 void bp_focus_result_clear(BpFocusResult *r);
 /* Focus switches between the proxies of tandem-bench-keys' three windows
  * and a native host window; with @misroute (loopback only), then the
- * randomized focus-and-type run. */
+ * randomized focus-and-type run with the hazards. */
 gboolean bp_run_focus(BpGuest *g, const BpConfig *cfg, int switches,
                       BpFocusResult *r, BpMisrouteResult *m, GError **error);
 

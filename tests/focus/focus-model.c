@@ -72,6 +72,11 @@ void violation(const char *fmt, ...) {
   fail_msg("%s (TANDEM_FOCUS_SEED=%#" PRIx64 ")", msg, S.seed);
 }
 
+void schedule(HostEvType type, uint32_t window, uint64_t at) {
+  CHECK(S.n_hev < MAX_HOST_EVENTS, "too many host events");
+  S.hev[S.n_hev++] = (HostEv){type, window, at};
+}
+
 /* ---- the channel ------------------------------------------------------ */
 
 static uint64_t latency(void) {
@@ -114,17 +119,139 @@ void agent_report(uint32_t seq) {
   agent_send(MSG_REPORT, S.gwin, seq, S.gkind);
 }
 
-/* The agent notices a focus change the guest made and reports it. */
+/* The agent notices a focus change the guest made and reports it. Focus
+ * that reverts (None, PointerRoot) is put on the stub by today's agent as
+ * soon as it notices; the two-step agent left it there. */
 void guest_focus(TfGuestKind kind, uint32_t window) {
   S.gkind = kind;
   S.gwin = kind == TF_GUEST_WINDOW ? window : 0;
+  if (kind == TF_GUEST_NONE && S.agent == AGENT_ATOMIC &&
+      S.n_hev < MAX_HOST_EVENTS)
+    schedule(HEV_AGENT_STUB, 0, S.now + rnd(3));
   if (S.gkind != S.rep_kind || S.gwin != S.rep_win)
     agent_report(0);
+}
+
+void agent_stub_if_reverted(void) {
+  if (S.gkind == TF_GUEST_NONE) {
+    S.n.reverts++;
+    guest_focus(TF_GUEST_STUB, 0);
+  }
 }
 
 bool takes_focus(int i) {
   return i >= 0 && S.g[i].exists && S.g[i].mapped &&
          !S.g[i].override_redirect && !S.g[i].no_input;
+}
+
+/* Where a key injected now goes, as a slot: the focused window; with focus
+ * reverted to PointerRoot, the window under the pointer. -1: nowhere (the
+ * stub, no window); -2: a guest window the host does not know. */
+static int key_destination(void) {
+  switch (S.gkind) {
+  case TF_GUEST_WINDOW:
+    return widx(S.gwin);
+  case TF_GUEST_NONE:
+    return S.pointer >= 0 && S.g[S.pointer].exists && S.g[S.pointer].mapped
+               ? S.pointer
+               : -1;
+  case TF_GUEST_OTHER:
+    return -2;
+  default:
+    return -1;
+  }
+}
+
+static void guest_violation(const char *what, uint32_t window, int dest) {
+  if (!S.count_only)
+    violation("%s for %#x reached %s %#x", what, window,
+              dest == -2 ? "an unknown window" : "window",
+              dest >= 0 ? WID(dest) : 0);
+}
+
+/* A key event arrives in the guest at @dest (key_destination()). */
+static void land(int dest, uint32_t window, KeyKind kind, bool shift) {
+  if (kind != KEY_LETTER) /* the X server's modifier state is global */
+    S.guest_shift = kind == KEY_SHIFT_DOWN;
+  if (kind == KEY_SHIFT_UP)
+    return; /* a release goes where the focus is: harmless anywhere */
+  if (dest == -1) {
+    S.n.keys_nowhere++;
+    return;
+  }
+  if (dest != widx(window)) {
+    S.n.misrouted_in_guest++;
+    guest_violation(kind == KEY_LETTER ? "a key" : "a modifier", window, dest);
+    return;
+  }
+  if (kind != KEY_LETTER)
+    return;
+  S.n.keys_in_guest++;
+  if (S.guest_shift != shift) {
+    S.n.wrong_case++;
+    if (!S.count_only)
+      violation("a key for %#x typed with Shift %s arrived with it %s",
+                window, shift ? "held" : "up",
+                S.guest_shift ? "down" : "up");
+  }
+}
+
+/* Today's agent: keys for slot @i reach it now, giving it focus if it has
+ * not (one step with the check). */
+static bool hold_focus(int i) {
+  if (S.gkind == TF_GUEST_WINDOW && S.gwin == WID(i))
+    return true;
+  if (!takes_focus(i))
+    return false;
+  guest_focus(TF_GUEST_WINDOW, WID(i));
+  return true;
+}
+
+static void key_atomic(const Msg *msg, int i) {
+  KeyKind kind = (KeyKind)msg->a;
+  if (kind == KEY_SHIFT_UP) { /* comes up: in its window, else nowhere */
+    if (S.guest_shift)
+      land(hold_focus(i) ? i : -1, msg->window, kind, false);
+    return;
+  }
+  if (!hold_focus(i)) {
+    S.n.keys_dropped_by_agent++;
+    return;
+  }
+  /* The event's own modifier state is made the guest's first. */
+  if (kind == KEY_LETTER && S.guest_shift != (msg->b != 0)) {
+    S.n.shift_synced++;
+    S.guest_shift = msg->b != 0;
+  }
+  land(i, msg->window, kind, msg->b != 0);
+}
+
+/* The two-step agent: focus now, the key a little later. */
+static void key_two_step(const Msg *msg, int i) {
+  if (!(i >= 0 && S.g[i].exists && S.g[i].mapped) || !hold_focus(i)) {
+    S.n.keys_dropped_by_agent++;
+    return;
+  }
+  S.inject = (Injection){true, S.now + rnd(3), msg->window, (KeyKind)msg->a,
+                         msg->b != 0};
+}
+
+void agent_inject(void) {
+  S.inject.active = false;
+  int dest = key_destination();
+  if (dest != widx(S.inject.window))
+    S.n.injections_raced++;
+  land(dest, S.inject.window, S.inject.kind, S.inject.shift);
+}
+
+static void key_state(const Msg *msg, int i) {
+  bool held = msg->a != 0;
+  if (!held && S.guest_shift)
+    land(key_destination(), msg->window, KEY_SHIFT_UP, false);
+  if (held && !S.guest_shift && S.agent == AGENT_ATOMIC && hold_focus(i)) {
+    S.n.shift_carried++;
+    land(i, msg->window, KEY_SHIFT_DOWN, true);
+  }
 }
 
 void agent_receive(const Msg *msg) {
@@ -141,14 +268,13 @@ void agent_receive(const Msg *msg) {
     agent_report(msg->a);
     break;
   case MSG_KEY:
-    /* The agent makes sure focus is on the window, then types. */
-    if (takes_focus(i)) {
-      if (S.gkind != TF_GUEST_WINDOW || S.gwin != msg->window)
-        guest_focus(TF_GUEST_WINDOW, msg->window);
-      S.n.keys_in_guest++;
-    } else {
-      S.n.keys_dropped_by_agent++;
-    }
+    if (S.agent == AGENT_ATOMIC)
+      key_atomic(msg, i);
+    else
+      key_two_step(msg, i);
+    break;
+  case MSG_KEY_STATE:
+    key_state(msg, i);
     break;
   default:
     break;
@@ -225,6 +351,11 @@ void guest_destroy(void) {
   agent_send(MSG_DESTROY, WID(i), 0, 0);
   if (S.gkind == TF_GUEST_WINDOW && S.gwin == WID(i))
     guest_focus(TF_GUEST_NONE, 0);
+}
+
+void guest_pointer(int i) {
+  S.n.pointer_moves++;
+  S.pointer = i;
 }
 
 void guest_steal(void) {

@@ -4,6 +4,17 @@
  * the guest and its agent. The host side, which calls the machine, and the
  * checks are in the test.
  *
+ * The agent comes in two kinds. AGENT_ATOMIC is today's: it checks that
+ * the window a key is for holds the guest's focus (giving it focus if it
+ * can) and injects in one step, after making the guest's modifiers those
+ * the key was typed with; a focus that reverts goes to the stub; KEY_STATE
+ * presses the modifiers the host holds, in its window. The
+ * other, AGENT_TWO_STEP, is the agent before that: focus first, the key a
+ * moment later (anything may happen in between: a window closes and focus
+ * reverts to PointerRoot, so the key goes to the window under the guest
+ * pointer; an application takes focus), and KEY_STATE only releases. The
+ * checks must catch the second.
+ *
  * One world per process, in S; the test resets it (memset) and seeds the
  * randomness before a run. */
 #pragma once
@@ -16,7 +27,7 @@
 
 #define POOL 12   /* guest window slots, ids WID(0)..WID(POOL-1) */
 #define QCAP 8192 /* messages in flight per direction */
-#define MAX_HOST_EVENTS 32
+#define MAX_HOST_EVENTS 48
 #define TRACE 96
 
 #define WID(i) (0x4000u + (uint32_t)(i))
@@ -38,9 +49,20 @@ typedef enum {
   MSG_ATTENTION,
   /* host -> agent */
   MSG_SET,
-  MSG_KEY_STATE,
-  MSG_KEY,
+  MSG_KEY_STATE, /* a: the host holds Shift */
+  MSG_KEY,       /* a: KeyKind, b: Shift held when it was typed */
 } MsgType;
+
+typedef enum {
+  KEY_LETTER,
+  KEY_SHIFT_DOWN,
+  KEY_SHIFT_UP,
+} KeyKind;
+
+typedef enum {
+  AGENT_ATOMIC,
+  AGENT_TWO_STEP,
+} AgentKind;
 
 typedef struct {
   MsgType type;
@@ -72,6 +94,7 @@ typedef enum {
   HEV_CLICK,
   HEV_RECONNECT,
   HEV_STEAL,
+  HEV_AGENT_STUB, /* the agent notices focus reverted, puts it on the stub */
 } HostEvType;
 
 typedef struct {
@@ -102,11 +125,22 @@ typedef struct {
   uint32_t a, b, c, d;
 } TraceEntry;
 
+/* A key the two-step agent has focused for and injects at @at. */
+typedef struct {
+  bool active;
+  uint64_t at;
+  uint32_t window;
+  KeyKind kind;
+  bool shift;
+} Injection;
+
 typedef struct {
   TandemFocus *m;
   uint64_t seed, now;
   unsigned step;
   bool connected;
+  AgentKind agent;
+  bool count_only; /* guest-side misroutes are counted, not failures */
 
   /* The guest, as it really is. */
   GuestWin g[POOL];
@@ -114,12 +148,16 @@ typedef struct {
   uint32_t gwin;
   TfGuestKind rep_kind; /* what the agent last reported */
   uint32_t rep_win;
+  int pointer;          /* slot under the guest pointer, -1: none */
+  bool guest_shift;     /* Shift down in the guest's X server */
+  Injection inject;
 
   /* The host: the proxies proxy/ has (from the messages it received) and
    * which host window has focus (0: a native window or none). */
   HostWin h[POOL];
   uint32_t truth;
   uint32_t last_proxy; /* the proxy that had host focus last */
+  bool host_shift;     /* the user holds Shift */
   bool suspended;      /* re-assertion, as last seen */
 
   Fifo a2h, h2a;
@@ -147,7 +185,9 @@ typedef struct {
     unsigned long suspensions, fights, wm_moves, switches, direct_switches,
         requests, stub_requests, reasserts, activations, follows, attentions,
         keys_typed, keys_delivered, keys_refused, keys_in_guest,
-        keys_dropped_by_agent, misrouted, stub_in_switch, settles,
+        keys_dropped_by_agent, keys_nowhere, misrouted, misrouted_in_guest,
+        wrong_case, shift_typed, shift_carried, shift_synced, reverts, pointer_moves,
+        injections_raced, stub_in_switch, settles,
         settles_suspended, garbage, lies, steals, disconnects, windows_created,
         key_states;
   } n;
@@ -175,6 +215,9 @@ __attribute__((format(printf, 1, 2))) void violation(const char *fmt, ...);
       violation(__VA_ARGS__);                                                \
   } while (0)
 
+/* Schedules a host event (or a guest app's, or the agent's) at @at. */
+void schedule(HostEvType type, uint32_t window, uint64_t at);
+
 /* ---- the channel ------------------------------------------------------ */
 
 /* Queues a message, delivered after a random latency but never before
@@ -197,6 +240,10 @@ void guest_focus(TfGuestKind kind, uint32_t window);
 bool takes_focus(int i);
 /* A message from the host: FOCUS_SET, key state, a key to type. */
 void agent_receive(const Msg *msg);
+/* The two-step agent's injection of S.inject, now. */
+void agent_inject(void);
+/* The agent puts focus on the stub if it is still nowhere. */
+void agent_stub_if_reverted(void);
 /* The full state, as after every (re)connection. */
 void agent_hello(void);
 
@@ -210,3 +257,5 @@ void guest_map(void);
 void guest_unmap(int i);
 void guest_destroy(void);
 void guest_steal(void);
+/* The user moves the mouse over guest window slot @i (-1: none). */
+void guest_pointer(int i);
