@@ -232,10 +232,16 @@ static void set_focus(uint32_t window, uint32_t seq) {
   assert_true(pump_until(focus_seq_is, GUINT_TO_POINTER(seq), WAIT_MS));
 }
 
-static void key(uint32_t keycode, uint32_t keysym, gboolean pressed) {
+/* @mods: the X modifier state the host reports with the key. */
+static void key_mods(uint32_t keycode, uint32_t keysym, gboolean pressed,
+                     uint32_t mods) {
   TpMessage m = {.type = TP_MSG_KEY, .window = term->id};
-  m.u.key = (TpKey){keycode, keysym, 0, (uint8_t)pressed, 0};
+  m.u.key = (TpKey){keycode, keysym, mods, (uint8_t)pressed, 0};
   agent_host_send(&host, &m);
+}
+
+static void key(uint32_t keycode, uint32_t keysym, gboolean pressed) {
+  key_mods(keycode, keysym, pressed, 0);
 }
 
 /* Types ASCII letters and Return by keysym; the keycodes sent are the
@@ -439,6 +445,36 @@ static void test_key_state_releases_stuck_keys(void **state) {
   assert_true(x_wait_key(KC_SHIFT_L, FALSE));
 }
 
+static void test_key_state_presses_held_modifiers(void **state) {
+  (void)state;
+  /* Shift held on the host since before the focus-in (pressed over a
+   * native window): the agent presses it, in the window. */
+  set_focus(0, 20);
+  TpMessage m = {.type = TP_MSG_KEY_STATE, .window = term->id};
+  memset(&m.u.key_state, 0, sizeof(m.u.key_state));
+  m.u.key_state.keys[KC_SHIFT_L / 8] = 1u << (KC_SHIFT_L % 8);
+  m.u.key_state.modifiers = XCB_MOD_MASK_SHIFT;
+  agent_host_send(&host, &m);
+  assert_true(x_wait_key(KC_SHIFT_L, TRUE));
+  g_autofree char *name = x_focus_name();
+  assert_string_equal(name, "TandemTerm"); /* pressed there, not elsewhere */
+  memset(&m.u.key_state, 0, sizeof(m.u.key_state));
+  agent_host_send(&host, &m);
+  assert_true(x_wait_key(KC_SHIFT_L, FALSE));
+}
+
+static void test_keys_carry_their_modifiers(void **state) {
+  (void)state;
+  /* A key typed with Shift: Shift goes down first, whatever the guest
+   * believed; the next key typed without it: Shift comes up first. */
+  key_mods(53, 'X', TRUE, XCB_MOD_MASK_SHIFT);
+  key_mods(53, 'X', FALSE, XCB_MOD_MASK_SHIFT);
+  assert_true(x_wait_key(KC_SHIFT_L, TRUE));
+  key_mods(53, 'x', TRUE, 0);
+  key_mods(53, 'x', FALSE, 0);
+  assert_true(x_wait_key(KC_SHIFT_L, FALSE));
+}
+
 static gboolean menu_shown(gpointer data) {
   GHashTableIter it;
   gpointer v;
@@ -615,12 +651,27 @@ static void test_dialog_tooltip_icon_hints(void **state) {
 
 static gboolean term_gone(gpointer data) { return term->destroyed; }
 
+static gboolean x_focus_is_stub(void) {
+  for (int i = 0; i < 500; i++) { /* another process: bounded poll */
+    g_autofree char *name = x_focus_name();
+    if (name && g_str_equal(name, "Tandem focus placeholder"))
+      return TRUE;
+    g_usleep(10000);
+  }
+  return FALSE;
+}
+
 static void test_close_asks_politely(void **state) {
   (void)state;
   assert_non_null(term);
+  set_focus(term->id, 30);
   TpMessage m = {.type = TP_MSG_WINDOW_CLOSE, .window = term->id};
   agent_host_send(&host, &m);
   assert_true(pump_until(term_gone, NULL, WAIT_MS));
+  /* Its focus went to the stub, not to the window under the pointer
+   * (another WM chooses for itself). */
+  if (!foreign_wm)
+    assert_true(x_focus_is_stub());
 }
 
 /* The window manager is up once it announces itself (EWMH). */
@@ -735,6 +786,8 @@ int main(void) {
       cmocka_unit_test(test_flow_control_holds_frames),
       cmocka_unit_test(test_typed_keys_reach_the_program),
       cmocka_unit_test(test_key_state_releases_stuck_keys),
+      cmocka_unit_test(test_key_state_presses_held_modifiers),
+      cmocka_unit_test(test_keys_carry_their_modifiers),
       cmocka_unit_test(test_override_redirect_menu),
       cmocka_unit_test(test_move_and_resize),
       cmocka_unit_test(test_minimize_and_restore),
