@@ -389,10 +389,25 @@ static xcb_window_t target_window(Focus *f, int target, char **name) {
   return proxy_xid(bp_guest_find_title(f->g, *name));
 }
 
+/* The newest closing window with a proxy: victim-N, N the largest. */
+static guint newest_victim(Focus *f) {
+  guint newest = 0;
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init(&it, f->g->windows);
+  while (g_hash_table_iter_next(&it, NULL, &v)) {
+    BpWindow *w = v;
+    guint n;
+    if (w->title && sscanf(w->title, "victim-%u", &n) == 1 && n > newest &&
+        proxy_xid(w))
+      newest = n;
+  }
+  return newest;
+}
+
 static gboolean victim_back(gpointer data) {
   Focus *f = data;
-  g_autofree char *name = g_strdup_printf("victim-%u", f->victim_no + 1);
-  return proxy_xid(bp_guest_find_title(f->g, name)) != XCB_NONE;
+  return newest_victim(f) > f->victim_no;
 }
 
 /* A burst into the closing window, most of the time past its closing
@@ -412,7 +427,7 @@ static void type_into_victim(Focus *f, GRand *rand, xcb_window_t host_window,
   f->m->typed_into_closing += f->victim_typed - victim_keys;
   if (!bp_wait(victim_back, f, VICTIM_WAIT_S))
     f->m->lost++;
-  f->victim_no++;
+  f->victim_no = MAX(f->victim_no + 1, newest_victim(f));
   f->victim_typed = 0;
 }
 

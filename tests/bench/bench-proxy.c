@@ -295,8 +295,8 @@ int main(int argc, char **argv) {
   BpConfig cfg = {
       .px = {is_short, is_short ? 1 : 2, is_short ? 2 : 10, 60},
       .focus_switches = is_short ? 40 : 200,
-      /* About two keys for every three steps: 20,000 keys and more. */
-      .misroute_steps = is_short ? 1500 : 32000,
+      /* About six keys for every seven steps: over 20,000 keys. */
+      .misroute_steps = is_short ? 1500 : 30000,
       .victim_keys = 4,
       .steal_ms = 5,
       .launches = is_short ? 3 : 20,

@@ -17,7 +17,8 @@
  *
  * The guest-side hazards of the key tests:
  *   --victim KEYS  one more window, "victim-1", below the others, which
- *                  destroys itself on its KEYS-th key press (an
+ *                  destroys itself on its KEYS-th key press (modifier
+ *                  keys not counted; an
  *                  application quitting on a key while more are coming)
  *                  and is replaced at once by "victim-2", and so on
  *   --steal MS     the first window takes the guest's focus (SetInputFocus)
@@ -56,6 +57,7 @@ typedef struct {
   int victim;      /* its index, or -1 */
   unsigned victim_keys, victim_no;
   int x0, y0;
+  unsigned char modifier[256]; /* keycodes bound to a modifier */
 } Keys;
 
 static void die(const char *what) {
@@ -120,8 +122,10 @@ static void on_key(Keys *k, xcb_key_press_event_t *e) {
     Win *w = &k->win[i];
     if (e->event != w->id)
       continue;
-    w->keys++;
     fprintf(k->out, "%s %u %u\n", w->name, e->detail, e->state);
+    if (k->modifier[e->detail])
+      return; /* Shift and the like are not what the user typed */
+    w->keys++;
     if (i == k->victim && w->keys >= k->victim_keys) {
       xcb_destroy_window(k->c, w->id); /* more keys may be on their way */
       open_victim(k);
@@ -130,6 +134,17 @@ static void on_key(Keys *k, xcb_key_press_event_t *e) {
     }
     xcb_flush(k->c);
   }
+}
+
+static void load_modifiers(Keys *k) {
+  xcb_get_modifier_mapping_reply_t *r = xcb_get_modifier_mapping_reply(
+      k->c, xcb_get_modifier_mapping(k->c), NULL);
+  if (!r)
+    return;
+  xcb_keycode_t *kc = xcb_get_modifier_mapping_keycodes(r);
+  for (int i = 0; i < xcb_get_modifier_mapping_keycodes_length(r); i++)
+    k->modifier[kc[i]] = 1;
+  free(r);
 }
 
 static int64_t now_ms(void) {
@@ -188,6 +203,7 @@ int main(int argc, char **argv) {
   k.wm_delete = atom(k.c, "WM_DELETE_WINDOW");
   k.net_wm_name = atom(k.c, "_NET_WM_NAME");
   k.utf8 = atom(k.c, "UTF8_STRING");
+  load_modifiers(&k);
 
   static const uint32_t colours[] = {0xd04040, 0x40a040, 0x4060d0, 0xc0a020};
   for (int i = 0; i < n; i++) {
