@@ -158,13 +158,25 @@ static void us_modifiers(uint32_t *syms, TxKeymap *map, uint8_t *modmap) {
     modmap[i] = rows[i];
 }
 
-static void test_held_modifiers(void **state) {
-  (void)state;
-  uint32_t syms[248 * 2] = {0};
+/* The us keymap's modifiers and which of them may be held for the host. */
+typedef struct {
+  uint32_t syms[248 * 2];
   TxKeymap map;
   uint8_t modmap[16], held[32];
-  us_modifiers(syms, &map, modmap);
-  tx_held_modifiers(&map, modmap, 2, held);
+} UsKeys;
+
+static void us_keys(UsKeys *k) {
+  memset(k, 0, sizeof(*k));
+  us_modifiers(k->syms, &k->map, k->modmap);
+  tx_held_modifiers(&k->map, k->modmap, 2, k->held);
+}
+
+static void test_held_modifiers(void **state) {
+  (void)state;
+  static UsKeys us;
+  us_keys(&us);
+  TxKeymap map = us.map;
+  uint8_t *modmap = us.modmap, *held = us.held;
   /* Held: Shift, Control, Alt, Super, AltGr, Mode_switch. */
   uint32_t yes[] = {50, 62, 37, 64, 133, 92, 203};
   for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
@@ -187,11 +199,9 @@ static void test_held_modifiers(void **state) {
 
 static void test_key_state_plan(void **state) {
   (void)state;
-  uint32_t syms[248 * 2] = {0};
-  TxKeymap map;
-  uint8_t modmap[16], held[32];
-  us_modifiers(syms, &map, modmap);
-  tx_held_modifiers(&map, modmap, 2, held);
+  static UsKeys us;
+  us_keys(&us);
+  const uint8_t *held = us.held;
   uint8_t host[32] = {0}, guest[32] = {0}, release[32], press[32];
   /* The host holds Shift (pressed over a native window) and 'a'; the
    * guest still holds Alt (from an Alt-Tab) and Control. */
@@ -223,11 +233,10 @@ static void test_key_state_plan(void **state) {
 
 static void test_modifier_sync(void **state) {
   (void)state;
-  uint32_t syms[248 * 2] = {0};
-  TxKeymap map;
-  uint8_t modmap[16], held[32], press[32], release[32];
-  us_modifiers(syms, &map, modmap);
-  tx_held_modifiers(&map, modmap, 2, held);
+  static UsKeys us;
+  us_keys(&us);
+  const uint8_t *modmap = us.modmap, *held = us.held;
+  uint8_t press[32], release[32];
   enum { SHIFT = 1, LOCK = 2, CONTROL = 4, MOD1 = 8, MOD2 = 16, MOD4 = 64 };
   /* Typed with Shift, the guest has none: Shift_L is pressed. */
   tx_modifier_sync(SHIFT, 0, modmap, 2, held, press, release);

@@ -318,13 +318,6 @@ static xcb_window_t host_focus(Focus *f) {
   return w;
 }
 
-static xcb_window_t proxy_xid(BpWindow *w) {
-  return w && w->proxy && w->viewable
-             ? (xcb_window_t)gdk_x11_window_get_xid(
-                   gtk_widget_get_window(GTK_WIDGET(w->proxy)))
-             : XCB_NONE;
-}
-
 /* Types one key on @host_window, which must take it to the guest window
  * @window (NULL: to none); the key counts against the host's focus before
  * and after it. Returns its id. */
@@ -386,7 +379,7 @@ static xcb_window_t target_window(Focus *f, int target, char **name) {
                                : NULL;
   if (target == T_NATIVE)
     return f->xids[NATIVE];
-  return proxy_xid(bp_guest_find_title(f->g, *name));
+  return bp_window_xid(bp_guest_find_title(f->g, *name));
 }
 
 /* The newest closing window with a proxy: victim-N, N the largest. */
@@ -399,7 +392,7 @@ static guint newest_victim(Focus *f) {
     BpWindow *w = v;
     guint n;
     if (w->title && sscanf(w->title, "victim-%u", &n) == 1 && n > newest &&
-        proxy_xid(w))
+        bp_window_xid(w))
       newest = n;
   }
   return newest;
@@ -434,7 +427,7 @@ static void type_into_victim(Focus *f, GRand *rand, xcb_window_t host_window,
 static gboolean thief_ready(gpointer data) {
   Focus *f = data;
   return keys_recorder_ready(f->thief) &&
-         proxy_xid(bp_guest_find_title(f->g, "thief-1")) != XCB_NONE;
+         bp_window_xid(bp_guest_find_title(f->g, "thief-1")) != XCB_NONE;
 }
 
 /* The guest pointer over keys-1: the host pointer over its proxy. */

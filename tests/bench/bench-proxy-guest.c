@@ -15,6 +15,7 @@
  * their answers with an emission hook on TandemChannel's "message". */
 #include "bench-proxy.h"
 
+#include <gdk/gdkx.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,19 @@ void bp_progress(const char *fmt, ...) {
   va_end(ap);
   fprintf(stderr, "bench-proxy [%5.1f s] %s\n",
           (double)(px_now_ns() - t0) / 1e9, text);
+}
+
+void bp_config_clear(BpConfig *cfg, gboolean remove_tmp) {
+  if (remove_tmp && cfg->px.tmp) {
+    const char *rm[] = {"rm", "-rf", "--", cfg->px.tmp, NULL};
+    g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                 NULL, NULL, NULL, NULL);
+  }
+  g_clear_pointer(&cfg->px.tmp, g_free);
+  g_clear_pointer(&cfg->px.agent, g_free);
+  g_clear_pointer(&cfg->px.anim, g_free);
+  g_clear_pointer(&cfg->keys, g_free);
+  g_clear_pointer(&cfg->xclock, g_free);
 }
 
 /* --- Waiting ---------------------------------------------------------------- */
@@ -461,6 +475,13 @@ BpWindow *bp_guest_find_title(BpGuest *g, const char *title) {
       return w;
   }
   return NULL;
+}
+
+guint32 bp_window_xid(BpWindow *w) {
+  return w && w->proxy && w->viewable
+             ? (guint32)gdk_x11_window_get_xid(
+                   gtk_widget_get_window(GTK_WIDGET(w->proxy)))
+             : 0;
 }
 
 typedef struct {

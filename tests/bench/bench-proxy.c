@@ -555,15 +555,6 @@ int main(int argc, char **argv) {
   }
   bp_baseline_result_clear(&base);
   stop_host_display(host);
-  if (status == 0 && !g_getenv("TANDEM_BENCH_KEEP")) {
-    const char *rm[] = {"rm", "-rf", "--", cfg.px.tmp, NULL};
-    g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                 NULL, NULL, NULL, NULL);
-  }
-  g_free(cfg.px.tmp);
-  g_free(cfg.px.agent);
-  g_free(cfg.px.anim);
-  g_free(cfg.keys);
-  g_free(cfg.xclock);
+  bp_config_clear(&cfg, status == 0 && !g_getenv("TANDEM_BENCH_KEEP"));
   return status;
 }

@@ -76,6 +76,10 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
                            gboolean *skipped, char **why, GError **error);
 void bp_guest_stop(BpGuest *g);
 
+/* Frees what the configuration holds; with @remove_tmp, deletes its
+ * scratch directory first. */
+void bp_config_clear(BpConfig *cfg, gboolean remove_tmp);
+
 /* A progress line on stderr, with the time since the start. */
 void bp_progress(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
@@ -90,6 +94,8 @@ void bp_run_for(double seconds);
 BpWindow *bp_guest_find(BpGuest *g, const char *res_name, gint64 after_ns,
                         gboolean painted);
 BpWindow *bp_guest_find_title(BpGuest *g, const char *title);
+/* The X window of @w's proxy once it is mapped on the host, else None. */
+guint32 bp_window_xid(BpWindow *w);
 /* Asks the guest to close @id (WINDOW_CLOSE) and waits for its proxy to
  * go; FALSE if it stayed. */
 gboolean bp_guest_close(BpGuest *g, guint32 id, double seconds);

@@ -87,15 +87,8 @@ static int count_of(const char *name) {
   return n;
 }
 
-static xcb_window_t proxy_xid(BpWindow *w) {
-  return w && w->proxy && w->viewable
-             ? (xcb_window_t)gdk_x11_window_get_xid(
-                   gtk_widget_get_window(GTK_WIDGET(w->proxy)))
-             : XCB_NONE;
-}
-
 static gboolean shown(gpointer name) {
-  return proxy_xid(find(name, NULL)) != XCB_NONE;
+  return bp_window_xid(find(name, NULL)) != XCB_NONE;
 }
 
 typedef struct {
@@ -484,15 +477,7 @@ static int teardown(void **state) {
     xcb_disconnect(xc);
   if (reports)
     g_ptr_array_unref(reports);
-  if (cfg.px.tmp) {
-    const char *rm[] = {"rm", "-rf", "--", cfg.px.tmp, NULL};
-    g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                 NULL, NULL, NULL, NULL);
-  }
-  g_free(cfg.px.tmp);
-  g_free(cfg.px.agent);
-  g_free(cfg.px.anim);
-  g_free(cfg.keys);
+  bp_config_clear(&cfg, TRUE);
   return 0;
 }
 
