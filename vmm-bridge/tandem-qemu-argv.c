@@ -88,6 +88,8 @@ GStrv tandem_qemu_argv_build(const TandemVmConfig *c,
   add_pair(argv, "-msg", g_strdup("timestamp=on"));
   if (l->start_paused)
     add(argv, "-S");
+  if (l->incoming) /* the state comes later, through migrate-incoming */
+    add_pair(argv, "-incoming", g_strdup("defer"));
 
   /* Control: QMP, and the serial console (kept in console.log). */
   add_socket_chardev(argv, l, "tandem-qmp", TANDEM_RUNTIME_QMP, NULL);

@@ -27,6 +27,7 @@ typedef struct {
   const char *runtime_dir;
   TandemAccel accel;        /* resolved: KVM or TCG, never AUTO */
   gboolean start_paused;    /* -S: the supervisor connects before "cont" */
+  gboolean incoming;        /* -incoming defer: a saved state comes in */
 } TandemQemuLaunch;
 
 /* The argument vector (NULL-terminated, argv[0] the binary). */

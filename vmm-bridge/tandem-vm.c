@@ -42,6 +42,8 @@ struct _TandemVm {
   GPtrArray *stop_tasks;       /* every stop call waits for the exit */
   GSource *stop_timer;
   gboolean stop_quit_sent;
+  gboolean incoming;           /* the next start receives a saved state */
+  gboolean run_incoming;       /* this run does */
 
   guint qmp_ready_ms, powerdown_ms, quit_ms;
   TandemVmTimings timings;
@@ -260,6 +262,15 @@ static void let_guest_run(TandemVm *self) {
                                   on_cont, g_object_ref(self));
 }
 
+/* An incoming start is done once QEMU listens: the guest stays paused
+ * until its state has come in and the caller resumes it. */
+static void ready_for_state(TandemVm *self) {
+  self->timings.running = g_get_monotonic_time();
+  set_state(self, TANDEM_VM_PAUSED);
+  g_autoptr(GTask) task = g_steal_pointer(&self->start_task);
+  g_task_return_boolean(task, TRUE);
+}
+
 static void on_console_connected(GObject *source, GAsyncResult *result,
                                  gpointer data) {
   g_autoptr(TandemVm) self = data;
@@ -278,7 +289,11 @@ static void on_console_connected(GObject *source, GAsyncResult *result,
               error->message);
   }
   /* The console is attached before the guest runs: no line is missed. */
-  let_guest_run(self);
+  if (self->run_incoming) {
+    ready_for_state(self);
+  } else {
+    let_guest_run(self);
+  }
 }
 
 static void try_connect_qmp(TandemVm *self);
@@ -355,7 +370,10 @@ static gboolean spawn_qemu(TandemVm *self, GError **error) {
   if (!self->rundir)
     return FALSE;
   const char *dir = tandem_runtime_dir_get_path(self->rundir);
-  TandemQemuLaunch launch = {found, dir, self->accel, TRUE};
+  self->run_incoming = self->incoming;
+  self->incoming = FALSE;
+  TandemQemuLaunch launch = {found, dir, self->accel, TRUE,
+                             self->run_incoming};
   g_auto(GStrv) argv = tandem_qemu_argv_build(self->config, &launch);
   g_autofree char *log = g_build_filename(dir, TANDEM_RUNTIME_QEMU_LOG, NULL);
   g_autofree char *cmdline = g_strjoinv(" ", argv);
@@ -640,6 +658,30 @@ gboolean tandem_vm_set_config(TandemVm *self, TandemVmConfig *config,
   tandem_vm_config_free(self->config);
   self->config = config;
   return TRUE;
+}
+
+void tandem_vm_set_incoming(TandemVm *self, gboolean incoming) {
+  self->incoming = incoming;
+}
+
+gboolean tandem_vm_set_disk_path(TandemVm *self, const char *name,
+                                 const char *path) {
+  if (!*name) {
+    if (!self->config->image)
+      return FALSE;
+    g_free(self->config->image);
+    self->config->image = g_strdup(path);
+    return TRUE;
+  }
+  for (guint i = 0; i < self->config->disks->len; i++) {
+    TandemVmDisk *d = self->config->disks->pdata[i];
+    if (g_str_equal(d->name, name)) {
+      g_free(d->path);
+      d->path = g_strdup(path);
+      return TRUE;
+    }
+  }
+  return FALSE;
 }
 
 void tandem_vm_set_timeouts(TandemVm *self, guint qmp_ready_ms,

@@ -59,6 +59,19 @@ void tandem_vm_get_timings(TandemVm *self, TandemVmTimings *out);
 gboolean tandem_vm_set_config(TandemVm *self, TandemVmConfig *config,
                               GError **error);
 
+/* With @incoming, the next start prepares QEMU to receive a saved state
+ * instead of booting (-incoming defer): it completes with QMP up and the
+ * VM PAUSED, for the caller to send the state (migrate-incoming) and
+ * resume it. The flag is cleared by that start. */
+void tandem_vm_set_incoming(TandemVm *self, gboolean incoming);
+
+/* A disk's image moved (a snapshot put an overlay on it, a restore made a
+ * new one): @path is where QEMU writes it now and where the next start
+ * finds it; @name "" is the boot image. Any state. FALSE if the VM has no
+ * such disk. */
+gboolean tandem_vm_set_disk_path(TandemVm *self, const char *name,
+                                 const char *path);
+
 /* Timeouts in ms (0 keeps the current): QMP socket ready after spawn
  * (default 10000), guest power-down before "quit" (30000), "quit" before
  * SIGKILL (5000). */

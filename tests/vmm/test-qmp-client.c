@@ -1,190 +1,18 @@
-/* The QMP client against a scripted fake QMP server (a thread with a
- * blocking socket): framing, ids, events, errors, timeouts, cancellation,
- * fd passing, and every way the peer can misbehave. */
+/* The QMP client against a scripted fake QMP server (qmp-fake.h):
+ * framing, ids, events, errors, timeouts, cancellation, fd passing, and
+ * every way the peer can misbehave. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <glib/gstdio.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "qmp-fake.h"
 #include "tandem-qmp-client.h"
 #include "test-wait.h"
-
-#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": " \
-                 "2, \"major\": 7}, \"package\": \"fake\"}, \"capabilities\": " \
-                 "[\"oob\"]}}"
-
-typedef enum {
-  SEND,      /* text */
-  REPLY,     /* read a line containing expect, answer text with its id */
-  READ,      /* read a line containing expect, remember its id */
-  SEND_ID,   /* text with the id remembered by READ number n */
-  RECV_FD,   /* read a line with an fd attached; keep the fd's data */
-  SEND_RAW,  /* n bytes of 'x', no newline */
-  WAIT_EOF,  /* until the client closes */
-  CLOSE,
-  END,
-} Op;
-
-typedef struct {
-  Op op;
-  const char *expect;
-  const char *text; /* printf format with one %lld for the id */
-  int n;
-} Step;
-
-typedef struct {
-  char dir[64], path[128];
-  int listen_fd;
-  const Step *script;
-  GThread *thread;
-  long long ids[8];
-  int n_ids;
-  char fd_data[64];
-  char failure[256];
-} Fake;
-
-static int read_line(int fd, char *buf, size_t cap, int *passed_fd) {
-  size_t len = 0;
-  while (len + 1 < cap) {
-    char c;
-    struct iovec iov = {&c, 1};
-    union {
-      struct cmsghdr h;
-      char b[CMSG_SPACE(sizeof(int))];
-    } ctl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (passed_fd && len == 0) {
-      msg.msg_control = ctl.b;
-      msg.msg_controllen = sizeof(ctl.b);
-    }
-    ssize_t n = recvmsg(fd, &msg, 0);
-    if (n <= 0)
-      return -1;
-    if (passed_fd && len == 0) {
-      struct cmsghdr *c0 = CMSG_FIRSTHDR(&msg);
-      if (c0 && c0->cmsg_type == SCM_RIGHTS)
-        memcpy(passed_fd, CMSG_DATA(c0), sizeof(int));
-    }
-    if (c == '\n')
-      break;
-    buf[len++] = c;
-  }
-  buf[len] = '\0';
-  return (int)len;
-}
-
-static long long id_of(const char *line) {
-  const char *p = strstr(line, "\"id\":");
-  return p ? atoll(p + 5) : -1;
-}
-
-/* Writes @text with "%lld" replaced by @id, and QMP's CRLF. */
-static void say(int fd, const char *text, long long id) {
-  g_autoptr(GString) line = g_string_new(text);
-  g_autofree char *num = g_strdup_printf("%lld", id);
-  g_string_replace(line, "%lld", num, 1);
-  g_string_append(line, "\r\n");
-  if (write(fd, line->str, line->len) != (ssize_t)line->len)
-    g_warning("fake server: short write");
-}
-
-static gpointer fake_thread(gpointer data) {
-  Fake *f = data;
-  int fd = accept(f->listen_fd, NULL, NULL);
-  char line[4096];
-  for (const Step *s = f->script; s->op != END; s++) {
-    switch (s->op) {
-    case SEND:
-      say(fd, s->text, 0);
-      break;
-    case REPLY:
-    case READ:
-      if (read_line(fd, line, sizeof(line), NULL) < 0 ||
-          !strstr(line, s->expect)) {
-        snprintf(f->failure, sizeof(f->failure), "wanted %.100s, got %.100s",
-                 s->expect, line);
-        goto out;
-      }
-      if (s->op == REPLY)
-        say(fd, s->text, id_of(line));
-      else
-        f->ids[f->n_ids++] = id_of(line);
-      break;
-    case SEND_ID:
-      say(fd, s->text, f->ids[s->n]);
-      break;
-    case RECV_FD: {
-      int passed = -1;
-      if (read_line(fd, line, sizeof(line), &passed) < 0 || passed < 0) {
-        snprintf(f->failure, sizeof(f->failure), "no fd with %.200s",
-                 line);
-        goto out;
-      }
-      ssize_t n = read(passed, f->fd_data, sizeof(f->fd_data) - 1);
-      f->fd_data[n > 0 ? n : 0] = '\0';
-      close(passed);
-      say(fd, "{\"return\": {}, \"id\": %lld}", id_of(line));
-      break;
-    }
-    case SEND_RAW: {
-      char *x = g_malloc(s->n);
-      memset(x, 'x', s->n);
-      if (write(fd, x, s->n) != s->n)
-        g_warning("short write");
-      g_free(x);
-      break;
-    }
-    case WAIT_EOF:
-      while (read_line(fd, line, sizeof(line), NULL) >= 0)
-        ;
-      break;
-    case CLOSE:
-    case END:
-      goto out;
-    }
-  }
-out:
-  close(fd);
-  return NULL;
-}
-
-static Fake *fake_start(const Step *script) {
-  Fake *f = g_new0(Fake, 1);
-  g_autofree char *dir = g_dir_make_tmp("qmp-XXXXXX", NULL);
-  g_strlcpy(f->dir, dir, sizeof(f->dir));
-  snprintf(f->path, sizeof(f->path), "%s/qmp.sock", f->dir);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  g_strlcpy(sa.sun_path, f->path, sizeof(sa.sun_path));
-  f->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  assert_int_equal(bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-  assert_int_equal(listen(f->listen_fd, 1), 0);
-  f->script = script;
-  f->thread = g_thread_new("fake-qmp", fake_thread, f);
-  return f;
-}
-
-/* Joins the server; copies what it read from a passed fd to @fd_data. */
-static void fake_finish_with_data(Fake *f, char fd_data[64]) {
-  g_thread_join(f->thread);
-  if (fd_data)
-    memcpy(fd_data, f->fd_data, sizeof(f->fd_data));
-  close(f->listen_fd);
-  g_unlink(f->path);
-  g_rmdir(f->dir);
-  if (f->failure[0])
-    fail_msg("fake server: %s", f->failure);
-  g_free(f);
-}
-
-static void fake_finish(Fake *f) { fake_finish_with_data(f, NULL); }
 
 /* Sleeps in the main loop until *flag; fails after 5 s. */
 static void run_until(gboolean *flag) {
@@ -244,9 +72,6 @@ static void result_clear(Result *r) {
   g_clear_pointer(&r->node, json_node_unref);
   g_clear_error(&r->error);
 }
-
-#define HANDSHAKE {SEND, NULL, GREETING, 0}, \
-  {REPLY, "qmp_capabilities", "{\"return\": {}, \"id\": %lld}", 0}
 
 static void test_handshake_and_command(void **state) {
   (void)state;

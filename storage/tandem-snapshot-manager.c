@@ -1,0 +1,258 @@
+/* Snapshots of running VMs (tandem-snapshot-manager.h): the object, its
+ * bookkeeping and what taking and restoring share. */
+#include "tandem-snapshot-private.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+G_DEFINE_TYPE(TandemSnapshotManager, tandem_snapshot_manager, G_TYPE_OBJECT)
+
+enum { SIG_PROGRESS, SIG_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static const char *const phase_names[] = {
+    "preparing", "saving", "finishing", "checking", "loading", "done",
+    "failed"};
+
+const char *tandem_snapshot_phase_to_string(TandemSnapshotPhase phase) {
+  return (unsigned)phase < G_N_ELEMENTS(phase_names) ? phase_names[phase]
+                                                     : "unknown";
+}
+
+TandemSnapshotProgress *tandem_snapshot_progress_copy(
+    const TandemSnapshotProgress *p) {
+  TandemSnapshotProgress *c = g_memdup2(p, sizeof(*p));
+  c->vm = g_strdup(p->vm);
+  c->id = g_strdup(p->id);
+  return c;
+}
+
+void tandem_snapshot_progress_free(TandemSnapshotProgress *p) {
+  if (!p)
+    return;
+  g_free(p->vm);
+  g_free(p->id);
+  g_free(p);
+}
+
+G_DEFINE_BOXED_TYPE(TandemSnapshotProgress, tandem_snapshot_progress,
+                    tandem_snapshot_progress_copy,
+                    tandem_snapshot_progress_free)
+
+void tandem_snapshot_options_init(TandemSnapshotOptions *o) {
+  *o = (TandemSnapshotOptions){
+      {TANDEM_SNAPSHOT_DEFAULT_QUEUE, TANDEM_SNAPSHOT_DEFAULT_LEVEL},
+      TANDEM_SNAPSHOT_FORCE_NONE,
+      100};
+}
+
+char *tandem_snapshot_dir(const char *vm) {
+  g_autofree char *data = tandem_vm_data_dir(vm);
+  return g_build_filename(data, "snapshots", NULL);
+}
+
+/* --- Shared with take and restore ---------------------------------------- */
+
+gboolean tsm_claim(TandemSnapshotManager *self, const char *vm,
+                   GError **error) {
+  if (g_hash_table_contains(self->busy, vm)) {
+    g_set_error(error, TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_BUSY,
+                "A snapshot of “%s” is being taken or restored: wait until "
+                "it is done",
+                vm);
+    return FALSE;
+  }
+  g_hash_table_add(self->busy, g_strdup(vm));
+  return TRUE;
+}
+
+void tsm_release(TandemSnapshotManager *self, const char *vm) {
+  g_hash_table_remove(self->busy, vm);
+}
+
+void tsm_emit_progress(TandemSnapshotManager *self,
+                       const TandemSnapshotProgress *p) {
+  g_signal_emit(self, signals[SIG_PROGRESS], 0, p);
+}
+
+void tsm_emit_changed(TandemSnapshotManager *self, const char *vm) {
+  g_signal_emit(self, signals[SIG_CHANGED], 0, vm);
+}
+
+TandemVm *tsm_lookup(TandemSnapshotManager *self, const char *name,
+                     GError **error) {
+  TandemVm *vm = name && tandem_vm_name_is_valid(name)
+                     ? tandem_vm_manager_lookup(self->vms, name)
+                     : NULL;
+  if (!vm)
+    g_set_error(error, TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_NOT_FOUND,
+                "There is no VM called “%s”", name ? name : "");
+  return vm;
+}
+
+gboolean tsm_save_config(TandemSnapshotManager *self, TandemVm *vm,
+                         GError **error) {
+  return tandem_vm_config_save(tandem_vm_get_config(vm),
+                               tandem_vm_manager_get_config_dir(self->vms),
+                               error);
+}
+
+static void on_qemu_img(GObject *source, GAsyncResult *result,
+                        gpointer data) {
+  g_autoptr(GTask) task = data;
+  g_autofree char *err = NULL;
+  GError *error = NULL;
+  GSubprocess *p = G_SUBPROCESS(source);
+  if (!g_subprocess_communicate_utf8_finish(p, result, NULL, &err, &error)) {
+    g_task_return_error(task, error);
+    return;
+  }
+  if (!g_subprocess_get_if_exited(p) || g_subprocess_get_exit_status(p)) {
+    g_task_return_new_error(task, TANDEM_SNAPSHOT_ERROR,
+                            TANDEM_SNAPSHOT_ERROR_FAILED, "qemu-img: %s",
+                            err ? g_strstrip(err) : "failed");
+    return;
+  }
+  g_task_return_boolean(task, TRUE);
+}
+
+void tsm_qemu_img_async(const char *const *argv, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data) {
+  GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  g_ptr_array_add(args, (gpointer) "qemu-img");
+  for (const char *const *a = argv; *a; a++)
+    g_ptr_array_add(args, (gpointer)*a);
+  g_ptr_array_add(args, NULL);
+  GError *error = NULL;
+  g_autoptr(GSubprocess) p = g_subprocess_newv(
+      (const char *const *)args->pdata,
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+      &error);
+  if (!p) {
+    g_task_return_error(task, error);
+    g_object_unref(task);
+    return;
+  }
+  g_subprocess_communicate_utf8_async(p, NULL, cancellable, on_qemu_img,
+                                      task);
+}
+
+gboolean tsm_qemu_img_finish(GAsyncResult *result, GError **error) {
+  return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+void tsm_remove_partial(const char *dir) {
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name(d)))
+    if (g_str_has_suffix(name, ".part")) {
+      g_autofree char *path = g_build_filename(dir, name, NULL);
+      g_unlink(path);
+    }
+}
+
+char *tsm_disk_of_device(const TandemQmpBlockDevice *device) {
+  g_autofree char *id = device->qdev
+                            ? tandem_qmp_qdev_to_device_id(device->qdev)
+                            : NULL;
+  if (!id)
+    return NULL;
+  if (g_str_equal(id, "boot-dev"))
+    return g_strdup("");
+  if (g_str_has_prefix(id, "disk-") && g_str_has_suffix(id, "-dev") &&
+      strlen(id) > 9)
+    return g_strndup(id + 5, strlen(id) - 9);
+  return NULL;
+}
+
+/* --- Public ------------------------------------------------------------------ */
+
+TandemSnapshotManager *tandem_snapshot_manager_new(TandemVmManager *vms) {
+  TandemSnapshotManager *self =
+      g_object_new(TANDEM_TYPE_SNAPSHOT_MANAGER, NULL);
+  self->vms = g_object_ref(vms);
+  return self;
+}
+
+void tandem_snapshot_manager_set_options(TandemSnapshotManager *self,
+                                         const TandemSnapshotOptions *o) {
+  self->options = *o;
+}
+
+void tandem_snapshot_manager_get_options(TandemSnapshotManager *self,
+                                         TandemSnapshotOptions *out) {
+  *out = self->options;
+}
+
+gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
+                                         const char *vm) {
+  return g_hash_table_contains(self->busy, vm);
+}
+
+void tandem_snapshot_manager_create_async(TandemSnapshotManager *self,
+                                          const char *vm, const char *name,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data) {
+  tsm_take_async(self, vm, name, cancellable, callback, user_data);
+}
+
+TandemSnapshotInfo *tandem_snapshot_manager_create_finish(
+    TandemSnapshotManager *self, GAsyncResult *result, GError **error) {
+  return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+GPtrArray *tandem_snapshot_manager_list(TandemSnapshotManager *self,
+                                        const char *vm, GError **error) {
+  if (!tsm_lookup(self, vm, error))
+    return NULL;
+  g_autofree char *dir = tandem_snapshot_dir(vm);
+  g_autoptr(TandemSnapshotManifest) m =
+      tandem_snapshot_manifest_load(dir, vm, error);
+  if (!m)
+    return NULL;
+  GPtrArray *out = g_ptr_array_new_with_free_func(
+      (GDestroyNotify)tandem_snapshot_info_free);
+  for (guint i = 0; i < m->snapshots->len; i++)
+    g_ptr_array_add(out, tandem_snapshot_info_copy(m->snapshots->pdata[i]));
+  return out;
+}
+
+void tandem_snapshot_manager_restore_async(TandemSnapshotManager *self,
+                                           const char *vm, const char *id,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data) {
+  tsm_restore_async(self, vm, id, cancellable, callback, user_data);
+}
+
+gboolean tandem_snapshot_manager_restore_finish(TandemSnapshotManager *self,
+                                                GAsyncResult *result,
+                                                GError **error) {
+  return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void tandem_snapshot_manager_finalize(GObject *object) {
+  TandemSnapshotManager *self = TANDEM_SNAPSHOT_MANAGER(object);
+  g_clear_object(&self->vms);
+  g_hash_table_unref(self->busy);
+  G_OBJECT_CLASS(tandem_snapshot_manager_parent_class)->finalize(object);
+}
+
+static void tandem_snapshot_manager_class_init(
+    TandemSnapshotManagerClass *klass) {
+  G_OBJECT_CLASS(klass)->finalize = tandem_snapshot_manager_finalize;
+  signals[SIG_PROGRESS] = g_signal_new(
+      "progress", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 1, TANDEM_TYPE_SNAPSHOT_PROGRESS);
+  signals[SIG_CHANGED] = g_signal_new(
+      "changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void tandem_snapshot_manager_init(TandemSnapshotManager *self) {
+  self->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  tandem_snapshot_options_init(&self->options);
+}

@@ -1,0 +1,127 @@
+/* Snapshots of running VMs, taken without disturbing the guest, listed,
+ * restored and deleted.
+ *
+ * Taking one (tandem-snapshot-take.c): every writable disk gets a new
+ * qcow2 overlay and QEMU's background-snapshot migration starts, both
+ * while the VM is stopped for a few ms, so memory and disks describe the
+ * same instant; the migration stream goes through the copy-on-write queue
+ * (tandem-snapshot-writer.h) into a file, which is listed in the manifest
+ * (tandem-snapshot-manifest.h) only once whole and on disk. Where the
+ * kernel or QEMU refuse background-snapshot, a live pre-copy save with a
+ * short downtime takes its place, and the snapshot says so.
+ *
+ * Restoring one (tandem-snapshot-restore.c): the file is checked whole
+ * first (nothing is touched if it is damaged or another VM's); then the VM
+ * is stopped, a fresh overlay is put on each disk's image of that instant,
+ * and a new QEMU receives the memory (-incoming defer, migrate-incoming
+ * from a thread decompressing the file) and runs on.
+ *
+ * A VM's configuration follows its disks: after a snapshot each disk's
+ * Path names its newest overlay (the images below stay unchanged, for the
+ * snapshots that need them). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "tandem-snapshot-file.h"
+#include "tandem-snapshot-manifest.h"
+#include "tandem-snapshot-writer.h"
+#include "tandem-vm-manager.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  TANDEM_SNAPSHOT_FORCE_NONE,      /* background-snapshot where possible */
+  TANDEM_SNAPSHOT_FORCE_PRECOPY,   /* always the live pre-copy save */
+} TandemSnapshotForce;
+
+typedef struct {
+  TandemSnapshotWriterOptions writer; /* queue size, compression level */
+  TandemSnapshotForce force;
+  guint precopy_downtime_ms;          /* the pre-copy's final pause bound */
+} TandemSnapshotOptions;
+
+/* Defaults: a 256 MiB queue, zstd level 1, background-snapshot, 100 ms. */
+void tandem_snapshot_options_init(TandemSnapshotOptions *options);
+
+typedef enum {
+  TANDEM_SNAPSHOT_PHASE_PREPARING, /* overlays, the file, QEMU's settings */
+  TANDEM_SNAPSHOT_PHASE_SAVING,    /* memory going to the file */
+  TANDEM_SNAPSHOT_PHASE_FINISHING, /* the file on disk, the manifest */
+  TANDEM_SNAPSHOT_PHASE_CHECKING,  /* restore: the file checked whole */
+  TANDEM_SNAPSHOT_PHASE_LOADING,   /* restore: memory going to QEMU */
+  TANDEM_SNAPSHOT_PHASE_DONE,
+  TANDEM_SNAPSHOT_PHASE_FAILED,
+} TandemSnapshotPhase;
+
+const char *tandem_snapshot_phase_to_string(TandemSnapshotPhase phase);
+
+/* What the "progress" signal carries (boxed). */
+typedef struct {
+  char *vm, *id;
+  TandemSnapshotPhase phase;
+  TandemSnapshotMethod method;
+  guint64 done_bytes;   /* guest RAM saved (QEMU's count) */
+  guint64 total_bytes;  /* guest RAM */
+  guint64 file_bytes;   /* written to the file so far */
+  guint64 queue_bytes;  /* in the copy-on-write queue now */
+  double rate;          /* bytes per second over the last period */
+} TandemSnapshotProgress;
+
+#define TANDEM_TYPE_SNAPSHOT_PROGRESS (tandem_snapshot_progress_get_type())
+GType tandem_snapshot_progress_get_type(void);
+TandemSnapshotProgress *tandem_snapshot_progress_copy(
+    const TandemSnapshotProgress *p);
+void tandem_snapshot_progress_free(TandemSnapshotProgress *p);
+
+#define TANDEM_TYPE_SNAPSHOT_MANAGER (tandem_snapshot_manager_get_type())
+G_DECLARE_FINAL_TYPE(TandemSnapshotManager, tandem_snapshot_manager, TANDEM,
+                     SNAPSHOT_MANAGER, GObject)
+
+TandemSnapshotManager *tandem_snapshot_manager_new(TandemVmManager *vms);
+
+void tandem_snapshot_manager_set_options(TandemSnapshotManager *self,
+                                         const TandemSnapshotOptions *opts);
+void tandem_snapshot_manager_get_options(TandemSnapshotManager *self,
+                                         TandemSnapshotOptions *out);
+
+/* $XDG_DATA_HOME/tandem/vms/NAME/snapshots. */
+char *tandem_snapshot_dir(const char *vm);
+
+/* Takes a snapshot of running (or paused) @vm labelled @name (may be
+ * empty). Fails with NOT_FOUND, BUSY (one at a time per VM), INVALID (the
+ * label), NO_SPACE, or QMP/VMM errors; the VM keeps running whatever
+ * happens. */
+void tandem_snapshot_manager_create_async(TandemSnapshotManager *self,
+                                          const char *vm, const char *name,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data);
+/* Transfer full. */
+TandemSnapshotInfo *tandem_snapshot_manager_create_finish(
+    TandemSnapshotManager *self, GAsyncResult *result, GError **error);
+
+/* @vm's snapshots, oldest first (TandemSnapshotInfo copies). */
+GPtrArray *tandem_snapshot_manager_list(TandemSnapshotManager *self,
+                                        const char *vm, GError **error);
+
+/* Restores snapshot @id of @vm: the VM runs on from that instant. */
+void tandem_snapshot_manager_restore_async(TandemSnapshotManager *self,
+                                           const char *vm, const char *id,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+gboolean tandem_snapshot_manager_restore_finish(TandemSnapshotManager *self,
+                                                GAsyncResult *result,
+                                                GError **error);
+
+/* Whether @vm has a snapshot being taken or restored. */
+gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
+                                         const char *vm);
+
+/* Signals:
+ *   "progress": void (TandemSnapshotManager *, TandemSnapshotProgress *)
+ *   "changed":  void (TandemSnapshotManager *, const char *vm)  -- the list
+ */
+
+G_END_DECLS

@@ -1,0 +1,61 @@
+/* What the snapshot manager's files share (private to storage/). */
+#pragma once
+
+#include "tandem-qmp-commands.h"
+#include "tandem-snapshot-manager.h"
+
+struct _TandemSnapshotManager {
+  GObject parent_instance;
+  TandemVmManager *vms;
+  TandemSnapshotOptions options;
+  GHashTable *busy; /* VM names with a snapshot being taken or restored */
+};
+
+/* The QMP descriptor names Tandem gives QEMU. */
+#define TSM_SAVE_FD "tandem-snapshot"
+#define TSM_LOAD_FD "tandem-restore"
+/* How often progress is reported while memory moves. */
+#define TSM_PROGRESS_MS 250
+/* A local save is never throttled: QEMU's default is 128 MiB/s. */
+#define TSM_MAX_BANDWIDTH (64ull << 30)
+
+/* One snapshot operation per VM: FALSE with BUSY if one runs. */
+gboolean tsm_claim(TandemSnapshotManager *self, const char *vm,
+                   GError **error);
+void tsm_release(TandemSnapshotManager *self, const char *vm);
+
+void tsm_emit_progress(TandemSnapshotManager *self,
+                       const TandemSnapshotProgress *p);
+void tsm_emit_changed(TandemSnapshotManager *self, const char *vm);
+
+/* The VM @name, running or not; NOT_FOUND otherwise. */
+TandemVm *tsm_lookup(TandemSnapshotManager *self, const char *name,
+                     GError **error);
+
+/* Writes @vm's configuration as it is now to its file, durably. */
+gboolean tsm_save_config(TandemSnapshotManager *self, TandemVm *vm,
+                         GError **error);
+
+/* Runs qemu-img with @argv (NULL-terminated, without the program);
+ * fails with its error output. */
+void tsm_qemu_img_async(const char *const *argv, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean tsm_qemu_img_finish(GAsyncResult *result, GError **error);
+
+/* Removes leftovers of snapshots that never finished (*.part files). */
+void tsm_remove_partial(const char *dir);
+
+/* The VM's disk behind a query-block device: "home" for a device with id
+ * "disk-home-dev", "" for the boot disk ("boot-dev"), NULL otherwise.
+ * Transfer full. */
+char *tsm_disk_of_device(const TandemQmpBlockDevice *device);
+
+/* tandem-snapshot-take.c */
+void tsm_take_async(TandemSnapshotManager *self, const char *vm,
+                    const char *name, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data);
+
+/* tandem-snapshot-restore.c */
+void tsm_restore_async(TandemSnapshotManager *self, const char *vm,
+                       const char *id, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data);

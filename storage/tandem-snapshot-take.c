@@ -1,0 +1,671 @@
+/* Taking a snapshot of a running VM (tandem-snapshot-manager.h).
+ *
+ * The steps, each the callback of the one before:
+ *   overlays    qemu-img makes an empty qcow2 overlay on each writable
+ *               disk's current image, and the VM's configuration names
+ *               them (before QEMU switches: a crash in between leaves an
+ *               empty overlay on the same data, never lost writes);
+ *   settings    MIGRATION events, background-snapshot (or, refused, the
+ *               pre-copy fallback), no bandwidth limit;
+ *   queue       a pipe, its read end to the copy-on-write queue writing
+ *               ID.tsnap.part, its write end to QEMU (getfd);
+ *   instant     background: stop, one transaction switching every disk
+ *               to its overlay, migrate to the pipe; QEMU 7.2 lets the
+ *               guest run again once write-tracking is on (RESUME).
+ *               Pre-copy: migrate while the guest runs; QEMU stops it for
+ *               the last pages and waits (pause-before-switchover): the
+ *               disks switch then, so both are of that instant, and the
+ *               save continues;
+ *   saving      progress from query-migrate and the queue, until the
+ *               MIGRATION event says completed;
+ *   finishing   the file whole and fsynced, renamed, listed.
+ * Whatever fails, the VM runs on: a migration is cancelled, a guest this
+ * code stopped is let run, the partial file removed. */
+#include "tandem-snapshot-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  char *disk;    /* the VM's name for it ("" the boot image) */
+  char *node;    /* QEMU's active node */
+  char *current; /* its image now: frozen by the snapshot */
+  char *format;
+  char *overlay; /* the new active image */
+  guint64 size;
+} Overlay;
+
+typedef struct {
+  TandemSnapshotManager *mgr;
+  TandemVm *vm;
+  TandemQmpClient *qmp;
+  GCancellable *cancellable;
+  TandemSnapshotOptions opts;
+  char *vm_name, *label, *id, *dir, *part_path, *final_path;
+  TandemSnapshotManifest *manifest;
+  GPtrArray *overlays;      /* Overlay */
+  guint next;               /* the overlay being made */
+  TandemSnapshotMethod method;
+  char *method_reason;
+  TandemSnapshotWriter *writer;
+  int pipe_w;               /* ours until QEMU has a copy */
+  gboolean was_running, stopped, switched, migrating;
+  gboolean migration_done, writer_done;
+  gulong event_id;
+  guint progress_id;
+  guint64 last_bytes;
+  gint64 last_us, t0;
+} Take;
+
+static void overlay_free(Overlay *o) {
+  g_free(o->disk);
+  g_free(o->node);
+  g_free(o->current);
+  g_free(o->format);
+  g_free(o->overlay);
+  g_free(o);
+}
+
+static void take_free(Take *t) {
+  if (t->event_id)
+    g_signal_handler_disconnect(t->qmp, t->event_id);
+  if (t->progress_id)
+    g_source_remove(t->progress_id);
+  tandem_snapshot_writer_free(t->writer);
+  if (t->pipe_w >= 0)
+    close(t->pipe_w);
+  if (t->part_path)
+    g_unlink(t->part_path); /* gone once renamed: harmless */
+  g_clear_object(&t->qmp);
+  g_clear_object(&t->vm);
+  g_clear_object(&t->cancellable);
+  g_clear_pointer(&t->manifest, tandem_snapshot_manifest_free);
+  g_clear_pointer(&t->overlays, g_ptr_array_unref);
+  g_free(t->vm_name);
+  g_free(t->label);
+  g_free(t->id);
+  g_free(t->dir);
+  g_free(t->part_path);
+  g_free(t->final_path);
+  g_free(t->method_reason);
+  g_free(t);
+}
+
+static Take *take_of(GTask *task) { return g_task_get_task_data(task); }
+
+static void progress(GTask *task, TandemSnapshotPhase phase, guint64 done,
+                     guint64 total) {
+  Take *t = take_of(task);
+  TandemSnapshotWriterStats st = {0};
+  if (t->writer)
+    tandem_snapshot_writer_get_stats(t->writer, &st);
+  gint64 now = g_get_monotonic_time();
+  double rate = 0;
+  if (t->last_us && now > t->last_us && done >= t->last_bytes)
+    rate = (double)(done - t->last_bytes) * 1e6 / (double)(now - t->last_us);
+  t->last_us = now;
+  t->last_bytes = done;
+  TandemSnapshotProgress p = {t->vm_name, t->id,        phase,
+                              t->method,  done,         total,
+                              st.file_bytes, st.queued_bytes, rate};
+  tsm_emit_progress(t->mgr, &p);
+}
+
+/* --- Failing: the VM runs on ---------------------------------------------- */
+
+static void on_cleanup_done(GObject *source, GAsyncResult *result,
+                            gpointer data) {
+  g_autoptr(GError) ignored = NULL;
+  JsonNode *n = tandem_qmp_client_execute_finish(TANDEM_QMP_CLIENT(source),
+                                                 result, &ignored);
+  if (n)
+    json_node_unref(n);
+}
+
+static void fail(GTask *task, GError *error) {
+  Take *t = take_of(task);
+  if (t->progress_id)
+    g_source_remove(t->progress_id);
+  t->progress_id = 0;
+  if (t->qmp && tandem_qmp_client_is_connected(t->qmp)) {
+    if (t->migrating)
+      tandem_qmp_client_execute_async(t->qmp, "migrate_cancel", NULL, -1, 0,
+                                      NULL, on_cleanup_done, NULL);
+    if (t->stopped && t->was_running)
+      tandem_qmp_client_execute_async(t->qmp, "cont", NULL, -1, 0, NULL,
+                                      on_cleanup_done, NULL);
+  }
+  progress(task, TANDEM_SNAPSHOT_PHASE_FAILED, 0, 0);
+  tsm_release(t->mgr, t->vm_name);
+  g_prefix_error(&error, "The snapshot of “%s” failed: ", t->vm_name);
+  g_task_return_error(task, error);
+  g_object_unref(task);
+}
+
+/* --- Finishing ------------------------------------------------------------------ */
+
+static void finish(GTask *task) {
+  Take *t = take_of(task);
+  if (!t->migration_done || !t->writer_done)
+    return;
+  if (t->progress_id)
+    g_source_remove(t->progress_id);
+  t->progress_id = 0;
+  progress(task, TANDEM_SNAPSHOT_PHASE_FINISHING, 0, 0);
+  GError *error = NULL;
+  TandemSnapshotWriterStats st;
+  tandem_snapshot_writer_get_stats(t->writer, &st);
+  if (g_rename(t->part_path, t->final_path) != 0) {
+    int e = errno;
+    fail(task, g_error_new(G_IO_ERROR, g_io_error_from_errno(e),
+                           "Cannot rename %s: %s", t->part_path,
+                           g_strerror(e)));
+    return;
+  }
+  g_clear_pointer(&t->part_path, g_free);
+  TandemSnapshotInfo *i = tandem_snapshot_info_new();
+  i->id = g_strdup(t->id);
+  i->name = g_strdup(t->label);
+  i->created = g_get_real_time() / G_USEC_PER_SEC;
+  i->method = t->method;
+  i->method_reason = g_strdup(t->method_reason ? t->method_reason : "");
+  i->memory_file = g_path_get_basename(t->final_path);
+  i->file_bytes = st.file_bytes + TANDEM_SNAPSHOT_RECORD_LEN +
+                  TANDEM_SNAPSHOT_TRAILER_LEN;
+  i->raw_bytes = st.read_bytes;
+  i->memory = tandem_vm_get_config(t->vm)->memory;
+  i->duration_ms = (g_get_monotonic_time() - t->t0) / 1000;
+  g_autoptr(TandemVmConfig) then = NULL;
+  for (guint k = 0; k < t->overlays->len; k++) {
+    const Overlay *o = t->overlays->pdata[k];
+    TandemSnapshotDisk *d = g_new0(TandemSnapshotDisk, 1);
+    d->name = g_strdup(o->disk);
+    d->image = g_strdup(o->current);
+    d->format = g_strdup(o->format);
+    g_ptr_array_add(i->disks, d);
+  }
+  /* The configuration (memory, kernel, ...): a restore puts each disk on
+   * a new overlay of its image listed below. */
+  i->config = tandem_vm_config_to_data(tandem_vm_get_config(t->vm));
+  tandem_snapshot_manifest_add(t->manifest, i);
+  if (!tandem_snapshot_manifest_save(t->manifest, t->dir, &error)) {
+    g_unlink(t->final_path);
+    fail(task, error);
+    return;
+  }
+  progress(task, TANDEM_SNAPSHOT_PHASE_DONE, st.read_bytes, st.read_bytes);
+  tsm_release(t->mgr, t->vm_name);
+  tsm_emit_changed(t->mgr, t->vm_name);
+  g_task_return_pointer(task, tandem_snapshot_info_copy(i),
+                        (GDestroyNotify)tandem_snapshot_info_free);
+  g_object_unref(task);
+}
+
+static void on_writer_done(GObject *source, GAsyncResult *result,
+                           gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (!tandem_snapshot_writer_wait_finish(t->writer, result, &error)) {
+    fail(task, error);
+    return;
+  }
+  t->writer_done = TRUE;
+  finish(task);
+}
+
+/* After a pre-copy save QEMU leaves the source paused ("postmigrate"),
+ * as if another QEMU had taken over: this one goes on. */
+static void on_resumed_after(GObject *source, GAsyncResult *result,
+                             gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (!tandem_qmp_cont_finish(t->qmp, result, &error)) {
+    fail(task, error);
+    return;
+  }
+  t->stopped = FALSE;
+  t->migration_done = TRUE;
+  tandem_snapshot_writer_wait_async(t->writer, NULL, on_writer_done, task);
+}
+
+static void migration_completed(GTask *task) {
+  Take *t = take_of(task);
+  t->migrating = FALSE;
+  if (t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY && t->was_running) {
+    tandem_qmp_cont_async(t->qmp, NULL, on_resumed_after, task);
+    return;
+  }
+  t->migration_done = TRUE;
+  tandem_snapshot_writer_wait_async(t->writer, NULL, on_writer_done, task);
+}
+
+static void switch_disks(GTask *task);
+
+static void on_event(TandemQmpClient *qmp, const char *name,
+                     JsonObject *data, gint64 us, gpointer user) {
+  GTask *task = user;
+  Take *t = take_of(task);
+  if (g_str_equal(name, "RESUME") && t->stopped) {
+    t->stopped = FALSE; /* QEMU let the guest run: write-tracking is on */
+    if (!t->was_running) /* QEMU 7.2 resumes even a guest paused before */
+      tandem_qmp_client_execute_async(t->qmp, "stop", NULL, -1, 0, NULL,
+                                      on_cleanup_done, NULL);
+    return;
+  }
+  TandemQmpMigrationStatus status;
+  if (!g_str_equal(name, "MIGRATION") || !t->migrating ||
+      !tandem_qmp_migration_event_parse(data, &status, NULL))
+    return;
+  if (status == TANDEM_QMP_MIGRATION_STATUS_PRE_SWITCHOVER) {
+    t->stopped = t->was_running; /* QEMU stopped the guest for the end */
+    switch_disks(task);
+  } else if (status == TANDEM_QMP_MIGRATION_STATUS_COMPLETED) {
+    g_signal_handler_disconnect(t->qmp, t->event_id);
+    t->event_id = 0;
+    migration_completed(task);
+  } else if (status == TANDEM_QMP_MIGRATION_STATUS_FAILED ||
+             status == TANDEM_QMP_MIGRATION_STATUS_CANCELLED) {
+    g_signal_handler_disconnect(t->qmp, t->event_id);
+    t->event_id = 0;
+    t->migrating = FALSE;
+    fail(task, g_error_new(TANDEM_SNAPSHOT_ERROR,
+                           TANDEM_SNAPSHOT_ERROR_FAILED,
+                           "QEMU could not save the memory (migration %s)",
+                           tandem_qmp_migration_status_to_string(status)));
+  }
+}
+
+/* --- Saving: progress --------------------------------------------------------- */
+
+static void on_query_migrate(GObject *source, GAsyncResult *result,
+                             gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  g_autoptr(TandemQmpMigrationInfo) info =
+      tandem_qmp_query_migrate_finish(t->qmp, result, NULL);
+  if (info && t->progress_id)
+    progress(task, TANDEM_SNAPSHOT_PHASE_SAVING, info->ram_transferred,
+             info->ram_total);
+  g_object_unref(task);
+}
+
+static gboolean on_progress_tick(gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  tandem_qmp_query_migrate_async(t->qmp, NULL, on_query_migrate,
+                                 g_object_ref(task));
+  return G_SOURCE_CONTINUE;
+}
+
+/* --- The instant: stop, switch the disks, start the save --------------------- */
+
+static void on_migrate(GObject *source, GAsyncResult *result, gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (!tandem_qmp_migrate_finish(t->qmp, result, &error)) {
+    t->migrating = FALSE;
+    fail(task, error);
+    return;
+  }
+  t->progress_id = g_timeout_add(TSM_PROGRESS_MS, on_progress_tick, task);
+}
+
+static void start_migration(GTask *task) {
+  Take *t = take_of(task);
+  t->migrating = TRUE;
+  tandem_qmp_migrate_async(t->qmp, "fd:" TSM_SAVE_FD, NULL, on_migrate,
+                           task);
+}
+
+static void on_continued(GObject *source, GAsyncResult *result,
+                         gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (!tandem_qmp_migrate_continue_finish(t->qmp, result, &error))
+    fail(task, error);
+}
+
+static void on_switched(GObject *source, GAsyncResult *result,
+                        gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (!tandem_qmp_blockdev_snapshot_transaction_finish(t->qmp, result,
+                                                       &error)) {
+    fail(task, error);
+    return;
+  }
+  t->switched = TRUE;
+  if (t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY) {
+    tandem_qmp_migrate_continue_async(t->qmp, NULL, on_continued, task);
+    return;
+  }
+  start_migration(task);
+}
+
+static void switch_disks(GTask *task) {
+  Take *t = take_of(task);
+  g_autofree TandemQmpSnapshotAction *acts =
+      g_new0(TandemQmpSnapshotAction, t->overlays->len ? t->overlays->len : 1);
+  for (guint k = 0; k < t->overlays->len; k++) {
+    const Overlay *o = t->overlays->pdata[k];
+    acts[k] = (TandemQmpSnapshotAction){o->node, o->overlay, NULL, "qcow2",
+                                        TRUE};
+  }
+  tandem_qmp_blockdev_snapshot_transaction_async(
+      t->qmp, acts, t->overlays->len, NULL, on_switched, task);
+}
+
+static void on_stopped(GObject *source, GAsyncResult *result, gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (!tandem_qmp_stop_finish(t->qmp, result, &error)) {
+    fail(task, error);
+    return;
+  }
+  t->stopped = TRUE;
+  switch_disks(task);
+}
+
+static void on_status(GObject *source, GAsyncResult *result, gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  g_autoptr(TandemQmpStatusInfo) s =
+      tandem_qmp_query_status_finish(t->qmp, result, &error);
+  if (!s) {
+    fail(task, error);
+    return;
+  }
+  t->was_running = s->running;
+  progress(task, TANDEM_SNAPSHOT_PHASE_SAVING, 0,
+           tandem_vm_get_config(t->vm)->memory);
+  if (t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY)
+    start_migration(task); /* live: the disks switch at its end */
+  else if (s->running)
+    tandem_qmp_stop_async(t->qmp, NULL, on_stopped, task);
+  else
+    switch_disks(task); /* paused already: it stays so */
+}
+
+/* --- The queue ------------------------------------------------------------------ */
+
+static void on_getfd(GObject *source, GAsyncResult *result, gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  gboolean ok = tandem_qmp_getfd_finish(t->qmp, result, &error);
+  close(t->pipe_w); /* QEMU has its own copy: its close is the end */
+  t->pipe_w = -1;
+  if (!ok) {
+    fail(task, error);
+    return;
+  }
+  t->event_id = g_signal_connect(t->qmp, "event", G_CALLBACK(on_event),
+                                 task);
+  tandem_qmp_query_status_async(t->qmp, NULL, on_status, task);
+}
+
+static void open_queue(GTask *task) {
+  Take *t = take_of(task);
+  GError *error = NULL;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) {
+    int e = errno;
+    fail(task, g_error_new(G_IO_ERROR, g_io_error_from_errno(e),
+                           "No pipe: %s", g_strerror(e)));
+    return;
+  }
+  int out = open(t->part_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) {
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    fail(task, g_error_new(G_IO_ERROR, g_io_error_from_errno(e),
+                           "Cannot create %s: %s", t->part_path,
+                           g_strerror(e)));
+    return;
+  }
+  TandemSnapshotHeader h = {t->vm_name, t->id,
+                            g_get_real_time() / G_USEC_PER_SEC, t->method,
+                            tandem_vm_get_config(t->vm)->memory, NULL};
+  JsonObject *greeting = tandem_qmp_client_get_greeting(t->qmp);
+  g_autofree char *qemu = NULL;
+  JsonObject *v = greeting && json_object_has_member(greeting, "version")
+                      ? json_object_get_object_member(greeting, "version")
+                      : NULL;
+  JsonObject *q = v && json_object_has_member(v, "qemu")
+                      ? json_object_get_object_member(v, "qemu")
+                      : NULL;
+  if (q)
+    qemu = g_strdup_printf("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT
+                           ".%" G_GINT64_FORMAT,
+                           json_object_get_int_member(q, "major"),
+                           json_object_get_int_member(q, "minor"),
+                           json_object_get_int_member(q, "micro"));
+  h.qemu = qemu ? qemu : (char *)"";
+  t->writer = tandem_snapshot_writer_new(p[0], out, &h, &t->opts.writer,
+                                         &error);
+  if (!t->writer) {
+    close(p[1]);
+    fail(task, error);
+    return;
+  }
+  t->pipe_w = p[1];
+  tandem_qmp_getfd_async(t->qmp, TSM_SAVE_FD, t->pipe_w, NULL, on_getfd,
+                         task);
+}
+
+/* --- QEMU's settings ----------------------------------------------------------- */
+
+static void on_parameters(GObject *source, GAsyncResult *result,
+                          gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (!tandem_qmp_migrate_set_parameters_finish(t->qmp, result, &error)) {
+    fail(task, error);
+    return;
+  }
+  open_queue(task);
+}
+
+static void set_parameters(GTask *task) {
+  Take *t = take_of(task);
+  TandemQmpMigrationParameters p = {
+      TANDEM_QMP_MIGRATION_PARAM_MAX_BANDWIDTH |
+          TANDEM_QMP_MIGRATION_PARAM_DOWNTIME_LIMIT,
+      TSM_MAX_BANDWIDTH, t->opts.precopy_downtime_ms};
+  tandem_qmp_migrate_set_parameters_async(t->qmp, &p, NULL, on_parameters,
+                                          task);
+}
+
+static void set_capabilities(GTask *task);
+
+static void on_capabilities(GObject *source, GAsyncResult *result,
+                            gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (tandem_qmp_migrate_set_capabilities_finish(t->qmp, result, &error)) {
+    set_parameters(task);
+    return;
+  }
+  if (t->method != TANDEM_SNAPSHOT_METHOD_BACKGROUND) {
+    fail(task, error);
+    return;
+  }
+  /* No userfaultfd write-protect here (kernel, permissions, a device):
+   * the live pre-copy save instead, and the snapshot says why. */
+  t->method = TANDEM_SNAPSHOT_METHOD_PRECOPY;
+  t->method_reason = g_strdup_printf("QEMU refused background-snapshot: %s",
+                                     error->message);
+  g_message("VM %s: %s; saving with a live pre-copy instead", t->vm_name,
+            t->method_reason);
+  g_error_free(error);
+  set_capabilities(task);
+}
+
+static void set_capabilities(GTask *task) {
+  Take *t = take_of(task);
+  gboolean background = t->method == TANDEM_SNAPSHOT_METHOD_BACKGROUND;
+  TandemQmpMigrationCapabilityState caps[] = {
+      {TANDEM_QMP_MIGRATION_CAP_EVENTS, TRUE},
+      {TANDEM_QMP_MIGRATION_CAP_BACKGROUND_SNAPSHOT, background},
+      {TANDEM_QMP_MIGRATION_CAP_PAUSE_BEFORE_SWITCHOVER, !background},
+  };
+  tandem_qmp_migrate_set_capabilities_async(t->qmp, caps, G_N_ELEMENTS(caps),
+                                            NULL, on_capabilities, task);
+}
+
+/* --- The overlays --------------------------------------------------------------- */
+
+static void make_next_overlay(GTask *task);
+
+static void on_overlay_made(GObject *source, GAsyncResult *result,
+                            gpointer data) {
+  GTask *task = data;
+  GError *error = NULL;
+  if (!tsm_qemu_img_finish(result, &error)) {
+    fail(task, error);
+    return;
+  }
+  take_of(task)->next++;
+  make_next_overlay(task);
+}
+
+static void make_next_overlay(GTask *task) {
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (t->next < t->overlays->len) {
+    const Overlay *o = t->overlays->pdata[t->next];
+    g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT, o->size);
+    /* -u: the image is open in QEMU, its size is known already. */
+    const char *argv[] = {"create", "-q", "-f", "qcow2", "-F", o->format,
+                          "-b", o->current, "-u", o->overlay, size, NULL};
+    tsm_qemu_img_async(argv, NULL, on_overlay_made, task);
+    return;
+  }
+  /* The configuration names the overlays before QEMU uses them. */
+  for (guint k = 0; k < t->overlays->len; k++) {
+    const Overlay *o = t->overlays->pdata[k];
+    tandem_vm_set_disk_path(t->vm, o->disk, o->overlay);
+  }
+  if (!tsm_save_config(t->mgr, t->vm, &error)) {
+    for (guint k = 0; k < t->overlays->len; k++) {
+      const Overlay *o = t->overlays->pdata[k];
+      tandem_vm_set_disk_path(t->vm, o->disk, o->current);
+    }
+    fail(task, error);
+    return;
+  }
+  set_capabilities(task);
+}
+
+static void on_block(GObject *source, GAsyncResult *result, gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  g_autoptr(GPtrArray) devices =
+      tandem_qmp_query_block_finish(t->qmp, result, &error);
+  if (!devices) {
+    fail(task, error);
+    return;
+  }
+  g_autofree char *disks = g_build_filename(t->dir, "disks", NULL);
+  g_mkdir_with_parents(disks, 0700);
+  for (guint k = 0; k < devices->len; k++) {
+    const TandemQmpBlockDevice *d = devices->pdata[k];
+    g_autofree char *disk = tsm_disk_of_device(d);
+    if (!disk || d->read_only || !d->file || !d->node_name || !d->format)
+      continue;
+    Overlay *o = g_new0(Overlay, 1);
+    o->disk = g_steal_pointer(&disk);
+    o->node = g_strdup(d->node_name);
+    o->current = g_strdup(d->file);
+    o->format = g_strdup(d->format);
+    o->size = d->virtual_size;
+    g_autofree char *file = g_strdup_printf(
+        "%s-%s.qcow2", *o->disk ? o->disk : "boot", t->id);
+    o->overlay = g_build_filename(disks, file, NULL);
+    g_ptr_array_add(t->overlays, o);
+  }
+  progress(task, TANDEM_SNAPSHOT_PHASE_PREPARING, 0, 0);
+  make_next_overlay(task);
+}
+
+void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
+                    const char *name, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data) {
+  GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, tandem_snapshot_manager_create_async);
+  GError *error = NULL;
+  TandemVm *vm = tsm_lookup(self, vm_name, &error);
+  if (vm && !tandem_snapshot_name_is_valid(name ? name : ""))
+    error = g_error_new(TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_INVALID,
+                        "A snapshot's name is at most %d characters on one "
+                        "line",
+                        TANDEM_SNAPSHOT_MAX_NAME);
+  TandemVmState state = vm ? tandem_vm_get_state(vm) : TANDEM_VM_STOPPED;
+  if (vm && !error && state != TANDEM_VM_RUNNING && state != TANDEM_VM_PAUSED)
+    error = g_error_new(TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_INVALID,
+                        "“%s” is %s: start it to take a snapshot", vm_name,
+                        tandem_vm_state_to_string(state));
+  if (error || !tsm_claim(self, vm_name, &error)) {
+    g_task_return_error(task, error);
+    g_object_unref(task);
+    return;
+  }
+  Take *t = g_new0(Take, 1);
+  g_task_set_task_data(task, t, (GDestroyNotify)take_free);
+  t->mgr = self;
+  t->vm = g_object_ref(vm);
+  t->qmp = g_object_ref(tandem_vm_get_qmp(vm));
+  t->opts = self->options;
+  t->pipe_w = -1;
+  t->t0 = g_get_monotonic_time();
+  t->vm_name = g_strdup(vm_name);
+  t->label = g_strdup(name ? name : "");
+  t->method = t->opts.force == TANDEM_SNAPSHOT_FORCE_PRECOPY
+                  ? TANDEM_SNAPSHOT_METHOD_PRECOPY
+                  : TANDEM_SNAPSHOT_METHOD_BACKGROUND;
+  if (t->opts.force == TANDEM_SNAPSHOT_FORCE_PRECOPY)
+    t->method_reason = g_strdup("pre-copy chosen in the settings");
+  t->overlays = g_ptr_array_new_with_free_func((GDestroyNotify)overlay_free);
+  t->dir = tandem_snapshot_dir(vm_name);
+  if (g_mkdir_with_parents(t->dir, 0700) != 0) {
+    int e = errno;
+    fail(task, g_error_new(G_IO_ERROR, g_io_error_from_errno(e),
+                           "Cannot create %s: %s", t->dir, g_strerror(e)));
+    return;
+  }
+  tsm_remove_partial(t->dir);
+  t->manifest = tandem_snapshot_manifest_load(t->dir, vm_name, &error);
+  if (!t->manifest) {
+    fail(task, error);
+    return;
+  }
+  if (t->manifest->snapshots->len >= TANDEM_SNAPSHOT_MAX_SNAPSHOTS) {
+    fail(task, g_error_new(TANDEM_SNAPSHOT_ERROR,
+                           TANDEM_SNAPSHOT_ERROR_INVALID,
+                           "“%s” has %u snapshots, the most it may keep: "
+                           "delete some first",
+                           vm_name, TANDEM_SNAPSHOT_MAX_SNAPSHOTS));
+    return;
+  }
+  t->id = tandem_snapshot_manifest_new_id(t->manifest,
+                                          g_get_real_time() / G_USEC_PER_SEC);
+  g_autofree char *file = g_strconcat(t->id, ".tsnap", NULL);
+  g_autofree char *part = g_strconcat(t->id, ".tsnap.part", NULL);
+  t->final_path = g_build_filename(t->dir, file, NULL);
+  t->part_path = g_build_filename(t->dir, part, NULL);
+  tandem_qmp_query_block_async(t->qmp, NULL, on_block, task);
+}

@@ -1,0 +1,188 @@
+/* Typed QMP commands on top of TandemQmpClient: one function per command
+ * Tandem sends, C values in and out. Call sites never build or read JSON.
+ *
+ * Every command is an _async/_finish pair. The client bounds each one by its
+ * default timeout (TANDEM_QMP_DEFAULT_TIMEOUT_MS) and cancels it with
+ * @cancellable. Errors are in TANDEM_QMP_ERROR: QMP's error classes as the
+ * client maps them, and TANDEM_QMP_ERROR_PROTOCOL when a reply does not have
+ * the shape QEMU 7.2 documents. Replies are untrusted (a guest may own the
+ * QEMU process): member types are checked, lists are capped at 256 entries,
+ * and nothing from a reply is used before it has been checked.
+ *
+ * Argument and member names follow QEMU 7.2's QAPI schema. The migration
+ * commands are in tandem-qmp-migrate.h, included here.
+ */
+#pragma once
+
+#include "tandem-qmp-client.h"
+#include "tandem-qmp-migrate.h"
+
+G_BEGIN_DECLS
+
+/* --- Run state: stop, cont, query-status -------------------------------- */
+
+void tandem_qmp_stop_async(TandemQmpClient *client, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data);
+gboolean tandem_qmp_stop_finish(TandemQmpClient *client, GAsyncResult *result,
+                                GError **error);
+
+void tandem_qmp_cont_async(TandemQmpClient *client, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data);
+gboolean tandem_qmp_cont_finish(TandemQmpClient *client, GAsyncResult *result,
+                                GError **error);
+
+typedef struct {
+  gboolean running;
+  /* QEMU's RunState: "running", "paused", "prelaunch" (started with -S),
+   * "inmigrate", "postmigrate", "finish-migrate", "shutdown", ... Kept as
+   * text: callers compare the few they act on. */
+  char *status;
+} TandemQmpStatusInfo;
+
+void tandem_qmp_status_info_free(TandemQmpStatusInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TandemQmpStatusInfo, tandem_qmp_status_info_free)
+
+void tandem_qmp_query_status_async(TandemQmpClient *client,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+/* Transfer full. */
+TandemQmpStatusInfo *tandem_qmp_query_status_finish(TandemQmpClient *client,
+                                                    GAsyncResult *result,
+                                                    GError **error);
+
+/* --- Disks: query-block, transaction of blockdev-snapshot-sync ---------- */
+
+/* One guest disk with a medium inserted. */
+typedef struct {
+  /* The guest device: its id, or the QOM path of the block device inside
+   * it, e.g. "/machine/peripheral/disk-home-dev/virtio-backend" for a
+   * virtio-blk-pci with id "disk-home-dev". NULL if QEMU gave none. */
+  char *qdev;
+  char *node_name;    /* inserted.node-name: the active (top) node */
+  char *file;         /* inserted.file: the top image's file name */
+  char *format;       /* inserted.drv, e.g. "qcow2" */
+  gboolean read_only; /* inserted.ro */
+  guint64 virtual_size;  /* inserted.image.virtual-size, bytes */
+  char *backing_file;    /* inserted.image.backing-filename, or NULL */
+} TandemQmpBlockDevice;
+
+void tandem_qmp_block_device_free(TandemQmpBlockDevice *device);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TandemQmpBlockDevice,
+                              tandem_qmp_block_device_free)
+
+/* The id the device was given with -device id=... ("disk-home-dev" for the
+ * path above), or NULL for a device without one. Pure; transfer full. */
+char *tandem_qmp_qdev_to_device_id(const char *qdev);
+
+void tandem_qmp_query_block_async(TandemQmpClient *client,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+/* Transfer full: TandemQmpBlockDevice elements, in QEMU's order. Devices
+ * with no medium (an empty CD drive) are left out. */
+GPtrArray *tandem_qmp_query_block_finish(TandemQmpClient *client,
+                                         GAsyncResult *result,
+                                         GError **error);
+
+/* One disk to put a new overlay on. Strings are borrowed for the call. */
+typedef struct {
+  const char *node_name;          /* the active node (query-block) */
+  const char *snapshot_file;      /* the new overlay's path */
+  const char *snapshot_node_name; /* the overlay's node name, or NULL */
+  const char *format;             /* NULL: QEMU's default, "qcow2" */
+  /* TRUE: the overlay already exists, made by the caller (mode "existing").
+   * FALSE: QEMU creates it, naming its backing file by absolute path
+   * (mode "absolute-paths"). */
+  gboolean existing;
+} TandemQmpSnapshotAction;
+
+/* One QMP "transaction" of blockdev-snapshot-sync actions: every disk gets
+ * its overlay or, if any fails, none does. From then on the guest writes to
+ * the overlays and the former top images are frozen. Stop the guest first
+ * if the disks must match a memory snapshot. @n_actions may be 0 (QEMU
+ * accepts an empty transaction and does nothing).
+ * On failure QEMU 7.2 rolls back the block graph but not the files: overlays
+ * it created (not "existing") for the actions before the failing one stay
+ * on disk, for the caller to delete. */
+void tandem_qmp_blockdev_snapshot_transaction_async(
+    TandemQmpClient *client, const TandemQmpSnapshotAction *actions,
+    gsize n_actions, GCancellable *cancellable, GAsyncReadyCallback callback,
+    gpointer user_data);
+gboolean tandem_qmp_blockdev_snapshot_transaction_finish(
+    TandemQmpClient *client, GAsyncResult *result, GError **error);
+
+/* --- File descriptors: getfd, closefd ----------------------------------- */
+
+/* Hands @fd (not taken: the client sends a duplicate) to QEMU under @name,
+ * for URIs such as "fd:NAME". A name already in use is replaced. A
+ * `migrate` or `migrate-incoming` that starts on "fd:NAME" consumes the
+ * descriptor: QEMU forgets the name, and a closefd for it then fails
+ * (seen with QEMU 7.2). Close it yourself only if the migration never
+ * started. */
+void tandem_qmp_getfd_async(TandemQmpClient *client, const char *name, int fd,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data);
+gboolean tandem_qmp_getfd_finish(TandemQmpClient *client, GAsyncResult *result,
+                                 GError **error);
+
+/* Closes QEMU's descriptor @name; GENERIC if there is none by that name. */
+void tandem_qmp_closefd_async(TandemQmpClient *client, const char *name,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+gboolean tandem_qmp_closefd_finish(TandemQmpClient *client,
+                                   GAsyncResult *result, GError **error);
+
+/* --- Internal snapshots as a job: snapshot-save, query-jobs, job-dismiss -- */
+
+/* Starts job @job_id saving the VM state into node @vmstate_node and a
+ * snapshot @tag on each of @devices (node names, NULL-terminated, at least
+ * one). Returns when the job is created, not when it ends: wait with
+ * query-jobs until its status is "concluded", read its error, then
+ * job-dismiss it. The guest is paused while the job runs. */
+void tandem_qmp_snapshot_save_async(TandemQmpClient *client,
+                                    const char *job_id, const char *tag,
+                                    const char *vmstate_node,
+                                    const char *const *devices,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+gboolean tandem_qmp_snapshot_save_finish(TandemQmpClient *client,
+                                         GAsyncResult *result,
+                                         GError **error);
+
+typedef struct {
+  char *id;
+  char *type;   /* "snapshot-save", "mirror", ... */
+  /* QEMU's JobStatus: "created", "running", "paused", "ready", "standby",
+   * "waiting", "pending", "aborting", "concluded", "undefined", "null".
+   * A finished job stays "concluded" until dismissed. */
+  char *status;
+  char *error;  /* why the job failed, or NULL; for people, not for code */
+} TandemQmpJobInfo;
+
+void tandem_qmp_job_info_free(TandemQmpJobInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TandemQmpJobInfo, tandem_qmp_job_info_free)
+
+void tandem_qmp_query_jobs_async(TandemQmpClient *client,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+/* Transfer full: TandemQmpJobInfo elements. */
+GPtrArray *tandem_qmp_query_jobs_finish(TandemQmpClient *client,
+                                        GAsyncResult *result, GError **error);
+
+/* The job called @id in a query-jobs result (borrowed), or NULL. */
+const TandemQmpJobInfo *tandem_qmp_job_list_find(GPtrArray *jobs,
+                                                 const char *id);
+
+/* Removes concluded job @id from QEMU's list. */
+void tandem_qmp_job_dismiss_async(TandemQmpClient *client, const char *id,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+gboolean tandem_qmp_job_dismiss_finish(TandemQmpClient *client,
+                                       GAsyncResult *result, GError **error);
+
+G_END_DECLS
