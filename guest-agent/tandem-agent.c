@@ -312,6 +312,16 @@ static void handle_hello(TandemAgent *self, const TpHello *peer) {
     tandem_channel_close(self->channel);
     return;
   }
+  if (self->greeted) {
+    /* A HELLO on a live session: a new host at the other end without the
+     * connection dropping in between (a VM restored from a snapshot, whose
+     * memory still holds the old session). It gets our HELLO and then
+     * everything, as after a reconnection. */
+    g_message("a new host on the same connection: starting over");
+    if (self->display)
+      self->display->ops->host_gone(self->display);
+    send_hello(self);
+  }
   g_free(self->locale);
   self->locale = g_strdup(peer->locale);
   self->icon_size = peer->icon_size ? peer->icon_size : DEFAULT_ICON_SIZE;

@@ -16,8 +16,7 @@ G_DEFINE_QUARK(tandem-snapshot-error-quark, tandem_snapshot_error)
 
 #define MAX_NAME 64
 
-static const char *const method_names[] = {"background", "precopy",
-                                           "stopped"};
+static const char *const method_names[] = {"background", "stopped"};
 
 const char *tandem_snapshot_method_to_string(TandemSnapshotMethod method) {
   return (unsigned)method < G_N_ELEMENTS(method_names) ? method_names[method]

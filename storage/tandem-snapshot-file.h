@@ -44,11 +44,11 @@ typedef enum {
 
 typedef enum {
   TANDEM_SNAPSHOT_METHOD_BACKGROUND, /* write-protect + copy-on-write */
-  TANDEM_SNAPSHOT_METHOD_PRECOPY,    /* live pre-copy, short downtime */
-  TANDEM_SNAPSHOT_METHOD_STOPPED,    /* the VM stopped for the save */
+  TANDEM_SNAPSHOT_METHOD_STOPPED,    /* the guest paused while QEMU copied
+                                      * its memory into the RAM queue */
 } TandemSnapshotMethod;
 
-/* "background", "precopy", "stopped"; from_string: -1 if unknown. */
+/* "background", "stopped"; from_string: -1 if unknown. */
 const char *tandem_snapshot_method_to_string(TandemSnapshotMethod method);
 int tandem_snapshot_method_from_string(const char *text);
 

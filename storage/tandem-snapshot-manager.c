@@ -43,8 +43,7 @@ G_DEFINE_BOXED_TYPE(TandemSnapshotProgress, tandem_snapshot_progress,
 void tandem_snapshot_options_init(TandemSnapshotOptions *o) {
   *o = (TandemSnapshotOptions){
       {TANDEM_SNAPSHOT_DEFAULT_QUEUE, TANDEM_SNAPSHOT_DEFAULT_LEVEL},
-      TANDEM_SNAPSHOT_FORCE_NONE,
-      100};
+      TANDEM_SNAPSHOT_FORCE_NONE};
 }
 
 char *tandem_snapshot_dir(const char *vm) {

@@ -7,8 +7,12 @@
  * same instant; the migration stream goes through the copy-on-write queue
  * (tandem-snapshot-writer.h) into a file, which is listed in the manifest
  * (tandem-snapshot-manifest.h) only once whole and on disk. Where the
- * kernel or QEMU refuse background-snapshot, a live pre-copy save with a
- * short downtime takes its place, and the snapshot says so.
+ * kernel or QEMU refuse background-snapshot (an unprivileged QEMU 7.2
+ * cannot use userfaultfd), the guest is paused while QEMU copies its
+ * memory into the same RAM queue, at memory speed, and the snapshot says
+ * so. (A live pre-copy with the disks switched at pause-before-switchover
+ * was tried: the source guest's kernel crashed when let run after it,
+ * QEMU 7.2 under TCG, so it is not used.)
  *
  * Restoring one (tandem-snapshot-restore.c): the file is checked whole
  * first (nothing is touched if it is damaged or another VM's); then the VM
@@ -32,16 +36,15 @@ G_BEGIN_DECLS
 
 typedef enum {
   TANDEM_SNAPSHOT_FORCE_NONE,      /* background-snapshot where possible */
-  TANDEM_SNAPSHOT_FORCE_PRECOPY,   /* always the live pre-copy save */
+  TANDEM_SNAPSHOT_FORCE_STOPPED,   /* always the paused save */
 } TandemSnapshotForce;
 
 typedef struct {
   TandemSnapshotWriterOptions writer; /* queue size, compression level */
   TandemSnapshotForce force;
-  guint precopy_downtime_ms;          /* the pre-copy's final pause bound */
 } TandemSnapshotOptions;
 
-/* Defaults: a 256 MiB queue, zstd level 1, background-snapshot, 100 ms. */
+/* Defaults: a 256 MiB queue, zstd level 1, background-snapshot. */
 void tandem_snapshot_options_init(TandemSnapshotOptions *options);
 
 typedef enum {

@@ -6,16 +6,14 @@
  *               them (before QEMU switches: a crash in between leaves an
  *               empty overlay on the same data, never lost writes);
  *   settings    MIGRATION events, background-snapshot (or, refused, the
- *               pre-copy fallback), no bandwidth limit;
+ *               paused save), no bandwidth limit;
  *   queue       a pipe, its read end to the copy-on-write queue writing
  *               ID.tsnap.part, its write end to QEMU (getfd);
- *   instant     background: stop, one transaction switching every disk
- *               to its overlay, migrate to the pipe; QEMU 7.2 lets the
- *               guest run again once write-tracking is on (RESUME).
- *               Pre-copy: migrate while the guest runs; QEMU stops it for
- *               the last pages and waits (pause-before-switchover): the
- *               disks switch then, so both are of that instant, and the
- *               save continues;
+ *   instant     stop, one transaction switching every disk to its
+ *               overlay, migrate to the pipe. Background: QEMU 7.2 lets
+ *               the guest run again once write-tracking is on (RESUME).
+ *               Paused: the guest waits until its memory is in the queue
+ *               (the migration completed), then runs on;
  *   saving      progress from query-migrate and the queue, until the
  *               MIGRATION event says completed;
  *   finishing   the file whole and fsynced, renamed, listed.
@@ -35,6 +33,7 @@ typedef struct {
   char *current; /* its image now: frozen by the snapshot */
   char *format;
   char *overlay; /* the new active image */
+  char *overlay_node; /* its node name (at most 31 characters) */
   guint64 size;
 } Overlay;
 
@@ -66,6 +65,7 @@ static void overlay_free(Overlay *o) {
   g_free(o->current);
   g_free(o->format);
   g_free(o->overlay);
+  g_free(o->overlay_node);
   g_free(o);
 }
 
@@ -173,8 +173,8 @@ static void finish(GTask *task) {
   i->method = t->method;
   i->method_reason = g_strdup(t->method_reason ? t->method_reason : "");
   i->memory_file = g_path_get_basename(t->final_path);
-  i->file_bytes = st.file_bytes + TANDEM_SNAPSHOT_RECORD_LEN +
-                  TANDEM_SNAPSHOT_TRAILER_LEN;
+  i->file_bytes = st.file_bytes;
+  i->crc = st.crc;
   i->raw_bytes = st.read_bytes;
   i->memory = tandem_vm_get_config(t->vm)->memory;
   i->duration_ms = (g_get_monotonic_time() - t->t0) / 1000;
@@ -217,8 +217,8 @@ static void on_writer_done(GObject *source, GAsyncResult *result,
   finish(task);
 }
 
-/* After a pre-copy save QEMU leaves the source paused ("postmigrate"),
- * as if another QEMU had taken over: this one goes on. */
+/* After a paused save QEMU leaves the guest in "postmigrate", as if
+ * another QEMU had taken over: this one goes on. */
 static void on_resumed_after(GObject *source, GAsyncResult *result,
                              gpointer data) {
   GTask *task = data;
@@ -236,15 +236,13 @@ static void on_resumed_after(GObject *source, GAsyncResult *result,
 static void migration_completed(GTask *task) {
   Take *t = take_of(task);
   t->migrating = FALSE;
-  if (t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY && t->was_running) {
+  if (t->method == TANDEM_SNAPSHOT_METHOD_STOPPED && t->was_running) {
     tandem_qmp_cont_async(t->qmp, NULL, on_resumed_after, task);
     return;
   }
   t->migration_done = TRUE;
   tandem_snapshot_writer_wait_async(t->writer, NULL, on_writer_done, task);
 }
-
-static void switch_disks(GTask *task);
 
 static void on_event(TandemQmpClient *qmp, const char *name,
                      JsonObject *data, gint64 us, gpointer user) {
@@ -261,10 +259,9 @@ static void on_event(TandemQmpClient *qmp, const char *name,
   if (!g_str_equal(name, "MIGRATION") || !t->migrating ||
       !tandem_qmp_migration_event_parse(data, &status, NULL))
     return;
-  if (status == TANDEM_QMP_MIGRATION_STATUS_PRE_SWITCHOVER) {
-    t->stopped = t->was_running; /* QEMU stopped the guest for the end */
-    switch_disks(task);
-  } else if (status == TANDEM_QMP_MIGRATION_STATUS_COMPLETED) {
+  g_debug("VM %s: snapshot %s: migration %s", t->vm_name, t->id,
+          tandem_qmp_migration_status_to_string(status));
+  if (status == TANDEM_QMP_MIGRATION_STATUS_COMPLETED) {
     g_signal_handler_disconnect(t->qmp, t->event_id);
     t->event_id = 0;
     migration_completed(task);
@@ -323,15 +320,6 @@ static void start_migration(GTask *task) {
                            task);
 }
 
-static void on_continued(GObject *source, GAsyncResult *result,
-                         gpointer data) {
-  GTask *task = data;
-  Take *t = take_of(task);
-  GError *error = NULL;
-  if (!tandem_qmp_migrate_continue_finish(t->qmp, result, &error))
-    fail(task, error);
-}
-
 static void on_switched(GObject *source, GAsyncResult *result,
                         gpointer data) {
   GTask *task = data;
@@ -343,10 +331,6 @@ static void on_switched(GObject *source, GAsyncResult *result,
     return;
   }
   t->switched = TRUE;
-  if (t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY) {
-    tandem_qmp_migrate_continue_async(t->qmp, NULL, on_continued, task);
-    return;
-  }
   start_migration(task);
 }
 
@@ -356,8 +340,8 @@ static void switch_disks(GTask *task) {
       g_new0(TandemQmpSnapshotAction, t->overlays->len ? t->overlays->len : 1);
   for (guint k = 0; k < t->overlays->len; k++) {
     const Overlay *o = t->overlays->pdata[k];
-    acts[k] = (TandemQmpSnapshotAction){o->node, o->overlay, NULL, "qcow2",
-                                        TRUE};
+    acts[k] = (TandemQmpSnapshotAction){o->node, o->overlay,
+                                        o->overlay_node, "qcow2", TRUE};
   }
   tandem_qmp_blockdev_snapshot_transaction_async(
       t->qmp, acts, t->overlays->len, NULL, on_switched, task);
@@ -388,9 +372,7 @@ static void on_status(GObject *source, GAsyncResult *result, gpointer data) {
   t->was_running = s->running;
   progress(task, TANDEM_SNAPSHOT_PHASE_SAVING, 0,
            tandem_vm_get_config(t->vm)->memory);
-  if (t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY)
-    start_migration(task); /* live: the disks switch at its end */
-  else if (s->running)
+  if (s->running)
     tandem_qmp_stop_async(t->qmp, NULL, on_stopped, task);
   else
     switch_disks(task); /* paused already: it stays so */
@@ -480,10 +462,8 @@ static void on_parameters(GObject *source, GAsyncResult *result,
 
 static void set_parameters(GTask *task) {
   Take *t = take_of(task);
-  TandemQmpMigrationParameters p = {
-      TANDEM_QMP_MIGRATION_PARAM_MAX_BANDWIDTH |
-          TANDEM_QMP_MIGRATION_PARAM_DOWNTIME_LIMIT,
-      TSM_MAX_BANDWIDTH, t->opts.precopy_downtime_ms};
+  TandemQmpMigrationParameters p = {TANDEM_QMP_MIGRATION_PARAM_MAX_BANDWIDTH,
+                                     TSM_MAX_BANDWIDTH, 0};
   tandem_qmp_migrate_set_parameters_async(t->qmp, &p, NULL, on_parameters,
                                           task);
 }
@@ -504,23 +484,22 @@ static void on_capabilities(GObject *source, GAsyncResult *result,
     return;
   }
   /* No userfaultfd write-protect here (kernel, permissions, a device):
-   * the live pre-copy save instead, and the snapshot says why. */
-  t->method = TANDEM_SNAPSHOT_METHOD_PRECOPY;
+   * the paused save instead, and the snapshot says why. */
+  t->method = TANDEM_SNAPSHOT_METHOD_STOPPED;
   t->method_reason = g_strdup_printf("QEMU refused background-snapshot: %s",
                                      error->message);
-  g_message("VM %s: %s; saving with a live pre-copy instead", t->vm_name,
-            t->method_reason);
+  g_message("VM %s: %s; pausing the guest while its memory is copied "
+            "instead", t->vm_name, t->method_reason);
   g_error_free(error);
   set_capabilities(task);
 }
 
 static void set_capabilities(GTask *task) {
   Take *t = take_of(task);
-  gboolean background = t->method == TANDEM_SNAPSHOT_METHOD_BACKGROUND;
   TandemQmpMigrationCapabilityState caps[] = {
       {TANDEM_QMP_MIGRATION_CAP_EVENTS, TRUE},
-      {TANDEM_QMP_MIGRATION_CAP_BACKGROUND_SNAPSHOT, background},
-      {TANDEM_QMP_MIGRATION_CAP_PAUSE_BEFORE_SWITCHOVER, !background},
+      {TANDEM_QMP_MIGRATION_CAP_BACKGROUND_SNAPSHOT,
+       t->method == TANDEM_SNAPSHOT_METHOD_BACKGROUND},
   };
   tandem_qmp_migrate_set_capabilities_async(t->qmp, caps, G_N_ELEMENTS(caps),
                                             NULL, on_capabilities, task);
@@ -596,6 +575,13 @@ static void on_block(GObject *source, GAsyncResult *result, gpointer data) {
     g_autofree char *file = g_strdup_printf(
         "%s-%s.qcow2", *o->disk ? o->disk : "boot", t->id);
     o->overlay = g_build_filename(disks, file, NULL);
+    /* Node names are short: "ov" and the id's digits, and which disk. */
+    g_autoptr(GString) node = g_string_new("ov");
+    for (const char *c = t->id; *c && node->len < 24; c++)
+      if (g_ascii_isalnum(*c))
+        g_string_append_c(node, *c);
+    g_string_append_printf(node, "d%u", t->overlays->len);
+    o->overlay_node = g_string_free(g_steal_pointer(&node), FALSE);
     g_ptr_array_add(t->overlays, o);
   }
   progress(task, TANDEM_SNAPSHOT_PHASE_PREPARING, 0, 0);
@@ -634,11 +620,11 @@ void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
   t->t0 = g_get_monotonic_time();
   t->vm_name = g_strdup(vm_name);
   t->label = g_strdup(name ? name : "");
-  t->method = t->opts.force == TANDEM_SNAPSHOT_FORCE_PRECOPY
-                  ? TANDEM_SNAPSHOT_METHOD_PRECOPY
+  t->method = t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED
+                  ? TANDEM_SNAPSHOT_METHOD_STOPPED
                   : TANDEM_SNAPSHOT_METHOD_BACKGROUND;
-  if (t->opts.force == TANDEM_SNAPSHOT_FORCE_PRECOPY)
-    t->method_reason = g_strdup("pre-copy chosen in the settings");
+  if (t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED)
+    t->method_reason = g_strdup("the paused save chosen in the settings");
   t->overlays = g_ptr_array_new_with_free_func((GDestroyNotify)overlay_free);
   t->dir = tandem_snapshot_dir(vm_name);
   if (g_mkdir_with_parents(t->dir, 0700) != 0) {

@@ -206,6 +206,10 @@ static gboolean finish_file(TandemSnapshotWriter *self, GError **error) {
   tsf_put_u32(t + 16, self->crc);
   if (!tsf_write_all(self->out_fd, t, sizeof(t), error))
     return FALSE;
+  g_mutex_lock(&self->lock);
+  self->stats.file_bytes += sizeof(t);
+  self->stats.crc = self->crc;
+  g_mutex_unlock(&self->lock);
   if (fsync(self->out_fd) != 0 && errno != EINVAL) { /* EINVAL: a pipe */
     int e = errno;
     g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),

@@ -35,6 +35,7 @@ typedef struct {
   guint64 queue_peak;
   guint64 full_waits;    /* times the queue was full */
   gint64 full_wait_us;   /* time the reader waited for room in all */
+  guint32 crc;           /* the trailer's CRC, once the file is whole */
 } TandemSnapshotWriterStats;
 
 typedef struct _TandemSnapshotWriter TandemSnapshotWriter;

@@ -150,6 +150,9 @@ static void on_exited(GObject *source, GAsyncResult *result, gpointer data) {
     g_clear_object(&self->qmp);
   }
   g_clear_object(&self->console);
+  /* A line the old run left unfinished is not the start of the next's. */
+  g_byte_array_set_size(self->console_line, 0);
+  self->console_skipping = FALSE;
   clear_stop_timer(self);
   g_clear_pointer(&self->rundir, tandem_runtime_dir_release);
   g_clear_object(&self->proc);

@@ -148,6 +148,19 @@ static void test_reconnects_with_full_state(void **state) {
   assert_int_equal(ids->len, 3);
 }
 
+/* A new host on the same connection (a VM restored from a snapshot: the
+ * guest's memory still holds the old session): its HELLO gets the agent's
+ * HELLO and the whole catalog again. */
+static void test_a_new_host_on_a_live_connection(void **state) {
+  (void)state;
+  TpMessage m;
+  agent_host_say_hello(&host);
+  expect(&host, &m, TP_MSG_HELLO);
+  assert_non_null(strstr(m.u.hello.software, "tandem-agent"));
+  g_autoptr(GPtrArray) ids = read_catalog(&host);
+  assert_int_equal(ids->len, 3);
+}
+
 static void test_garbage_drops_the_host(void **state) {
   (void)state;
   static const uint8_t garbage[16] = {0xff, 0xff, 0, 0, 0, 0, 0, 0,
@@ -223,6 +236,7 @@ int main(void) {
       cmocka_unit_test(test_launch),
       cmocka_unit_test(test_catalog_changes_are_sent),
       cmocka_unit_test(test_reconnects_with_full_state),
+      cmocka_unit_test(test_a_new_host_on_a_live_connection),
       cmocka_unit_test(test_garbage_drops_the_host),
   };
   return cmocka_run_group_tests_name("agent-loopback", tests, setup,

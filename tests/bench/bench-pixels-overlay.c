@@ -144,13 +144,14 @@ char *px_guest_home(const char *guest, const char *dir) {
 }
 
 char *px_guest_config(const char *guest, const char *initrd,
-                      const char *home) {
+                      const char *home, const char *cmdline_extra) {
   g_autofree char *kernel = g_build_filename(guest, "vmlinuz", NULL);
   return g_strdup_printf(
       "[VM]\nMemory=1G\nCPUs=2\nAccelerator=tcg\nDisplay=spice\n"
-      "[Boot]\nKernel=%s\nInitrd=%s\nCommandLine=console=ttyS0 quiet\n"
+      "[Boot]\nKernel=%s\nInitrd=%s\nCommandLine=console=ttyS0 quiet%s%s\n"
       "[Disk home]\nPath=%s\n",
-      kernel, initrd, home);
+      kernel, initrd, cmdline_extra ? " " : "",
+      cmdline_extra ? cmdline_extra : "", home);
 }
 
 static void on_line(TandemVm *vm, const char *line, gpointer data) {

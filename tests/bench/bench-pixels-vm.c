@@ -152,7 +152,7 @@ gboolean px_run_virtio(const PxConfig *cfg, PxResult *full, PxResult *small,
   if (!initrd)
     return FALSE;
   g_autofree char *home = px_guest_home(guest, dir);
-  g_autofree char *conf = px_guest_config(guest, initrd, home);
+  g_autofree char *conf = px_guest_config(guest, initrd, home, NULL);
   TandemVmConfig *c = tandem_vm_config_parse("bench-pixels", conf, dir,
                                              error);
   if (!c)

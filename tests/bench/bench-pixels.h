@@ -84,9 +84,10 @@ char *px_guest_initrd(const char *guest, const char *dir,
                       GError **error);
 /* A throwaway qcow2 overlay of the guest's home disk, in @dir. */
 char *px_guest_home(const char *guest, const char *dir);
-/* A VM configuration (TCG, 2 vCPUs, 1 GiB, SPICE) booting the guest. */
+/* A VM configuration (TCG, 2 vCPUs, 1 GiB, SPICE) booting the guest, with
+ * @cmdline_extra (may be NULL) after the kernel command line. */
 char *px_guest_config(const char *guest, const char *initrd,
-                      const char *home);
+                      const char *home, const char *cmdline_extra);
 /* Starts @vm and waits for the guest's session (its console marker);
  * *boot_s: from the start to the marker. */
 gboolean px_guest_boot(TandemVm *vm, double *boot_s, GError **error);

@@ -58,6 +58,7 @@ void bp_config_clear(BpConfig *cfg, gboolean remove_tmp) {
   g_clear_pointer(&cfg->px.anim, g_free);
   g_clear_pointer(&cfg->keys, g_free);
   g_clear_pointer(&cfg->xclock, g_free);
+  g_clear_pointer(&cfg->memprobe, g_free);
 }
 
 /* --- Waiting ---------------------------------------------------------------- */
@@ -237,6 +238,18 @@ void bp_guest_reset_clock(BpGuest *g) {
 
 /* --- Life ---------------------------------------------------------------------- */
 
+/* The VM stopped (or is restarted by a restore): its link and proxies go;
+ * the next run's link comes with "link-added". */
+static void on_link_removed(TandemGuestHub *hub, const char *guest,
+                            gpointer data) {
+  BpGuest *g = data;
+  if (!g->link)
+    return;
+  g_signal_handlers_disconnect_by_data(g->link, g);
+  g_clear_object(&g->pm);
+  g->link = NULL;
+}
+
 static void on_link_added(TandemGuestHub *hub, const char *guest,
                           TandemGuestLink *link, gpointer data) {
   BpGuest *g = data;
@@ -266,6 +279,7 @@ static void guest_init(BpGuest *g, const BpConfig *cfg, const char *name,
   g->vms = tandem_vm_manager_new(vms);
   g->hub = tandem_guest_hub_new(g->vms);
   g_signal_connect(g->hub, "link-added", G_CALLBACK(on_link_added), g);
+  g_signal_connect(g->hub, "link-removed", G_CALLBACK(on_link_removed), g);
   /* The class (and its signals) exists once an instance was made: make
    * sure of it before the first connection. */
   g_type_class_unref(g_type_class_ref(TANDEM_TYPE_CHANNEL));
@@ -363,6 +377,7 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
       {cfg->px.anim, "usr/bin/tandem-bench-anim"},
       {cfg->keys, "usr/bin/tandem-bench-keys"},
       {cfg->px.agent, "usr/bin/tandem-agent"},
+      {cfg->memprobe, "usr/bin/tandem-memprobe"},
       {NULL, NULL}};
   const PxOverlayApp apps[] = {{"tandem-bench-anim-full", full},
                                {"tandem-bench-anim-small", small},
@@ -374,7 +389,7 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
   if (!initrd)
     return FALSE;
   g_autofree char *home = px_guest_home(guest, g->dir);
-  g_autofree char *conf = px_guest_config(guest, initrd, home);
+  g_autofree char *conf = px_guest_config(guest, initrd, home, cfg->cmdline);
   g_autofree char *conf_path = g_build_filename(g->dir, "vms", "vm.conf",
                                                 NULL);
   if (!g_file_set_contents(conf_path, conf, -1, error))

@@ -11,6 +11,8 @@
 typedef struct {
   PxConfig px;          /* warm-up, measured time, the app's fps, paths */
   int victim_keys;      /* the closing window closes on its Nth key */
+  char *memprobe;       /* tandem-memprobe, copied into the VM if set */
+  const char *cmdline;  /* more of the VM's kernel command line, or NULL */
   int steal_ms;         /* the focus-taking app's period */
   char *keys;           /* tandem-bench-keys */
   char *xclock;         /* the host's xclock; NULL: not installed */

@@ -186,6 +186,8 @@ static void test_round_trip(void **state) {
   GStatBuf st;
   assert_int_equal(g_stat(path, &st), 0);
   assert_int_equal(info.file_bytes, (guint64)st.st_size);
+  assert_int_equal(stats.file_bytes, (guint64)st.st_size);
+  assert_int_equal(stats.crc, info.crc);
   tandem_snapshot_file_info_clear(&info);
 
   gboolean ok;
@@ -435,9 +437,9 @@ static void test_header_parsing(void **state) {
   TandemSnapshotHeader h = {0};
   g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL;
   const char *ok = "{\"vm\":\"a\",\"id\":\"b\",\"created\":1,\"method\":"
-                   "\"precopy\",\"memory\":5,\"qemu\":\"7.2.0\"}";
+                   "\"stopped\",\"memory\":5,\"qemu\":\"7.2.0\"}";
   assert_true(tandem_snapshot_header_parse(ok, strlen(ok), &h, &e1));
-  assert_int_equal(h.method, TANDEM_SNAPSHOT_METHOD_PRECOPY);
+  assert_int_equal(h.method, TANDEM_SNAPSHOT_METHOD_STOPPED);
   const char *bad_method = "{\"vm\":\"a\",\"id\":\"b\",\"created\":1,"
                            "\"method\":\"magic\",\"memory\":5,\"qemu\":\"\"}";
   assert_false(tandem_snapshot_header_parse(bad_method, strlen(bad_method),

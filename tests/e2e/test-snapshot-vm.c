@@ -1,0 +1,372 @@
+/* Background snapshots of the default guest under TCG, through the
+ * snapshot manager the shell uses, with the shell's own proxy code as the
+ * host (the bench-proxy harness: hub, link, proxy manager on GTK).
+ *
+ * In the guest, tandem-memprobe (autostarted) writes memory without pause
+ * and, every 200 ms, creates a file on the home disk and prints a
+ * heartbeat: its beat number, whether its memory holds what it wrote and
+ * whether the home disk holds exactly the files it created. xclock is open
+ * in a proxy.
+ *
+ *   - A snapshot taken while it writes: background-snapshot, the file on
+ *     disk and listed, the guest kept beating, progress reported.
+ *   - Restored after the guest ran on: the probe goes on from a beat of the
+ *     snapshot's instant, its memory and its disk consistent (files written
+ *     after the snapshot are gone), and xclock's window is back as a proxy
+ *     with its pixels.
+ *   - A damaged snapshot file, a bad id, an unknown id, a bad label: each
+ *     refused with its message, the running guest untouched.
+ *   - The fallback (the guest paused while QEMU copies its memory into
+ *     the RAM queue) forced by the settings: recorded as such, the guest
+ *     beats on after it, and it restores to a consistent instant too. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench-proxy.h"
+#include "tandem-snapshot-manager.h"
+
+#define PROBE_ARGS "tandem-memprobe+--mib+32+--beat+200+--files+/home/user/probe"
+
+typedef struct {
+  guint beat;
+  gboolean good;  /* mem=ok files=ok */
+  gint64 at_us;   /* host time */
+  guint run;      /* which start of the VM printed it */
+} Beat;
+
+static BpGuest G;
+static BpConfig cfg;
+static TandemSnapshotManager *snaps;
+static GArray *beats;       /* Beat, as they come */
+static guint progress_saving;
+static guint run;           /* starts of the VM so far */
+
+static void on_state(GObject *vm, GParamSpec *pspec, gpointer data) {
+  if (tandem_vm_get_state(TANDEM_VM(vm)) == TANDEM_VM_STARTING)
+    run++;
+}
+static char *first_id;      /* the background snapshot */
+
+/* cmocka's TAP output drops fail_msg's text: say it as a comment. */
+static void fail_with(const GError *error) {
+  printf("# %s\n", error ? error->message : "failed without a reason");
+  fflush(stdout);
+  fail();
+}
+
+static void on_console(TandemVm *vm, const char *line, gpointer data) {
+  const char *p = strstr(line, "TANDEM-PROBE beat=");
+  if (!p) { /* the guest's other news: kept in the test's log */
+    printf("# console: %s\n", line);
+    return;
+  }
+  Beat b = {0, FALSE, g_get_monotonic_time(), run};
+  char mem[8] = "", files[8] = "";
+  if (sscanf(p, "TANDEM-PROBE beat=%u writes=%*u mem=%7s files=%7s", &b.beat,
+             mem, files) != 3)
+    return;
+  b.good = g_str_equal(mem, "ok") && g_str_equal(files, "ok");
+  g_array_append_val(beats, b);
+}
+
+static void on_progress(TandemSnapshotManager *m, TandemSnapshotProgress *p,
+                        gpointer data) {
+  if (p->phase == TANDEM_SNAPSHOT_PHASE_SAVING)
+    progress_saving++;
+}
+
+/* The newest heartbeat's number (0 before any). */
+static guint last_beat(void) {
+  return beats->len ? g_array_index(beats, Beat, beats->len - 1).beat : 0;
+}
+
+static gboolean beats_reached(gpointer data) {
+  return beats->len >= GPOINTER_TO_UINT(data);
+}
+
+/* Waits for @n more heartbeats. */
+static void wait_beats(guint n) {
+  assert_true(bp_wait(beats_reached, GUINT_TO_POINTER(beats->len + n), 60));
+}
+
+typedef struct {
+  gboolean done;
+  gpointer result;
+  GError *error;
+} Call;
+
+static void on_created(GObject *source, GAsyncResult *res, gpointer data) {
+  Call *c = data;
+  c->result = tandem_snapshot_manager_create_finish(
+      TANDEM_SNAPSHOT_MANAGER(source), res, &c->error);
+  c->done = TRUE;
+}
+
+static void on_restored(GObject *source, GAsyncResult *res, gpointer data) {
+  Call *c = data;
+  c->result = GINT_TO_POINTER(tandem_snapshot_manager_restore_finish(
+      TANDEM_SNAPSHOT_MANAGER(source), res, &c->error));
+  c->done = TRUE;
+}
+
+static gboolean call_done(gpointer data) { return ((Call *)data)->done; }
+
+static TandemSnapshotInfo *create(const char *label, GError **error) {
+  Call c = {0};
+  tandem_snapshot_manager_create_async(snaps, G.name, label, NULL,
+                                       on_created, &c);
+  assert_true(bp_wait(call_done, &c, 300));
+  if (c.error)
+    g_propagate_error(error, c.error);
+  return c.result;
+}
+
+static gboolean restore(const char *id, GError **error) {
+  Call c = {0};
+  tandem_snapshot_manager_restore_async(snaps, G.name, id, NULL, on_restored,
+                                        &c);
+  assert_true(bp_wait(call_done, &c, 300));
+  if (c.error)
+    g_propagate_error(error, c.error);
+  return GPOINTER_TO_INT(c.result);
+}
+
+/* The longest gap between heartbeats from @from on, in ms. */
+static double longest_gap(guint from) {
+  gint64 gap = 0;
+  for (guint i = from + 1; i < beats->len; i++)
+    gap = MAX(gap, g_array_index(beats, Beat, i).at_us -
+                       g_array_index(beats, Beat, i - 1).at_us);
+  return (double)gap / 1000.0;
+}
+
+static void assert_all_good(guint from) {
+  for (guint i = from; i < beats->len; i++)
+    if (!g_array_index(beats, Beat, i).good)
+      fail_msg("beat %u: the probe found its memory or disk not as it left "
+               "them", g_array_index(beats, Beat, i).beat);
+}
+
+static void test_snapshot_while_writing(void **state) {
+  (void)state;
+  wait_beats(5);
+  guint from = beats->len;
+  guint before = last_beat();
+  gint64 t0 = g_get_monotonic_time();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TandemSnapshotInfo) info = create("while writing", &error);
+  if (!info)
+    fail_with(error);
+  double seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
+  guint after = last_beat();
+  wait_beats(2);
+  printf("# snapshot %s: %s, %.1f s, %" G_GUINT64_FORMAT " bytes of "
+         "%" G_GUINT64_FORMAT " in the file; beats %u..%u meanwhile, "
+         "longest gap %.0f ms (200 ms between beats)\n",
+         info->id, tandem_snapshot_method_to_string(info->method), seconds,
+         info->file_bytes, info->raw_bytes, before, after,
+         longest_gap(from > 0 ? from - 1 : 0));
+  assert_int_equal(info->method, TANDEM_SNAPSHOT_METHOD_BACKGROUND);
+  assert_true(after > before); /* the guest went on while it was taken */
+  assert_true(progress_saving > 0);
+  assert_true(info->file_bytes < info->raw_bytes);
+  assert_all_good(0);
+  g_autoptr(GPtrArray) list = tandem_snapshot_manager_list(snaps, G.name,
+                                                          &error);
+  assert_non_null(list);
+  assert_int_equal(list->len, 1);
+  g_autofree char *dir = tandem_snapshot_dir(G.name);
+  g_autofree char *file = g_build_filename(dir, info->memory_file, NULL);
+  TandemSnapshotFileInfo fi = {0};
+  assert_true(tandem_snapshot_file_verify(file, G.name, &fi, NULL, &error));
+  tandem_snapshot_file_info_clear(&fi);
+  first_id = g_strdup(info->id);
+  /* The instant's beat is in [before, after]: remembered for the restore. */
+  g_object_set_data(G_OBJECT(snaps), "before", GUINT_TO_POINTER(before));
+  g_object_set_data(G_OBJECT(snaps), "after", GUINT_TO_POINTER(after));
+}
+
+static gboolean xclock_back(gpointer data) {
+  return bp_guest_find(&G, "xclock", *(gint64 *)data, TRUE) != NULL;
+}
+
+/* Restores @id and checks the probe goes on from [@before, @after + 1]. */
+static void restore_and_check(const char *id, guint before, guint after) {
+  wait_beats(5); /* the guest runs on well past the snapshot */
+  guint last = last_beat();
+  assert_true(last > after + 3);
+  guint from = beats->len;
+  gint64 t0 = g_get_monotonic_time();
+  gint64 t0_ns = px_now_ns();
+  g_autoptr(GError) error = NULL;
+  if (!restore(id, &error))
+    fail_with(error);
+  double seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
+  wait_beats(3);
+  /* The first beat of the restored guest (the old one may have beaten
+   * while the file was checked). */
+  while (from < beats->len && g_array_index(beats, Beat, from).run != run)
+    from++;
+  assert_true(from < beats->len);
+  guint resumed = g_array_index(beats, Beat, from).beat;
+  printf("# restored %s in %.1f s: the probe was at beat %u, goes on from "
+         "beat %u (the snapshot's instant was between beats %u and %u)\n",
+         id, seconds, last, resumed, before, after);
+  assert_true(resumed >= before && resumed <= after + 1);
+  assert_all_good(from);
+  /* Its windows come back as proxies, with pixels. */
+  assert_true(bp_wait(xclock_back, &t0_ns, 60));
+}
+
+static void test_restore_goes_back(void **state) {
+  (void)state;
+  assert_non_null(first_id);
+  restore_and_check(first_id,
+                    GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(snaps),
+                                                       "before")),
+                    GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(snaps),
+                                                       "after")));
+}
+
+static void expect_refused(const char *id, int code, const char *words) {
+  guint count = beats->len;
+  g_autoptr(GError) error = NULL;
+  assert_false(restore(id, &error));
+  if (!g_error_matches(error, TANDEM_SNAPSHOT_ERROR, code) ||
+      !strstr(error->message, words))
+    fail_msg("restore %s: “%s”", id, error->message);
+  printf("# restore %s refused: %s\n", id, error->message);
+  /* The guest was not touched: it beats on. */
+  assert_int_equal(tandem_vm_get_state(G.vm), TANDEM_VM_RUNNING);
+  assert_true(bp_wait(beats_reached, GUINT_TO_POINTER(count + 2), 30));
+}
+
+static void test_bad_input_changes_nothing(void **state) {
+  (void)state;
+  expect_refused("../../etc", TANDEM_SNAPSHOT_ERROR_INVALID,
+                 "not a snapshot id");
+  expect_refused("19990101-000000", TANDEM_SNAPSHOT_ERROR_NOT_FOUND,
+                 "has no snapshot");
+  /* A damaged memory file: a byte flipped in the middle. */
+  g_autofree char *dir = tandem_snapshot_dir(G.name);
+  g_autofree char *name = g_strconcat(first_id, ".tsnap", NULL);
+  g_autofree char *path = g_build_filename(dir, name, NULL);
+  g_autofree char *data = NULL;
+  gsize len;
+  assert_true(g_file_get_contents(path, &data, &len, NULL));
+  data[len / 2] ^= 0x20;
+  assert_true(g_file_set_contents(path, data, (gssize)len, NULL));
+  expect_refused(first_id, TANDEM_SNAPSHOT_ERROR_CORRUPT, "not usable");
+  data[len / 2] ^= 0x20;
+  assert_true(g_file_set_contents(path, data, (gssize)len, NULL));
+  /* A label on two lines. */
+  g_autoptr(GError) error = NULL;
+  assert_null(create("two\nlines", &error));
+  assert_true(g_error_matches(error, TANDEM_SNAPSHOT_ERROR,
+                              TANDEM_SNAPSHOT_ERROR_INVALID));
+}
+
+static void test_paused_fallback(void **state) {
+  (void)state;
+  TandemSnapshotOptions o;
+  tandem_snapshot_manager_get_options(snaps, &o);
+  o.force = TANDEM_SNAPSHOT_FORCE_STOPPED;
+  tandem_snapshot_manager_set_options(snaps, &o);
+  wait_beats(2);
+  guint before = last_beat();
+  g_autoptr(GError) error = NULL;
+  guint from = beats->len;
+  g_autoptr(TandemSnapshotInfo) info = create("paused", &error);
+  if (!info)
+    fail_with(error);
+  guint after = last_beat();
+  wait_beats(2);
+  printf("# paused snapshot %s: %s (%s), longest gap between beats %.0f "
+         "ms\n",
+         info->id, tandem_snapshot_method_to_string(info->method),
+         info->method_reason, longest_gap(from > 0 ? from - 1 : 0));
+  assert_int_equal(info->method, TANDEM_SNAPSHOT_METHOD_STOPPED);
+  assert_non_null(strstr(info->method_reason, "settings"));
+  o.force = TANDEM_SNAPSHOT_FORCE_NONE;
+  tandem_snapshot_manager_set_options(snaps, &o);
+  restore_and_check(info->id, before, after);
+}
+
+/* --- Setting up ------------------------------------------------------------ */
+
+static char *build_path(const char *rel) {
+  return g_build_filename(g_getenv("TANDEM_BUILD_ROOT"), rel, NULL);
+}
+
+static gboolean probe_beating(gpointer data) { return beats->len >= 3; }
+
+static int setup(void **state) {
+  (void)state;
+  if (!g_getenv("DISPLAY") || !g_getenv("TANDEM_BUILD_ROOT") ||
+      !gtk_init_check(NULL, NULL))
+    return -1;
+  beats = g_array_new(FALSE, FALSE, sizeof(Beat));
+  cfg.px.tmp = g_dir_make_tmp("test-snapshot-vm-XXXXXX", NULL);
+  cfg.px.agent = g_strdup(g_getenv("TANDEM_GUEST_AGENT"));
+  cfg.px.anim = build_path("tests/bench/tandem-bench-anim");
+  cfg.px.fps = 60;
+  cfg.keys = build_path("tests/bench/tandem-bench-keys");
+  cfg.memprobe = build_path("tests/bench/tandem-memprobe");
+  cfg.cmdline = "tandem.autostart=" PROBE_ARGS;
+  gboolean skipped = FALSE;
+  g_autofree char *why = NULL;
+  g_autoptr(GError) error = NULL;
+  if (!bp_guest_start_vm(&G, &cfg, &skipped, &why, &error)) {
+    fprintf(stderr, "%s\n", why ? why : error->message);
+    return -1;
+  }
+  g_signal_connect(G.vm, "console-line", G_CALLBACK(on_console), NULL);
+  g_signal_connect(G.vm, "notify::state", G_CALLBACK(on_state), NULL);
+  snaps = tandem_snapshot_manager_new(G.vms);
+  g_signal_connect(snaps, "progress", G_CALLBACK(on_progress), NULL);
+  if (!bp_launch_finish(bp_launch(&G, "xclock"), 60, NULL, NULL, &error)) {
+    fprintf(stderr, "xclock: %s\n", error->message);
+    return -1;
+  }
+  gint64 zero = 0;
+  if (!bp_wait(xclock_back, &zero, 60) || !bp_wait(probe_beating, NULL, 60)) {
+    fprintf(stderr, "no xclock proxy, or the probe does not beat\n");
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  g_clear_object(&snaps);
+  if (G.name)
+    bp_guest_stop(&G);
+  bp_config_clear(&cfg, TRUE);
+  g_clear_pointer(&beats, g_array_unref);
+  g_clear_pointer(&first_id, g_free);
+  return 0;
+}
+
+int main(void) {
+  const char *dir = g_getenv("TANDEM_DEFAULT_GUEST");
+  g_autofree char *guest = px_guest_dir();
+  g_autofree char *kernel = g_build_filename(guest, "vmlinuz", NULL);
+  if (!g_file_test(kernel, G_FILE_TEST_EXISTS)) {
+    printf("1..0 # SKIP no default guest (%s)\n", dir ? dir : guest);
+    return 0;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_snapshot_while_writing),
+      cmocka_unit_test(test_restore_goes_back),
+      cmocka_unit_test(test_bad_input_changes_nothing),
+      cmocka_unit_test(test_paused_fallback),
+  };
+  return cmocka_run_group_tests_name("snapshot-vm", tests, setup, teardown);
+}
