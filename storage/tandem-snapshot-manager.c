@@ -233,6 +233,39 @@ gboolean tandem_snapshot_manager_restore_finish(TandemSnapshotManager *self,
   return g_task_propagate_boolean(G_TASK(result), error);
 }
 
+gboolean tandem_snapshot_manager_delete(TandemSnapshotManager *self,
+                                        const char *vm, const char *id,
+                                        GError **error) {
+  if (!tsm_lookup(self, vm, error))
+    return FALSE;
+  if (!tandem_snapshot_id_is_valid(id)) {
+    g_set_error(error, TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_INVALID,
+                "“%s” is not a snapshot id (tandemctl snapshot list shows "
+                "them)",
+                id ? id : "");
+    return FALSE;
+  }
+  if (!tsm_claim(self, vm, error))
+    return FALSE;
+  g_autofree char *dir = tandem_snapshot_dir(vm);
+  g_autoptr(TandemSnapshotManifest) m =
+      tandem_snapshot_manifest_load(dir, vm, error);
+  TandemSnapshotInfo *info = m ? tandem_snapshot_manifest_find(m, id) : NULL;
+  if (m && !info)
+    g_set_error(error, TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_NOT_FOUND,
+                "“%s” has no snapshot %s", vm, id);
+  g_autofree char *file =
+      info ? g_build_filename(dir, info->memory_file, NULL) : NULL;
+  gboolean ok = info && tandem_snapshot_manifest_remove(m, id) &&
+                tandem_snapshot_manifest_save(m, dir, error);
+  if (ok)
+    g_unlink(file); /* unlisted first: a crash leaves a stray file only */
+  tsm_release(self, vm);
+  if (ok)
+    tsm_emit_changed(self, vm);
+  return ok;
+}
+
 static void tandem_snapshot_manager_finalize(GObject *object) {
   TandemSnapshotManager *self = TANDEM_SNAPSHOT_MANAGER(object);
   g_clear_object(&self->vms);

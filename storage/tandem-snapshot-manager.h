@@ -118,6 +118,14 @@ gboolean tandem_snapshot_manager_restore_finish(TandemSnapshotManager *self,
                                                 GAsyncResult *result,
                                                 GError **error);
 
+/* Deletes snapshot @id of @vm: it leaves the list first (atomically),
+ * then its memory file goes. Its disk images stay while the VM's disks or
+ * other snapshots are layered on them (merging the chain is not done
+ * yet). Fails with NOT_FOUND, INVALID (the id) or BUSY. */
+gboolean tandem_snapshot_manager_delete(TandemSnapshotManager *self,
+                                        const char *vm, const char *id,
+                                        GError **error);
+
 /* Whether @vm has a snapshot being taken or restored. */
 gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
                                          const char *vm);
