@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -294,6 +295,11 @@ static void complete(TandemSnapshotWriter *self, GError *error) {
 static gpointer writer_main(gpointer data) {
   TandemSnapshotWriter *self = data;
   GError *error = NULL;
+  /* The guest's vCPUs and QEMU's migration thread come first: a guest
+   * write to an unsaved page waits for that thread, never for us. The
+   * queue absorbs what this thread has not compressed yet. */
+  if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19) != 0)
+    g_debug("snapshot writer: cannot lower its priority");
   if (write_all_records(self, &error))
     finish_file(self, &error);
   complete(self, error);

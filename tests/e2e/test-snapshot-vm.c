@@ -32,7 +32,8 @@
 #include "bench-proxy.h"
 #include "tandem-snapshot-manager.h"
 
-#define PROBE_ARGS "tandem-memprobe+--mib+32+--beat+200+--files+/home/user/probe"
+#define PROBE_ARGS \
+  "tandem-memprobe+--mib+32+--beat+200+--check+--files+/home/user/probe"
 
 typedef struct {
   guint beat;
