@@ -53,7 +53,9 @@ typedef struct {
   int pipe_w;               /* ours until QEMU has a copy */
   gboolean was_running, stopped, switched, migrating;
   gboolean migration_done, writer_done;
-  gulong event_id;
+  gboolean awaiting;        /* only QEMU's events move things on now */
+  guint settle_tries;
+  gulong event_id, gone_id;
   guint progress_id;
   guint64 last_bytes;
   gint64 last_us, t0;
@@ -72,6 +74,8 @@ static void overlay_free(Overlay *o) {
 static void take_free(Take *t) {
   if (t->event_id)
     g_signal_handler_disconnect(t->qmp, t->event_id);
+  if (t->gone_id)
+    g_signal_handler_disconnect(t->qmp, t->gone_id);
   if (t->progress_id)
     g_source_remove(t->progress_id);
   tandem_snapshot_writer_free(t->writer);
@@ -233,11 +237,48 @@ static void on_resumed_after(GObject *source, GAsyncResult *result,
   tandem_snapshot_writer_wait_async(t->writer, NULL, on_writer_done, task);
 }
 
+/* Right after "completed" QEMU may still be in "finish-migrate", where it
+ * refuses cont: ask again until it has settled in "postmigrate". */
+#define SETTLE_TRIES 100
+#define SETTLE_MS 10
+
+static void check_settled(GTask *task);
+
+static gboolean settle_again(gpointer data) {
+  check_settled(data);
+  return G_SOURCE_REMOVE;
+}
+
+static void on_settle_status(GObject *source, GAsyncResult *result,
+                             gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  g_autoptr(TandemQmpStatusInfo) s =
+      tandem_qmp_query_status_finish(t->qmp, result, &error);
+  if (!s) {
+    fail(task, error);
+    return;
+  }
+  if (g_str_equal(s->status, "finish-migrate") && ++t->settle_tries <
+                                                      SETTLE_TRIES) {
+    g_timeout_add(SETTLE_MS, settle_again, task);
+    return;
+  }
+  tandem_qmp_cont_async(t->qmp, NULL, on_resumed_after, task);
+}
+
+static void check_settled(GTask *task) {
+  Take *t = take_of(task);
+  tandem_qmp_query_status_async(t->qmp, NULL, on_settle_status, task);
+}
+
 static void migration_completed(GTask *task) {
   Take *t = take_of(task);
   t->migrating = FALSE;
+  t->awaiting = FALSE;
   if (t->method == TANDEM_SNAPSHOT_METHOD_STOPPED && t->was_running) {
-    tandem_qmp_cont_async(t->qmp, NULL, on_resumed_after, task);
+    check_settled(task);
     return;
   }
   t->migration_done = TRUE;
@@ -270,6 +311,7 @@ static void on_event(TandemQmpClient *qmp, const char *name,
     g_signal_handler_disconnect(t->qmp, t->event_id);
     t->event_id = 0;
     t->migrating = FALSE;
+    t->awaiting = FALSE;
     fail(task, g_error_new(TANDEM_SNAPSHOT_ERROR,
                            TANDEM_SNAPSHOT_ERROR_FAILED,
                            "QEMU could not save the memory (migration %s)",
@@ -310,7 +352,23 @@ static void on_migrate(GObject *source, GAsyncResult *result, gpointer data) {
     fail(task, error);
     return;
   }
+  t->awaiting = TRUE;
   t->progress_id = g_timeout_add(TSM_PROGRESS_MS, on_progress_tick, task);
+}
+
+/* QEMU went away (killed, crashed) while the save ran: no event will come.
+ * (A QMP call of ours pending then fails by itself and ends the task.) */
+static void on_qmp_gone(TandemQmpClient *qmp, const GError *reason,
+                        gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  if (!t->awaiting)
+    return;
+  t->awaiting = FALSE;
+  t->migrating = FALSE;
+  fail(task, g_error_new(TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_FAILED,
+                         "QEMU exited while the memory was being saved; "
+                         "the snapshots taken before are intact"));
 }
 
 static void start_migration(GTask *task) {
@@ -393,6 +451,8 @@ static void on_getfd(GObject *source, GAsyncResult *result, gpointer data) {
   }
   t->event_id = g_signal_connect(t->qmp, "event", G_CALLBACK(on_event),
                                  task);
+  t->gone_id = g_signal_connect(t->qmp, "disconnected",
+                                G_CALLBACK(on_qmp_gone), task);
   tandem_qmp_query_status_async(t->qmp, NULL, on_status, task);
 }
 
