@@ -7,6 +7,7 @@
 #include "tandem-i18n.h"
 #include "tandem-menu-exporter.h"
 #include "tandem-proxy-manager.h"
+#include "tandem-snapshot-manager.h"
 #include "tandem-window.h"
 
 struct _TandemApplication {
@@ -23,6 +24,9 @@ struct _TandemApplication {
    * window does not take running guests down with it. */
   GHashTable *holding_vms; /* TandemVm * (a reference) -> itself */
   TandemGuestHub *hub;
+  /* One for the shell: the D-Bus service and the window share it, so that
+   * each sees the other's snapshots under way. */
+  TandemSnapshotManager *snapshots;
   GHashTable *proxies;     /* guest name -> TandemProxyManager */
   GStrv loopbacks;         /* --loopback NAME=PATH */
 };
@@ -259,9 +263,11 @@ static gboolean tandem_application_serve(TandemApplication *self,
                    G_CALLBACK(on_vm_state_changed), self);
   if (!start_guests(self, error))
     return FALSE;
+  self->snapshots = tandem_snapshot_manager_new(self->manager);
   if (!self->service)
     return TRUE;
   tandem_dbus_service_set_guest_hub(self->service, self->hub);
+  tandem_dbus_service_set_snapshot_manager(self->service, self->snapshots);
   if (!tandem_dbus_service_export(self->service, self->manager, error))
     return FALSE;
   g_signal_connect(self->service, "connection-lost",
@@ -282,6 +288,8 @@ static void tandem_application_activate(GApplication *app) {
     window = GTK_WINDOW(
         tandem_window_new_for_manager(GTK_APPLICATION(app), self->manager));
     tandem_window_set_guest_hub(TANDEM_WINDOW(window), self->hub);
+    tandem_window_set_snapshot_manager(TANDEM_WINDOW(window),
+                                       self->snapshots);
   }
   gtk_window_present(window);
 }
@@ -324,8 +332,9 @@ static void tandem_application_shutdown(GApplication *app) {
 static void tandem_application_dispose(GObject *object) {
   TandemApplication *self = TANDEM_APPLICATION(object);
 
-  /* The service first: its handlers use the manager. */
+  /* The service first: its handlers use the managers. */
   g_clear_object(&self->service);
+  g_clear_object(&self->snapshots);
   if (self->manager) {
     g_signal_handlers_disconnect_by_data(self->manager, self);
     g_clear_object(&self->manager);

@@ -1,7 +1,9 @@
 /* What the D-Bus service's files share. Split by interface:
- *   tandem-dbus-service.c  the connection, org.freedesktop.Application and
- *                          org.tandem.Tandem1.Manager
- *   tandem-dbus-guests.c   org.tandem.Tandem1.Guests, from the guest hub
+ *   tandem-dbus-service.c    the connection, org.freedesktop.Application
+ *                            and org.tandem.Tandem1.Manager
+ *   tandem-dbus-guests.c     org.tandem.Tandem1.Guests, from the guest hub
+ *   tandem-dbus-snapshots.c  org.tandem.Tandem1.Snapshots, from the
+ *                            snapshot manager
  */
 #pragma once
 
@@ -15,21 +17,30 @@ struct _TandemDbusService {
   GApplication *app; /* not a reference: the application owns us */
   TandemVmManager *manager;
   TandemGuestHub *hub; /* NULL: no Guests interface */
+  TandemSnapshotManager *snapshots; /* NULL: no Snapshots interface */
   sd_bus *bus;
   sd_bus_slot *application_slot;
   sd_bus_slot *manager_slot;
   sd_bus_slot *guests_slot;
+  sd_bus_slot *snapshots_slot;
   GSource *bus_source;
-  /* Cancelled at close(): VM operations and launches still in flight
-   * then. Their calls get no reply; the caller sees the connection go
+  /* Cancelled at close(): VM operations, launches and snapshots still in
+   * flight then. Their calls get no reply; the caller sees the connection go
    * (NoReply). */
   GCancellable *cancellable;
 };
 
 /* The D-Bus error (one of TANDEM_DBUS_ERROR_*, or InvalidArgs) that a
- * reply carries for @error: TANDEM_VMM_ERROR's codes, and GIO's, which the
- * hub and the agent link use. */
+ * reply carries for @error: TANDEM_VMM_ERROR's codes, TANDEM_SNAPSHOT_ERROR's
+ * and GIO's, which the hub, the agent link and the snapshots use. */
 const char *tandem_dbus_error_name_for(const GError *error);
+
+/* The VM called @name, the configuration directory re-read first (files
+ * written or deleted by hand count at once); NULL with NotFound set in
+ * @ret_error if there is none. */
+TandemVm *tandem_dbus_service_lookup_vm(TandemDbusService *self,
+                                        const char *name,
+                                        sd_bus_error *ret_error);
 
 /* D-Bus strings cannot be NULL. */
 static inline const char *or_empty(const char *text) {
@@ -39,3 +50,8 @@ static inline const char *or_empty(const char *text) {
 /* At export(), when a hub is set: exports org.tandem.Tandem1.Guests and
  * passes the hub's signals on. A negative errno if sd-bus refused. */
 int tandem_dbus_service_export_guests(TandemDbusService *self);
+
+/* At export(), when a snapshot manager is set: exports
+ * org.tandem.Tandem1.Snapshots and passes the manager's signals on. A
+ * negative errno if sd-bus refused. */
+int tandem_dbus_service_export_snapshots(TandemDbusService *self);

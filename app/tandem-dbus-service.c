@@ -7,6 +7,7 @@
 #include "tandem-bus-source.h"
 #include "tandem-guest-hub.h"
 #include "tandem-i18n.h"
+#include "tandem-snapshot-manager.h"
 
 /* How long a second instance waits for the first to answer Activate. */
 #define ACTIVATE_OWNER_TIMEOUT_USEC (10 * G_USEC_PER_SEC)
@@ -28,6 +29,27 @@ static const char *dbus_error_name_for_io(const GError *error) {
     return TANDEM_DBUS_ERROR_NOT_RUNNING; /* the agent went away */
   case G_IO_ERROR_INVALID_ARGUMENT:
     return SD_BUS_ERROR_INVALID_ARGS;
+  case G_IO_ERROR_NO_SPACE:
+    return TANDEM_DBUS_ERROR_NO_SPACE; /* a snapshot's file or overlay */
+  default:
+    return TANDEM_DBUS_ERROR_FAILED;
+  }
+}
+
+static const char *dbus_error_name_for_snapshot(const GError *error) {
+  switch ((TandemSnapshotError)error->code) {
+  case TANDEM_SNAPSHOT_ERROR_NOT_FOUND:
+    return TANDEM_DBUS_ERROR_NOT_FOUND;
+  case TANDEM_SNAPSHOT_ERROR_BUSY:
+    return TANDEM_DBUS_ERROR_BUSY;
+  case TANDEM_SNAPSHOT_ERROR_INVALID:
+    return TANDEM_DBUS_ERROR_INVALID;
+  case TANDEM_SNAPSHOT_ERROR_CORRUPT:
+  case TANDEM_SNAPSHOT_ERROR_TRUNCATED:
+  case TANDEM_SNAPSHOT_ERROR_WRONG_VM:
+    return TANDEM_DBUS_ERROR_CORRUPT;
+  case TANDEM_SNAPSHOT_ERROR_NO_SPACE:
+    return TANDEM_DBUS_ERROR_NO_SPACE;
   default:
     return TANDEM_DBUS_ERROR_FAILED;
   }
@@ -36,6 +58,8 @@ static const char *dbus_error_name_for_io(const GError *error) {
 const char *tandem_dbus_error_name_for(const GError *error) {
   if (error->domain == G_IO_ERROR)
     return dbus_error_name_for_io(error);
+  if (error->domain == TANDEM_SNAPSHOT_ERROR)
+    return dbus_error_name_for_snapshot(error);
   if (error->domain != TANDEM_VMM_ERROR)
     return TANDEM_DBUS_ERROR_FAILED;
   switch ((TandemVmmError)error->code) {
@@ -115,8 +139,9 @@ static const char *vm_accelerator(TandemVm *vm) {
 
 /* The manager is re-read before every look-up so that files written by
  * hand (or deleted) count at once; the directory holds a few small files. */
-static TandemVm *lookup_vm(TandemDbusService *self, const char *name,
-                           sd_bus_error *ret_error) {
+TandemVm *tandem_dbus_service_lookup_vm(TandemDbusService *self,
+                                        const char *name,
+                                        sd_bus_error *ret_error) {
   TandemVm *vm;
 
   tandem_vm_manager_reload(self->manager);
@@ -169,7 +194,7 @@ static int manager_get_vm(sd_bus_message *call, void *userdata,
   r = sd_bus_message_read(call, "s", &name);
   if (r < 0)
     return r;
-  vm = lookup_vm(self, name, ret_error);
+  vm = tandem_dbus_service_lookup_vm(self, name, ret_error);
   if (!vm)
     return -ENOENT;
   config = tandem_vm_get_config(vm);
@@ -405,7 +430,7 @@ static int begin_vm_operation(TandemDbusService *self, sd_bus_message *call,
     r = sd_bus_message_read(call, "s", &name);
   if (r < 0)
     return r;
-  vm = lookup_vm(self, name, ret_error);
+  vm = tandem_dbus_service_lookup_vm(self, name, ret_error);
   if (!vm)
     return -ENOENT;
 
@@ -579,6 +604,16 @@ void tandem_dbus_service_set_guest_hub(TandemDbusService *self,
   g_set_object(&self->hub, hub);
 }
 
+void tandem_dbus_service_set_snapshot_manager(
+    TandemDbusService *self, TandemSnapshotManager *snapshots) {
+  g_return_if_fail(TANDEM_IS_DBUS_SERVICE(self));
+  g_return_if_fail(snapshots == NULL ||
+                   TANDEM_IS_SNAPSHOT_MANAGER(snapshots));
+  g_return_if_fail(self->manager == NULL); /* not exported yet */
+
+  g_set_object(&self->snapshots, snapshots);
+}
+
 gboolean tandem_dbus_service_export(TandemDbusService *self,
                                    TandemVmManager *manager, GError **error) {
   int r;
@@ -599,6 +634,8 @@ gboolean tandem_dbus_service_export(TandemDbusService *self,
                                  manager_vtable, self);
   if (r >= 0 && self->hub)
     r = tandem_dbus_service_export_guests(self);
+  if (r >= 0 && self->snapshots)
+    r = tandem_dbus_service_export_snapshots(self);
   if (r < 0)
     return set_errno_error(error, r, _("Could not export the D-Bus objects"));
   g_signal_connect(manager, "vm-state-changed",
@@ -628,6 +665,7 @@ void tandem_dbus_service_close(TandemDbusService *self) {
     while (sd_bus_process(self->bus, NULL) > 0)
       ;
   g_cancellable_cancel(self->cancellable);
+  g_clear_pointer(&self->snapshots_slot, sd_bus_slot_unref);
   g_clear_pointer(&self->guests_slot, sd_bus_slot_unref);
   g_clear_pointer(&self->manager_slot, sd_bus_slot_unref);
   g_clear_pointer(&self->application_slot, sd_bus_slot_unref);
@@ -648,6 +686,10 @@ static void tandem_dbus_service_dispose(GObject *object) {
   if (self->hub) {
     g_signal_handlers_disconnect_by_data(self->hub, self);
     g_clear_object(&self->hub);
+  }
+  if (self->snapshots) {
+    g_signal_handlers_disconnect_by_data(self->snapshots, self);
+    g_clear_object(&self->snapshots);
   }
   G_OBJECT_CLASS(tandem_dbus_service_parent_class)->dispose(object);
 }

@@ -6,6 +6,8 @@
  *   org.tandem.Tandem1.Manager    the VMs of a TandemVmManager
  *   org.tandem.Tandem1.Guests     their applications, windows and focus,
  *                                 from a TandemGuestHub (when one is set)
+ *   org.tandem.Tandem1.Snapshots  their snapshots, from a
+ *                                 TandemSnapshotManager (when one is set)
  * docs/dbus.md is the interface's reference; tandemctl is its client.
  *
  * Every handler runs on the main loop and answers without blocking: VM
@@ -24,9 +26,10 @@ G_BEGIN_DECLS
 #define TANDEM_DBUS_APPLICATION_INTERFACE "org.freedesktop.Application"
 #define TANDEM_DBUS_MANAGER_INTERFACE "org.tandem.Tandem1.Manager"
 #define TANDEM_DBUS_GUESTS_INTERFACE "org.tandem.Tandem1.Guests"
+#define TANDEM_DBUS_SNAPSHOTS_INTERFACE "org.tandem.Tandem1.Snapshots"
 
-/* The errors of the Manager and Guests; each carries a message meant for
- * the user. */
+/* The errors of the Manager, Guests and Snapshots; each carries a message
+ * meant for the user. */
 #define TANDEM_DBUS_ERROR_NOT_FOUND "org.tandem.Tandem1.Error.NotFound"
 #define TANDEM_DBUS_ERROR_EXISTS "org.tandem.Tandem1.Error.Exists"
 #define TANDEM_DBUS_ERROR_ALREADY_RUNNING \
@@ -34,11 +37,17 @@ G_BEGIN_DECLS
 #define TANDEM_DBUS_ERROR_NOT_RUNNING "org.tandem.Tandem1.Error.NotRunning"
 #define TANDEM_DBUS_ERROR_BUSY "org.tandem.Tandem1.Error.Busy"
 #define TANDEM_DBUS_ERROR_CONFIG "org.tandem.Tandem1.Error.Config"
+/* Snapshots: a name or id that breaks the rules, too many snapshots. */
+#define TANDEM_DBUS_ERROR_INVALID "org.tandem.Tandem1.Error.Invalid"
+/* Snapshots: a damaged or truncated snapshot, or another VM's. */
+#define TANDEM_DBUS_ERROR_CORRUPT "org.tandem.Tandem1.Error.Corrupt"
+#define TANDEM_DBUS_ERROR_NO_SPACE "org.tandem.Tandem1.Error.NoSpace"
 #define TANDEM_DBUS_ERROR_FAILED "org.tandem.Tandem1.Error.Failed"
 
 /* Declared here rather than included, so that tandemctl (which uses the
  * names above) needs none of the shell's guest side to build. */
 typedef struct _TandemGuestHub TandemGuestHub;
+typedef struct _TandemSnapshotManager TandemSnapshotManager;
 
 #define TANDEM_TYPE_DBUS_SERVICE (tandem_dbus_service_get_type())
 G_DECLARE_FINAL_TYPE(TandemDbusService, tandem_dbus_service, TANDEM,
@@ -66,10 +75,17 @@ gboolean tandem_dbus_service_activate_owner(TandemDbusService *self,
 void tandem_dbus_service_set_guest_hub(TandemDbusService *self,
                                        TandemGuestHub *hub);
 
+/* Before export(): the snapshots that org.tandem.Tandem1.Snapshots takes,
+ * lists, restores and deletes (a reference is taken; NULL drops the one
+ * set before). It must be made for the manager given to export(). Without
+ * one that interface is not exported. */
+void tandem_dbus_service_set_snapshot_manager(TandemDbusService *self,
+                                              TandemSnapshotManager *snapshots);
+
 /* After own_name() succeeded: exports the interfaces for @manager (taking
- * a reference) and the guest hub, if one was set, and starts serving on
- * the thread-default main context. Calls that arrived since the name was
- * taken are answered then. */
+ * a reference), the guest hub and the snapshot manager, if they were set,
+ * and starts serving on the thread-default main context. Calls that
+ * arrived since the name was taken are answered then. */
 gboolean tandem_dbus_service_export(TandemDbusService *self,
                                    TandemVmManager *manager, GError **error);
 

@@ -7,6 +7,7 @@
 #include "tandem-console-view.h"
 #include "tandem-i18n.h"
 #include "tandem-qemu-argv.h"
+#include "tandem-snapshot-panel.h"
 
 #define ICON_PX 48
 
@@ -24,6 +25,7 @@ struct _TandemGuestPanel {
   GtkLabel *empty;
   TandemConsoleView *console;
   GtkLabel *no_console;
+  TandemSnapshotPanel *snapshots; /* NULL until a snapshot manager is set */
   gboolean refilling;
 };
 
@@ -227,6 +229,8 @@ void tandem_guest_panel_select(TandemGuestPanel *self, const char *guest) {
   fill_chooser(self);
   refill(self);
   update_console(self);
+  if (self->snapshots)
+    tandem_snapshot_panel_set_vm(self->snapshots, self->guest);
 }
 
 static void on_chosen(GtkComboBox *c, gpointer data) {
@@ -251,6 +255,26 @@ static void on_vm_state(TandemVmManager *m, TandemVm *vm, int old, int now,
     refill(self);
     update_console(self);
   }
+}
+
+/* --- Snapshots ------------------------------------------------------------ */
+
+void tandem_guest_panel_set_snapshot_manager(TandemGuestPanel *self,
+                                             TandemSnapshotManager *snapshots) {
+  g_return_if_fail(TANDEM_IS_GUEST_PANEL(self));
+  g_return_if_fail(TANDEM_IS_SNAPSHOT_MANAGER(snapshots));
+  if (self->snapshots)
+    return;
+  self->snapshots = TANDEM_SNAPSHOT_PANEL(
+      tandem_snapshot_panel_new(snapshots, self->manager));
+  gtk_stack_add_titled(self->stack, GTK_WIDGET(self->snapshots), "snapshots",
+                       _("Snapshots"));
+  tandem_snapshot_panel_set_vm(self->snapshots, self->guest);
+}
+
+TandemSnapshotPanel *tandem_guest_panel_get_snapshot_panel(
+    TandemGuestPanel *self) {
+  return self->snapshots;
 }
 
 /* --- For tests --------------------------------------------------------------- */

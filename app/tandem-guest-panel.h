@@ -1,12 +1,13 @@
 /* The shell's view of one guest at a time: its applications as a grid of
  * icons with a search field (a click launches, starting the VM first if
- * needed, with progress), and its whole display (the console, over
- * SPICE). */
+ * needed, with progress), its whole display (the console, over SPICE)
+ * and, once a snapshot manager is set, its snapshots. */
 #pragma once
 
 #include <gtk/gtk.h>
 
 #include "tandem-guest-hub.h"
+#include "tandem-snapshot-panel.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,14 @@ GtkWidget *tandem_guest_panel_new(TandemGuestHub *hub,
 /* Shows @guest (a VM's name or a loopback guest's). */
 void tandem_guest_panel_select(TandemGuestPanel *self, const char *guest);
 const char *tandem_guest_panel_get_selected(TandemGuestPanel *self);
+
+/* Adds the Snapshots page, for @snapshots (made for the panel's VM
+ * manager); once. */
+void tandem_guest_panel_set_snapshot_manager(TandemGuestPanel *self,
+                                             TandemSnapshotManager *snapshots);
+/* NULL until a snapshot manager is set. */
+TandemSnapshotPanel *tandem_guest_panel_get_snapshot_panel(
+    TandemGuestPanel *self);
 
 /* For tests: the application ids shown (after the search filter), and a
  * click on one. */

@@ -337,6 +337,14 @@ GtkWidget *tandem_window_get_guest_panel(TandemWindow *self) {
   return self->guest_panel;
 }
 
+void tandem_window_set_snapshot_manager(TandemWindow *self,
+                                        TandemSnapshotManager *snapshots) {
+  g_return_if_fail(TANDEM_IS_WINDOW(self));
+  if (self->guest_panel && snapshots)
+    tandem_guest_panel_set_snapshot_manager(
+        TANDEM_GUEST_PANEL(self->guest_panel), snapshots);
+}
+
 TandemWindow *tandem_window_new_for_manager(GtkApplication *app,
                                             TandemVmManager *manager) {
   return g_object_new(TANDEM_TYPE_WINDOW, "application", app, "manager",

@@ -6,6 +6,7 @@
 #include <gtk/gtk.h>
 
 #include "tandem-guest-hub.h"
+#include "tandem-snapshot-manager.h"
 #include "tandem-vm-manager.h"
 
 G_BEGIN_DECLS
@@ -33,5 +34,10 @@ const char *tandem_window_get_error_text(TandemWindow *self);
 /* Adds the guest panel (applications, screen) for @hub's guests. */
 void tandem_window_set_guest_hub(TandemWindow *self, TandemGuestHub *hub);
 GtkWidget *tandem_window_get_guest_panel(TandemWindow *self);
+
+/* After set_guest_hub(): adds the guest panel's Snapshots page, for
+ * @snapshots (made for the window's VM manager). */
+void tandem_window_set_snapshot_manager(TandemWindow *self,
+                                        TandemSnapshotManager *snapshots);
 
 G_END_DECLS

@@ -166,30 +166,6 @@ static void print_json_object(JsonObject *object) {
 
 /* --- Output for people ------------------------------------------------- */
 
-/* Columns padded to their widest cell, in characters (not bytes: names and
- * titles may be any UTF-8); the last column is not padded. */
-static void print_table(const char *const *headers, guint n_columns,
-                        const char *const *cells, guint n_rows) {
-  g_autofree glong *widths = g_new0(glong, n_columns);
-
-  for (guint row = 0; row <= n_rows; row++)
-    for (guint column = 0; column < n_columns; column++) {
-      const char *text = row ? cells[(row - 1) * n_columns + column]
-                             : headers[column];
-      widths[column] = MAX(widths[column], g_utf8_strlen(text, -1));
-    }
-  for (guint row = 0; row <= n_rows; row++)
-    for (guint column = 0; column < n_columns; column++) {
-      const char *text = row ? cells[(row - 1) * n_columns + column]
-                             : headers[column];
-      if (column + 1 == n_columns)
-        g_print("%s\n", text);
-      else
-        g_print("%s%*s", text,
-                (int)(widths[column] - g_utf8_strlen(text, -1)) + 2, "");
-    }
-}
-
 static const char *member_string(JsonObject *object, const char *member) {
   return json_object_get_string_member_with_default(object, member, "");
 }
@@ -213,7 +189,7 @@ static void print_apps(const char *vm, JsonArray *apps) {
     cells[3 * i + 1] = member_string(app, "name");
     cells[3 * i + 2] = member_string(app, "comment");
   }
-  print_table(headers, 3, cells, n);
+  tandemctl_print_table(headers, 3, cells, n);
 }
 
 static void print_windows(const char *vm, JsonArray *windows) {
@@ -253,7 +229,7 @@ static void print_windows(const char *vm, JsonArray *windows) {
     cells[5 * i + 3] = geometry;
     cells[5 * i + 4] = member_string(window, "title");
   }
-  print_table(headers, 5, cells, n);
+  tandemctl_print_table(headers, 5, cells, n);
 }
 
 /* A window's title from ListWindows' answer, or NULL. */

@@ -1,6 +1,6 @@
 /* What tandemctl's vm commands print: JSON for scripts, sentences and a
- * table for people. Everything here reads the objects tandemctl-vm.c made
- * of the Manager's replies. */
+ * table for people, from the objects tandemctl-vm.c made of the Manager's
+ * replies; and the JSON and tables of the other commands. */
 #include "config.h"
 
 #include "tandem-i18n.h"
@@ -58,6 +58,24 @@ static void print_cell(const char *text, glong width, gboolean last) {
   }
   g_print("%s%*s", text, (int)MAX(width - g_utf8_strlen(text, -1), 0) + 2,
           "");
+}
+
+void tandemctl_print_table(const char *const *headers, guint n_columns,
+                           const char *const *cells, guint n_rows) {
+  g_autofree glong *widths = g_new0(glong, n_columns);
+
+  for (guint row = 0; row <= n_rows; row++)
+    for (guint column = 0; column < n_columns; column++) {
+      const char *text = row ? cells[(row - 1) * n_columns + column]
+                             : headers[column];
+      widths[column] = MAX(widths[column], g_utf8_strlen(text, -1));
+    }
+  for (guint row = 0; row <= n_rows; row++)
+    for (guint column = 0; column < n_columns; column++) {
+      const char *text = row ? cells[(row - 1) * n_columns + column]
+                             : headers[column];
+      print_cell(text, widths[column], column + 1 == n_columns);
+    }
 }
 
 void tandemctl_print_vm_table(JsonArray *vms) {

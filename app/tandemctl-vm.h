@@ -20,6 +20,13 @@ int tandemctl_vm_main(int argc, char **argv);
 /* @node as indented JSON and a newline, on stdout. */
 void tandemctl_print_json(JsonNode *node);
 
+/* A table for people: a header line, then @n_rows rows of @n_columns
+ * @cells (row by row), each column padded to its widest cell in
+ * characters (not bytes: names and titles may be any UTF-8); the last
+ * column is not padded. */
+void tandemctl_print_table(const char *const *headers, guint n_columns,
+                           const char *const *cells, guint n_rows);
+
 /* ListVMs as a table: objects with "name", "state", "accelerator". */
 void tandemctl_print_vm_table(JsonArray *vms);
 

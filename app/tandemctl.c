@@ -1,10 +1,11 @@
 /* tandemctl: drive Tandem from scripts and the host's menu entries. Global
  * options here; the commands in their own files (tandemctl-vm.c,
- * tandemctl-guest.c). */
+ * tandemctl-guest.c, tandemctl-snapshot.c). */
 #include "config.h"
 
 #include "tandem-i18n.h"
 #include "tandemctl-guest.h"
+#include "tandemctl-snapshot.h"
 #include "tandemctl-vm.h"
 
 /* Each command gets the arguments from its own name on. */
@@ -17,6 +18,7 @@ static const struct {
     {"launch", tandemctl_launch_main},
     {"windows", tandemctl_windows_main},
     {"focus", tandemctl_focus_main},
+    {"snapshot", tandemctl_snapshot_main},
 };
 
 int main(int argc, char **argv) {
@@ -55,9 +57,15 @@ int main(int argc, char **argv) {
         "  launch VM APP [FILE…]   Start one of them, with files to open\n"
         "  windows VM              List its windows on the host\n"
         "  focus VM                Show which of its windows has the focus\n"
+        "  snapshot create VM      Take a snapshot of a running virtual "
+        "machine\n"
+        "  snapshot list VM        List its snapshots\n"
+        "  snapshot restore VM ID  Bring it back to a snapshot\n"
+        "  snapshot delete VM ID   Delete a snapshot\n"
         "\n"
-        "Run “tandemctl COMMAND --help” (“tandemctl vm COMMAND --help”) for "
-        "a command's options; see tandemctl(1).\n"
+        "Run “tandemctl COMMAND --help” (“tandemctl vm COMMAND --help”, "
+        "“tandemctl snapshot COMMAND --help”) for a command's options; see "
+        "tandemctl(1).\n"
         "tandemctl starts Tandem if it is not running."));
 
   if (!g_option_context_parse(context, &argc, &argv, &error)) {

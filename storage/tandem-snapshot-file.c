@@ -165,6 +165,11 @@ static gboolean input_open(Input *in, const char *path,
                            GCancellable *cancellable, GError **error) {
   *in = (Input){-1, path, (guint32)crc32(0, NULL, 0), 0, cancellable};
   in->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (in->fd < 0 && errno == ENOENT) {
+    g_set_error(error, TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_CORRUPT,
+                "its memory file is missing");
+    return FALSE;
+  }
   if (in->fd < 0) {
     int e = errno;
     g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),

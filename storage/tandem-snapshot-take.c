@@ -327,9 +327,11 @@ static void on_query_migrate(GObject *source, GAsyncResult *result,
   Take *t = take_of(task);
   g_autoptr(TandemQmpMigrationInfo) info =
       tandem_qmp_query_migrate_finish(t->qmp, result, NULL);
-  if (info && t->progress_id)
-    progress(task, TANDEM_SNAPSHOT_PHASE_SAVING, info->ram_transferred,
-             info->ram_total);
+  /* Saved = what is no longer to send: zero pages cost no bytes on the
+   * wire, so the bytes transferred would stop far short of the total. */
+  if (info && t->progress_id && info->ram_total >= info->ram_remaining)
+    progress(task, TANDEM_SNAPSHOT_PHASE_SAVING,
+             info->ram_total - info->ram_remaining, info->ram_total);
   g_object_unref(task);
 }
 

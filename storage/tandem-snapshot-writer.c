@@ -115,7 +115,7 @@ static gpointer reader_main(gpointer data) {
   TandemSnapshotWriter *self = data;
   for (;;) {
     g_mutex_lock(&self->lock);
-    Chunk *c;
+    Chunk *c = NULL;
     gint64 waited_from = 0;
     while (!self->stop && !(c = take_free_chunk(self))) {
       if (!waited_from) {

@@ -1,0 +1,305 @@
+#!/bin/sh
+# tandemctl snapshot and the Snapshots interface against the real shell
+# (tandem --service) on a private session bus (with-session), with the tiny
+# test guest running under TCG and a small data disk: a snapshot taken with
+# progress, listed, restored and deleted; wrong input refused with a clear
+# message and exit status, the guest running on untouched. Every wait is
+# bounded. Skipped without the test guest ($TANDEM_TEST_GUEST, else
+# build/test-guest: tools/dev.sh test builds it).
+set -u
+. "$TANDEM_SOURCE_ROOT/tests/tap.sh"
+. "$TANDEM_SOURCE_ROOT/tools/session.sh"
+ctl="$TANDEM_BUILD_ROOT/app/tandemctl"
+shell="$TANDEM_BUILD_ROOT/app/tandem"
+guest=${TANDEM_TEST_GUEST:-$TANDEM_SOURCE_ROOT/build/test-guest}
+vms="$XDG_CONFIG_HOME/tandem/vms"
+data="$XDG_DATA_HOME/tandem/vms/snap"
+work="$XDG_RUNTIME_DIR/snapshots"
+export LANG=C.UTF-8 LC_ALL= LANGUAGE=
+
+if [ ! -f "$guest/vmlinuz" ] || [ ! -f "$guest/initramfs.img" ]; then
+  echo "1..0 # SKIP no test guest in $guest (tests/vm/make-test-guest.sh \
+$guest builds it; tools/dev.sh test does)"
+  exit 0
+fi
+for tool in qemu-system-x86_64 qemu-img; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "1..0 # SKIP $tool is not installed"
+    exit 0
+  fi
+done
+
+shell_pid="" monitor_pid=""
+cleanup() {
+  "$ctl" vm stop snap --force >/dev/null 2>&1
+  for pid in $monitor_pid $shell_pid; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in $monitor_pid $shell_pid; do
+    wait "$pid" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+bus_names() {
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus \
+    /org/freedesktop/DBus org.freedesktop.DBus.ListNames
+}
+shell_owns_name() { bus_names | grep -q '"org.tandem.Tandem"'; }
+introspection_has() {
+  dbus-send --session --print-reply --dest=org.tandem.Tandem \
+    /org/tandem/Tandem org.freedesktop.DBus.Introspectable.Introspect |
+    grep -qF "$1"
+}
+raw_call() { # raw_call METHOD ARGS...: to see the D-Bus error's name
+  _method=$1
+  shift
+  dbus-send --session --print-reply --dest=org.tandem.Tandem \
+    /org/tandem/Tandem "org.tandem.Tandem1.Snapshots.$_method" "$@"
+}
+# json_check EXPRESSION COMMAND...: COMMAND prints JSON (bound to d) for
+# which the Python EXPRESSION holds.
+json_check() {
+  _expr=$1
+  shift
+  "$@" | python3 -c "import json, sys; d = json.load(sys.stdin); \
+assert $_expr, d"
+}
+json_value() { # json_value EXPRESSION COMMAND...: prints EXPRESSION of d
+  _expr=$1
+  shift
+  "$@" | python3 -c "import json, sys; d = json.load(sys.stdin); \
+print($_expr)"
+}
+fails_with() { # fails_with TEXT COMMAND...: exit status 1 and TEXT said
+  _text=$1
+  shift
+  status_is 1 "$@" && output_has "$_text" "$@"
+}
+usage_error() { # usage_error TEXT COMMAND...: exit status 2 and TEXT said
+  _text=$1
+  shift
+  status_is 2 "$@" && output_has "$_text" "$@"
+}
+vm_state_is() {
+  json_check "d['state'] == '$2'" "$ctl" vm status "$1" --json
+}
+qemu_pid() { json_value "d['pid']" "$ctl" vm status snap --json; }
+signal_seen() { grep -A12 "member=$1" "$work/signals.log" | grep -qF "$2"; }
+signal_count() { grep -c "member=$1" "$work/signals.log"; }
+more_signals() { test "$(signal_count "$1")" -gt "$2"; }
+snapshot_ids() { json_value "' '.join(s['id'] for s in d)" \
+  "$ctl" snapshot list snap --json; }
+
+# --- The VMs: "snap" runs the test guest, "idle" is never started --------
+mkdir -p "$vms" "$data" "$work"
+qemu-img create -q -f qcow2 "$data/data.qcow2" 16M
+cat >"$vms/snap.conf" <<EOF
+[VM]
+Memory=256M
+CPUs=1
+Accelerator=tcg
+Display=none
+[Boot]
+Kernel=$guest/vmlinuz
+Initrd=$guest/initramfs.img
+CommandLine=console=ttyS0 quiet
+[Disk data]
+Path=$data/data.qcow2
+EOF
+printf '[VM]\nAccelerator=tcg\n[Boot]\nKernel=%s/vmlinuz\n' "$guest" \
+  >"$vms/idle.conf"
+
+dbus-monitor --session \
+  "type='signal',interface='org.tandem.Tandem1.Snapshots'" \
+  >"$work/signals.log" 2>&1 &
+monitor_pid=$!
+
+"$shell" --service >"$work/shell.log" 2>&1 &
+shell_pid=$!
+check "the shell owns org.tandem.Tandem" tandem_wait_for shell_owns_name
+for member in Create List Restore Delete Progress Changed; do
+  check "the Snapshots interface has $member" \
+    introspection_has "name=\"$member\""
+done
+check "List's reply is typed" introspection_has 'type="a(ssxsstttt)"'
+
+check "the guest starts" status_is 0 timeout 300 "$ctl" vm start snap
+check "and runs" vm_state_is snap running
+check "it has no snapshots yet" \
+  output_has "“snap” has no snapshots. Take one with “tandemctl snapshot \
+create snap”." "$ctl" snapshot list snap
+check "list --json is an empty list" json_check "d == []" \
+  "$ctl" snapshot list snap --json
+check "in German too" env LANGUAGE=de sh -c "'$ctl' snapshot list snap | \
+grep -qF '„snap“ hat keine Snapshots.'"
+
+# --- Taking one ----------------------------------------------------------
+check "snapshot create exits 0" sh -c "timeout 300 '$ctl' snapshot create \
+snap --name 'first one' >'$work/create.out' 2>'$work/create.err'"
+id=$(sed -n 's/^Took snapshot \([^ ]*\) of “snap” (.*)\.$/\1/p' \
+  "$work/create.out")
+# Sizes are g_format_size()'s: a no-break space before the unit.
+size='[0-9.]*.[kMG]*B'
+method='\(background\|stopped\)'
+check "and names the new snapshot, how it was taken and its size" \
+  grep -q "^Took snapshot $id of “snap” ($method, $size)\.\$" \
+  "$work/create.out"
+check "having said what it does" \
+  grep -qxF "Taking a snapshot of “snap”…" "$work/create.err"
+check "and, off a terminal, its steps as lines" \
+  grep -qxF "Saving memory…" "$work/create.err"
+check "down to writing it to disk" \
+  grep -qxF "Writing the snapshot to disk…" "$work/create.err"
+check "and no terminal control characters" \
+  sh -c "! grep -q \"$(printf '\033')\" '$work/create.err'"
+check "Progress was sent while saving" \
+  tandem_wait_for signal_seen Progress '"saving"'
+check "with the snapshot's id" signal_seen Progress "\"$id\""
+check "and for done" tandem_wait_for signal_seen Progress '"done"'
+check "Changed was sent" tandem_wait_for signal_seen Changed '"snap"'
+check "the guest still runs" vm_state_is snap running
+
+check "list shows it" sh -c "'$ctl' snapshot list snap | grep -q \
+'^$id  *first one  *[0-9-]* [0-9:]*  *$method  *$size\$'"
+check "under a header" output_has "METHOD" "$ctl" snapshot list snap
+check "list --json has exactly it" \
+  json_check "[s['id'] for s in d] == ['$id']" "$ctl" snapshot list snap --json
+check "with its name and method" \
+  json_check "d[0]['name'] == 'first one' and \
+d[0]['method'] in ('background', 'stopped')" "$ctl" snapshot list snap --json
+check "with every field" \
+  json_check "sorted(d[0]) == sorted(['id', 'name', 'created', 'method', \
+'method-reason', 'file-bytes', 'raw-bytes', 'memory', 'duration-ms'])" \
+  "$ctl" snapshot list snap --json
+check "and plausible values" \
+  json_check "d[0]['memory'] == 256 << 20 and d[0]['file-bytes'] > 0 and \
+d[0]['raw-bytes'] >= d[0]['file-bytes'] and d[0]['duration-ms'] > 0 and \
+abs(d[0]['created'] - $(date +%s)) < 600" "$ctl" snapshot list snap --json
+check "its memory file is on disk" test -s "$data/snapshots/$id.tsnap"
+
+# A second one, on a terminal: the bar, redrawn in place.
+check "create on a terminal exits 0" \
+  sh -c "script -qec \"'$ctl' snapshot create snap --json >'$work/tty.json'\" \
+/dev/null >'$work/tty.out'"
+check "and draws a progress bar on standard error" \
+  grep -q "Saving memory  \[[#-]*\] *[0-9]* %" "$work/tty.out"
+check "redrawn in place" grep -q "$(printf '\r')Saving memory" "$work/tty.out"
+check "--json prints the new snapshot" \
+  json_check "d['id'] != '$id' and d['name'] == ''" cat "$work/tty.json"
+check "now there are two, oldest first" \
+  json_check "len(d) == 2 and d[0]['id'] == '$id'" \
+  "$ctl" snapshot list snap --json
+
+# --- Refusals: the guest runs on untouched --------------------------------
+pid_before=$(qemu_pid)
+check "an unknown VM is reported by create" \
+  fails_with "There is no VM called “nosuch”." "$ctl" snapshot create nosuch
+check "by list" fails_with "There is no VM called “nosuch”." \
+  "$ctl" snapshot list nosuch
+check "by restore" fails_with "There is no VM called “nosuch”." \
+  "$ctl" snapshot restore nosuch "$id"
+check "by delete" fails_with "There is no VM called “nosuch”." \
+  "$ctl" snapshot delete nosuch "$id"
+check "the D-Bus error is NotFound" \
+  output_has "org.tandem.Tandem1.Error.NotFound" \
+  raw_call List string:nosuch
+check "an id that is a path is refused by restore" \
+  fails_with "“../x” is not a snapshot id" "$ctl" snapshot restore snap ../x
+check "and by delete" fails_with "“../x” is not a snapshot id" \
+  "$ctl" snapshot delete snap ../x
+check "which says where to find the ids" \
+  output_has "“tandemctl snapshot list snap” shows them." \
+  "$ctl" snapshot delete snap ../x
+check "the D-Bus error is Invalid" \
+  output_has "org.tandem.Tandem1.Error.Invalid" \
+  raw_call Restore string:snap string:../x
+check "an unknown id is refused by restore" \
+  fails_with "“snap” has no snapshot “20000101-000000”." \
+  "$ctl" snapshot restore snap 20000101-000000
+check "and by delete" \
+  fails_with "“snap” has no snapshot “20000101-000000”." \
+  "$ctl" snapshot delete snap 20000101-000000
+check "the D-Bus error is NotFound" \
+  output_has "org.tandem.Tandem1.Error.NotFound" \
+  raw_call Delete string:snap string:20000101-000000
+newline_name="two
+lines"
+check "a name with a newline is refused" \
+  fails_with "A snapshot's name must be a single line of at most 64 \
+characters." "$ctl" snapshot create snap --name "$newline_name"
+check "as is one that is too long" \
+  fails_with "at most 64 characters" "$ctl" snapshot create snap \
+  --name "$(printf '%070d' 0)"
+check "a VM that is not running is refused" \
+  fails_with "“idle” is not running: a snapshot is taken of a running VM. \
+Start it with “tandemctl vm start idle”." "$ctl" snapshot create idle
+check "the D-Bus error is NotRunning" \
+  output_has "org.tandem.Tandem1.Error.NotRunning" \
+  raw_call Create string:idle string:
+check "nothing was taken meanwhile" \
+  json_check "len(d) == 2" "$ctl" snapshot list snap --json
+check "the guest still runs" vm_state_is snap running
+check "in the same QEMU" test "$(qemu_pid)" = "$pid_before"
+
+# --- Usage errors: exit 2 and a pointer to --help ---------------------------
+check "snapshot alone exits 2" status_is 2 "$ctl" snapshot
+check "snapshot --help lists the commands" \
+  output_has "restore VM ID" "$ctl" snapshot --help
+check "tandemctl --help lists them too" \
+  output_has "snapshot create VM" "$ctl" --help
+check "an unknown snapshot command is named" \
+  usage_error "unknown command “snapshot frob”" "$ctl" snapshot frob
+for command in create list restore delete; do
+  check "snapshot $command --help exits 0" \
+    status_is 0 "$ctl" snapshot "$command" --help
+  check "snapshot $command without a VM exits 2" \
+    usage_error "the name of a virtual machine is missing" \
+    "$ctl" snapshot "$command"
+done
+check "create --help has --name" output_has "--name=NAME" \
+  "$ctl" snapshot create --help
+check "restore without an id exits 2, saying where the ids are" \
+  usage_error "“tandemctl snapshot list VM” shows them" \
+  "$ctl" snapshot restore snap
+check "usage errors point at the command's --help" \
+  usage_error "tandemctl snapshot delete --help" \
+  "$ctl" snapshot delete snap "$id" more
+check "an unknown option exits 2" \
+  usage_error "tandemctl snapshot list --help" \
+  "$ctl" snapshot list snap --frobnicate
+
+# --- Restoring -------------------------------------------------------------
+check "snapshot restore exits 0" sh -c "timeout 300 '$ctl' snapshot restore \
+snap '$id' >'$work/restore.out' 2>'$work/restore.err'"
+check "and says so" \
+  grep -qxF "“snap” runs on from snapshot $id." "$work/restore.out"
+check "having said what it does" \
+  grep -qxF "Restoring “snap” to snapshot $id…" "$work/restore.err"
+check "and its steps" grep -qxF "Loading memory…" "$work/restore.err"
+check "the guest runs" vm_state_is snap running
+check "in a new QEMU" test "$(qemu_pid)" != "$pid_before"
+check "Progress was sent while loading" \
+  tandem_wait_for signal_seen Progress '"loading"'
+check "both snapshots are still there" \
+  json_check "len(d) == 2" "$ctl" snapshot list snap --json
+
+# --- Deleting --------------------------------------------------------------
+changes=$(signal_count Changed)
+check "snapshot delete exits 0" \
+  output_has "Deleted snapshot $id of “snap”." "$ctl" snapshot delete snap "$id"
+check "it is no longer listed" \
+  json_check "'$id' not in [s['id'] for s in d] and len(d) == 1" \
+  "$ctl" snapshot list snap --json
+check "its memory file is gone" test ! -e "$data/snapshots/$id.tsnap"
+check "Changed was sent" tandem_wait_for more_signals Changed "$changes"
+check "deleting it again is refused" \
+  fails_with "“snap” has no snapshot “$id”." "$ctl" snapshot delete snap "$id"
+check "the guest still runs" vm_state_is snap running
+other=$(snapshot_ids)
+check "the other one can be deleted too" \
+  status_is 0 "$ctl" snapshot delete snap "$other"
+check "leaving none" json_check "d == []" "$ctl" snapshot list snap --json
+
+tap_end
