@@ -264,6 +264,7 @@ static gboolean tandem_application_serve(TandemApplication *self,
   if (!start_guests(self, error))
     return FALSE;
   self->snapshots = tandem_snapshot_manager_new(self->manager);
+  tandem_guest_hub_set_snapshot_manager(self->hub, self->snapshots);
   if (!self->service)
     return TRUE;
   tandem_dbus_service_set_guest_hub(self->service, self->hub);

@@ -392,12 +392,21 @@ static void vm_operation_done(GObject *source, GAsyncResult *result,
   int r;
 
   switch (pending->operation) {
-  case VM_OPERATION_START:
-    ok = tandem_vm_start_finish(pending->vm, result, &error);
+  case VM_OPERATION_START: /* resumed from a saved session, or booted */
+    ok = TANDEM_IS_SNAPSHOT_MANAGER(source)
+             ? tandem_snapshot_manager_start_finish(
+                   TANDEM_SNAPSHOT_MANAGER(source), result, NULL, &error)
+             : tandem_vm_start_finish(pending->vm, result, &error);
     break;
-  case VM_OPERATION_STOP:
-    ok = tandem_vm_stop_finish(pending->vm, result, &error);
+  case VM_OPERATION_STOP: { /* SaveOnStop: its session saved first */
+    g_autoptr(TandemSnapshotInfo) saved = NULL;
+    if (TANDEM_IS_SNAPSHOT_MANAGER(source))
+      ok = (saved = tandem_snapshot_manager_suspend_finish(
+                TANDEM_SNAPSHOT_MANAGER(source), result, &error)) != NULL;
+    else
+      ok = tandem_vm_stop_finish(pending->vm, result, &error);
     break;
+  }
   default:
     ok = tandem_vm_command_finish(pending->vm, result, &error);
     break;
@@ -437,11 +446,25 @@ static int begin_vm_operation(TandemDbusService *self, sd_bus_message *call,
   pending = pending_call_new(operation, call, vm, self->app);
   switch (operation) {
   case VM_OPERATION_START:
-    tandem_vm_start_async(vm, self->cancellable, vm_operation_done, pending);
+    if (self->snapshots) /* a VM stopped with its session saved resumes */
+      tandem_snapshot_manager_start_async(self->snapshots, name,
+                                          self->cancellable,
+                                          vm_operation_done, pending);
+    else
+      tandem_vm_start_async(vm, self->cancellable, vm_operation_done,
+                            pending);
     break;
   case VM_OPERATION_STOP:
-    tandem_vm_stop_async(vm, force, self->cancellable, vm_operation_done,
-                         pending);
+    if (!force && self->snapshots &&
+        tandem_vm_get_config(vm)->save_on_stop &&
+        (tandem_vm_get_state(vm) == TANDEM_VM_RUNNING ||
+         tandem_vm_get_state(vm) == TANDEM_VM_PAUSED))
+      tandem_snapshot_manager_suspend_async(self->snapshots, name,
+                                            self->cancellable,
+                                            vm_operation_done, pending);
+    else
+      tandem_vm_stop_async(vm, force, self->cancellable, vm_operation_done,
+                           pending);
     break;
   case VM_OPERATION_PAUSE:
     tandem_vm_pause_async(vm, self->cancellable, vm_operation_done, pending);

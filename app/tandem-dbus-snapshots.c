@@ -196,6 +196,56 @@ static int snapshots_create(sd_bus_message *call, void *userdata,
   return 1; /* answered later, by create_done() */
 }
 
+static void suspend_done(GObject *source, GAsyncResult *result,
+                         gpointer data) {
+  g_autoptr(PendingSnapshot) pending = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TandemSnapshotInfo) info = tandem_snapshot_manager_suspend_finish(
+      TANDEM_SNAPSHOT_MANAGER(source), result, &error);
+  int r;
+
+  if (!info) {
+    reply_error(pending, error);
+    return;
+  }
+  r = sd_bus_reply_method_return(pending->call, "s", info->id);
+  if (r < 0)
+    g_debug("No reply to Suspend: %s", g_strerror(-r));
+}
+
+/* Suspend(s vm) -> (s id): saves the session and stops the VM; its next
+ * start (Manager.Start, a launch, the window) resumes it. */
+static int snapshots_suspend(sd_bus_message *call, void *userdata,
+                             sd_bus_error *ret_error) {
+  TandemDbusService *self = userdata;
+  const char *name;
+  TandemVmState state;
+  TandemVm *vm;
+  int r;
+
+  r = sd_bus_message_read(call, "s", &name);
+  if (r < 0)
+    return r;
+  vm = tandem_dbus_service_lookup_vm(self, name, ret_error);
+  if (!vm)
+    return -ENOENT;
+  r = check_no_snapshot_busy(self, name, ret_error);
+  if (r >= 0)
+    r = check_vm_settled(vm, ret_error);
+  if (r < 0)
+    return r;
+  state = tandem_vm_get_state(vm);
+  if (state != TANDEM_VM_RUNNING && state != TANDEM_VM_PAUSED)
+    return sd_bus_error_setf(
+        ret_error, TANDEM_DBUS_ERROR_NOT_RUNNING,
+        /* TRANSLATORS: %s is a VM's name. */
+        _("“%s” is not running: there is no session to save."), name);
+  tandem_snapshot_manager_suspend_async(self->snapshots, name,
+                                        self->cancellable, suspend_done,
+                                        pending_snapshot_new(call, self->app));
+  return 1; /* answered later, by suspend_done() */
+}
+
 static void restore_done(GObject *source, GAsyncResult *result,
                          gpointer data) {
   g_autoptr(PendingSnapshot) pending = data;
@@ -318,6 +368,9 @@ static const sd_bus_vtable snapshots_vtable[] = {
                             snapshots_list, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Restore", SD_BUS_ARGS("s", vm, "s", id),
                             SD_BUS_NO_RESULT, snapshots_restore,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Suspend", SD_BUS_ARGS("s", vm),
+                            SD_BUS_RESULT("s", id), snapshots_suspend,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", vm, "s", id),
                             SD_BUS_NO_RESULT, snapshots_delete,

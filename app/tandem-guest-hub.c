@@ -34,6 +34,7 @@ typedef struct {
 struct _TandemGuestHub {
   GObject parent_instance;
   TandemVmManager *manager;
+  TandemSnapshotManager *snapshots; /* NULL: VMs always boot */
   GHashTable *guests; /* name -> Guest */
   TandemMenuExporter *exporter; /* NULL: no host menu */
 };
@@ -454,7 +455,12 @@ static void vm_resumed(GObject *source, GAsyncResult *res, gpointer data) {
 static void vm_started(GObject *source, GAsyncResult *res, gpointer data) {
   GTask *task = data;
   GError *error = NULL;
-  if (!tandem_vm_start_finish(TANDEM_VM(source), res, &error) &&
+  gboolean started =
+      TANDEM_IS_SNAPSHOT_MANAGER(source)
+          ? tandem_snapshot_manager_start_finish(
+                TANDEM_SNAPSHOT_MANAGER(source), res, NULL, &error)
+          : tandem_vm_start_finish(TANDEM_VM(source), res, &error);
+  if (!started &&
       !g_error_matches(error, TANDEM_VMM_ERROR,
                        TANDEM_VMM_ERROR_ALREADY_RUNNING) &&
       !g_error_matches(error, TANDEM_VMM_ERROR, TANDEM_VMM_ERROR_BUSY)) {
@@ -490,7 +496,11 @@ void tandem_guest_hub_launch_async(TandemGuestHub *self, const char *guest,
     TandemVmState s = tandem_vm_get_state(vm);
     if (s == TANDEM_VM_STOPPED || s == TANDEM_VM_CRASHED) {
       progress(task, TANDEM_LAUNCH_STARTING_VM);
-      tandem_vm_start_async(vm, cancellable, vm_started, task);
+      if (self->snapshots) /* stopped with its session saved: resume it */
+        tandem_snapshot_manager_start_async(self->snapshots, guest,
+                                            cancellable, vm_started, task);
+      else
+        tandem_vm_start_async(vm, cancellable, vm_started, task);
       return;
     }
     if (s == TANDEM_VM_PAUSED) { /* a paused guest cannot start anything */
@@ -508,6 +518,11 @@ guint32 tandem_guest_hub_launch_finish(TandemGuestHub *self,
 }
 
 /* --- Life ------------------------------------------------------------------- */
+
+void tandem_guest_hub_set_snapshot_manager(TandemGuestHub *self,
+                                           TandemSnapshotManager *snapshots) {
+  g_set_object(&self->snapshots, snapshots);
+}
 
 TandemGuestHub *tandem_guest_hub_new(TandemVmManager *manager) {
   TandemGuestHub *self = g_object_new(TANDEM_TYPE_GUEST_HUB, NULL);
@@ -532,6 +547,7 @@ static void tandem_guest_hub_dispose(GObject *object) {
   }
   if (self->guests)
     g_hash_table_remove_all(self->guests);
+  g_clear_object(&self->snapshots);
   G_OBJECT_CLASS(tandem_guest_hub_parent_class)->dispose(object);
 }
 

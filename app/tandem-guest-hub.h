@@ -9,6 +9,7 @@
 #include <gio/gio.h>
 
 #include "tandem-guest-link.h"
+#include "tandem-snapshot-manager.h"
 #include "tandem-vm-manager.h"
 
 G_BEGIN_DECLS
@@ -48,6 +49,10 @@ G_DECLARE_FINAL_TYPE(TandemGuestHub, tandem_guest_hub, TANDEM, GUEST_HUB,
                      GObject)
 
 TandemGuestHub *tandem_guest_hub_new(TandemVmManager *manager);
+/* Launching into a stopped VM starts it through @snapshots: a VM stopped
+ * with its session saved resumes instead of booting. */
+void tandem_guest_hub_set_snapshot_manager(TandemGuestHub *self,
+                                           TandemSnapshotManager *snapshots);
 
 /* Where the host menu goes (NULL: no menu export). @tandemctl: the
  * command its entries run. */

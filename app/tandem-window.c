@@ -23,6 +23,7 @@ struct _TandemWindow {
   GtkInfoBar *info_bar;
   GtkLabel *info_label;
   GtkWidget *guest_panel; /* NULL until a guest hub is set */
+  TandemSnapshotManager *snapshots; /* NULL: Start always boots */
 };
 
 G_DEFINE_TYPE(TandemWindow, tandem_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -93,7 +94,13 @@ static void update_row(VmRow *r) {
 static void on_started(GObject *source, GAsyncResult *result, gpointer data) {
   g_autoptr(TandemWindow) self = data;
   g_autoptr(GError) error = NULL;
-  if (!tandem_vm_start_finish(TANDEM_VM(source), result, &error)) {
+  gboolean ok = TANDEM_IS_SNAPSHOT_MANAGER(source)
+                    ? tandem_snapshot_manager_start_finish(
+                          TANDEM_SNAPSHOT_MANAGER(source), result, NULL,
+                          &error)
+                    : tandem_vm_start_finish(TANDEM_VM(source), result,
+                                             &error);
+  if (!ok) {
     /* TRANSLATORS: %s is why; the VM's name is in it. */
     g_autofree char *msg = g_strdup_printf(_("Could not start: %s"),
                                            error->message);
@@ -104,7 +111,14 @@ static void on_started(GObject *source, GAsyncResult *result, gpointer data) {
 static void on_stopped(GObject *source, GAsyncResult *result, gpointer data) {
   g_autoptr(TandemWindow) self = data;
   g_autoptr(GError) error = NULL;
-  if (!tandem_vm_stop_finish(TANDEM_VM(source), result, &error)) {
+  g_autoptr(TandemSnapshotInfo) saved = NULL;
+  gboolean ok = TANDEM_IS_SNAPSHOT_MANAGER(source)
+                    ? (saved = tandem_snapshot_manager_suspend_finish(
+                           TANDEM_SNAPSHOT_MANAGER(source), result,
+                           &error)) != NULL
+                    : tandem_vm_stop_finish(TANDEM_VM(source), result,
+                                            &error);
+  if (!ok) {
     g_autofree char *msg = g_strdup_printf(_("Could not stop: %s"),
                                            error->message);
     show_error(self, msg);
@@ -117,8 +131,16 @@ static void on_action_clicked(GtkButton *button, gpointer data) {
   TandemVmState s = tandem_vm_get_state(r->vm);
 
   gtk_widget_hide(GTK_WIDGET(self->info_bar));
-  if (s == TANDEM_VM_RUNNING || s == TANDEM_VM_PAUSED)
+  const char *name = tandem_vm_get_name(r->vm);
+  if ((s == TANDEM_VM_RUNNING || s == TANDEM_VM_PAUSED) && self->snapshots &&
+      tandem_vm_get_config(r->vm)->save_on_stop)
+    tandem_snapshot_manager_suspend_async(self->snapshots, name, NULL,
+                                          on_stopped, g_object_ref(self));
+  else if (s == TANDEM_VM_RUNNING || s == TANDEM_VM_PAUSED)
     tandem_vm_stop_async(r->vm, FALSE, NULL, on_stopped, g_object_ref(self));
+  else if (self->snapshots) /* a saved session resumes */
+    tandem_snapshot_manager_start_async(self->snapshots, name, NULL,
+                                        on_started, g_object_ref(self));
   else
     tandem_vm_start_async(r->vm, NULL, on_started, g_object_ref(self));
 }
@@ -279,6 +301,7 @@ static void tandem_window_dispose(GObject *object) {
   TandemWindow *self = TANDEM_WINDOW(object);
 
   g_clear_object(&self->manager);
+  g_clear_object(&self->snapshots);
   G_OBJECT_CLASS(tandem_window_parent_class)->dispose(object);
 }
 
@@ -340,6 +363,7 @@ GtkWidget *tandem_window_get_guest_panel(TandemWindow *self) {
 void tandem_window_set_snapshot_manager(TandemWindow *self,
                                         TandemSnapshotManager *snapshots) {
   g_return_if_fail(TANDEM_IS_WINDOW(self));
+  g_set_object(&self->snapshots, snapshots);
   if (self->guest_panel && snapshots)
     tandem_guest_panel_set_snapshot_manager(
         TANDEM_GUEST_PANEL(self->guest_panel), snapshots);

@@ -345,7 +345,9 @@ static const VmOperation vm_operations[] = {
     {"start", "StartVM", N_("Starts a virtual machine; waits until it runs.")},
     {"stop", "StopVM",
      N_("Shuts a virtual machine down: asks the guest to power off, and "
-        "ends QEMU if it does not. Waits until QEMU has exited.")},
+        "ends QEMU if it does not. Waits until QEMU has exited. With "
+        "--save, saves the guest's session instead, and the next start "
+        "resumes it where it was.")},
     {"pause", "PauseVM", N_("Pauses a virtual machine.")},
     {"resume", "ResumeVM", N_("Lets a paused virtual machine go on.")},
     {"reset", "ResetVM",
@@ -361,12 +363,14 @@ static void print_progress(const VmOperation *operation, const char *name) {
 }
 
 static int vm_operation(const VmOperation *operation, int argc, char **argv) {
-  gboolean json = FALSE, force = FALSE;
+  gboolean json = FALSE, force = FALSE, save = FALSE;
   gboolean is_stop = g_str_equal(operation->method, "StopVM");
   GOptionEntry entries[] = {
       TANDEMCTL_JSON_OPTION(json),
       {"force", 0, 0, G_OPTION_ARG_NONE, &force,
        N_("Do not wait for the guest: end QEMU at once"), NULL},
+      {"save", 0, 0, G_OPTION_ARG_NONE, &save,
+       N_("Save the guest's session; the next start resumes it"), NULL},
       {NULL},
   };
   gboolean long_running = is_stop || g_str_equal(operation->method, "StartVM");
@@ -376,16 +380,25 @@ static int vm_operation(const VmOperation *operation, int argc, char **argv) {
   int r;
 
   if (!is_stop)
-    entries[1] = entries[2]; /* --force is stop's alone */
+    entries[1] = entries[3]; /* --force and --save are stop's alone */
   if (!parse_command(operation->command, _(operation->summary), entries, 1,
                      &argc, &argv))
     return TANDEMCTL_EXIT_USAGE;
+  if (save && force) {
+    g_printerr(_("tandemctl: --save and --force do not go together: a "
+                 "session is saved from a running guest.\n"));
+    return TANDEMCTL_EXIT_USAGE;
+  }
   if (!(bus = tandemctl_connect_session_bus()))
     return TANDEMCTL_EXIT_FAILED;
-  r = new_manager_call(bus, operation->method, &call);
+  if (save) /* the session saved, then QEMU ended */
+    r = tandemctl_new_call(bus, TANDEM_DBUS_SNAPSHOTS_INTERFACE, "Suspend",
+                           &call);
+  else
+    r = new_manager_call(bus, operation->method, &call);
   if (r >= 0)
-    r = is_stop ? sd_bus_message_append(call, "sb", argv[1], force)
-                : sd_bus_message_append(call, "s", argv[1]);
+    r = is_stop && !save ? sd_bus_message_append(call, "sb", argv[1], force)
+                         : sd_bus_message_append(call, "s", argv[1]);
   if (r < 0)
     return tandemctl_report_errno(r);
   print_progress(operation, argv[1]);

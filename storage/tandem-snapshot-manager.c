@@ -195,7 +195,7 @@ void tandem_snapshot_manager_create_async(TandemSnapshotManager *self,
                                           GCancellable *cancellable,
                                           GAsyncReadyCallback callback,
                                           gpointer user_data) {
-  tsm_take_async(self, vm, name, cancellable, callback, user_data);
+  tsm_take_async(self, vm, name, FALSE, cancellable, callback, user_data);
 }
 
 TandemSnapshotInfo *tandem_snapshot_manager_create_finish(
@@ -264,6 +264,110 @@ gboolean tandem_snapshot_manager_delete(TandemSnapshotManager *self,
   if (ok)
     tsm_emit_changed(self, vm);
   return ok;
+}
+
+void tandem_snapshot_manager_suspend_async(TandemSnapshotManager *self,
+                                           const char *vm,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data) {
+  tsm_take_async(self, vm, "Suspended", TRUE, cancellable, callback,
+                 user_data);
+}
+
+TandemSnapshotInfo *tandem_snapshot_manager_suspend_finish(
+    TandemSnapshotManager *self, GAsyncResult *result, GError **error) {
+  return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+char *tandem_snapshot_manager_get_resume(TandemSnapshotManager *self,
+                                         const char *vm) {
+  g_autofree char *dir = tandem_snapshot_dir(vm);
+  g_autoptr(TandemSnapshotManifest) m =
+      tandem_snapshot_manifest_load(dir, vm, NULL);
+  return m ? g_strdup(m->resume) : NULL;
+}
+
+/* start_async's result: TRUE when resumed; FALSE when booted. */
+typedef struct {
+  char *vm, *id;
+} Start;
+
+static void start_free(Start *s) {
+  g_free(s->vm);
+  g_free(s->id);
+  g_free(s);
+}
+
+static void on_resumed(GObject *source, GAsyncResult *result,
+                       gpointer data) {
+  g_autoptr(GTask) task = data;
+  TandemSnapshotManager *self = g_task_get_source_object(task);
+  Start *s = g_task_get_task_data(task);
+  GError *error = NULL;
+  if (!tandem_snapshot_manager_restore_finish(self, result, &error)) {
+    g_task_return_new_error(
+        task, error->domain, error->code,
+        "%s. Its saved session is kept: to boot “%s” without it, delete "
+        "snapshot %s (tandemctl snapshot delete %s %s)",
+        error->message, s->vm, s->id, s->vm, s->id);
+    g_error_free(error);
+    return;
+  }
+  /* Used up: the guest has gone on from it. */
+  g_autoptr(GError) ignored = NULL;
+  tandem_snapshot_manager_delete(self, s->vm, s->id, &ignored);
+  g_task_return_int(task, 1);
+}
+
+static void on_booted(GObject *source, GAsyncResult *result, gpointer data) {
+  g_autoptr(GTask) task = data;
+  GError *error = NULL;
+  if (!tandem_vm_start_finish(TANDEM_VM(source), result, &error))
+    g_task_return_error(task, error);
+  else
+    g_task_return_int(task, 0);
+}
+
+void tandem_snapshot_manager_start_async(TandemSnapshotManager *self,
+                                         const char *vm_name,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data) {
+  GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, tandem_snapshot_manager_start_async);
+  GError *error = NULL;
+  TandemVm *vm = tsm_lookup(self, vm_name, &error);
+  if (!vm) {
+    g_task_return_error(task, error);
+    g_object_unref(task);
+    return;
+  }
+  char *resume = tandem_snapshot_manager_get_resume(self, vm_name);
+  if (!resume) {
+    tandem_vm_start_async(vm, cancellable, on_booted, task);
+    return;
+  }
+  Start *s = g_new0(Start, 1);
+  s->vm = g_strdup(vm_name);
+  s->id = resume;
+  g_task_set_task_data(task, s, (GDestroyNotify)start_free);
+  tsm_restore_async(self, vm_name, resume, cancellable, on_resumed, task);
+}
+
+gboolean tandem_snapshot_manager_start_finish(TandemSnapshotManager *self,
+                                              GAsyncResult *result,
+                                              gboolean *resumed,
+                                              GError **error) {
+  GError *e = NULL;
+  gssize r = g_task_propagate_int(G_TASK(result), &e);
+  if (e) {
+    g_propagate_error(error, e);
+    return FALSE;
+  }
+  if (resumed)
+    *resumed = r == 1;
+  return TRUE;
 }
 
 static void tandem_snapshot_manager_finalize(GObject *object) {

@@ -126,6 +126,36 @@ gboolean tandem_snapshot_manager_delete(TandemSnapshotManager *self,
                                         const char *vm, const char *id,
                                         GError **error);
 
+/* Instant resume. Saves running (or paused) @vm's state, the guest paused
+ * for the save, and stops the VM: the snapshot ("Suspended") becomes its
+ * resume point. */
+void tandem_snapshot_manager_suspend_async(TandemSnapshotManager *self,
+                                           const char *vm,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+TandemSnapshotInfo *tandem_snapshot_manager_suspend_finish(
+    TandemSnapshotManager *self, GAsyncResult *result, GError **error);
+
+/* Starts stopped @vm: from its resume point if it has one (the point is
+ * then used up: its snapshot deleted), else by booting. *resumed says
+ * which. A resume point that cannot be restored is an error (the VM stays
+ * stopped, its saved session not thrown away): the message says how to
+ * boot without it. */
+void tandem_snapshot_manager_start_async(TandemSnapshotManager *self,
+                                         const char *vm,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+gboolean tandem_snapshot_manager_start_finish(TandemSnapshotManager *self,
+                                              GAsyncResult *result,
+                                              gboolean *resumed,
+                                              GError **error);
+
+/* The id of @vm's resume point, or NULL (transfer full). */
+char *tandem_snapshot_manager_get_resume(TandemSnapshotManager *self,
+                                         const char *vm);
+
 /* Whether @vm has a snapshot being taken or restored. */
 gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
                                          const char *vm);

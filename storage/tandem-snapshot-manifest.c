@@ -84,6 +84,7 @@ void tandem_snapshot_manifest_free(TandemSnapshotManifest *m) {
   if (!m)
     return;
   g_free(m->vm);
+  g_free(m->resume);
   g_ptr_array_unref(m->snapshots);
   g_free(m);
 }
@@ -141,6 +142,8 @@ char *tandem_snapshot_manifest_to_json(const TandemSnapshotManifest *m) {
   json_builder_begin_object(b);
   add_int(b, "version", 1);
   add_string(b, "vm", m->vm);
+  if (m->resume)
+    add_string(b, "resume", m->resume);
   json_builder_set_member_name(b, "snapshots");
   json_builder_begin_array(b);
   for (guint k = 0; k < m->snapshots->len; k++)
@@ -271,6 +274,7 @@ TandemSnapshotManifest *tandem_snapshot_manifest_parse(const char *json,
     return NULL;
   }
   g_autoptr(TandemSnapshotManifest) m = manifest_new(vm);
+  JsonNode *resume = json_object_get_member(o, "resume");
   JsonArray *a = json_node_get_array(list);
   for (guint k = 0; k < json_array_get_length(a); k++) {
     TandemSnapshotInfo *i = parse_info(json_array_get_element(a, k));
@@ -282,6 +286,17 @@ TandemSnapshotManifest *tandem_snapshot_manifest_parse(const char *json,
       return NULL;
     }
     g_ptr_array_add(m->snapshots, i);
+  }
+  if (resume) { /* must name a listed snapshot */
+    const char *id = get_string(o, "resume", 64);
+    if (!id || !tandem_snapshot_manifest_find(m, id)) {
+      g_set_error(error, TANDEM_SNAPSHOT_ERROR, TANDEM_SNAPSHOT_ERROR_CORRUPT,
+                  "The list of snapshots of “%s” is damaged (its resume "
+                  "point)",
+                  vm);
+      return NULL;
+    }
+    m->resume = g_strdup(id);
   }
   return g_steal_pointer(&m);
 }
@@ -370,6 +385,8 @@ void tandem_snapshot_manifest_add(TandemSnapshotManifest *m,
 gboolean tandem_snapshot_manifest_remove(TandemSnapshotManifest *m,
                                          const char *id) {
   TandemSnapshotInfo *i = tandem_snapshot_manifest_find(m, id);
+  if (i && g_strcmp0(m->resume, id) == 0)
+    g_clear_pointer(&m->resume, g_free);
   return i && g_ptr_array_remove(m->snapshots, i);
 }
 

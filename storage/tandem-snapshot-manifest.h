@@ -53,6 +53,8 @@ gboolean tandem_snapshot_name_is_valid(const char *name);
 typedef struct {
   char *vm;
   GPtrArray *snapshots; /* TandemSnapshotInfo, oldest first */
+  char *resume;         /* the snapshot the next start resumes, or NULL
+                         * (the VM was stopped with its state saved) */
 } TandemSnapshotManifest;
 
 void tandem_snapshot_manifest_free(TandemSnapshotManifest *m);

@@ -50,10 +50,12 @@ void tsm_remove_partial(const char *dir);
  * Transfer full. */
 char *tsm_disk_of_device(const TandemQmpBlockDevice *device);
 
-/* tandem-snapshot-take.c */
+/* tandem-snapshot-take.c. With @suspend: the paused method, the guest
+ * left paused, the snapshot made the VM's resume point, the VM stopped. */
 void tsm_take_async(TandemSnapshotManager *self, const char *vm,
-                    const char *name, GCancellable *cancellable,
-                    GAsyncReadyCallback callback, gpointer user_data);
+                    const char *name, gboolean suspend,
+                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                    gpointer user_data);
 
 /* tandem-snapshot-restore.c */
 void tsm_restore_async(TandemSnapshotManager *self, const char *vm,

@@ -54,6 +54,7 @@ typedef struct {
   gboolean was_running, stopped, switched, migrating;
   gboolean migration_done, writer_done;
   gboolean awaiting;        /* only QEMU's events move things on now */
+  gboolean suspend;         /* save, then stop: the next start resumes */
   guint settle_tries;
   gulong event_id, gone_id;
   guint progress_id;
@@ -151,6 +152,27 @@ static void fail(GTask *task, GError *error) {
 
 /* --- Finishing ------------------------------------------------------------------ */
 
+static void done(GTask *task) {
+  Take *t = take_of(task);
+  TandemSnapshotInfo *i = tandem_snapshot_manifest_find(t->manifest, t->id);
+  progress(task, TANDEM_SNAPSHOT_PHASE_DONE, i->raw_bytes, i->raw_bytes);
+  tsm_release(t->mgr, t->vm_name);
+  tsm_emit_changed(t->mgr, t->vm_name);
+  g_task_return_pointer(task, tandem_snapshot_info_copy(i),
+                        (GDestroyNotify)tandem_snapshot_info_free);
+  g_object_unref(task);
+}
+
+static void on_suspended(GObject *source, GAsyncResult *result,
+                         gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  g_clear_signal_handler(&t->event_id, t->qmp);
+  g_clear_signal_handler(&t->gone_id, t->qmp);
+  tandem_vm_stop_finish(TANDEM_VM(source), result, NULL);
+  done(task);
+}
+
 static void finish(GTask *task) {
   Take *t = take_of(task);
   if (!t->migration_done || !t->writer_done)
@@ -195,17 +217,20 @@ static void finish(GTask *task) {
    * a new overlay of its image listed below. */
   i->config = tandem_vm_config_to_data(tandem_vm_get_config(t->vm));
   tandem_snapshot_manifest_add(t->manifest, i);
+  if (t->suspend) {
+    g_free(t->manifest->resume);
+    t->manifest->resume = g_strdup(t->id);
+  }
   if (!tandem_snapshot_manifest_save(t->manifest, t->dir, &error)) {
     g_unlink(t->final_path);
     fail(task, error);
     return;
   }
-  progress(task, TANDEM_SNAPSHOT_PHASE_DONE, st.read_bytes, st.read_bytes);
-  tsm_release(t->mgr, t->vm_name);
-  tsm_emit_changed(t->mgr, t->vm_name);
-  g_task_return_pointer(task, tandem_snapshot_info_copy(i),
-                        (GDestroyNotify)tandem_snapshot_info_free);
-  g_object_unref(task);
+  if (t->suspend) { /* saved: now the VM goes */
+    tandem_vm_stop_async(t->vm, TRUE, NULL, on_suspended, task);
+    return;
+  }
+  done(task);
 }
 
 static void on_writer_done(GObject *source, GAsyncResult *result,
@@ -277,7 +302,8 @@ static void migration_completed(GTask *task) {
   Take *t = take_of(task);
   t->migrating = FALSE;
   t->awaiting = FALSE;
-  if (t->method == TANDEM_SNAPSHOT_METHOD_STOPPED && t->was_running) {
+  if (t->method == TANDEM_SNAPSHOT_METHOD_STOPPED && t->was_running &&
+      !t->suspend) {
     check_settled(task);
     return;
   }
@@ -651,8 +677,9 @@ static void on_block(GObject *source, GAsyncResult *result, gpointer data) {
 }
 
 void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
-                    const char *name, GCancellable *cancellable,
-                    GAsyncReadyCallback callback, gpointer user_data) {
+                    const char *name, gboolean suspend,
+                    GCancellable *cancellable, GAsyncReadyCallback callback,
+                    gpointer user_data) {
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, tandem_snapshot_manager_create_async);
   GError *error = NULL;
@@ -682,10 +709,13 @@ void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
   t->t0 = g_get_monotonic_time();
   t->vm_name = g_strdup(vm_name);
   t->label = g_strdup(name ? name : "");
-  t->method = t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED
+  t->suspend = suspend;
+  t->method = t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED || suspend
                   ? TANDEM_SNAPSHOT_METHOD_STOPPED
                   : TANDEM_SNAPSHOT_METHOD_BACKGROUND;
-  if (t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED)
+  if (suspend) /* the guest stops anyway: the quickest save */
+    t->method_reason = g_strdup("saved to stop the VM");
+  else if (t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED)
     t->method_reason = g_strdup("the paused save chosen in the settings");
   t->overlays = g_ptr_array_new_with_free_func((GDestroyNotify)overlay_free);
   t->dir = tandem_snapshot_dir(vm_name);

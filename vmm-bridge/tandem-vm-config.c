@@ -202,7 +202,8 @@ static gboolean get_format(const Parser *p, const char *group,
 static gboolean parse_vm_group(const Parser *p, TandemVmConfig *c,
                                GError **error) {
   static const char *const keys[] = {"Memory", "CPUs", "Accelerator",
-                                     "Display", "HotplugPorts", NULL};
+                                     "Display", "HotplugPorts",
+                                     "SaveOnStop", NULL};
   static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
   static const char *const displays[] = {"spice", "none", NULL};
   if (!g_key_file_has_group(p->kf, GROUP_VM))
@@ -227,6 +228,13 @@ static gboolean parse_vm_group(const Parser *p, TandemVmConfig *c,
     return FALSE;
   c->accel = (TandemAccel)accel;
   c->display = (TandemDisplay)display;
+  if (g_key_file_has_key(p->kf, GROUP_VM, "SaveOnStop", NULL)) {
+    g_autoptr(GError) local = NULL;
+    c->save_on_stop =
+        g_key_file_get_boolean(p->kf, GROUP_VM, "SaveOnStop", &local);
+    if (local)
+      return fail(error, p, "SaveOnStop in [VM] must be true or false");
+  }
   return TRUE;
 }
 
@@ -383,6 +391,8 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
   g_key_file_set_string(kf, GROUP_VM, "Display",
                         c->display == TANDEM_DISPLAY_NONE ? "none" : "spice");
   g_key_file_set_integer(kf, GROUP_VM, "HotplugPorts", (int)c->hotplug_ports);
+  if (c->save_on_stop)
+    g_key_file_set_boolean(kf, GROUP_VM, "SaveOnStop", TRUE);
   set_if(kf, GROUP_BOOT, "Kernel", c->kernel);
   set_if(kf, GROUP_BOOT, "Initrd", c->initrd);
   set_if(kf, GROUP_BOOT, "CommandLine", c->cmdline);

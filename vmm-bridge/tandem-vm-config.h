@@ -2,6 +2,8 @@
  *
  *   [VM]        Memory=1G  CPUs=2  Accelerator=auto|kvm|tcg
  *               Display=spice|none  HotplugPorts=4
+ *               SaveOnStop=false  (stopping saves the session, the next
+ *                                  start resumes it: docs/snapshots.md)
  *   [Boot]      Kernel=  Initrd=  CommandLine=      (boot a kernel), or
  *               Image=  ImageFormat=qcow2|raw       (boot a disk image)
  *   [Disk NAME] Path=  Format=qcow2|raw  ReadOnly=false   (data disks)
@@ -42,6 +44,7 @@ typedef struct {
   TandemAccel accel;
   TandemDisplay display;
   guint hotplug_ports;
+  gboolean save_on_stop;           /* a stop saves, the next start resumes */
   char *kernel, *initrd, *cmdline; /* boot a kernel ... */
   char *image, *image_format;      /* ... or a disk image (absolute paths) */
   GPtrArray *disks;                /* TandemVmDisk */

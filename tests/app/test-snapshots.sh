@@ -302,4 +302,39 @@ check "the other one can be deleted too" \
   status_is 0 "$ctl" snapshot delete snap "$other"
 check "leaving none" json_check "d == []" "$ctl" snapshot list snap --json
 
+# --- Instant resume: stop --save, start resumes ------------------------------
+pid_before=$(qemu_pid)
+check "vm stop --save exits 0" status_is 0 timeout 300 "$ctl" vm stop snap \
+  --save
+check "the VM is stopped" vm_state_is snap stopped
+check "its session is listed as a snapshot" \
+  json_check "[s['name'] for s in d] == ['Suspended'] and \
+d[0]['method'] == 'stopped'" "$ctl" snapshot list snap --json
+check "--save with --force is a usage error" \
+  usage_error "--save and --force do not go together" \
+  "$ctl" vm stop snap --save --force
+check "vm start exits 0" status_is 0 timeout 300 "$ctl" vm start snap
+check "the guest runs" vm_state_is snap running
+check "in a new QEMU" test "$(qemu_pid)" != "$pid_before"
+check "resumed from its session, which is used up" \
+  json_check "d == []" "$ctl" snapshot list snap --json
+check "Suspend needs a running VM" \
+  output_has "org.tandem.Tandem1.Error.NotRunning" \
+  raw_call Suspend string:idle
+# SaveOnStop=true: a plain stop saves the session.
+check "a plain stop throws the session away" \
+  status_is 0 timeout 300 "$ctl" vm stop snap
+check "saving nothing" json_check "d == []" "$ctl" snapshot list snap --json
+sed -i 's/^Display=none$/Display=none\nSaveOnStop=true/' "$vms/snap.conf"
+check "the guest boots again" status_is 0 timeout 300 "$ctl" vm start snap
+check "with SaveOnStop, vm stop exits 0" \
+  status_is 0 timeout 300 "$ctl" vm stop snap
+check "and saved the session" \
+  json_check "[s['name'] for s in d] == ['Suspended']" \
+  "$ctl" snapshot list snap --json
+check "which the next start resumes" \
+  status_is 0 timeout 300 "$ctl" vm start snap
+check "using it up" json_check "d == []" "$ctl" snapshot list snap --json
+check "the guest runs" vm_state_is snap running
+
 tap_end

@@ -331,6 +331,75 @@ static void test_qemu_killed_midway(void **state) {
   restore_and_check_from_stopped(first_id);
 }
 
+static void on_suspended(GObject *source, GAsyncResult *res, gpointer data) {
+  Call *c = data;
+  c->result = tandem_snapshot_manager_suspend_finish(
+      TANDEM_SNAPSHOT_MANAGER(source), res, &c->error);
+  c->done = TRUE;
+}
+
+typedef struct {
+  gboolean done, ok, resumed;
+  GError *error;
+} StartCall;
+
+static void on_start(GObject *source, GAsyncResult *res, gpointer data) {
+  StartCall *c = data;
+  c->ok = tandem_snapshot_manager_start_finish(
+      TANDEM_SNAPSHOT_MANAGER(source), res, &c->resumed, &c->error);
+  c->done = TRUE;
+}
+
+static gboolean start_done(gpointer data) { return ((StartCall *)data)->done; }
+
+/* Instant resume: the VM stopped with its state saved starts from it, the
+ * probe going on where it was, in a fraction of a boot. */
+static void test_suspend_and_resume(void **state) {
+  (void)state;
+  wait_beats(3);
+  Call c = {0};
+  gint64 t0 = g_get_monotonic_time();
+  tandem_snapshot_manager_suspend_async(snaps, G.name, NULL, on_suspended,
+                                        &c);
+  assert_true(bp_wait(call_done, &c, 300));
+  if (c.error)
+    fail_with(c.error);
+  double suspend_s = (double)(g_get_monotonic_time() - t0) / 1e6;
+  g_autoptr(TandemSnapshotInfo) info = c.result;
+  guint last = last_beat();
+  assert_int_equal(tandem_vm_get_state(G.vm), TANDEM_VM_STOPPED);
+  g_autofree char *resume = tandem_snapshot_manager_get_resume(snaps, G.name);
+  assert_string_equal(resume, info->id);
+
+  guint from = beats->len;
+  StartCall s = {0};
+  t0 = g_get_monotonic_time();
+  tandem_snapshot_manager_start_async(snaps, G.name, NULL, on_start, &s);
+  assert_true(bp_wait(start_done, &s, 300));
+  if (!s.ok)
+    fail_with(s.error);
+  double running_s = (double)(g_get_monotonic_time() - t0) / 1e6;
+  assert_true(s.resumed);
+  wait_beats(1);
+  while (from < beats->len && g_array_index(beats, Beat, from).run != run)
+    from++;
+  assert_true(from < beats->len);
+  double beat_s =
+      (double)(g_array_index(beats, Beat, from).at_us - t0) / 1e6;
+  guint resumed = g_array_index(beats, Beat, from).beat;
+  printf("# suspended in %.1f s at beat %u; started again in %.2f s, the "
+         "probe beating again after %.2f s from beat %u (a cold boot to the "
+         "session took %.1f s)\n",
+         suspend_s, last, running_s, beat_s, resumed, G.boot_s);
+  assert_true(resumed >= last && resumed <= last + 1);
+  wait_beats(2);
+  assert_all_good(from);
+  /* The resume point is used up. */
+  g_autofree char *after = tandem_snapshot_manager_get_resume(snaps, G.name);
+  assert_null(after);
+  assert_true(beat_s < G.boot_s / 3);
+}
+
 static void test_paused_fallback(void **state) {
   (void)state;
   TandemSnapshotOptions o;
@@ -425,6 +494,7 @@ int main(void) {
       cmocka_unit_test(test_restore_goes_back),
       cmocka_unit_test(test_bad_input_changes_nothing),
       cmocka_unit_test(test_qemu_killed_midway),
+      cmocka_unit_test(test_suspend_and_resume),
       cmocka_unit_test(test_paused_fallback),
   };
   return cmocka_run_group_tests_name("snapshot-vm", tests, setup, teardown);

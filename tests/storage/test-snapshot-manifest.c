@@ -63,7 +63,15 @@ static void test_round_trip(void **state) {
                       "/data/vms/debian/home.qcow2");
   g_autoptr(TandemSnapshotInfo) copy = tandem_snapshot_info_copy(i);
   assert_string_equal(copy->config, i->config);
+  /* The resume point survives the round trip and goes with its snapshot. */
+  back->resume = g_strdup("20261203-054512");
+  g_autofree char *with_resume = tandem_snapshot_manifest_to_json(back);
+  g_autoptr(TandemSnapshotManifest) again = tandem_snapshot_manifest_parse(
+      with_resume, strlen(with_resume), "debian", &error);
+  assert_non_null(again);
+  assert_string_equal(again->resume, "20261203-054512");
   assert_true(tandem_snapshot_manifest_remove(back, "20261203-054512"));
+  assert_null(back->resume);
   assert_false(tandem_snapshot_manifest_remove(back, "20261203-054512"));
   assert_int_equal(back->snapshots->len, 1);
 }
@@ -131,6 +139,10 @@ static void test_refused(void **state) {
     if (bad || !g_error_matches(error, TANDEM_SNAPSHOT_ERROR, edits[k].code))
       fail_msg("edit %zu (%s) was taken", k, edits[k].to);
   }
+  /* A resume point naming no listed snapshot. */
+  g_autoptr(GString) r = g_string_new(good);
+  g_string_replace(r, "\"vm\" : \"a\"", "\"vm\" : \"a\", \"resume\" : \"s9\"", 1);
+  assert_null(tandem_snapshot_manifest_parse(r->str, r->len, "a", NULL));
   /* The same id twice; not JSON; a truncated file. */
   g_autoptr(TandemSnapshotManifest) two = empty("a");
   tandem_snapshot_manifest_add(two, sample("s1"));

@@ -45,6 +45,7 @@ static void test_defaults(void **state) {
   assert_int_equal(c->accel, TANDEM_ACCEL_AUTO);
   assert_int_equal(c->display, TANDEM_DISPLAY_SPICE);
   assert_int_equal(c->hotplug_ports, 4);
+  assert_false(c->save_on_stop);
   assert_string_equal(c->kernel, "/boot/vmlinuz");
   assert_null(c->image);
   assert_int_equal(c->disks->len, 0);
@@ -54,7 +55,7 @@ static void test_full(void **state) {
   (void)state;
   g_autoptr(TandemVmConfig) c = parse_ok(
       "[VM]\nMemory=2G\nCPUs=4\nAccelerator=TCG\nDisplay=none\n"
-      "HotplugPorts=2\n"
+      "HotplugPorts=2\nSaveOnStop=true\n"
       "[Boot]\nKernel=vmlinuz\nInitrd=initrd.img\n"
       "CommandLine=console=ttyS0 quiet\n"
       "[Disk home]\nPath=/srv/home.qcow2\n"
@@ -64,6 +65,7 @@ static void test_full(void **state) {
   assert_int_equal(c->accel, TANDEM_ACCEL_TCG);
   assert_int_equal(c->display, TANDEM_DISPLAY_NONE);
   assert_int_equal(c->hotplug_ports, 2);
+  assert_true(c->save_on_stop);
   assert_string_equal(c->kernel, "/data/test/vmlinuz"); /* relative */
   assert_string_equal(c->initrd, "/data/test/initrd.img");
   assert_string_equal(c->cmdline, "console=ttyS0 quiet");
@@ -98,6 +100,7 @@ static void test_errors(void **state) {
   parse_fails("[VM]\nAccelerator=fast\n" KERNEL_BOOT, "auto, kvm, tcg");
   parse_fails("[VM]\nDisplay=vnc\n" KERNEL_BOOT, "spice, none");
   parse_fails("[VM]\nHotplugPorts=99\n" KERNEL_BOOT, "from 0 to 16");
+  parse_fails("[VM]\nSaveOnStop=perhaps\n" KERNEL_BOOT, "true or false");
   parse_fails("[VM]\nMemory=1G\n", "no [Boot] section");
   parse_fails("[Boot]\nKernel=/k\nImage=/i\n", "both Kernel= and Image=");
   parse_fails("[Boot]\nCommandLine=quiet\n", "needs Kernel= or Image=");
@@ -130,7 +133,7 @@ static void test_save_load_roundtrip(void **state) {
   (void)state;
   g_autofree char *dir = g_dir_make_tmp("vmconf-XXXXXX", NULL);
   g_autoptr(TandemVmConfig) c = parse_ok(
-      "[VM]\nMemory=1536M\nCPUs=3\nAccelerator=kvm\n"
+      "[VM]\nMemory=1536M\nCPUs=3\nAccelerator=kvm\nSaveOnStop=true\n"
       "[Boot]\nKernel=/k\nCommandLine=a=b c\n"
       "[Disk data]\nPath=/d.qcow2\nReadOnly=true\n");
   g_autoptr(GError) error = NULL;
@@ -140,6 +143,7 @@ static void test_save_load_roundtrip(void **state) {
   assert_int_equal(back->memory, 1536ull << 20);
   assert_int_equal(back->cpus, 3);
   assert_int_equal(back->accel, TANDEM_ACCEL_KVM);
+  assert_true(back->save_on_stop);
   assert_string_equal(back->cmdline, "a=b c");
   assert_true(((TandemVmDisk *)back->disks->pdata[0])->read_only);
   g_autofree char *path = g_build_filename(dir, "test.conf", NULL);
