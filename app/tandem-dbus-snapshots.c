@@ -358,6 +358,68 @@ static int snapshots_delete(sd_bus_message *call, void *userdata,
   return sd_bus_reply_method_return(call, "");
 }
 
+/* --- The schedule ------------------------------------------------------ */
+
+static int snapshots_get_schedule(sd_bus_message *call, void *userdata,
+                                  sd_bus_error *ret_error) {
+  TandemDbusService *self = userdata;
+  const TandemVmConfig *config;
+  const char *name;
+  TandemVm *vm;
+  int r;
+
+  r = sd_bus_message_read(call, "s", &name);
+  if (r < 0)
+    return r;
+  vm = tandem_dbus_service_lookup_vm(self, name, ret_error);
+  if (!vm)
+    return -ENOENT;
+  config = tandem_vm_get_config(vm);
+  return sd_bus_reply_method_return(call, "tut",
+                                    (uint64_t)config->snapshot_every,
+                                    (uint32_t)config->snapshot_keep,
+                                    (uint64_t)config->snapshot_max_age);
+}
+
+static int snapshots_set_schedule(sd_bus_message *call, void *userdata,
+                                  sd_bus_error *ret_error) {
+  TandemDbusService *self = userdata;
+  g_autoptr(GError) error = NULL;
+  uint64_t every, max_age;
+  uint32_t keep;
+  const char *name;
+  int r;
+
+  r = sd_bus_message_read(call, "stut", &name, &every, &keep, &max_age);
+  if (r < 0)
+    return r;
+  if (!tandem_dbus_service_lookup_vm(self, name, ret_error))
+    return -ENOENT;
+  if (every && (every < TANDEM_VM_MIN_SNAPSHOT_EVERY ||
+                every > TANDEM_MAX_DURATION))
+    return sd_bus_error_setf(
+        ret_error, TANDEM_DBUS_ERROR_INVALID,
+        /* TRANSLATORS: %d is a number of seconds. */
+        _("Snapshots are taken every %d seconds at the most often and "
+          "every ten years at the least; 0 turns the schedule off."),
+        TANDEM_VM_MIN_SNAPSHOT_EVERY);
+  if (keep < 1 || keep > TANDEM_VM_MAX_SNAPSHOT_KEEP)
+    return sd_bus_error_setf(
+        ret_error, TANDEM_DBUS_ERROR_INVALID,
+        /* TRANSLATORS: %d is the largest number of snapshots kept. */
+        _("A schedule keeps from 1 to %d of its snapshots."),
+        TANDEM_VM_MAX_SNAPSHOT_KEEP);
+  if (max_age > TANDEM_MAX_DURATION)
+    return sd_bus_error_set(
+        ret_error, TANDEM_DBUS_ERROR_INVALID,
+        _("Scheduled snapshots are kept ten years at the most; 0 keeps "
+          "them however old they are."));
+  if (!tandem_snapshot_manager_set_schedule(self->snapshots, name, every,
+                                            keep, max_age, &error))
+    return set_bus_error(ret_error, error);
+  return sd_bus_reply_method_return(call, "");
+}
+
 static const sd_bus_vtable snapshots_vtable[] = {
     SD_BUS_VTABLE_START(0),
     SD_BUS_METHOD_WITH_ARGS("Create", SD_BUS_ARGS("s", vm, "s", name),
@@ -374,6 +436,16 @@ static const sd_bus_vtable snapshots_vtable[] = {
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_ARGS("s", vm, "s", id),
                             SD_BUS_NO_RESULT, snapshots_delete,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetSchedule", SD_BUS_ARGS("s", vm),
+                            SD_BUS_RESULT("t", every, "u", keep, "t",
+                                          max_age),
+                            snapshots_get_schedule,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("SetSchedule",
+                            SD_BUS_ARGS("s", vm, "t", every, "u", keep, "t",
+                                        max_age),
+                            SD_BUS_NO_RESULT, snapshots_set_schedule,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL_WITH_ARGS("Progress",
                             SD_BUS_ARGS("s", vm, "s", id, "s", phase, "s",

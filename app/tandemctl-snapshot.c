@@ -1,4 +1,4 @@
-/* tandemctl snapshot create, list, restore and delete: a client of
+/* tandemctl snapshot create, list, restore, delete and schedule: a client of
  * org.tandem.Tandem1.Snapshots (tandemctl-bus.c).
  *
  * create and restore are the ones that wait: under TCG they take seconds
@@ -15,6 +15,7 @@
 
 #include "tandem-dbus-service.h"
 #include "tandem-i18n.h"
+#include "tandem-vm-config.h"
 #include "tandemctl-bus.h"
 #include "tandemctl-cli.h"
 #include "tandemctl-vm.h"
@@ -520,6 +521,156 @@ static int snapshot_delete(int argc, char **argv) {
   return TANDEMCTL_EXIT_OK;
 }
 
+/* --- The schedule ------------------------------------------------------ */
+
+typedef struct {
+  guint64 every, max_age; /* seconds; 0: off, no limit */
+  guint32 keep;
+} Schedule;
+
+static gboolean get_schedule(sd_bus *bus, const char *vm, Schedule *out) {
+  g_autoptr(sd_bus_message) call = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  uint64_t every, max_age;
+  uint32_t keep;
+  int r = tandemctl_new_call(bus, TANDEM_DBUS_SNAPSHOTS_INTERFACE,
+                             "GetSchedule", &call);
+
+  if (r >= 0)
+    r = sd_bus_message_append(call, "s", vm);
+  if (r < 0) {
+    tandemctl_report_errno(r);
+    return FALSE;
+  }
+  if (!(reply = tandemctl_call(bus, call, QUERY_TIMEOUT_USEC)))
+    return FALSE;
+  r = sd_bus_message_read(reply, "tut", &every, &keep, &max_age);
+  if (r < 0) {
+    tandemctl_report_errno(r);
+    return FALSE;
+  }
+  *out = (Schedule){.every = every, .keep = keep, .max_age = max_age};
+  return TRUE;
+}
+
+static gboolean set_schedule(sd_bus *bus, const char *vm,
+                             const Schedule *schedule) {
+  g_autoptr(sd_bus_message) call = NULL;
+  g_autoptr(sd_bus_message) reply = NULL;
+  int r = tandemctl_new_call(bus, TANDEM_DBUS_SNAPSHOTS_INTERFACE,
+                             "SetSchedule", &call);
+
+  if (r >= 0)
+    r = sd_bus_message_append(call, "stut", vm, (uint64_t)schedule->every,
+                              (uint32_t)schedule->keep,
+                              (uint64_t)schedule->max_age);
+  if (r < 0) {
+    tandemctl_report_errno(r);
+    return FALSE;
+  }
+  return (reply = tandemctl_call(bus, call, QUERY_TIMEOUT_USEC)) != NULL;
+}
+
+/* A duration option: "30s", "5m", "2h", "7d" or seconds. */
+static gboolean read_duration(const char *option, const char *text,
+                              guint64 *seconds) {
+  if (tandem_parse_duration(text, seconds))
+    return TRUE;
+  /* TRANSLATORS: an option's name, what was given; keep the examples. */
+  g_printerr(_("tandemctl: %s wants a duration like 90s, 30m, 2h or 7d, "
+               "not “%s”.\n"),
+             option, text);
+  return FALSE;
+}
+
+static void print_schedule(const char *vm, const Schedule *schedule,
+                           gboolean json) {
+  g_autofree char *every = tandem_format_duration(schedule->every);
+  g_autofree char *age = tandem_format_duration(schedule->max_age);
+
+  if (json) {
+    g_autoptr(JsonObject) object = json_object_new();
+    json_object_set_int_member(object, "every", (gint64)schedule->every);
+    json_object_set_int_member(object, "keep", schedule->keep);
+    json_object_set_int_member(object, "max-age", (gint64)schedule->max_age);
+    print_json_object(object);
+  } else if (!schedule->every) {
+    /* TRANSLATORS: both %s are a VM's name; keep the command as it is. */
+    g_print(_("“%s” takes no scheduled snapshots. “tandemctl snapshot "
+              "schedule %s --every 30m” takes one every half hour.\n"),
+            vm, vm);
+  } else if (schedule->max_age) {
+    /* TRANSLATORS: a VM's name, a duration like "30m", a number of
+     * snapshots, a duration like "7d". */
+    g_print(_("“%s” takes a snapshot every %s while it runs, keeping the "
+              "newest %u that are no older than %s.\n"),
+            vm, every, schedule->keep, age);
+  } else {
+    /* TRANSLATORS: a VM's name, a duration like "30m", a number of
+     * snapshots. */
+    g_print(_("“%s” takes a snapshot every %s while it runs, keeping the "
+              "newest %u.\n"),
+            vm, every, schedule->keep);
+  }
+}
+
+static int snapshot_schedule(int argc, char **argv) {
+  g_autofree char *every = NULL, *max_age = NULL;
+  gboolean off = FALSE, json = FALSE;
+  int keep = -1;
+  const GOptionEntry entries[] = {
+      {"every", 0, 0, G_OPTION_ARG_STRING, &every,
+       N_("Take a snapshot this often while the VM runs (90s, 30m, 2h, 1d)"),
+       N_("DURATION")},
+      {"keep", 0, 0, G_OPTION_ARG_INT, &keep,
+       N_("Keep the newest N scheduled snapshots (default 10)"), N_("N")},
+      {"max-age", 0, 0, G_OPTION_ARG_STRING, &max_age,
+       N_("Delete scheduled snapshots older than this (0: never)"),
+       N_("DURATION")},
+      {"off", 0, 0, G_OPTION_ARG_NONE, &off,
+       N_("Take no more scheduled snapshots (the ones taken stay)"), NULL},
+      TANDEMCTL_JSON_OPTION(json),
+      {NULL},
+  };
+  g_autoptr(sd_bus) bus = NULL;
+  Schedule schedule;
+  guint64 seconds;
+
+  if (!parse_command("schedule", _("VM"),
+                     _("Shows or sets when a virtual machine's snapshots "
+                       "are taken by themselves: every so often while it "
+                       "runs (not while it is paused), the oldest deleted "
+                       "once there are more than --keep of them or they "
+                       "are older than --max-age. Snapshots taken by hand "
+                       "are never deleted."),
+                     entries, FALSE, &argc, &argv))
+    return TANDEMCTL_EXIT_USAGE;
+  if (off && every) {
+    g_printerr(_("tandemctl: --off and --every contradict each other.\n"));
+    return TANDEMCTL_EXIT_USAGE;
+  }
+  if (!(bus = tandemctl_connect_session_bus()) ||
+      !get_schedule(bus, argv[1], &schedule))
+    return TANDEMCTL_EXIT_FAILED;
+  if (every || max_age || off || keep != -1) {
+    if (every && !read_duration("--every", every, &schedule.every))
+      return TANDEMCTL_EXIT_USAGE;
+    if (max_age && !read_duration("--max-age", max_age, &seconds))
+      return TANDEMCTL_EXIT_USAGE;
+    if (max_age)
+      schedule.max_age = seconds;
+    if (off)
+      schedule.every = 0;
+    /* Out of range is the shell's to explain. */
+    if (keep != -1)
+      schedule.keep = keep < 0 ? 0 : (guint32)keep;
+    if (!set_schedule(bus, argv[1], &schedule))
+      return TANDEMCTL_EXIT_FAILED;
+  }
+  print_schedule(argv[1], &schedule, json);
+  return TANDEMCTL_EXIT_OK;
+}
+
 /* --- tandemctl snapshot ------------------------------------------------ */
 
 static void print_snapshot_help(FILE *stream) {
@@ -534,9 +685,11 @@ static void print_snapshot_help(FILE *stream) {
         "  restore VM ID             Bring a virtual machine back to a "
         "snapshot\n"
         "  delete VM ID              Delete a snapshot\n"
+        "  schedule VM [--every D]   Show or set when snapshots are taken "
+        "by themselves\n"
         "\n"
-        "Every command takes --help; create and list take --json for "
-        "scripts."));
+        "Every command takes --help; create, list and schedule take --json "
+        "for scripts."));
   if (stream == stdout)
     g_print("%s", text);
   else
@@ -552,6 +705,7 @@ int tandemctl_snapshot_main(int argc, char **argv) {
       {"list", snapshot_list},
       {"restore", snapshot_restore},
       {"delete", snapshot_delete},
+      {"schedule", snapshot_schedule},
   };
   const char *command = argc > 1 ? argv[1] : NULL;
 

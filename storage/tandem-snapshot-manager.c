@@ -172,6 +172,7 @@ TandemSnapshotManager *tandem_snapshot_manager_new(TandemVmManager *vms) {
   TandemSnapshotManager *self =
       g_object_new(TANDEM_TYPE_SNAPSHOT_MANAGER, NULL);
   self->vms = g_object_ref(vms);
+  tsm_schedule_init(self);
   return self;
 }
 
@@ -195,7 +196,7 @@ void tandem_snapshot_manager_create_async(TandemSnapshotManager *self,
                                           GCancellable *cancellable,
                                           GAsyncReadyCallback callback,
                                           gpointer user_data) {
-  tsm_take_async(self, vm, name, FALSE, cancellable, callback, user_data);
+  tsm_take_async(self, vm, name, 0, cancellable, callback, user_data);
 }
 
 TandemSnapshotInfo *tandem_snapshot_manager_create_finish(
@@ -271,8 +272,8 @@ void tandem_snapshot_manager_suspend_async(TandemSnapshotManager *self,
                                            GCancellable *cancellable,
                                            GAsyncReadyCallback callback,
                                            gpointer user_data) {
-  tsm_take_async(self, vm, "Suspended", TRUE, cancellable, callback,
-                 user_data);
+  tsm_take_async(self, vm, "Suspended", TSM_TAKE_SUSPEND, cancellable,
+                 callback, user_data);
 }
 
 TandemSnapshotInfo *tandem_snapshot_manager_suspend_finish(
@@ -372,8 +373,10 @@ gboolean tandem_snapshot_manager_start_finish(TandemSnapshotManager *self,
 
 static void tandem_snapshot_manager_finalize(GObject *object) {
   TandemSnapshotManager *self = TANDEM_SNAPSHOT_MANAGER(object);
+  tsm_schedule_fini(self);
   g_clear_object(&self->vms);
   g_hash_table_unref(self->busy);
+  g_hash_table_unref(self->timers);
   G_OBJECT_CLASS(tandem_snapshot_manager_parent_class)->finalize(object);
 }
 
@@ -390,5 +393,6 @@ static void tandem_snapshot_manager_class_init(
 
 static void tandem_snapshot_manager_init(TandemSnapshotManager *self) {
   self->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  self->timers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   tandem_snapshot_options_init(&self->options);
 }

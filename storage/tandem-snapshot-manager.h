@@ -156,6 +156,24 @@ gboolean tandem_snapshot_manager_start_finish(TandemSnapshotManager *self,
 char *tandem_snapshot_manager_get_resume(TandemSnapshotManager *self,
                                          const char *vm);
 
+/* Scheduled snapshots follow each VM's [Snapshots] configuration (Every,
+ * Keep, MaxAge: tandem-vm-config.h): taken every Every while the VM runs
+ * (skipped while it is paused or another snapshot runs), then the
+ * schedule's own snapshots beyond the newest Keep, or older than MaxAge,
+ * deleted (a user's snapshots are never touched). Call after changing a
+ * running VM's schedule. */
+void tandem_snapshot_manager_reschedule(TandemSnapshotManager *self,
+                                        const char *vm);
+
+/* Sets @vm's schedule (@every 0: off; at least
+ * TANDEM_VM_MIN_SNAPSHOT_EVERY s otherwise; @keep 1 ..
+ * TANDEM_VM_MAX_SNAPSHOT_KEEP; @max_age 0: no limit), saves its
+ * configuration and applies it at once. INVALID for values out of range. */
+gboolean tandem_snapshot_manager_set_schedule(TandemSnapshotManager *self,
+                                              const char *vm, guint64 every,
+                                              guint keep, guint64 max_age,
+                                              GError **error);
+
 /* Whether @vm has a snapshot being taken or restored. */
 gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
                                          const char *vm);

@@ -48,6 +48,7 @@ TandemSnapshotInfo *tandem_snapshot_info_copy(const TandemSnapshotInfo *s) {
   i->method_reason = g_strdup(s->method_reason);
   i->memory_file = g_strdup(s->memory_file);
   i->config = g_strdup(s->config);
+  i->scheduled = s->scheduled;
   for (guint k = 0; k < s->disks->len; k++) {
     const TandemSnapshotDisk *d = s->disks->pdata[k];
     TandemSnapshotDisk *c = g_new0(TandemSnapshotDisk, 1);
@@ -123,6 +124,8 @@ static void info_to_json(JsonBuilder *b, const TandemSnapshotInfo *i) {
   add_int(b, "crc", i->crc);
   add_int(b, "duration-ms", i->duration_ms);
   add_string(b, "config", i->config);
+  json_builder_set_member_name(b, "scheduled");
+  json_builder_add_boolean_value(b, i->scheduled);
   json_builder_set_member_name(b, "disks");
   json_builder_begin_array(b);
   for (guint k = 0; k < i->disks->len; k++) {
@@ -220,6 +223,13 @@ static TandemSnapshotInfo *parse_info(JsonNode *node) {
       json_array_get_length(json_node_get_array(disks)) > MAX_DISKS)
     return NULL;
   g_autoptr(TandemSnapshotInfo) i = tandem_snapshot_info_new();
+  JsonNode *scheduled = json_object_get_member(o, "scheduled");
+  if (scheduled) {
+    if (!JSON_NODE_HOLDS_VALUE(scheduled) ||
+        json_node_get_value_type(scheduled) != G_TYPE_BOOLEAN)
+      return NULL;
+    i->scheduled = json_node_get_boolean(scheduled);
+  }
   JsonArray *a = json_node_get_array(disks);
   for (guint k = 0; k < json_array_get_length(a); k++) {
     TandemSnapshotDisk *d = parse_disk(json_array_get_element(a, k));
@@ -400,4 +410,29 @@ char *tandem_snapshot_manifest_new_id(const TandemSnapshotManifest *m,
     id = g_strdup_printf("%s-%d", base, n);
   }
   return id;
+}
+
+GPtrArray *tandem_snapshot_retention_victims(GPtrArray *snapshots,
+                                             guint keep, guint64 max_age,
+                                             gint64 now) {
+  GPtrArray *victims = g_ptr_array_new_with_free_func(g_free);
+  guint scheduled = 0;
+
+  for (guint i = 0; i < snapshots->len; i++)
+    scheduled += ((TandemSnapshotInfo *)snapshots->pdata[i])->scheduled != 0;
+  for (guint i = 0; i < snapshots->len; i++) {
+    const TandemSnapshotInfo *s = snapshots->pdata[i];
+    gboolean too_old;
+
+    if (!s->scheduled)
+      continue;
+    /* A clock set back leaves "created" in the future: not too old. */
+    too_old = max_age && now > s->created &&
+              (guint64)(now - s->created) > max_age;
+    if (scheduled > keep || too_old) {
+      g_ptr_array_add(victims, g_strdup(s->id));
+      scheduled--;
+    }
+  }
+  return victims;
 }

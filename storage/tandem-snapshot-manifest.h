@@ -37,6 +37,7 @@ typedef struct {
   guint32 crc;        /* the memory file's trailer CRC */
   gint64 duration_ms; /* from the request to the file on disk */
   char *config;       /* the VM's configuration then (key-file text) */
+  gboolean scheduled; /* taken by the schedule: its retention applies */
   GPtrArray *disks;   /* TandemSnapshotDisk */
 } TandemSnapshotInfo;
 
@@ -77,6 +78,15 @@ gboolean tandem_snapshot_manifest_save(const TandemSnapshotManifest *m,
 
 TandemSnapshotInfo *tandem_snapshot_manifest_find(
     const TandemSnapshotManifest *m, const char *id);
+
+/* A schedule's retention: of @snapshots (TandemSnapshotInfo, oldest
+ * first), the ids (transfer full) of the scheduled ones to delete at unix
+ * time @now: the oldest beyond the newest @keep, and those older than
+ * @max_age seconds (0: no limit). Snapshots not taken by the schedule are
+ * never among them. */
+GPtrArray *tandem_snapshot_retention_victims(GPtrArray *snapshots,
+                                             guint keep, guint64 max_age,
+                                             gint64 now);
 /* Takes @info. */
 void tandem_snapshot_manifest_add(TandemSnapshotManifest *m,
                                   TandemSnapshotInfo *info);

@@ -8,7 +8,8 @@ struct _TandemSnapshotManager {
   GObject parent_instance;
   TandemVmManager *vms;
   TandemSnapshotOptions options;
-  GHashTable *busy; /* VM names with a snapshot being taken or restored */
+  GHashTable *busy;   /* VM names with a snapshot being taken or restored */
+  GHashTable *timers; /* VM name -> its schedule's GSource id */
 };
 
 /* The QMP descriptor names Tandem gives QEMU. */
@@ -50,12 +51,22 @@ void tsm_remove_partial(const char *dir);
  * Transfer full. */
 char *tsm_disk_of_device(const TandemQmpBlockDevice *device);
 
-/* tandem-snapshot-take.c. With @suspend: the paused method, the guest
- * left paused, the snapshot made the VM's resume point, the VM stopped. */
+/* tandem-snapshot-take.c. TSM_TAKE_SUSPEND: the paused method, the guest
+ * left paused, the snapshot made the VM's resume point, the VM stopped.
+ * TSM_TAKE_SCHEDULED: taken by the schedule (its retention applies). */
+typedef enum {
+  TSM_TAKE_SUSPEND = 1 << 0,
+  TSM_TAKE_SCHEDULED = 1 << 1,
+} TsmTakeFlags;
+
 void tsm_take_async(TandemSnapshotManager *self, const char *vm,
-                    const char *name, gboolean suspend,
+                    const char *name, TsmTakeFlags flags,
                     GCancellable *cancellable, GAsyncReadyCallback callback,
                     gpointer user_data);
+
+/* tandem-snapshot-schedule.c */
+void tsm_schedule_init(TandemSnapshotManager *self);
+void tsm_schedule_fini(TandemSnapshotManager *self);
 
 /* tandem-snapshot-restore.c */
 void tsm_restore_async(TandemSnapshotManager *self, const char *vm,

@@ -55,6 +55,7 @@ typedef struct {
   gboolean migration_done, writer_done;
   gboolean awaiting;        /* only QEMU's events move things on now */
   gboolean suspend;         /* save, then stop: the next start resumes */
+  gboolean scheduled;       /* the schedule's */
   guint settle_tries;
   gulong event_id, gone_id;
   guint progress_id;
@@ -204,6 +205,7 @@ static void finish(GTask *task) {
   i->raw_bytes = st.read_bytes;
   i->memory = tandem_vm_get_config(t->vm)->memory;
   i->duration_ms = (g_get_monotonic_time() - t->t0) / 1000;
+  i->scheduled = t->scheduled;
   g_autoptr(TandemVmConfig) then = NULL;
   for (guint k = 0; k < t->overlays->len; k++) {
     const Overlay *o = t->overlays->pdata[k];
@@ -677,9 +679,10 @@ static void on_block(GObject *source, GAsyncResult *result, gpointer data) {
 }
 
 void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
-                    const char *name, gboolean suspend,
+                    const char *name, TsmTakeFlags flags,
                     GCancellable *cancellable, GAsyncReadyCallback callback,
                     gpointer user_data) {
+  gboolean suspend = (flags & TSM_TAKE_SUSPEND) != 0;
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, tandem_snapshot_manager_create_async);
   GError *error = NULL;
@@ -710,6 +713,7 @@ void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
   t->vm_name = g_strdup(vm_name);
   t->label = g_strdup(name ? name : "");
   t->suspend = suspend;
+  t->scheduled = (flags & TSM_TAKE_SCHEDULED) != 0;
   t->method = t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED || suspend
                   ? TANDEM_SNAPSHOT_METHOD_STOPPED
                   : TANDEM_SNAPSHOT_METHOD_BACKGROUND;

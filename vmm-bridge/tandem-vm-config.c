@@ -9,6 +9,7 @@ G_DEFINE_QUARK(tandem-vmm-error-quark, tandem_vmm_error)
 
 #define GROUP_VM "VM"
 #define GROUP_BOOT "Boot"
+#define GROUP_SNAPSHOTS "Snapshots"
 #define DISK_PREFIX "Disk "
 
 gboolean tandem_vm_name_is_valid(const char *name) {
@@ -57,6 +58,7 @@ TandemVmConfig *tandem_vm_config_new(const char *name) {
   c->accel = TANDEM_ACCEL_AUTO;
   c->display = TANDEM_DISPLAY_SPICE;
   c->hotplug_ports = 4;
+  c->snapshot_keep = TANDEM_VM_DEFAULT_SNAPSHOT_KEEP;
   c->disks = g_ptr_array_new_with_free_func((GDestroyNotify)disk_free);
   return c;
 }
@@ -106,6 +108,40 @@ gboolean tandem_parse_size(const char *text, guint64 *bytes) {
     return FALSE;
   *bytes = (guint64)(v * unit);
   return TRUE;
+}
+
+gboolean tandem_parse_duration(const char *text, guint64 *seconds) {
+  char *end = NULL;
+  if (!text || !g_ascii_isdigit(*text))
+    return FALSE;
+  errno = 0;
+  guint64 v = g_ascii_strtoull(text, &end, 10);
+  if (errno || end == text)
+    return FALSE;
+  guint64 unit = 1;
+  switch (*end) {
+  case '\0': case 's': break;
+  case 'm': unit = 60; break;
+  case 'h': unit = 3600; break;
+  case 'd': unit = 86400; break;
+  default: return FALSE;
+  }
+  if (*end && end[1])
+    return FALSE;
+  if (v > TANDEM_MAX_DURATION / unit)
+    return FALSE;
+  *seconds = v * unit;
+  return TRUE;
+}
+
+char *tandem_format_duration(guint64 s) {
+  if (s && s % 86400 == 0)
+    return g_strdup_printf("%" G_GUINT64_FORMAT "d", s / 86400);
+  if (s && s % 3600 == 0)
+    return g_strdup_printf("%" G_GUINT64_FORMAT "h", s / 3600);
+  if (s && s % 60 == 0)
+    return g_strdup_printf("%" G_GUINT64_FORMAT "m", s / 60);
+  return g_strdup_printf("%" G_GUINT64_FORMAT "s", s);
 }
 
 /* --- Parsing ----------------------------------------------------------- */
@@ -293,6 +329,32 @@ static gboolean parse_disk_group(const Parser *p, TandemVmConfig *c,
   return TRUE;
 }
 
+static gboolean get_duration(const Parser *p, const char *key,
+                             guint64 min, guint64 *out, GError **error) {
+  g_autofree char *text = get_string(p, GROUP_SNAPSHOTS, key);
+  if (!text)
+    return TRUE;
+  if (!tandem_parse_duration(text, out) || (*out && *out < min))
+    return fail(error, p, "%s in [Snapshots] “%s” is not a duration of at "
+                "least %" G_GUINT64_FORMAT " s: write a number and a unit, "
+                "like 30m, 2h or 7d (0 for none)",
+                key, text, min);
+  return TRUE;
+}
+
+static gboolean parse_snapshots_group(const Parser *p, TandemVmConfig *c,
+                                      GError **error) {
+  static const char *const keys[] = {"Every", "Keep", "MaxAge", NULL};
+  if (!g_key_file_has_group(p->kf, GROUP_SNAPSHOTS))
+    return TRUE;
+  return check_keys(p, GROUP_SNAPSHOTS, keys, error) &&
+         get_duration(p, "Every", TANDEM_VM_MIN_SNAPSHOT_EVERY,
+                      &c->snapshot_every, error) &&
+         get_duration(p, "MaxAge", 1, &c->snapshot_max_age, error) &&
+         get_uint(p, GROUP_SNAPSHOTS, "Keep", 1, TANDEM_VM_MAX_SNAPSHOT_KEEP,
+                  &c->snapshot_keep, error);
+}
+
 TandemVmConfig *tandem_vm_config_parse(const char *name, const char *data,
                                        const char *base_dir, GError **error) {
   g_autofree char *file = g_strdup_printf("%s.conf", name);
@@ -315,17 +377,19 @@ TandemVmConfig *tandem_vm_config_parse(const char *name, const char *data,
   g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
   for (char **g = groups; *g; g++) {
     gboolean ok;
-    if (g_str_equal(*g, GROUP_VM) || g_str_equal(*g, GROUP_BOOT))
+    if (g_str_equal(*g, GROUP_VM) || g_str_equal(*g, GROUP_BOOT) ||
+        g_str_equal(*g, GROUP_SNAPSHOTS))
       continue;
     if (g_str_has_prefix(*g, DISK_PREFIX))
       ok = parse_disk_group(&p, c, *g, error);
     else
       ok = fail(error, &p, "unknown section [%s]; the sections are [VM], "
-                "[Boot] and [Disk NAME]", *g);
+                "[Boot], [Snapshots] and [Disk NAME]", *g);
     if (!ok)
       return NULL;
   }
-  if (!parse_vm_group(&p, c, error) || !parse_boot_group(&p, c, error))
+  if (!parse_vm_group(&p, c, error) || !parse_boot_group(&p, c, error) ||
+      !parse_snapshots_group(&p, c, error))
     return NULL;
   return g_steal_pointer(&c);
 }
@@ -404,6 +468,15 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
     g_key_file_set_string(kf, group, "Path", d->path);
     g_key_file_set_string(kf, group, "Format", d->format);
     g_key_file_set_boolean(kf, group, "ReadOnly", d->read_only);
+  }
+  if (c->snapshot_every) {
+    g_autofree char *every = tandem_format_duration(c->snapshot_every);
+    g_key_file_set_string(kf, GROUP_SNAPSHOTS, "Every", every);
+    g_key_file_set_integer(kf, GROUP_SNAPSHOTS, "Keep", (int)c->snapshot_keep);
+    if (c->snapshot_max_age) {
+      g_autofree char *age = tandem_format_duration(c->snapshot_max_age);
+      g_key_file_set_string(kf, GROUP_SNAPSHOTS, "MaxAge", age);
+    }
   }
   return g_key_file_to_data(kf, NULL, NULL);
 }

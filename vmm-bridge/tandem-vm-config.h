@@ -7,6 +7,8 @@
  *   [Boot]      Kernel=  Initrd=  CommandLine=      (boot a kernel), or
  *               Image=  ImageFormat=qcow2|raw       (boot a disk image)
  *   [Disk NAME] Path=  Format=qcow2|raw  ReadOnly=false   (data disks)
+ *   [Snapshots] Every=30m  Keep=10  MaxAge=7d   (scheduled snapshots; off
+ *               without Every)
  *
  * Relative paths are relative to the VM's data directory,
  * $XDG_DATA_HOME/tandem/vms/NAME/. docs/vm-config.md has the details.
@@ -45,6 +47,11 @@ typedef struct {
   TandemDisplay display;
   guint hotplug_ports;
   gboolean save_on_stop;           /* a stop saves, the next start resumes */
+  /* Scheduled snapshots: every @snapshot_every seconds while the VM runs
+   * (0: off), keeping the newest @snapshot_keep of them and none older
+   * than @snapshot_max_age seconds (0: no limit). */
+  guint64 snapshot_every, snapshot_max_age;
+  guint snapshot_keep;
   char *kernel, *initrd, *cmdline; /* boot a kernel ... */
   char *image, *image_format;      /* ... or a disk image (absolute paths) */
   GPtrArray *disks;                /* TandemVmDisk */
@@ -81,6 +88,18 @@ char *tandem_vm_config_to_data(const TandemVmConfig *config);
 /* Writes $dir/NAME.conf atomically (creating @dir). */
 gboolean tandem_vm_config_save(const TandemVmConfig *config,
                                const char *config_dir, GError **error);
+
+/* "30s", "5m", "2h", "7d", "90" (seconds) -> seconds. FALSE if not a
+ * duration or over ten years. */
+gboolean tandem_parse_duration(const char *text, guint64 *seconds);
+/* The shortest text tandem_parse_duration() reads back as @seconds. */
+char *tandem_format_duration(guint64 seconds);
+
+#define TANDEM_VM_MIN_SNAPSHOT_EVERY 2 /* seconds */
+#define TANDEM_VM_DEFAULT_SNAPSHOT_KEEP 10
+#define TANDEM_VM_MAX_SNAPSHOT_KEEP 500
+/* The longest duration: ten years, longer than any VM runs. */
+#define TANDEM_MAX_DURATION (10ull * 366 * 86400)
 
 /* "512M", "2G", "1.5G", "1073741824" -> bytes. FALSE if not a size. */
 gboolean tandem_parse_size(const char *text, guint64 *bytes);

@@ -687,6 +687,13 @@ gboolean tandem_vm_set_disk_path(TandemVm *self, const char *name,
   return FALSE;
 }
 
+void tandem_vm_set_snapshot_schedule(TandemVm *self, guint64 every,
+                                     guint keep, guint64 max_age) {
+  self->config->snapshot_every = every;
+  self->config->snapshot_keep = keep;
+  self->config->snapshot_max_age = max_age;
+}
+
 void tandem_vm_set_timeouts(TandemVm *self, guint qmp_ready_ms,
                             guint powerdown_ms, guint quit_ms) {
   if (qmp_ready_ms)

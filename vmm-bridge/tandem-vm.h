@@ -72,6 +72,11 @@ void tandem_vm_set_incoming(TandemVm *self, gboolean incoming);
 gboolean tandem_vm_set_disk_path(TandemVm *self, const char *name,
                                  const char *path);
 
+/* The VM's snapshot schedule ([Snapshots] in its configuration), changed
+ * in any state; the caller saves the configuration. */
+void tandem_vm_set_snapshot_schedule(TandemVm *self, guint64 every,
+                                     guint keep, guint64 max_age);
+
 /* Timeouts in ms (0 keeps the current): QMP socket ready after spawn
  * (default 10000), guest power-down before "quit" (30000), "quit" before
  * SIGKILL (5000). */

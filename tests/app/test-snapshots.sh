@@ -119,7 +119,8 @@ monitor_pid=$!
 "$shell" --service >"$work/shell.log" 2>&1 &
 shell_pid=$!
 check "the shell owns org.tandem.Tandem" tandem_wait_for shell_owns_name
-for member in Create List Restore Delete Progress Changed; do
+for member in Create List Restore Suspend Delete GetSchedule SetSchedule \
+  Progress Changed; do
   check "the Snapshots interface has $member" \
     introspection_has "name=\"$member\""
 done
@@ -336,5 +337,104 @@ check "which the next start resumes" \
   status_is 0 timeout 300 "$ctl" vm start snap
 check "using it up" json_check "d == []" "$ctl" snapshot list snap --json
 check "the guest runs" vm_state_is snap running
+
+# --- Scheduled snapshots -----------------------------------------------------
+schedule() { "$ctl" snapshot schedule snap "$@"; }
+wait_up_to() { # wait_up_to SECONDS PREDICATE...
+  _saved=${TANDEM_WAIT_SECONDS:-10}
+  TANDEM_WAIT_SECONDS=$1
+  shift
+  tandem_wait_for "$@"
+  _r=$?
+  TANDEM_WAIT_SECONDS=$_saved
+  return $_r
+}
+none_within() { ! wait_up_to "$@"; }
+scheduled_ids() { json_value \
+  "' '.join(s['id'] for s in d if s['name'] == 'Scheduled')" \
+  "$ctl" snapshot list snap --json; }
+# Scheduled snapshots seen so far, across polls (the schedule deletes).
+seen="$work/scheduled-seen"
+: >"$seen"
+seen_at_least() {
+  for s in $(scheduled_ids); do echo "$s"; done >>"$seen"
+  test "$(sort -u "$seen" | grep -c .)" -ge "$1"
+}
+scheduled_at_most() { test "$(scheduled_ids | wc -w)" -le "$1"; }
+new_scheduled() { test "$(scheduled_ids)" != "$1"; }
+# Waits for any snapshot under way to end: a Create goes through only then
+# (one at a time). The probe it takes is deleted again.
+take_probe() { "$ctl" snapshot create snap --name probe >/dev/null 2>&1; }
+quiet() {
+  wait_up_to 120 take_probe &&
+    probe=$(json_value "d[-1]['id']" "$ctl" snapshot list snap --json) &&
+    "$ctl" snapshot delete snap "$probe" >/dev/null
+}
+files_match_list() {
+  test "$(ls "$data/snapshots" | grep -c '\.tsnap$')" = \
+    "$(json_value "len(d)" "$ctl" snapshot list snap --json)"
+}
+
+check "without a schedule, schedule says how to set one" \
+  output_has "“snap” takes no scheduled snapshots." schedule
+check "--json has the defaults" \
+  json_check "d == {'every': 0, 'keep': 10, 'max-age': 0}" schedule --json
+check "too often is refused" \
+  fails_with "every 2 seconds at the most often" schedule --every 1s
+check "with the D-Bus error Invalid" \
+  output_has "org.tandem.Tandem1.Error.Invalid" \
+  raw_call SetSchedule string:snap uint64:1 uint32:2 uint64:0
+check "as is keeping none" \
+  fails_with "keeps from 1 to 500 of its snapshots" schedule --every 3s --keep 0
+check "a duration that is not one is a usage error" \
+  usage_error "--every wants a duration like 90s, 30m, 2h or 7d, not “soon”" \
+  schedule --every soon
+check "as are --off and --every together" \
+  usage_error "--off and --every contradict each other" \
+  schedule --off --every 3s
+check "an unknown VM is named" \
+  fails_with "There is no VM called “nosuch”." "$ctl" snapshot schedule nosuch
+check "the refusals set nothing" json_check "d['every'] == 0" schedule --json
+check "schedule --help has its options" output_has "--max-age=DURATION" \
+  schedule --help
+check "a snapshot taken by hand" \
+  status_is 0 timeout 300 "$ctl" snapshot create snap --name "by hand"
+check "schedule --every 3s --keep 2 says what it set" \
+  output_has "“snap” takes a snapshot every 3s while it runs, keeping the \
+newest 2." schedule --every 3s --keep 2
+check "which is in the VM's configuration" \
+  sh -c "grep -qx 'Every=3s' '$vms/snap.conf' && grep -qx 'Keep=2' \
+'$vms/snap.conf'"
+check "--json shows it" \
+  json_check "d == {'every': 3, 'keep': 2, 'max-age': 0}" schedule --json
+check "scheduled snapshots are taken, three of them" \
+  wait_up_to 240 seen_at_least 3
+check "of which only the newest 2 stay" wait_up_to 60 scheduled_at_most 2
+check "the snapshot taken by hand stays" \
+  json_check "'by hand' in [s['name'] for s in d]" \
+  "$ctl" snapshot list snap --json
+check "German says it too" env LANGUAGE=de sh -c "'$ctl' snapshot schedule \
+snap | grep -qF 'alle 3s'"
+check "--max-age is shown" output_has "that are no older than 1h." \
+  schedule --max-age 1h
+check "--off exits 0" output_has "“snap” takes no scheduled snapshots." \
+  schedule --off
+check "and keeps Keep and MaxAge" \
+  json_check "d == {'every': 0, 'keep': 2, 'max-age': 3600}" schedule --json
+check "nothing is under way any more" quiet
+before=$(scheduled_ids)
+check "the scheduled snapshots taken stay" test -n "$before"
+check "no snapshot follows --off" none_within 7 new_scheduled "$before"
+check "every listed snapshot has its memory file, and no other is left" \
+  files_match_list
+# A paused guest changes nothing: nothing to take.
+check "the guest pauses" status_is 0 "$ctl" vm pause snap
+check "a schedule set while it is paused" \
+  status_is 0 "$ctl" snapshot schedule snap --every 2s
+check "takes nothing while it is" none_within 6 new_scheduled "$before"
+check "the guest goes on" status_is 0 "$ctl" vm resume snap
+check "and a snapshot is taken" wait_up_to 120 new_scheduled "$before"
+check "off again" status_is 0 "$ctl" snapshot schedule snap --off
+check "the guest still runs" vm_state_is snap running
 
 tap_end

@@ -105,6 +105,58 @@ static void test_new_ids(void **state) {
   assert_true(tandem_snapshot_id_is_valid(b));
 }
 
+/* A schedule deletes only its own snapshots: the oldest over Keep, and
+ * the ones past MaxAge; a snapshot taken by hand survives both. */
+static TandemSnapshotInfo *at(const char *id, gint64 created,
+                              gboolean scheduled) {
+  TandemSnapshotInfo *info = tandem_snapshot_info_new();
+  info->id = g_strdup(id);
+  info->created = created;
+  info->scheduled = scheduled;
+  return info;
+}
+
+static char *joined(GPtrArray *ids) {
+  g_ptr_array_add(ids, NULL);
+  return g_strjoinv(",", (char **)ids->pdata);
+}
+
+static void test_retention(void **state) {
+  (void)state;
+  g_autoptr(GPtrArray) list =
+      g_ptr_array_new_with_free_func((GDestroyNotify)tandem_snapshot_info_free);
+  g_ptr_array_add(list, at("s1", 1000, TRUE));
+  g_ptr_array_add(list, at("hand", 1010, FALSE));
+  g_ptr_array_add(list, at("s2", 1020, TRUE));
+  g_ptr_array_add(list, at("s3", 1030, TRUE));
+  g_ptr_array_add(list, at("s4", 1040, TRUE));
+  struct {
+    guint keep;
+    guint64 max_age;
+    gint64 now;
+    const char *victims;
+  } cases[] = {
+      {10, 0, 2000, ""},         /* under Keep, no age limit */
+      {2, 0, 2000, "s1,s2"},     /* the oldest over Keep */
+      {1, 0, 2000, "s1,s2,s3"},
+      {4, 0, 2000, ""},          /* exactly Keep */
+      {10, 25, 1050, "s1,s2"},   /* older than 25 s at 1050 */
+      {3, 25, 1050, "s1,s2"},    /* both rules, no id twice */
+      {1, 5, 1050, "s1,s2,s3,s4"}, /* even the newest, when too old */
+      {10, 5, 500, ""},          /* clock set back: nothing too old */
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autoptr(GPtrArray) v = tandem_snapshot_retention_victims(
+        list, cases[i].keep, cases[i].max_age, cases[i].now);
+    g_autofree char *got = joined(v);
+    assert_string_equal(got, cases[i].victims);
+  }
+  g_autoptr(GPtrArray) empty_list = g_ptr_array_new();
+  g_autoptr(GPtrArray) none =
+      tandem_snapshot_retention_victims(empty_list, 1, 1, 2000);
+  assert_int_equal(none->len, 0);
+}
+
 /* Hostile or damaged lists: each refused whole. */
 static void test_refused(void **state) {
   (void)state;
@@ -184,6 +236,7 @@ int main(void) {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_ids_and_labels),
       cmocka_unit_test(test_new_ids),
+      cmocka_unit_test(test_retention),
       cmocka_unit_test(test_refused),
       cmocka_unit_test(test_save_and_load),
   };

@@ -101,6 +101,10 @@ static void test_errors(void **state) {
   parse_fails("[VM]\nDisplay=vnc\n" KERNEL_BOOT, "spice, none");
   parse_fails("[VM]\nHotplugPorts=99\n" KERNEL_BOOT, "from 0 to 16");
   parse_fails("[VM]\nSaveOnStop=perhaps\n" KERNEL_BOOT, "true or false");
+  parse_fails(KERNEL_BOOT "[Snapshots]\nEvery=often\n", "not a duration");
+  parse_fails(KERNEL_BOOT "[Snapshots]\nEvery=1s\n", "at least 2 s");
+  parse_fails(KERNEL_BOOT "[Snapshots]\nKeep=0\n", "Keep");
+  parse_fails(KERNEL_BOOT "[Snapshots]\nWhen=now\n", "When");
   parse_fails("[VM]\nMemory=1G\n", "no [Boot] section");
   parse_fails("[Boot]\nKernel=/k\nImage=/i\n", "both Kernel= and Image=");
   parse_fails("[Boot]\nCommandLine=quiet\n", "needs Kernel= or Image=");
@@ -156,6 +160,34 @@ static void test_save_load_roundtrip(void **state) {
   assert_null(tandem_vm_config_load("/nonexistent", "nope", &error));
   assert_true(g_error_matches(error, TANDEM_VMM_ERROR,
                               TANDEM_VMM_ERROR_NOT_FOUND));
+}
+
+static void test_snapshot_schedule(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) off = parse_ok(KERNEL_BOOT);
+  assert_int_equal(off->snapshot_every, 0);
+  assert_int_equal(off->snapshot_keep, TANDEM_VM_DEFAULT_SNAPSHOT_KEEP);
+  g_autoptr(TandemVmConfig) c = parse_ok(
+      KERNEL_BOOT "[Snapshots]\nEvery=30m\nKeep=5\nMaxAge=7d\n");
+  assert_int_equal(c->snapshot_every, 1800);
+  assert_int_equal(c->snapshot_keep, 5);
+  assert_int_equal(c->snapshot_max_age, 7 * 86400);
+  g_autofree char *text = tandem_vm_config_to_data(c);
+  assert_non_null(strstr(text, "Every=30m"));
+  assert_non_null(strstr(text, "MaxAge=7d"));
+  g_autoptr(TandemVmConfig) back = parse_ok(text);
+  assert_int_equal(back->snapshot_every, 1800);
+  assert_int_equal(back->snapshot_keep, 5);
+  /* Durations. */
+  guint64 s;
+  assert_true(tandem_parse_duration("90", &s) && s == 90);
+  assert_true(tandem_parse_duration("2h", &s) && s == 7200);
+  assert_false(tandem_parse_duration("2 h", &s));
+  assert_false(tandem_parse_duration("-5m", &s));
+  assert_false(tandem_parse_duration("5mm", &s));
+  assert_false(tandem_parse_duration("99999999999999d", &s));
+  g_autofree char *d = tandem_format_duration(90);
+  assert_string_equal(d, "90s");
 }
 
 static void test_sizes(void **state) {
@@ -301,6 +333,7 @@ int main(void) {
       cmocka_unit_test(test_bad_vm_name),
       cmocka_unit_test(test_missing_files),
       cmocka_unit_test(test_save_load_roundtrip),
+      cmocka_unit_test(test_snapshot_schedule),
       cmocka_unit_test(test_sizes),
       cmocka_unit_test(test_argv_kernel_tcg),
       cmocka_unit_test(test_argv_kvm_paused_no_display),
