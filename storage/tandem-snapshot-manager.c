@@ -68,6 +68,8 @@ gboolean tsm_claim(TandemSnapshotManager *self, const char *vm,
 
 void tsm_release(TandemSnapshotManager *self, const char *vm) {
   g_hash_table_remove(self->busy, vm);
+  /* A snapshot taken, restored or deleted may leave images unneeded. */
+  tsm_gc_kick(self, vm);
 }
 
 void tsm_emit_progress(TandemSnapshotManager *self,
@@ -188,7 +190,7 @@ void tandem_snapshot_manager_get_options(TandemSnapshotManager *self,
 
 gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
                                          const char *vm) {
-  return g_hash_table_contains(self->busy, vm);
+  return g_hash_table_contains(self->busy, vm) || tsm_gc_running(self, vm);
 }
 
 void tandem_snapshot_manager_create_async(TandemSnapshotManager *self,
@@ -330,11 +332,23 @@ static void on_booted(GObject *source, GAsyncResult *result, gpointer data) {
     g_task_return_int(task, 0);
 }
 
+static void start_again(TandemSnapshotManager *self, const char *vm,
+                        const char *arg, guint flags,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data) {
+  tandem_snapshot_manager_start_async(self, vm, cancellable, callback,
+                                      user_data);
+}
+
 void tandem_snapshot_manager_start_async(TandemSnapshotManager *self,
                                          const char *vm_name,
                                          GCancellable *cancellable,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data) {
+  /* qemu-img may be merging the VM's images: QEMU could not open them. */
+  if (tsm_wait_gc(self, vm_name, start_again, NULL, 0, cancellable,
+                  callback, user_data))
+    return;
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, tandem_snapshot_manager_start_async);
   GError *error = NULL;
@@ -377,6 +391,7 @@ static void tandem_snapshot_manager_finalize(GObject *object) {
   g_clear_object(&self->vms);
   g_hash_table_unref(self->busy);
   g_hash_table_unref(self->timers);
+  g_hash_table_unref(self->gc);
   G_OBJECT_CLASS(tandem_snapshot_manager_parent_class)->finalize(object);
 }
 
@@ -394,5 +409,6 @@ static void tandem_snapshot_manager_class_init(
 static void tandem_snapshot_manager_init(TandemSnapshotManager *self) {
   self->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   self->timers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  self->gc = g_hash_table_new(g_str_hash, g_str_equal);
   tandem_snapshot_options_init(&self->options);
 }

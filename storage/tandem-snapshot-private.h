@@ -10,6 +10,7 @@ struct _TandemSnapshotManager {
   TandemSnapshotOptions options;
   GHashTable *busy;   /* VM names with a snapshot being taken or restored */
   GHashTable *timers; /* VM name -> its schedule's GSource id */
+  GHashTable *gc;     /* VM name -> its disk images being tidied */
 };
 
 /* The QMP descriptor names Tandem gives QEMU. */
@@ -72,3 +73,22 @@ void tsm_schedule_fini(TandemSnapshotManager *self);
 void tsm_restore_async(TandemSnapshotManager *self, const char *vm,
                        const char *id, GCancellable *cancellable,
                        GAsyncReadyCallback callback, gpointer user_data);
+
+/* tandem-snapshot-gc.c: tidies @vm's snapshot disk images (merges and
+ * deletes those no snapshot and not the VM needs) in the background; again
+ * later if it is doing so already, or once a snapshot being taken or
+ * restored is done. */
+void tsm_gc_kick(TandemSnapshotManager *self, const char *vm);
+gboolean tsm_gc_running(TandemSnapshotManager *self, const char *vm);
+
+/* An operation to start again once tidying is over. */
+typedef void (*TsmRetry)(TandemSnapshotManager *self, const char *vm,
+                         const char *arg, guint flags,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data);
+/* TRUE, and @retry is called with the rest once @vm's images are tidy, if
+ * they are being tidied; FALSE (nothing done) if not. */
+gboolean tsm_wait_gc(TandemSnapshotManager *self, const char *vm,
+                     TsmRetry retry, const char *arg, guint flags,
+                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                     gpointer user_data);

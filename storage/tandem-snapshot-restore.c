@@ -359,9 +359,20 @@ static void on_verified(GObject *source, GAsyncResult *result,
   make_next_overlay(task);
 }
 
+static void restore_again(TandemSnapshotManager *self, const char *vm,
+                          const char *id, guint flags,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data) {
+  tsm_restore_async(self, vm, id, cancellable, callback, user_data);
+}
+
 void tsm_restore_async(TandemSnapshotManager *self, const char *vm_name,
                        const char *id, GCancellable *cancellable,
                        GAsyncReadyCallback callback, gpointer user_data) {
+  /* Images being merged: restored once they are. */
+  if (tsm_wait_gc(self, vm_name, restore_again, id, 0, cancellable,
+                  callback, user_data))
+    return;
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, tandem_snapshot_manager_restore_async);
   GError *error = NULL;

@@ -206,7 +206,6 @@ static void finish(GTask *task) {
   i->memory = tandem_vm_get_config(t->vm)->memory;
   i->duration_ms = (g_get_monotonic_time() - t->t0) / 1000;
   i->scheduled = t->scheduled;
-  g_autoptr(TandemVmConfig) then = NULL;
   for (guint k = 0; k < t->overlays->len; k++) {
     const Overlay *o = t->overlays->pdata[k];
     TandemSnapshotDisk *d = g_new0(TandemSnapshotDisk, 1);
@@ -678,10 +677,22 @@ static void on_block(GObject *source, GAsyncResult *result, gpointer data) {
   make_next_overlay(task);
 }
 
+static void take_again(TandemSnapshotManager *self, const char *vm,
+                       const char *name, guint flags,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data) {
+  tsm_take_async(self, vm, name, (TsmTakeFlags)flags, cancellable, callback,
+                 user_data);
+}
+
 void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
                     const char *name, TsmTakeFlags flags,
                     GCancellable *cancellable, GAsyncReadyCallback callback,
                     gpointer user_data) {
+  /* Images being merged: the snapshot is taken once they are. */
+  if (tsm_wait_gc(self, vm_name, take_again, name, flags, cancellable,
+                  callback, user_data))
+    return;
   gboolean suspend = (flags & TSM_TAKE_SUSPEND) != 0;
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, tandem_snapshot_manager_create_async);

@@ -232,7 +232,8 @@ cmd_test() {
     configure "$builddir/fuzz" --werror -Dfuzzing=true \
       -Db_sanitize=address,undefined -Db_lundef=false
   )
-  ninja -C "$builddir/fuzz" tests/fuzz/fuzz-protocol tests/fuzz/gen-corpus
+  ninja -C "$builddir/fuzz" tests/fuzz/fuzz-protocol tests/fuzz/gen-corpus \
+    tests/fuzz/fuzz-qcow2
   run_suite fuzz "$builddir/fuzz" --suite fuzz --verbose
 
   say "Totals ($(( $(date +%s) - start )) s)"

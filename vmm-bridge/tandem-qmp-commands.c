@@ -365,3 +365,93 @@ gboolean tandem_qmp_job_dismiss_finish(TandemQmpClient *client,
   return tandem_qmp_call_finish_boolean(client, result,
                                         tandem_qmp_job_dismiss_async, error);
 }
+
+/* --- Merging images ----------------------------------------------------- */
+
+void tandem_qmp_block_node_free(TandemQmpBlockNode *node) {
+  if (!node)
+    return;
+  g_free(node->node_name);
+  g_free(node->file);
+  g_free(node->format);
+  g_free(node);
+}
+
+static gpointer parse_block_node_list(JsonNode *untrusted_ret,
+                                      GError **error) {
+  JsonArray *list = tandem_qmp_expect_list(untrusted_ret, "return", error);
+  if (!list)
+    return NULL;
+  g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(
+      (GDestroyNotify)tandem_qmp_block_node_free);
+  for (guint i = 0; i < json_array_get_length(list); i++) {
+    JsonObject *o = tandem_qmp_expect_object(json_array_get_element(list, i),
+                                             "node", error);
+    g_autoptr(TandemQmpBlockNode) node = g_new0(TandemQmpBlockNode, 1);
+    if (!o ||
+        !tandem_qmp_read_string(o, "node-name", TRUE, &node->node_name,
+                                error) ||
+        !tandem_qmp_read_string(o, "file", TRUE, &node->file, error) ||
+        !tandem_qmp_read_string(o, "drv", TRUE, &node->format, error)) {
+      g_prefix_error(error, "entry %u: ", i);
+      return NULL;
+    }
+    g_ptr_array_add(nodes, g_steal_pointer(&node));
+  }
+  return g_steal_pointer(&nodes);
+}
+
+void tandem_qmp_query_named_block_nodes_async(TandemQmpClient *client,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data) {
+  JsonObject *args = json_object_new();
+  json_object_set_boolean_member(args, "flat", TRUE);
+  tandem_qmp_call_async(client, "query-named-block-nodes", args, -1,
+                        parse_block_node_list,
+                        (GDestroyNotify)g_ptr_array_unref,
+                        tandem_qmp_query_named_block_nodes_async, cancellable,
+                        callback, user_data);
+}
+
+GPtrArray *tandem_qmp_query_named_block_nodes_finish(TandemQmpClient *client,
+                                                     GAsyncResult *result,
+                                                     GError **error) {
+  return tandem_qmp_call_finish_pointer(
+      client, result, tandem_qmp_query_named_block_nodes_async, error);
+}
+
+const TandemQmpBlockNode *tandem_qmp_block_node_find(GPtrArray *nodes,
+                                                     const char *file,
+                                                     const char *format) {
+  g_return_val_if_fail(nodes && file && format, NULL);
+  for (guint i = 0; i < nodes->len; i++) {
+    const TandemQmpBlockNode *n = g_ptr_array_index(nodes, i);
+    if (g_str_equal(n->file, file) && g_str_equal(n->format, format))
+      return n;
+  }
+  return NULL;
+}
+
+void tandem_qmp_block_stream_async(TandemQmpClient *client,
+                                   const char *job_id, const char *device,
+                                   const char *bottom,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data) {
+  g_return_if_fail(job_id && device && bottom);
+  JsonObject *args = json_object_new();
+  json_object_set_string_member(args, "job-id", job_id);
+  json_object_set_string_member(args, "device", device);
+  json_object_set_string_member(args, "bottom", bottom);
+  json_object_set_boolean_member(args, "auto-dismiss", FALSE);
+  tandem_qmp_call_async(client, "block-stream", args, -1, NULL, NULL,
+                        tandem_qmp_block_stream_async, cancellable, callback,
+                        user_data);
+}
+
+gboolean tandem_qmp_block_stream_finish(TandemQmpClient *client,
+                                        GAsyncResult *result, GError **error) {
+  return tandem_qmp_call_finish_boolean(client, result,
+                                        tandem_qmp_block_stream_async, error);
+}

@@ -185,4 +185,47 @@ void tandem_qmp_job_dismiss_async(TandemQmpClient *client, const char *id,
 gboolean tandem_qmp_job_dismiss_finish(TandemQmpClient *client,
                                        GAsyncResult *result, GError **error);
 
+/* --- Merging images: query-named-block-nodes, block-stream -------------- */
+
+/* One image node of the block graph (query-named-block-nodes, flat). */
+typedef struct {
+  char *node_name; /* "node-name", an automatic one ("#block123") included */
+  char *file;      /* "file": the image's file name */
+  char *format;    /* "drv": "qcow2", "raw", "file" (a protocol node) ... */
+} TandemQmpBlockNode;
+
+void tandem_qmp_block_node_free(TandemQmpBlockNode *node);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TandemQmpBlockNode, tandem_qmp_block_node_free)
+
+void tandem_qmp_query_named_block_nodes_async(TandemQmpClient *client,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+/* Transfer full: TandemQmpBlockNode elements, every node once (flat). */
+GPtrArray *tandem_qmp_query_named_block_nodes_finish(TandemQmpClient *client,
+                                                     GAsyncResult *result,
+                                                     GError **error);
+
+/* The node in a query-named-block-nodes result whose image is @file in
+ * format @format (borrowed), or NULL. */
+const TandemQmpBlockNode *tandem_qmp_block_node_find(GPtrArray *nodes,
+                                                     const char *file,
+                                                     const char *format);
+
+/* Starts job @job_id copying into node @device, while the guest runs,
+ * every cluster it reads from its backing chain down to and including
+ * node @bottom; then @device's backing file becomes @bottom's, and @bottom
+ * leaves the graph (its file may be deleted). An interrupted job leaves
+ * @device whole, its backing file unchanged. Returns when the job is
+ * created: wait with query-jobs until it is "concluded", read its error,
+ * then job-dismiss it (the job is never dismissed automatically). */
+void tandem_qmp_block_stream_async(TandemQmpClient *client,
+                                   const char *job_id, const char *device,
+                                   const char *bottom,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean tandem_qmp_block_stream_finish(TandemQmpClient *client,
+                                        GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -89,6 +89,15 @@ qemu_pid() { json_value "d['pid']" "$ctl" vm status snap --json; }
 signal_seen() { grep -A12 "member=$1" "$work/signals.log" | grep -qF "$2"; }
 signal_count() { grep -c "member=$1" "$work/signals.log"; }
 more_signals() { test "$(signal_count "$1")" -gt "$2"; }
+# The qcow2 images in the snapshots' disks/ directory.
+images() { find "$data/snapshots/disks" -name '*.qcow2' 2>/dev/null | wc -l; }
+images_are() { test "$(images)" -eq "$1"; }
+# At most one image per listed snapshot, and the one the VM runs on.
+images_bounded() {
+  test "$(images)" -le "$(($(json_value "len(d)" "$ctl" snapshot list snap \
+--json) + 1))"
+}
+data_path() { sed -n 's/^Path=//p' "$vms/snap.conf"; }
 snapshot_ids() { json_value "' '.join(s['id'] for s in d)" \
   "$ctl" snapshot list snap --json; }
 
@@ -302,6 +311,13 @@ other=$(snapshot_ids)
 check "the other one can be deleted too" \
   status_is 0 "$ctl" snapshot delete snap "$other"
 check "leaving none" json_check "d == []" "$ctl" snapshot list snap --json
+check "and of the snapshots' disk images only the one the VM writes to" \
+  tandem_wait_for images_are 1
+data_on_base() {
+  qemu-img info -U --output=json "$(data_path)" |
+    grep -qF "\"backing-filename\": \"$data/data.qcow2\""
+}
+check "which sits on the data disk as the user made it" data_on_base
 
 # --- Instant resume: stop --save, start resumes ------------------------------
 pid_before=$(qemu_pid)
@@ -410,6 +426,8 @@ check "--json shows it" \
 check "scheduled snapshots are taken, three of them" \
   wait_up_to 240 seen_at_least 3
 check "of which only the newest 2 stay" wait_up_to 60 scheduled_at_most 2
+check "and their disk images do not pile up: merged or deleted with them" \
+  tandem_wait_for images_bounded
 check "the snapshot taken by hand stays" \
   json_check "'by hand' in [s['name'] for s in d]" \
   "$ctl" snapshot list snap --json
@@ -427,6 +445,7 @@ check "the scheduled snapshots taken stay" test -n "$before"
 check "no snapshot follows --off" none_within 7 new_scheduled "$before"
 check "every listed snapshot has its memory file, and no other is left" \
   files_match_list
+check "one disk image per snapshot, and the VM's own" images_bounded
 # A paused guest changes nothing: nothing to take.
 check "the guest pauses" status_is 0 "$ctl" vm pause snap
 check "a schedule set while it is paused" \

@@ -426,6 +426,130 @@ static void test_paused_fallback(void **state) {
   restore_and_check(info->id, before, after);
 }
 
+/* --- Deleting merges images ------------------------------------------------ */
+
+static gboolean tidy(gpointer data) {
+  return !tandem_snapshot_manager_is_busy(snaps, G.name);
+}
+
+/* The qcow2 images in the snapshots' disks/ directory. */
+static guint count_images(void) {
+  g_autofree char *dir = tandem_snapshot_dir(G.name);
+  g_autofree char *disks = g_build_filename(dir, "disks", NULL);
+  g_autoptr(GDir) d = g_dir_open(disks, 0, NULL);
+  guint n = 0;
+  const char *name;
+  while (d && (name = g_dir_read_name(d)))
+    n += g_str_has_suffix(name, ".qcow2");
+  return n;
+}
+
+/* Images of @info that are Tandem's (in disks/), not the user's. */
+static GPtrArray *own_images(const TandemSnapshotInfo *info) {
+  g_autofree char *dir = tandem_snapshot_dir(G.name);
+  g_autofree char *disks = g_build_filename(dir, "disks", "", NULL);
+  GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+  for (guint k = 0; k < info->disks->len; k++) {
+    const TandemSnapshotDisk *d = info->disks->pdata[k];
+    if (g_str_has_prefix(d->image, disks))
+      g_ptr_array_add(out, g_strdup(d->image));
+  }
+  return out;
+}
+
+static void delete_and_tidy(const TandemSnapshotInfo *info) {
+  g_autoptr(GError) error = NULL;
+  if (!tandem_snapshot_manager_delete(snaps, G.name, info->id, &error))
+    fail_with(error);
+  assert_true(bp_wait(tidy, NULL, 120));
+}
+
+/* Snapshots A, B, C taken in turn while the probe writes; deleting B
+ * merges the image B was taken on into C's while the guest runs (it beats
+ * on, its disk as it left it), and both A and C restore to their instants.
+ * Then, stopped: P and Q taken, the VM suspended, Q deleted (merged by
+ * qemu-img), and the start resumes with a consistent disk. */
+static void test_delete_merges(void **state) {
+  (void)state;
+  g_autoptr(GError) error = NULL;
+  wait_beats(2);
+  guint a0 = last_beat();
+  g_autoptr(TandemSnapshotInfo) a = create("A", &error);
+  guint a1 = last_beat();
+  wait_beats(3);
+  g_autoptr(TandemSnapshotInfo) b = create("B", &error);
+  wait_beats(3);
+  guint c0 = last_beat();
+  g_autoptr(TandemSnapshotInfo) c = create("C", &error);
+  guint c1 = last_beat();
+  if (!a || !b || !c)
+    fail_with(error);
+  assert_true(bp_wait(tidy, NULL, 120));
+  g_autoptr(GPtrArray) merged = own_images(b);
+  assert_true(merged->len > 0);
+  guint images = count_images();
+  guint from = beats->len;
+  gint64 t0 = g_get_monotonic_time();
+  delete_and_tidy(b);
+  printf("# deleting B merged %u image(s) while the guest ran in %.2f s; "
+         "%u images in disks/ before, %u after\n",
+         merged->len, (double)(g_get_monotonic_time() - t0) / 1e6, images,
+         count_images());
+  for (guint i = 0; i < merged->len; i++)
+    if (g_file_test(merged->pdata[i], G_FILE_TEST_EXISTS))
+      fail_msg("%s was not merged", (char *)merged->pdata[i]);
+  assert_true(count_images() <= images - merged->len);
+  wait_beats(3);
+  assert_all_good(from);
+  restore_and_check(c->id, c0, c1);
+  restore_and_check(a->id, a0, a1);
+
+  /* Stopped: qemu-img merges. */
+  wait_beats(3);
+  g_autoptr(TandemSnapshotInfo) p = create("P", &error);
+  wait_beats(3);
+  g_autoptr(TandemSnapshotInfo) q = create("Q", &error);
+  if (!p || !q)
+    fail_with(error);
+  wait_beats(3);
+  Call sc = {0};
+  tandem_snapshot_manager_suspend_async(snaps, G.name, NULL, on_suspended,
+                                        &sc);
+  assert_true(bp_wait(call_done, &sc, 300));
+  if (sc.error)
+    fail_with(sc.error);
+  g_autoptr(TandemSnapshotInfo) suspended = sc.result;
+  guint last = last_beat();
+  assert_true(bp_wait(tidy, NULL, 120));
+  g_autoptr(GPtrArray) merged_q = own_images(q);
+  assert_true(merged_q->len > 0);
+  images = count_images();
+  t0 = g_get_monotonic_time();
+  delete_and_tidy(q);
+  printf("# deleting Q merged %u image(s) while the VM was stopped in "
+         "%.2f s; %u images in disks/ before, %u after\n",
+         merged_q->len, (double)(g_get_monotonic_time() - t0) / 1e6, images,
+         count_images());
+  for (guint i = 0; i < merged_q->len; i++)
+    assert_false(g_file_test(merged_q->pdata[i], G_FILE_TEST_EXISTS));
+  from = beats->len;
+  StartCall st = {0};
+  tandem_snapshot_manager_start_async(snaps, G.name, NULL, on_start, &st);
+  assert_true(bp_wait(start_done, &st, 300));
+  if (!st.ok)
+    fail_with(st.error);
+  assert_true(st.resumed);
+  wait_beats(3);
+  while (from < beats->len && g_array_index(beats, Beat, from).run != run)
+    from++;
+  assert_true(from < beats->len);
+  guint resumed = g_array_index(beats, Beat, from).beat;
+  assert_true(resumed >= last && resumed <= last + 1);
+  assert_all_good(from);
+  /* P, taken before the merge, still restores to a consistent disk. */
+  restore_and_check_from_stopped(p->id);
+}
+
 /* --- Setting up ------------------------------------------------------------ */
 
 static char *build_path(const char *rel) {
@@ -496,6 +620,7 @@ int main(void) {
       cmocka_unit_test(test_qemu_killed_midway),
       cmocka_unit_test(test_suspend_and_resume),
       cmocka_unit_test(test_paused_fallback),
+      cmocka_unit_test(test_delete_merges),
   };
   return cmocka_run_group_tests_name("snapshot-vm", tests, setup, teardown);
 }

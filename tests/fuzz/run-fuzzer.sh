@@ -14,7 +14,7 @@ status=0
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log")
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/fuzz.log")
 cov=$(grep -o 'cov: [0-9]*' "$work/fuzz.log" | tail -n1)
-echo "fuzz-protocol: ${execs:-?} executions in ${seconds}s (${rate:-?}/s), ${cov:-cov: ?}, exit $status"
+echo "$(basename "$fuzzer"): ${execs:-?} executions in ${seconds}s (${rate:-?}/s), ${cov:-cov: ?}, exit $status"
 if [ "$status" -ne 0 ]; then
   tail -n 60 "$work/fuzz.log"
   ls -l "$work/artifacts"

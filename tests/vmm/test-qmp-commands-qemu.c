@@ -269,6 +269,78 @@ static void test_snapshot_transaction(void **state) {
                       "disk-home-1");
 }
 
+/* Merging a frozen image into the one above it while the VM runs, as a
+ * snapshot's deletion does: base <- overlay <- overlay-2 (active); stream
+ * overlay into overlay-2; then overlay-2 sits on base and overlay has left
+ * QEMU's graph. */
+static void test_block_stream_merge(void **state) {
+  Vm *vm = *state;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = vm_path(vm, "base.qcow2");
+  g_autofree char *overlay = vm_path(vm, "overlay.qcow2");
+  g_autofree char *overlay2 = vm_path(vm, "overlay-2.qcow2");
+
+  const TandemQmpSnapshotAction one[] = {
+      {"disk-home", overlay, "disk-home-1", "qcow2", FALSE}};
+  const TandemQmpSnapshotAction two[] = {
+      {"disk-home-1", overlay2, "disk-home-2", "qcow2", FALSE}};
+  assert_ok(RUN(vm, &error, blockdev_snapshot_transaction, one, 1), &error,
+            "transaction");
+  assert_ok(RUN(vm, &error, blockdev_snapshot_transaction, two, 1), &error,
+            "transaction");
+
+  Wait w = {0};
+  tandem_qmp_query_named_block_nodes_async(vm->qmp, NULL, on_done, &w);
+  g_autoptr(GAsyncResult) res = wait_for(&w, 15);
+  g_autoptr(GPtrArray) nodes =
+      tandem_qmp_query_named_block_nodes_finish(vm->qmp, res, &error);
+  assert_ok(nodes != NULL, &error, "query-named-block-nodes");
+  const TandemQmpBlockNode *mid =
+      tandem_qmp_block_node_find(nodes, overlay, "qcow2");
+  const TandemQmpBlockNode *top =
+      tandem_qmp_block_node_find(nodes, overlay2, "qcow2");
+  assert_non_null(mid);
+  assert_non_null(top);
+  assert_string_equal(mid->node_name, "disk-home-1");
+  assert_string_equal(top->node_name, "disk-home-2");
+  assert_non_null(tandem_qmp_block_node_find(nodes, base, "qcow2"));
+  assert_null(tandem_qmp_block_node_find(nodes, overlay, "raw"));
+
+  assert_ok(RUN0(vm, &error, cont), &error, "cont");
+  assert_ok(RUN(vm, &error, block_stream, "merge0", "disk-home-2",
+                "disk-home-1"),
+            &error, "block-stream");
+  /* The job stays listed once concluded: auto-dismiss is off. */
+  const TandemQmpJobInfo *job = NULL;
+  g_autoptr(GPtrArray) jobs = NULL;
+  for (int i = 0; i < 600; i++) {
+    Wait wj = {0};
+    tandem_qmp_query_jobs_async(vm->qmp, NULL, on_done, &wj);
+    g_autoptr(GAsyncResult) rj = wait_for(&wj, 15);
+    g_clear_pointer(&jobs, g_ptr_array_unref);
+    jobs = tandem_qmp_query_jobs_finish(vm->qmp, rj, &error);
+    assert_ok(jobs != NULL, &error, "query-jobs");
+    job = tandem_qmp_job_list_find(jobs, "merge0");
+    assert_non_null(job);
+    if (g_str_equal(job->status, "concluded"))
+      break;
+    g_usleep(50000);
+  }
+  assert_string_equal(job->status, "concluded");
+  assert_null(job->error);
+  assert_ok(RUN(vm, &error, job_dismiss, "merge0"), &error, "job-dismiss");
+
+  g_autoptr(GPtrArray) disks = query_block(vm);
+  TandemQmpBlockDevice *d = disks->pdata[0];
+  assert_string_equal(d->file, overlay2);
+  assert_string_equal(d->backing_file, base);
+  /* A node that is not there is an error, not a crash. */
+  assert_false(RUN(vm, &error, block_stream, "merge1", "disk-home-2",
+                   "disk-home-1"));
+  assert_true(g_error_matches(error, TANDEM_QMP_ERROR,
+                              TANDEM_QMP_ERROR_GENERIC));
+}
+
 typedef struct {
   TandemQmpMigrationStatus last;
   gboolean finished;
@@ -453,6 +525,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_status_and_block, vm_setup,
                                       vm_teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_transaction, vm_setup,
+                                      vm_teardown),
+      cmocka_unit_test_setup_teardown(test_block_stream_merge, vm_setup,
                                       vm_teardown),
       cmocka_unit_test_setup_teardown(test_background_snapshot, vm_setup,
                                       vm_teardown),

@@ -108,6 +108,13 @@ static GPtrArray *query_jobs(TandemQmpClient *c, GError **error) {
   return tandem_qmp_query_jobs_finish(c, res, error);
 }
 
+static GPtrArray *query_nodes(TandemQmpClient *c, GError **error) {
+  Wait w = {0};
+  tandem_qmp_query_named_block_nodes_async(c, NULL, on_done, &w);
+  g_autoptr(GAsyncResult) res = wait_for(&w);
+  return tandem_qmp_query_named_block_nodes_finish(c, res, error);
+}
+
 /* --- Run state ---------------------------------------------------------- */
 
 static void test_run_state(void **state) {
@@ -629,6 +636,50 @@ static void test_snapshot_save_job(void **state) {
   fake_finish(f);
 }
 
+static void test_block_stream_and_nodes(void **state) {
+  (void)state;
+  static const Step script[] = {
+      HANDSHAKE,
+      {EXPECT, "{\"execute\": \"query-named-block-nodes\", \"arguments\": "
+               "{\"flat\": true}}",
+       "{\"return\": [{\"iops_rd\": 0, \"detect_zeroes\": \"off\", "
+       "\"image\": {\"virtual-size\": 67108864, \"filename\": "
+       "\"/d/o.qcow2\", \"format\": \"qcow2\"}, \"node-name\": "
+       "\"d1\", \"drv\": \"qcow2\", \"ro\": false, \"encrypted\": "
+       "false, \"file\": \"/d/o.qcow2\", \"backing_file\": "
+       "\"/d/b.qcow2\"}, {\"node-name\": \"#block123\", \"drv\": "
+       "\"file\", \"ro\": false, \"file\": \"/d/o.qcow2\"}], "
+       "\"id\": %lld}", 0},
+      {EXPECT, "{\"execute\": \"block-stream\", \"arguments\": "
+               "{\"job-id\": \"m0\", \"device\": \"d2\", \"bottom\": "
+               "\"d1\", \"auto-dismiss\": false}}", OK, 0},
+      {EXPECT, "{\"execute\": \"query-named-block-nodes\", \"arguments\": "
+               "{\"flat\": true}}",
+       "{\"return\": [{\"node-name\": \"d1\", \"drv\": 7, \"file\": "
+       "\"/x\"}], \"id\": %lld}", 0},
+      CLOSE_SCRIPT};
+  Fake *f = fake_start(script);
+  TandemQmpClient *c = connect_to(f);
+  g_autoptr(GError) error = NULL;
+
+  g_autoptr(GPtrArray) nodes = query_nodes(c, &error);
+  assert_non_null(nodes);
+  assert_int_equal(nodes->len, 2);
+  const TandemQmpBlockNode *n =
+      tandem_qmp_block_node_find(nodes, "/d/o.qcow2", "qcow2");
+  assert_string_equal(n->node_name, "d1");
+  n = tandem_qmp_block_node_find(nodes, "/d/o.qcow2", "file");
+  assert_string_equal(n->node_name, "#block123");
+  assert_null(tandem_qmp_block_node_find(nodes, "/d/b.qcow2", "qcow2"));
+
+  assert_true(RUN_VOID(c, &error, block_stream, "m0", "d2", "d1"));
+
+  assert_null(query_nodes(c, &error));
+  assert_malformed(error);
+  g_object_unref(c);
+  fake_finish(f);
+}
+
 /* --- Hostile replies ---------------------------------------------------- */
 
 typedef enum { Q_STATUS, Q_BLOCK, Q_MIGRATE, Q_JOBS } Query;
@@ -850,6 +901,7 @@ int main(void) {
       cmocka_unit_test(test_migration_status_names),
       cmocka_unit_test(test_migration_event),
       cmocka_unit_test(test_snapshot_save_job),
+      cmocka_unit_test(test_block_stream_and_nodes),
       cmocka_unit_test(test_hostile_replies),
       cmocka_unit_test(test_list_limits),
       cmocka_unit_test(test_cancel_and_disconnect),
