@@ -175,6 +175,16 @@ TandemSnapshotManager *tandem_snapshot_manager_new(TandemVmManager *vms) {
       g_object_new(TANDEM_TYPE_SNAPSHOT_MANAGER, NULL);
   self->vms = g_object_ref(vms);
   tsm_schedule_init(self);
+  /* What a Tandem killed mid-snapshot left: the partial memory file (never
+   * listed) and disk images nothing needs. Only the primary instance makes
+   * a manager, and it alone takes snapshots. */
+  GPtrArray *all = tandem_vm_manager_get_vms(vms);
+  for (guint i = 0; all && i < all->len; i++) {
+    const char *name = tandem_vm_get_name(all->pdata[i]);
+    g_autofree char *dir = tandem_snapshot_dir(name);
+    tsm_remove_partial(dir);
+    tsm_gc_kick(self, name);
+  }
   return self;
 }
 

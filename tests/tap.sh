@@ -16,6 +16,12 @@ check() {
   fi
 }
 
+# skip "description" REASON: a case that cannot run here, said so.
+skip() {
+  _tap_n=$((_tap_n + 1))
+  echo "ok $_tap_n - $1 # SKIP $2"
+}
+
 tap_end() {
   echo "1..$_tap_n"
   [ "$_tap_failed" -eq 0 ]
