@@ -563,3 +563,39 @@ gboolean bp_launch_finish(BpLaunch *l, double seconds, gint64 *done_ns,
   g_free(l);
   return ok;
 }
+
+/* --- The host --------------------------------------------------------------- */
+
+char *bp_locate(const char *env, const char *fallback) {
+  const char *v = g_getenv(env);
+  return g_strdup(v && *v ? v : fallback);
+}
+
+/* GTK on an Xvfb of our own: the host's display. */
+GSubprocess *bp_host_display_start(const char *tmp, GError **error) {
+  g_autofree char *dir = g_build_filename(tmp, "host", NULL);
+  g_mkdir_with_parents(dir, 0700);
+  g_autofree char *display = NULL;
+  GSubprocess *xvfb = px_xvfb_start(dir, &display, error);
+  if (!xvfb)
+    return NULL;
+  g_setenv("DISPLAY", display, TRUE);
+  g_unsetenv("WAYLAND_DISPLAY");
+  g_setenv("NO_AT_BRIDGE", "1", TRUE);
+  gdk_set_allowed_backends("x11");
+  if (!gtk_init_check(NULL, NULL)) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                "GTK cannot open the host display %s", display);
+    px_stop(xvfb, 5);
+    return NULL;
+  }
+  return xvfb;
+}
+
+/* GDK ends the process when its display goes away under it: the Xvfb is
+ * waited for without iterating the main loop. */
+void bp_host_display_stop(GSubprocess *xvfb) {
+  g_subprocess_send_signal(xvfb, SIGTERM);
+  g_subprocess_wait(xvfb, NULL, NULL);
+  g_object_unref(xvfb);
+}

@@ -253,40 +253,6 @@ static void json_guest(GString *j, const GuestResults *r) {
   g_string_append(j, "}}");
 }
 
-static char *locate(const char *env, const char *fallback) {
-  const char *v = g_getenv(env);
-  return g_strdup(v && *v ? v : fallback);
-}
-
-/* GTK on an Xvfb of our own: the host's display. */
-static GSubprocess *start_host_display(const char *tmp, GError **error) {
-  g_autofree char *dir = g_build_filename(tmp, "host", NULL);
-  g_mkdir_with_parents(dir, 0700);
-  g_autofree char *display = NULL;
-  GSubprocess *xvfb = px_xvfb_start(dir, &display, error);
-  if (!xvfb)
-    return NULL;
-  g_setenv("DISPLAY", display, TRUE);
-  g_unsetenv("WAYLAND_DISPLAY");
-  g_setenv("NO_AT_BRIDGE", "1", TRUE);
-  gdk_set_allowed_backends("x11");
-  if (!gtk_init_check(NULL, NULL)) {
-    g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                "GTK cannot open the host display %s", display);
-    px_stop(xvfb, 5);
-    return NULL;
-  }
-  return xvfb;
-}
-
-/* GDK ends the process when its display goes away under it: the Xvfb is
- * waited for without iterating the main loop. */
-static void stop_host_display(GSubprocess *xvfb) {
-  g_subprocess_send_signal(xvfb, SIGTERM);
-  g_subprocess_wait(xvfb, NULL, NULL);
-  g_object_unref(xvfb);
-}
-
 int main(int argc, char **argv) {
   gboolean is_short;
   const char *json_path;
@@ -305,9 +271,9 @@ int main(int argc, char **argv) {
   const char *seed = g_getenv("TANDEM_BENCH_SEED");
   if (seed && *seed)
     cfg.seed = (guint32)strtoul(seed, NULL, 0);
-  cfg.px.agent = locate("TANDEM_GUEST_AGENT", BENCH_AGENT_PATH);
-  cfg.px.anim = locate("TANDEM_BENCH_ANIM", BENCH_ANIM_PATH);
-  cfg.keys = locate("TANDEM_BENCH_KEYS", BENCH_KEYS_PATH);
+  cfg.px.agent = bp_locate("TANDEM_GUEST_AGENT", BENCH_AGENT_PATH);
+  cfg.px.anim = bp_locate("TANDEM_BENCH_ANIM", BENCH_ANIM_PATH);
+  cfg.keys = bp_locate("TANDEM_BENCH_KEYS", BENCH_KEYS_PATH);
   cfg.xclock = g_find_program_in_path("xclock");
   const char *need[] = {cfg.px.agent, cfg.px.anim, cfg.keys};
   for (guint i = 0; i < G_N_ELEMENTS(need); i++)
@@ -325,7 +291,7 @@ int main(int argc, char **argv) {
   gboolean xpra_skipped = FALSE, ok = TRUE;
   double vm_s = 0;
 
-  GSubprocess *host = start_host_display(cfg.px.tmp, &error);
+  GSubprocess *host = bp_host_display_start(cfg.px.tmp, &error);
   ok = host != NULL;
 
   /* Loopback: the agent on a second Xvfb; the baseline of launching on a
@@ -383,7 +349,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench-proxy: %s\n(files kept in %s)\n",
             error ? error->message : "failed", cfg.px.tmp);
     if (host)
-      stop_host_display(host);
+      bp_host_display_stop(host);
     return 1;
   }
   bp_progress("done");
@@ -554,7 +520,7 @@ int main(int argc, char **argv) {
     px_result_clear(&xpra_paint[i]);
   }
   bp_baseline_result_clear(&base);
-  stop_host_display(host);
+  bp_host_display_stop(host);
   bp_config_clear(&cfg, status == 0 && !g_getenv("TANDEM_BENCH_KEEP"));
   return status;
 }

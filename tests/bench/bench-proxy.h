@@ -82,6 +82,14 @@ void bp_guest_stop(BpGuest *g);
  * scratch directory first. */
 void bp_config_clear(BpConfig *cfg, gboolean remove_tmp);
 
+/* The path in environment variable @env if set, else @fallback. */
+char *bp_locate(const char *env, const char *fallback);
+/* GTK on an Xvfb of our own in @tmp: the host's display (DISPLAY set). */
+GSubprocess *bp_host_display_start(const char *tmp, GError **error);
+/* Stops it (GDK ends the process if its display goes while the main loop
+ * runs: this waits without iterating it). */
+void bp_host_display_stop(GSubprocess *xvfb);
+
 /* A progress line on stderr, with the time since the start. */
 void bp_progress(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
