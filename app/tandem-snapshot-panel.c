@@ -23,6 +23,9 @@ struct _TandemSnapshotPanel {
   GtkLabel *status;
   GtkListBox *list;
   GtkLabel *empty;
+  GtkSwitch *schedule;      /* scheduled snapshots on or off */
+  GtkLabel *schedule_label; /* what the schedule does */
+  gulong schedule_id;       /* its notify::active handler */
   guint idle_id; /* a refresh once an operation has let go of the VM */
 };
 
@@ -243,6 +246,74 @@ static GtkWidget *row_new(TandemSnapshotPanel *self,
   return row;
 }
 
+/* --- The schedule ---------------------------------------------------------------- */
+
+/* Turned on with one click: every hour, keeping what the configuration
+ * says (10 unless set). */
+#define ONE_CLICK_EVERY 3600
+
+static void update_schedule(TandemSnapshotPanel *self) {
+  TandemVm *vm = chosen_vm(self);
+  const TandemVmConfig *c = vm ? tandem_vm_get_config(vm) : NULL;
+  guint64 every = c ? c->snapshot_every : 0;
+  guint keep = c && c->snapshot_keep ? c->snapshot_keep
+                                     : TANDEM_VM_DEFAULT_SNAPSHOT_KEEP;
+  g_autofree char *when =
+      tandem_format_duration(every ? every : ONE_CLICK_EVERY);
+  g_autofree char *text = NULL;
+
+  g_signal_handler_block(self->schedule, self->schedule_id);
+  gtk_switch_set_active(self->schedule, every > 0);
+  g_signal_handler_unblock(self->schedule, self->schedule_id);
+  gtk_widget_set_sensitive(GTK_WIDGET(self->schedule), vm != NULL);
+  if (every)
+    /* TRANSLATORS: "every 1h" / "every 30m"; then how many it keeps. */
+    text = g_strdup_printf(ngettext("Scheduled snapshots: every %s while the "
+                                    "VM runs, keeping the newest %u.",
+                                    "Scheduled snapshots: every %s while the "
+                                    "VM runs, keeping the newest %u.",
+                                    keep),
+                           when, keep);
+  else
+    text = g_strdup_printf(_("Scheduled snapshots are off. Turn them on to "
+                             "take one every %s while the VM runs."),
+                           when);
+  gtk_label_set_text(self->schedule_label, text);
+}
+
+static void on_schedule_toggled(GObject *sw, GParamSpec *pspec,
+                                gpointer data) {
+  TandemSnapshotPanel *self = data;
+  TandemVm *vm = chosen_vm(self);
+  g_autoptr(GError) error = NULL;
+
+  if (!vm)
+    return;
+  const TandemVmConfig *c = tandem_vm_get_config(vm);
+  guint keep = c->snapshot_keep ? c->snapshot_keep
+                                : TANDEM_VM_DEFAULT_SNAPSHOT_KEEP;
+  guint64 every = gtk_switch_get_active(self->schedule) ? ONE_CLICK_EVERY : 0;
+  if (!tandem_snapshot_manager_set_schedule(self->snapshots, self->vm, every,
+                                            keep, c->snapshot_max_age,
+                                            &error))
+    set_status(self, error->message);
+  update_schedule(self);
+}
+
+gboolean tandem_snapshot_panel_get_scheduled(TandemSnapshotPanel *self) {
+  return gtk_switch_get_active(self->schedule);
+}
+
+void tandem_snapshot_panel_set_scheduled(TandemSnapshotPanel *self,
+                                         gboolean on) {
+  gtk_switch_set_active(self->schedule, on);
+}
+
+const char *tandem_snapshot_panel_get_schedule_text(
+    TandemSnapshotPanel *self) {
+  return gtk_label_get_text(self->schedule_label);
+}
+
 /* The chosen VM's snapshots, newest first. */
 static void refill(TandemSnapshotPanel *self) {
   g_autoptr(GList) rows =
@@ -273,6 +344,7 @@ static void refill(TandemSnapshotPanel *self) {
   gtk_widget_set_visible(GTK_WIDGET(self->empty),
                          !snapshots || snapshots->len == 0);
   update_sensitivity(self);
+  update_schedule(self);
 }
 
 /* --- Progress, whoever asked -------------------------------------------------- */
@@ -461,6 +533,22 @@ static void build(TandemSnapshotPanel *self) {
   gtk_box_pack_start(GTK_BOX(bar), GTK_WIDGET(self->name), TRUE, TRUE, 0);
   gtk_box_pack_start(GTK_BOX(bar), self->take, FALSE, FALSE, 0);
 
+  GtkWidget *sched = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+  self->schedule = GTK_SWITCH(gtk_switch_new());
+  g_object_set_data(G_OBJECT(self), "schedule-switch", self->schedule);
+  gtk_widget_set_valign(GTK_WIDGET(self->schedule), GTK_ALIGN_CENTER);
+  self->schedule_label = GTK_LABEL(label_new(NULL, FALSE));
+  gtk_label_set_line_wrap(self->schedule_label, TRUE);
+  gtk_label_set_ellipsize(self->schedule_label, PANGO_ELLIPSIZE_NONE);
+  gtk_label_set_mnemonic_widget(self->schedule_label,
+                                GTK_WIDGET(self->schedule));
+  self->schedule_id = g_signal_connect(self->schedule, "notify::active",
+                                       G_CALLBACK(on_schedule_toggled), self);
+  gtk_box_pack_start(GTK_BOX(sched), GTK_WIDGET(self->schedule), FALSE, FALSE,
+                     0);
+  gtk_box_pack_start(GTK_BOX(sched), GTK_WIDGET(self->schedule_label), TRUE,
+                     TRUE, 0);
+
   self->progress = GTK_PROGRESS_BAR(gtk_progress_bar_new());
   gtk_progress_bar_set_show_text(self->progress, TRUE);
   gtk_progress_bar_set_pulse_step(self->progress, 0.1);
@@ -480,6 +568,7 @@ static void build(TandemSnapshotPanel *self) {
   gtk_widget_set_vexpand(scroll, TRUE);
 
   gtk_box_pack_start(GTK_BOX(self), bar, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(self), sched, FALSE, FALSE, 0);
   gtk_box_pack_start(GTK_BOX(self), GTK_WIDGET(self->progress), FALSE, FALSE,
                      0);
   gtk_box_pack_start(GTK_BOX(self), GTK_WIDGET(self->status), FALSE, FALSE,

@@ -36,6 +36,13 @@ void tandem_snapshot_panel_delete(TandemSnapshotPanel *self, const char *id);
 GStrv tandem_snapshot_panel_get_ids(TandemSnapshotPanel *self);
 const char *tandem_snapshot_panel_get_status(TandemSnapshotPanel *self);
 gboolean tandem_snapshot_panel_can_take(TandemSnapshotPanel *self);
+/* The schedule's switch (one click: a snapshot every hour), as a click
+ * would turn it, and the sentence beside it. */
+gboolean tandem_snapshot_panel_get_scheduled(TandemSnapshotPanel *self);
+void tandem_snapshot_panel_set_scheduled(TandemSnapshotPanel *self,
+                                         gboolean on);
+const char *tandem_snapshot_panel_get_schedule_text(
+    TandemSnapshotPanel *self);
 void tandem_snapshot_panel_set_name(TandemSnapshotPanel *self,
                                     const char *name);
 

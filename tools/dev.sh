@@ -256,6 +256,10 @@ cmd_bench() {
     --json "$builddir/bench/pixels.json"
   "$root/tests/with-session" "$builddir/default/tests/bench/bench-proxy" \
     --json "$builddir/bench/proxy.json"
+  "$root/tests/with-session" "$builddir/default/tests/bench/bench-snapshot" \
+    --json "$builddir/bench/snapshot.json"
+  "$root/tests/with-session" "$builddir/default/tests/bench/bench-resume" \
+    --json "$builddir/bench/resume.json"
 }
 
 case "${1:-}" in

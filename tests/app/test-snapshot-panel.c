@@ -199,6 +199,40 @@ static void test_failed_restore_is_shown(void **state) {
   assert_false(tandem_snapshot_manager_is_busy(f->snapshots, "demo"));
 }
 
+/* One click turns scheduled snapshots on (every hour, kept in the VM's
+ * configuration file), another turns them off; the sentence says which. */
+static void test_schedule_one_click(void **state) {
+  Fixture *f = *state;
+  g_autofree char *conf = g_build_filename(f->config_dir, "demo.conf", NULL);
+  g_autofree char *text = NULL;
+  TandemVm *vm = tandem_vm_manager_lookup(f->vms, "demo");
+
+  tandem_snapshot_panel_set_vm(f->panel, "demo");
+  assert_false(tandem_snapshot_panel_get_scheduled(f->panel));
+  assert_non_null(strstr(tandem_snapshot_panel_get_schedule_text(f->panel),
+                         "are off"));
+  tandem_snapshot_panel_set_scheduled(f->panel, TRUE);
+  assert_true(tandem_snapshot_panel_get_scheduled(f->panel));
+  assert_int_equal(tandem_vm_get_config(vm)->snapshot_every, 3600);
+  assert_int_equal(tandem_vm_get_config(vm)->snapshot_keep, 10);
+  assert_true(g_file_get_contents(conf, &text, NULL, NULL));
+  assert_non_null(strstr(text, "Every=1h"));
+  assert_non_null(strstr(tandem_snapshot_panel_get_schedule_text(f->panel),
+                         "every 1h while the VM runs, keeping the newest "
+                         "10"));
+  g_clear_pointer(&text, g_free);
+  tandem_snapshot_panel_set_scheduled(f->panel, FALSE);
+  assert_int_equal(tandem_vm_get_config(vm)->snapshot_every, 0);
+  assert_true(g_file_get_contents(conf, &text, NULL, NULL));
+  assert_null(strstr(text, "Every=1h"));
+  assert_non_null(strstr(tandem_snapshot_panel_get_schedule_text(f->panel),
+                         "are off"));
+  /* No VM chosen: nothing to switch. */
+  tandem_snapshot_panel_set_vm(f->panel, NULL);
+  assert_false(gtk_widget_get_sensitive(
+      GTK_WIDGET(g_object_get_data(G_OBJECT(f->panel), "schedule-switch"))));
+}
+
 int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lists_newest_first, setup,
@@ -208,6 +242,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_bad_name_is_refused, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_delete_updates_the_list, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_schedule_one_click, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_failed_restore_is_shown, setup,
                                       teardown),

@@ -130,10 +130,12 @@ static gboolean resume_round(double *first_ms, double *launched_ms,
   return launch_and_time(first_ms, launched_ms, 2, error);
 }
 
+/* The median of @a's values (a sorted copy: @a keeps the rounds' order). */
 static double median(GArray *a) {
-  return a->len ? bench_percentile((double *)(gpointer)a->data, (int)a->len,
-                                   50)
-                : -1;
+  if (!a->len)
+    return -1;
+  g_autofree double *v = g_memdup2(a->data, a->len * sizeof(double));
+  return bench_percentile(v, (int)a->len, 0.5);
 }
 
 static void print_row(const char *what, GArray *a) {
