@@ -469,14 +469,17 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
     g_key_file_set_string(kf, group, "Format", d->format);
     g_key_file_set_boolean(kf, group, "ReadOnly", d->read_only);
   }
+  /* A schedule turned off keeps its Keep and MaxAge for the next time. */
   if (c->snapshot_every) {
     g_autofree char *every = tandem_format_duration(c->snapshot_every);
     g_key_file_set_string(kf, GROUP_SNAPSHOTS, "Every", every);
+  }
+  if (c->snapshot_every || c->snapshot_max_age ||
+      c->snapshot_keep != TANDEM_VM_DEFAULT_SNAPSHOT_KEEP)
     g_key_file_set_integer(kf, GROUP_SNAPSHOTS, "Keep", (int)c->snapshot_keep);
-    if (c->snapshot_max_age) {
-      g_autofree char *age = tandem_format_duration(c->snapshot_max_age);
-      g_key_file_set_string(kf, GROUP_SNAPSHOTS, "MaxAge", age);
-    }
+  if (c->snapshot_max_age) {
+    g_autofree char *age = tandem_format_duration(c->snapshot_max_age);
+    g_key_file_set_string(kf, GROUP_SNAPSHOTS, "MaxAge", age);
   }
   return g_key_file_to_data(kf, NULL, NULL);
 }

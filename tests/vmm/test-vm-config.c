@@ -178,6 +178,17 @@ static void test_snapshot_schedule(void **state) {
   g_autoptr(TandemVmConfig) back = parse_ok(text);
   assert_int_equal(back->snapshot_every, 1800);
   assert_int_equal(back->snapshot_keep, 5);
+  /* Turned off, the schedule keeps its Keep and MaxAge for next time. */
+  c->snapshot_every = 0;
+  g_autofree char *off_text = tandem_vm_config_to_data(c);
+  assert_null(strstr(off_text, "Every="));
+  g_autoptr(TandemVmConfig) off_back = parse_ok(off_text);
+  assert_int_equal(off_back->snapshot_every, 0);
+  assert_int_equal(off_back->snapshot_keep, 5);
+  assert_int_equal(off_back->snapshot_max_age, 7 * 86400);
+  /* Nothing set: no [Snapshots] written. */
+  g_autofree char *plain = tandem_vm_config_to_data(off);
+  assert_null(strstr(plain, "[Snapshots]"));
   /* Durations. */
   guint64 s;
   assert_true(tandem_parse_duration("90", &s) && s == 90);
