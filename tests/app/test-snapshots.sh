@@ -100,6 +100,10 @@ wait_up_to() { # wait_up_to SECONDS PREDICATE...
   return $_r
 }
 none_within() { ! wait_up_to "$@"; }
+files_match_list() {
+  test "$(ls "$data/snapshots" | grep -c '\.tsnap$')" = \
+    "$(json_value "len(d)" "$ctl" snapshot list snap --json)"
+}
 # The qcow2 images in the snapshots' disks/ directory.
 images() { find "$data/snapshots/disks" -name '*.qcow2' 2>/dev/null | wc -l; }
 images_are() { test "$(images)" -eq "$1"; }
@@ -367,16 +371,22 @@ else
     skip "$what" "needs root to mount a small file system"
   done
 fi
+restart_shell() {
+  "$shell" --service >>"$work/shell.log" 2>&1 &
+  shell_pid=$!
+}
+kill_shell() {
+  kill -KILL "$shell_pid"
+  wait "$shell_pid" 2>/dev/null
+}
 "$ctl" snapshot create snap --name doomed >"$work/doomed.out" 2>&1 &
 doomed=$!
 check "a snapshot being written" wait_up_to 120 partial_files
-kill -KILL "$shell_pid"
-wait "$shell_pid" 2>/dev/null
+kill_shell
 doomed_status=0
 wait "$doomed" || doomed_status=$?
 check "the shell killed, tandemctl fails" test "$doomed_status" -ne 0
-"$shell" --service >>"$work/shell.log" 2>&1 &
-shell_pid=$!
+restart_shell
 check "the shell starts again" tandem_wait_for shell_owns_name
 check "the half-written snapshot is not listed" names_are "['kept']"
 check "and its partial file is gone" tandem_wait_for no_partial_files
@@ -384,6 +394,36 @@ check "QEMU ended with the shell" vm_state_is snap stopped
 check "the snapshot kept restores" \
   status_is 0 timeout 300 "$ctl" snapshot restore snap "$kept"
 check "the guest runs" vm_state_is snap running
+# Killed again at random points of a snapshot (the seed is printed; set
+# TANDEM_KILL_SEED to replay): before, while or after it is written.
+seed=${TANDEM_KILL_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
+echo "# kill points from seed $seed"
+for round in 1 2 3; do
+  delay=$(awk -v s="$seed" -v r="$round" \
+    'BEGIN { srand(s + r); printf "%.2f", rand() * 2.5 }')
+  echo "# round $round: the shell killed ${delay}s into a snapshot"
+  "$ctl" snapshot create snap --name "doomed $round" >/dev/null 2>&1 &
+  doomed=$!
+  sleep "$delay"
+  kill_shell
+  wait "$doomed" 2>/dev/null
+  restart_shell
+  check "killed ${delay}s in: the shell starts again" \
+    tandem_wait_for shell_owns_name
+  # Killed after the manifest was written, the snapshot is whole: listed.
+  check "nothing half-written is listed" json_check "all(s['name'] in \
+('kept', 'doomed $round') for s in d) and d[0]['name'] == 'kept'" \
+    "$ctl" snapshot list snap --json
+  check "every listed snapshot has its file" files_match_list
+  check "no partial file is left" tandem_wait_for no_partial_files
+  check "the snapshot kept restores" \
+    status_is 0 timeout 300 "$ctl" snapshot restore snap "$kept"
+  check "the guest runs" vm_state_is snap running
+  for id in $(json_value "' '.join(s['id'] for s in d if s['name'] != \
+'kept')" "$ctl" snapshot list snap --json); do
+    "$ctl" snapshot delete snap "$id" >/dev/null
+  done
+done
 check "delete it" status_is 0 "$ctl" snapshot delete snap "$kept"
 check "its disk images go too" tandem_wait_for images_are 1
 
@@ -443,10 +483,6 @@ quiet() {
   wait_up_to 120 take_probe &&
     probe=$(json_value "d[-1]['id']" "$ctl" snapshot list snap --json) &&
     "$ctl" snapshot delete snap "$probe" >/dev/null
-}
-files_match_list() {
-  test "$(ls "$data/snapshots" | grep -c '\.tsnap$')" = \
-    "$(json_value "len(d)" "$ctl" snapshot list snap --json)"
 }
 
 check "without a schedule, schedule says how to set one" \
