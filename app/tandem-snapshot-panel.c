@@ -37,6 +37,10 @@ static const char *method_text(TandemSnapshotMethod method) {
   if (method == TANDEM_SNAPSHOT_METHOD_BACKGROUND)
     /* TRANSLATORS: how a snapshot was taken, in the window's list. */
     return _("taken in the background");
+  if (method == TANDEM_SNAPSHOT_METHOD_PRECOPY)
+    /* TRANSLATORS: how a snapshot was taken: the guest ran while its
+     * memory was copied, and paused for a moment at the end. */
+    return _("taken live");
   return _("taken with the guest paused");
 }
 

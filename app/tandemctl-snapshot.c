@@ -63,6 +63,10 @@ static const char *method_label(const char *method) {
     /* TRANSLATORS: how a snapshot was taken: with the guest paused while
      * its memory was copied. */
     return C_("snapshot method", "stopped");
+  if (g_str_equal(method, "live"))
+    /* TRANSLATORS: how a snapshot was taken: a live pre-copy, the guest
+     * running while its memory was copied and paused for the last pages. */
+    return C_("snapshot method", "live");
   return method;
 }
 

@@ -36,6 +36,7 @@ struct _TandemGuestLink {
   GHashTable *launches;    /* request id -> GTask */
   uint32_t next_request;
   uint32_t hb_seq;
+  guint before_hello;      /* messages dropped on this connection so far */
   guint hb_id;
   gint64 last_pong_us;
   guint64 rtt_us;
@@ -338,7 +339,11 @@ static void on_message(TandemChannel *ch, const TpMessage *m, gpointer data) {
   TandemGuestLink *self = data;
   if (self->state != TANDEM_GUEST_LINK_READY && m->type != TP_MSG_HELLO &&
       m->type != TP_MSG_ERROR) {
-    violation(self, "message before HELLO", m);
+    /* A guest restored from a snapshot still talks to the host it had
+     * (heartbeats, its windows' pixels) until our HELLO reaches it and it
+     * starts over: dropped, up to a bound. */
+    if (++self->before_hello > TANDEM_GUEST_LINK_MAX_BEFORE_HELLO)
+      violation(self, "too many messages before HELLO", m);
     return;
   }
   switch ((TpMessageType)m->type) {
@@ -401,6 +406,7 @@ void tandem_guest_link_attach_fd(TandemGuestLink *self, int fd) {
   if (self->channel)
     tandem_guest_link_close(self, "replaced by a new connection");
   self->has_catalog = FALSE;
+  self->before_hello = 0;
   self->channel = tandem_channel_new(fd, TP_ROLE_HOST);
   g_signal_connect(self->channel, "message", G_CALLBACK(on_message), self);
   g_signal_connect(self->channel, "closed", G_CALLBACK(on_closed), self);

@@ -33,6 +33,11 @@ typedef enum {
   TANDEM_GUEST_LINK_READY,
 } TandemGuestLinkState;
 
+/* Messages an agent may send on a new connection before its HELLO (a
+ * guest restored from a snapshot goes on talking to its old host until it
+ * reads ours): dropped; one more closes the connection. */
+#define TANDEM_GUEST_LINK_MAX_BEFORE_HELLO 256
+
 #define TANDEM_TYPE_GUEST_LINK (tandem_guest_link_get_type())
 G_DECLARE_FINAL_TYPE(TandemGuestLink, tandem_guest_link, TANDEM, GUEST_LINK,
                      GObject)

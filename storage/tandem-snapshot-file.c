@@ -16,7 +16,8 @@ G_DEFINE_QUARK(tandem-snapshot-error-quark, tandem_snapshot_error)
 
 #define MAX_NAME 64
 
-static const char *const method_names[] = {"background", "stopped"};
+static const char *const method_names[] = {"background", "stopped",
+                                           "live"};
 
 const char *tandem_snapshot_method_to_string(TandemSnapshotMethod method) {
   return (unsigned)method < G_N_ELEMENTS(method_names) ? method_names[method]

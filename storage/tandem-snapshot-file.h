@@ -46,9 +46,12 @@ typedef enum {
   TANDEM_SNAPSHOT_METHOD_BACKGROUND, /* write-protect + copy-on-write */
   TANDEM_SNAPSHOT_METHOD_STOPPED,    /* the guest paused while QEMU copied
                                       * its memory into the RAM queue */
+  TANDEM_SNAPSHOT_METHOD_PRECOPY,    /* live pre-copy: the guest runs while
+                                      * QEMU copies, paused only for the
+                                      * last pages (the fallback) */
 } TandemSnapshotMethod;
 
-/* "background", "stopped"; from_string: -1 if unknown. */
+/* "background", "stopped", "live"; from_string: -1 if unknown. */
 const char *tandem_snapshot_method_to_string(TandemSnapshotMethod method);
 int tandem_snapshot_method_from_string(const char *text);
 

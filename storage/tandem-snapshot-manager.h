@@ -8,11 +8,11 @@
  * (tandem-snapshot-writer.h) into a file, which is listed in the manifest
  * (tandem-snapshot-manifest.h) only once whole and on disk. Where the
  * kernel or QEMU refuse background-snapshot (an unprivileged QEMU 7.2
- * cannot use userfaultfd), the guest is paused while QEMU copies its
- * memory into the same RAM queue, at memory speed, and the snapshot says
- * so. (A live pre-copy with the disks switched at pause-before-switchover
- * was tried: the source guest's kernel crashed when let run after it,
- * QEMU 7.2 under TCG, so it is not used.)
+ * cannot use userfaultfd), a live pre-copy into the same RAM queue: the
+ * guest runs while QEMU copies its memory and pauses it for the last
+ * pages; the disks are switched in that pause. The snapshot says which
+ * method and why. A VM's [Snapshots] Method (or the options) can choose
+ * the live or the paused save.
  *
  * Restoring one (tandem-snapshot-restore.c): the file is checked whole
  * first (nothing is touched if it is damaged or another VM's); then the VM
@@ -37,6 +37,7 @@ G_BEGIN_DECLS
 typedef enum {
   TANDEM_SNAPSHOT_FORCE_NONE,      /* background-snapshot where possible */
   TANDEM_SNAPSHOT_FORCE_STOPPED,   /* always the paused save */
+  TANDEM_SNAPSHOT_FORCE_PRECOPY,   /* always the live pre-copy */
 } TandemSnapshotForce;
 
 typedef struct {

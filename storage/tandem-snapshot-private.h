@@ -18,6 +18,9 @@ struct _TandemSnapshotManager {
 #define TSM_LOAD_FD "tandem-restore"
 /* How often progress is reported while memory moves. */
 #define TSM_PROGRESS_MS 250
+/* The live pre-copy's pause for the last pages, at most (QEMU's default
+ * is 300 ms). */
+#define TSM_PRECOPY_DOWNTIME_MS 30
 /* A local save is never throttled: QEMU's default is 128 MiB/s. */
 #define TSM_MAX_BANDWIDTH (64ull << 30)
 

@@ -13,7 +13,12 @@
  *               overlay, migrate to the pipe. Background: QEMU 7.2 lets
  *               the guest run again once write-tracking is on (RESUME).
  *               Paused: the guest waits until its memory is in the queue
- *               (the migration completed), then runs on;
+ *               (the migration completed), then runs on. Live (pre-copy,
+ *               the fallback): migrate while the guest runs; QEMU pauses
+ *               it for the last pages (a small downtime limit, auto-
+ *               converge), and in that pause, before it runs on, the
+ *               transaction switches the disks: memory and disks of the
+ *               same instant;
  *   saving      progress from query-migrate and the queue, until the
  *               MIGRATION event says completed;
  *   finishing   the file whole and fsynced, renamed, listed.
@@ -269,6 +274,7 @@ static void on_resumed_after(GObject *source, GAsyncResult *result,
 #define SETTLE_MS 10
 
 static void check_settled(GTask *task);
+static void switch_disks(GTask *task);
 
 static gboolean settle_again(gpointer data) {
   check_settled(data);
@@ -291,6 +297,10 @@ static void on_settle_status(GObject *source, GAsyncResult *result,
     g_timeout_add(SETTLE_MS, settle_again, task);
     return;
   }
+  if (!t->switched) { /* live: the disks at the instant the memory ends */
+    switch_disks(task);
+    return;
+  }
   tandem_qmp_cont_async(t->qmp, NULL, on_resumed_after, task);
 }
 
@@ -303,8 +313,11 @@ static void migration_completed(GTask *task) {
   Take *t = take_of(task);
   t->migrating = FALSE;
   t->awaiting = FALSE;
-  if (t->method == TANDEM_SNAPSHOT_METHOD_STOPPED && t->was_running &&
-      !t->suspend) {
+  if (t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY && !t->switched)
+    t->stopped = TRUE; /* by QEMU, for the last pages: a failure lets go */
+  if ((t->method == TANDEM_SNAPSHOT_METHOD_STOPPED ||
+       t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY) &&
+      t->was_running && !t->suspend) {
     check_settled(task);
     return;
   }
@@ -418,6 +431,11 @@ static void on_switched(GObject *source, GAsyncResult *result,
     return;
   }
   t->switched = TRUE;
+  if (!t->migrating && t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY &&
+      t->was_running) { /* the live save is over: the guest runs on */
+    tandem_qmp_cont_async(t->qmp, NULL, on_resumed_after, task);
+    return;
+  }
   start_migration(task);
 }
 
@@ -459,7 +477,9 @@ static void on_status(GObject *source, GAsyncResult *result, gpointer data) {
   t->was_running = s->running;
   progress(task, TANDEM_SNAPSHOT_PHASE_SAVING, 0,
            tandem_vm_get_config(t->vm)->memory);
-  if (s->running)
+  if (s->running && t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY)
+    start_migration(task); /* the disks switch in QEMU's last pause */
+  else if (s->running)
     tandem_qmp_stop_async(t->qmp, NULL, on_stopped, task);
   else
     switch_disks(task); /* paused already: it stays so */
@@ -551,13 +571,29 @@ static void on_parameters(GObject *source, GAsyncResult *result,
 
 static void set_parameters(GTask *task) {
   Take *t = take_of(task);
-  TandemQmpMigrationParameters p = {TANDEM_QMP_MIGRATION_PARAM_MAX_BANDWIDTH,
-                                     TSM_MAX_BANDWIDTH, 0};
+  TandemQmpMigrationParameters p = {
+      TANDEM_QMP_MIGRATION_PARAM_MAX_BANDWIDTH |
+          TANDEM_QMP_MIGRATION_PARAM_DOWNTIME_LIMIT,
+      TSM_MAX_BANDWIDTH, TSM_PRECOPY_DOWNTIME_MS};
   tandem_qmp_migrate_set_parameters_async(t->qmp, &p, NULL, on_parameters,
                                           task);
 }
 
 static void set_capabilities(GTask *task);
+
+/* The live pre-copy, except under TCG: there QEMU 7.2 corrupted the
+ * guest's kernel memory when the guest ran on after a live migration
+ * (lists and timer trees, seen every time with the default guest and 2
+ * vCPUs), so the guest is paused instead, and the reason set. */
+static TandemSnapshotMethod live_or_paused(Take *t) {
+  if (tandem_vm_get_accel(t->vm) != TANDEM_ACCEL_TCG)
+    return TANDEM_SNAPSHOT_METHOD_PRECOPY;
+  g_free(t->method_reason);
+  t->method_reason =
+      g_strdup("a live pre-copy is not safe under TCG (QEMU 7.2 corrupts the "
+               "guest's memory), so the guest was paused");
+  return TANDEM_SNAPSHOT_METHOD_STOPPED;
+}
 
 static void on_capabilities(GObject *source, GAsyncResult *result,
                             gpointer data) {
@@ -573,12 +609,17 @@ static void on_capabilities(GObject *source, GAsyncResult *result,
     return;
   }
   /* No userfaultfd write-protect here (kernel, permissions, a device):
-   * the paused save instead, and the snapshot says why. */
-  t->method = TANDEM_SNAPSHOT_METHOD_STOPPED;
-  t->method_reason = g_strdup_printf("QEMU refused background-snapshot: %s",
-                                     error->message);
-  g_message("VM %s: %s; pausing the guest while its memory is copied "
-            "instead", t->vm_name, t->method_reason);
+   * the live pre-copy instead (the paused save under TCG), and the
+   * snapshot says why. */
+  t->method = live_or_paused(t);
+  g_autofree char *why = t->method_reason;
+  t->method_reason = g_strdup_printf(
+      "QEMU refused background-snapshot: %s%s%s", error->message,
+      why ? "; " : "", why ? why : "");
+  g_message("VM %s: %s; %s instead", t->vm_name, t->method_reason,
+            t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY
+                ? "copying its memory while the guest runs (live pre-copy)"
+                : "pausing the guest while its memory is copied");
   g_error_free(error);
   set_capabilities(task);
 }
@@ -589,6 +630,10 @@ static void set_capabilities(GTask *task) {
       {TANDEM_QMP_MIGRATION_CAP_EVENTS, TRUE},
       {TANDEM_QMP_MIGRATION_CAP_BACKGROUND_SNAPSHOT,
        t->method == TANDEM_SNAPSHOT_METHOD_BACKGROUND},
+      /* A guest that writes faster than QEMU copies is slowed down until
+       * the last pages fit in the downtime limit. */
+      {TANDEM_QMP_MIGRATION_CAP_AUTO_CONVERGE,
+       t->method == TANDEM_SNAPSHOT_METHOD_PRECOPY},
   };
   tandem_qmp_migrate_set_capabilities_async(t->qmp, caps, G_N_ELEMENTS(caps),
                                             NULL, on_capabilities, task);
@@ -725,13 +770,25 @@ void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
   t->label = g_strdup(name ? name : "");
   t->suspend = suspend;
   t->scheduled = (flags & TSM_TAKE_SCHEDULED) != 0;
-  t->method = t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED || suspend
-                  ? TANDEM_SNAPSHOT_METHOD_STOPPED
-                  : TANDEM_SNAPSHOT_METHOD_BACKGROUND;
+  TandemSnapshotHow how = tandem_vm_get_config(vm)->snapshot_how;
+  gboolean paused = t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED ||
+                    how == TANDEM_SNAPSHOT_HOW_PAUSED;
+  gboolean live = t->opts.force == TANDEM_SNAPSHOT_FORCE_PRECOPY ||
+                  how == TANDEM_SNAPSHOT_HOW_LIVE;
+  t->method = suspend || paused ? TANDEM_SNAPSHOT_METHOD_STOPPED
+              : live            ? TANDEM_SNAPSHOT_METHOD_PRECOPY
+                                : TANDEM_SNAPSHOT_METHOD_BACKGROUND;
   if (suspend) /* the guest stops anyway: the quickest save */
     t->method_reason = g_strdup("saved to stop the VM");
-  else if (t->opts.force == TANDEM_SNAPSHOT_FORCE_STOPPED)
+  else if (paused)
     t->method_reason = g_strdup("the paused save chosen in the settings");
+  else if (live) {
+    t->method = live_or_paused(t);
+    g_autofree char *why = t->method_reason;
+    t->method_reason = g_strdup_printf(
+        "the live pre-copy chosen in the settings%s%s", why ? ", but " : "",
+        why ? why : "");
+  }
   t->overlays = g_ptr_array_new_with_free_func((GDestroyNotify)overlay_free);
   t->dir = tandem_snapshot_dir(vm_name);
   if (g_mkdir_with_parents(t->dir, 0700) != 0) {

@@ -344,9 +344,15 @@ static gboolean get_duration(const Parser *p, const char *key,
 
 static gboolean parse_snapshots_group(const Parser *p, TandemVmConfig *c,
                                       GError **error) {
-  static const char *const keys[] = {"Every", "Keep", "MaxAge", NULL};
+  static const char *const keys[] = {"Every", "Keep", "MaxAge", "Method",
+                                     NULL};
+  static const char *const hows[] = {"auto", "live", "paused", NULL};
+  int how = c->snapshot_how;
   if (!g_key_file_has_group(p->kf, GROUP_SNAPSHOTS))
     return TRUE;
+  if (!get_choice(p, GROUP_SNAPSHOTS, "Method", hows, &how, error))
+    return FALSE;
+  c->snapshot_how = (TandemSnapshotHow)how;
   return check_keys(p, GROUP_SNAPSHOTS, keys, error) &&
          get_duration(p, "Every", TANDEM_VM_MIN_SNAPSHOT_EVERY,
                       &c->snapshot_every, error) &&
@@ -481,6 +487,11 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
     g_autofree char *age = tandem_format_duration(c->snapshot_max_age);
     g_key_file_set_string(kf, GROUP_SNAPSHOTS, "MaxAge", age);
   }
+  if (c->snapshot_how != TANDEM_SNAPSHOT_HOW_AUTO)
+    g_key_file_set_string(kf, GROUP_SNAPSHOTS, "Method",
+                          c->snapshot_how == TANDEM_SNAPSHOT_HOW_LIVE
+                              ? "live"
+                              : "paused");
   return g_key_file_to_data(kf, NULL, NULL);
 }
 

@@ -8,7 +8,7 @@
  *               Image=  ImageFormat=qcow2|raw       (boot a disk image)
  *   [Disk NAME] Path=  Format=qcow2|raw  ReadOnly=false   (data disks)
  *   [Snapshots] Every=30m  Keep=10  MaxAge=7d   (scheduled snapshots; off
- *               without Every)
+ *               without Every)  Method=auto|live|paused
  *
  * Relative paths are relative to the VM's data directory,
  * $XDG_DATA_HOME/tandem/vms/NAME/. docs/vm-config.md has the details.
@@ -20,6 +20,13 @@
 #include "tandem-vmm-error.h"
 
 G_BEGIN_DECLS
+
+/* How snapshots of the VM are taken (docs/snapshots.md). */
+typedef enum {
+  TANDEM_SNAPSHOT_HOW_AUTO,   /* background-snapshot, else live pre-copy */
+  TANDEM_SNAPSHOT_HOW_LIVE,   /* always the live pre-copy */
+  TANDEM_SNAPSHOT_HOW_PAUSED, /* always with the guest paused */
+} TandemSnapshotHow;
 
 typedef enum {
   TANDEM_ACCEL_AUTO,
@@ -52,6 +59,7 @@ typedef struct {
    * than @snapshot_max_age seconds (0: no limit). */
   guint64 snapshot_every, snapshot_max_age;
   guint snapshot_keep;
+  TandemSnapshotHow snapshot_how;  /* [Snapshots] Method */
   char *kernel, *initrd, *cmdline; /* boot a kernel ... */
   char *image, *image_format;      /* ... or a disk image (absolute paths) */
   GPtrArray *disks;                /* TandemVmDisk */

@@ -174,10 +174,26 @@ static void test_catalog_longer_than_announced(void **state) {
   assert_false(tandem_guest_link_has_catalog(f->link));
 }
 
+/* A restored guest goes on talking to its old host until our HELLO
+ * reaches it: what comes before its HELLO is dropped, up to a bound. */
 static void test_messages_before_hello(void **state) {
   Fixture *f = *state;
   send_catalog(f, 0, 0);
-  expect_violation(f, "before HELLO");
+  TpMessage hb = {.type = TP_MSG_HEARTBEAT};
+  for (int i = 0; i < 10; i++)
+    agent_send(f, &hb);
+  hello(f);
+  assert_int_equal(tandem_guest_link_get_state(f->link),
+                   TANDEM_GUEST_LINK_READY);
+  assert_false(tandem_guest_link_has_catalog(f->link));
+}
+
+static void test_too_many_before_hello(void **state) {
+  Fixture *f = *state;
+  TpMessage hb = {.type = TP_MSG_HEARTBEAT};
+  for (int i = 0; i <= TANDEM_GUEST_LINK_MAX_BEFORE_HELLO; i++)
+    agent_send(f, &hb);
+  expect_violation(f, "too many messages before HELLO");
 }
 
 static void create(Fixture *f, uint32_t id, uint32_t transient_for) {
@@ -271,6 +287,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_catalog_longer_than_announced,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_messages_before_hello, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_too_many_before_hello, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unknown_window, setup, teardown),
       cmocka_unit_test_setup_teardown(test_window_created_twice, setup,

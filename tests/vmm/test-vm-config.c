@@ -186,6 +186,21 @@ static void test_snapshot_schedule(void **state) {
   assert_int_equal(off_back->snapshot_every, 0);
   assert_int_equal(off_back->snapshot_keep, 5);
   assert_int_equal(off_back->snapshot_max_age, 7 * 86400);
+  /* How they are taken. */
+  assert_int_equal(off->snapshot_how, TANDEM_SNAPSHOT_HOW_AUTO);
+  g_autoptr(TandemVmConfig) live =
+      parse_ok(KERNEL_BOOT "[Snapshots]\nMethod=live\n");
+  assert_int_equal(live->snapshot_how, TANDEM_SNAPSHOT_HOW_LIVE);
+  g_autofree char *live_text = tandem_vm_config_to_data(live);
+  assert_non_null(strstr(live_text, "Method=live"));
+  g_autoptr(TandemVmConfig) paused =
+      parse_ok(KERNEL_BOOT "[Snapshots]\nMethod=Paused\n");
+  assert_int_equal(paused->snapshot_how, TANDEM_SNAPSHOT_HOW_PAUSED);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TandemVmConfig) bad = tandem_vm_config_parse(
+      "vm", KERNEL_BOOT "[Snapshots]\nMethod=fast\n", "/", &error);
+  assert_null(bad);
+  assert_non_null(strstr(error->message, "auto, live, paused"));
   /* Nothing set: no [Snapshots] written. */
   g_autofree char *plain = tandem_vm_config_to_data(off);
   assert_null(strstr(plain, "[Snapshots]"));
