@@ -400,29 +400,44 @@ static void test_suspend_and_resume(void **state) {
   assert_true(beat_s < G.boot_s / 3);
 }
 
-static void test_paused_fallback(void **state) {
-  (void)state;
+/* A snapshot taken with @force in the settings, while the probe beats: the
+ * beats just before and after it, and the gaps printed. */
+static TandemSnapshotInfo *create_forced(TandemSnapshotForce force,
+                                         const char *label, guint *before,
+                                         guint *after) {
   TandemSnapshotOptions o;
   tandem_snapshot_manager_get_options(snaps, &o);
-  o.force = TANDEM_SNAPSHOT_FORCE_STOPPED;
+  o.force = force;
   tandem_snapshot_manager_set_options(snaps, &o);
   wait_beats(2);
-  guint before = last_beat();
-  g_autoptr(GError) error = NULL;
+  *before = last_beat();
   guint from = beats->len;
-  g_autoptr(TandemSnapshotInfo) info = create("paused", &error);
-  if (!info)
-    fail_with(error);
-  guint after = last_beat();
-  wait_beats(2);
-  printf("# paused snapshot %s: %s (%s), longest gap between beats %.0f "
-         "ms\n",
-         info->id, tandem_snapshot_method_to_string(info->method),
-         info->method_reason, longest_gap(from > 0 ? from - 1 : 0));
-  assert_int_equal(info->method, TANDEM_SNAPSHOT_METHOD_STOPPED);
-  assert_non_null(strstr(info->method_reason, "settings"));
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = g_get_monotonic_time();
+  TandemSnapshotInfo *info = create(label, &error);
+  double seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
   o.force = TANDEM_SNAPSHOT_FORCE_NONE;
   tandem_snapshot_manager_set_options(snaps, &o);
+  if (!info)
+    fail_with(error);
+  *after = last_beat();
+  wait_beats(2);
+  printf("# %s snapshot %s: %s (%s) in %.1f s, beats %u..%u meanwhile, "
+         "longest gap between beats %.0f ms\n",
+         label, info->id, tandem_snapshot_method_to_string(info->method),
+         info->method_reason, seconds, *before, *after,
+         longest_gap(from > 0 ? from - 1 : 0));
+  assert_all_good(from);
+  return info;
+}
+
+static void test_paused_fallback(void **state) {
+  (void)state;
+  guint before, after;
+  g_autoptr(TandemSnapshotInfo) info =
+      create_forced(TANDEM_SNAPSHOT_FORCE_STOPPED, "paused", &before, &after);
+  assert_int_equal(info->method, TANDEM_SNAPSHOT_METHOD_STOPPED);
+  assert_non_null(strstr(info->method_reason, "settings"));
   restore_and_check(info->id, before, after);
 }
 
@@ -433,28 +448,9 @@ static void test_paused_fallback(void **state) {
  * way it restores to a consistent instant (memory and disk). */
 static void test_live_fallback(void **state) {
   (void)state;
-  TandemSnapshotOptions o;
-  tandem_snapshot_manager_get_options(snaps, &o);
-  o.force = TANDEM_SNAPSHOT_FORCE_PRECOPY;
-  tandem_snapshot_manager_set_options(snaps, &o);
-  wait_beats(2);
-  guint before = last_beat();
-  guint from = beats->len;
-  g_autoptr(GError) error = NULL;
-  gint64 t0 = g_get_monotonic_time();
-  g_autoptr(TandemSnapshotInfo) info = create("live", &error);
-  double seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
-  o.force = TANDEM_SNAPSHOT_FORCE_NONE;
-  tandem_snapshot_manager_set_options(snaps, &o);
-  if (!info)
-    fail_with(error);
-  guint after = last_beat();
-  wait_beats(2);
-  printf("# live snapshot %s: %s (%s) in %.1f s, beats %u..%u meanwhile, "
-         "longest gap between beats %.0f ms\n",
-         info->id, tandem_snapshot_method_to_string(info->method),
-         info->method_reason, seconds, before, after,
-         longest_gap(from > 0 ? from - 1 : 0));
+  guint before, after;
+  g_autoptr(TandemSnapshotInfo) info =
+      create_forced(TANDEM_SNAPSHOT_FORCE_PRECOPY, "live", &before, &after);
   assert_non_null(strstr(info->method_reason, "live pre-copy chosen in the "
                                                "settings"));
   if (tandem_vm_get_accel(G.vm) == TANDEM_ACCEL_TCG) {
@@ -464,7 +460,6 @@ static void test_live_fallback(void **state) {
     assert_int_equal(info->method, TANDEM_SNAPSHOT_METHOD_PRECOPY);
     assert_true(after > before); /* the guest went on while it was taken */
   }
-  assert_all_good(from);
   restore_and_check(info->id, before, after);
 }
 
