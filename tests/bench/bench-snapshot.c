@@ -236,24 +236,39 @@ static gboolean m_migrate_to_file(Row *r, gboolean background,
                                     64ull << 30, 0};
   MigWait w = {0};
   gulong h = g_signal_connect(B.qmp, "event", G_CALLBACK(on_migration), &w);
+  /* The first step that fails says so in the row. */
+  g_autoptr(GError) e = NULL;
+  const char *step = "migrate-set-capabilities";
   gboolean ok =
       QMP_DO(tandem_qmp_migrate_set_capabilities_async(B.qmp, caps, 2, NULL,
                                                        on_call, &c_),
-             tandem_qmp_migrate_set_capabilities_finish(B.qmp, res_, NULL)) &&
-      QMP_DO(tandem_qmp_migrate_set_parameters_async(B.qmp, &p, NULL, on_call,
-                                                     &c_),
-             tandem_qmp_migrate_set_parameters_finish(B.qmp, res_, NULL)) &&
-      QMP_DO(tandem_qmp_getfd_async(B.qmp, "bench", fd, NULL, on_call, &c_),
-             tandem_qmp_getfd_finish(B.qmp, res_, NULL));
+             tandem_qmp_migrate_set_capabilities_finish(B.qmp, res_, &e)) &&
+      (step = "migrate-set-parameters",
+       QMP_DO(tandem_qmp_migrate_set_parameters_async(B.qmp, &p, NULL,
+                                                      on_call, &c_),
+              tandem_qmp_migrate_set_parameters_finish(B.qmp, res_, &e))) &&
+      (step = "getfd",
+       QMP_DO(tandem_qmp_getfd_async(B.qmp, "bench", fd, NULL, on_call, &c_),
+              tandem_qmp_getfd_finish(B.qmp, res_, &e)));
   close(fd);
   if (ok && !background)
-    ok = QMP_DO(tandem_qmp_stop_async(B.qmp, NULL, on_call, &c_),
-                tandem_qmp_stop_finish(B.qmp, res_, NULL));
-  ok = ok && QMP_DO(tandem_qmp_migrate_async(B.qmp, "fd:bench", NULL,
-                                             on_call, &c_),
-                    tandem_qmp_migrate_finish(B.qmp, res_, NULL));
-  ok = ok && tandem_test_wait(&w.done, 600) &&
-       w.status == TANDEM_QMP_MIGRATION_STATUS_COMPLETED;
+    ok = (step = "stop",
+          QMP_DO(tandem_qmp_stop_async(B.qmp, NULL, on_call, &c_),
+                 tandem_qmp_stop_finish(B.qmp, res_, &e)));
+  ok = ok && (step = "migrate",
+              QMP_DO(tandem_qmp_migrate_async(B.qmp, "fd:bench", NULL,
+                                              on_call, &c_),
+                     tandem_qmp_migrate_finish(B.qmp, res_, &e)));
+  ok = ok && (step = "the MIGRATION event",
+              tandem_test_wait(&w.done, 600) &&
+                  w.status == TANDEM_QMP_MIGRATION_STATUS_COMPLETED);
+  if (!ok && !r->note)
+    r->note = g_strdup_printf(
+        "%s: %s", step,
+        e ? e->message
+          : w.done ? tandem_qmp_migration_status_to_string(w.status)
+                   : "no answer");
+  g_clear_error(&e);
   g_signal_handler_disconnect(B.qmp, h);
   if (!background) /* postmigrate or paused: the guest goes on */
     ok = QMP_DO(tandem_qmp_cont_async(B.qmp, NULL, on_call, &c_),
