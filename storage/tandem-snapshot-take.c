@@ -764,6 +764,12 @@ void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
   t->vm = g_object_ref(vm);
   t->qmp = g_object_ref(tandem_vm_get_qmp(vm));
   t->opts = self->options;
+  /* The VM's own queue size and compression, if its configuration says. */
+  const TandemVmConfig *vc = tandem_vm_get_config(vm);
+  if (vc->snapshot_queue)
+    t->opts.writer.queue_max = vc->snapshot_queue;
+  if (vc->snapshot_compression_set)
+    t->opts.writer.level = vc->snapshot_compression;
   t->pipe_w = -1;
   t->t0 = g_get_monotonic_time();
   t->vm_name = g_strdup(vm_name);

@@ -256,6 +256,8 @@ cmd_bench() {
     --json "$builddir/bench/pixels.json"
   "$root/tests/with-session" "$builddir/default/tests/bench/bench-proxy" \
     --json "$builddir/bench/proxy.json"
+  "$builddir/default/tests/bench/bench-writer" \
+    --json "$builddir/bench/writer.json"
   "$root/tests/with-session" "$builddir/default/tests/bench/bench-snapshot" \
     --json "$builddir/bench/snapshot.json"
   "$root/tests/with-session" "$builddir/default/tests/bench/bench-resume" \

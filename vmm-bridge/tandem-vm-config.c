@@ -344,7 +344,8 @@ static gboolean get_duration(const Parser *p, const char *key,
 
 static gboolean parse_snapshots_group(const Parser *p, TandemVmConfig *c,
                                       GError **error) {
-  static const char *const keys[] = {"Every", "Keep", "MaxAge", "Method",
+  static const char *const keys[] = {"Every",     "Keep",        "MaxAge",
+                                     "Method",    "QueueSize",   "Compression",
                                      NULL};
   static const char *const hows[] = {"auto", "live", "paused", NULL};
   int how = c->snapshot_how;
@@ -353,6 +354,22 @@ static gboolean parse_snapshots_group(const Parser *p, TandemVmConfig *c,
   if (!get_choice(p, GROUP_SNAPSHOTS, "Method", hows, &how, error))
     return FALSE;
   c->snapshot_how = (TandemSnapshotHow)how;
+  g_autofree char *queue = get_string(p, GROUP_SNAPSHOTS, "QueueSize");
+  if (queue && (!tandem_parse_size(queue, &c->snapshot_queue) ||
+                c->snapshot_queue < TANDEM_VM_MIN_SNAPSHOT_QUEUE ||
+                c->snapshot_queue > TANDEM_VM_MAX_SNAPSHOT_QUEUE))
+    return fail(error, p, "QueueSize “%s” in [Snapshots] is not a size from "
+                "4M to 16G: write a number and a unit, like 256M", queue);
+  g_autofree char *level = get_string(p, GROUP_SNAPSHOTS, "Compression");
+  gint64 l = 0;
+  if (level && !g_ascii_string_to_signed(level, 10,
+                                         TANDEM_VM_MIN_SNAPSHOT_COMPRESSION,
+                                         TANDEM_VM_MAX_SNAPSHOT_COMPRESSION,
+                                         &l, NULL))
+    return fail(error, p, "Compression “%s” in [Snapshots] must be a zstd "
+                "level from -5 (fastest) to 19 (smallest)", level);
+  c->snapshot_compression = (int)l;
+  c->snapshot_compression_set = level != NULL;
   return check_keys(p, GROUP_SNAPSHOTS, keys, error) &&
          get_duration(p, "Every", TANDEM_VM_MIN_SNAPSHOT_EVERY,
                       &c->snapshot_every, error) &&
@@ -487,6 +504,14 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
     g_autofree char *age = tandem_format_duration(c->snapshot_max_age);
     g_key_file_set_string(kf, GROUP_SNAPSHOTS, "MaxAge", age);
   }
+  if (c->snapshot_queue) {
+    g_autofree char *q = g_strdup_printf("%" G_GUINT64_FORMAT "M",
+                                         c->snapshot_queue >> 20);
+    g_key_file_set_string(kf, GROUP_SNAPSHOTS, "QueueSize", q);
+  }
+  if (c->snapshot_compression_set)
+    g_key_file_set_integer(kf, GROUP_SNAPSHOTS, "Compression",
+                           c->snapshot_compression);
   if (c->snapshot_how != TANDEM_SNAPSHOT_HOW_AUTO)
     g_key_file_set_string(kf, GROUP_SNAPSHOTS, "Method",
                           c->snapshot_how == TANDEM_SNAPSHOT_HOW_LIVE

@@ -9,6 +9,7 @@
  *   [Disk NAME] Path=  Format=qcow2|raw  ReadOnly=false   (data disks)
  *   [Snapshots] Every=30m  Keep=10  MaxAge=7d   (scheduled snapshots; off
  *               without Every)  Method=auto|live|paused
+ *               QueueSize=256M  Compression=1   (the RAM queue, zstd level)
  *
  * Relative paths are relative to the VM's data directory,
  * $XDG_DATA_HOME/tandem/vms/NAME/. docs/vm-config.md has the details.
@@ -60,6 +61,11 @@ typedef struct {
   guint64 snapshot_every, snapshot_max_age;
   guint snapshot_keep;
   TandemSnapshotHow snapshot_how;  /* [Snapshots] Method */
+  /* [Snapshots] QueueSize (bytes, 0: the snapshot manager's default) and
+   * Compression (a zstd level, when snapshot_compression_set). */
+  guint64 snapshot_queue;
+  int snapshot_compression;
+  gboolean snapshot_compression_set;
   char *kernel, *initrd, *cmdline; /* boot a kernel ... */
   char *image, *image_format;      /* ... or a disk image (absolute paths) */
   GPtrArray *disks;                /* TandemVmDisk */
@@ -106,6 +112,10 @@ char *tandem_format_duration(guint64 seconds);
 #define TANDEM_VM_MIN_SNAPSHOT_EVERY 2 /* seconds */
 #define TANDEM_VM_DEFAULT_SNAPSHOT_KEEP 10
 #define TANDEM_VM_MAX_SNAPSHOT_KEEP 500
+#define TANDEM_VM_MIN_SNAPSHOT_QUEUE (4ull << 20)
+#define TANDEM_VM_MAX_SNAPSHOT_QUEUE (16ull << 30)
+#define TANDEM_VM_MIN_SNAPSHOT_COMPRESSION (-5)
+#define TANDEM_VM_MAX_SNAPSHOT_COMPRESSION 19
 /* The longest duration: ten years, longer than any VM runs. */
 #define TANDEM_MAX_DURATION (10ull * 366 * 86400)
 

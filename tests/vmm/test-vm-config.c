@@ -201,6 +201,30 @@ static void test_snapshot_schedule(void **state) {
       "vm", KERNEL_BOOT "[Snapshots]\nMethod=fast\n", "/", &error);
   assert_null(bad);
   assert_non_null(strstr(error->message, "auto, live, paused"));
+  /* The queue and the compression. */
+  g_autoptr(TandemVmConfig) q = parse_ok(
+      KERNEL_BOOT "[Snapshots]\nQueueSize=1G\nCompression=-3\n");
+  assert_int_equal(q->snapshot_queue, 1ull << 30);
+  assert_true(q->snapshot_compression_set);
+  assert_int_equal(q->snapshot_compression, -3);
+  g_autofree char *q_text = tandem_vm_config_to_data(q);
+  assert_non_null(strstr(q_text, "QueueSize=1024M"));
+  assert_non_null(strstr(q_text, "Compression=-3"));
+  assert_false(off->snapshot_compression_set);
+  assert_int_equal(off->snapshot_queue, 0);
+  const char *bad_values[] = {"QueueSize=1M", "QueueSize=lots",
+                              "QueueSize=17G", "Compression=20",
+                              "Compression=-6", "Compression=fast"};
+  for (gsize i = 0; i < G_N_ELEMENTS(bad_values); i++) {
+    g_autofree char *bad_text =
+        g_strdup_printf(KERNEL_BOOT "[Snapshots]\n%s\n", bad_values[i]);
+    g_autoptr(GError) e = NULL;
+    g_autoptr(TandemVmConfig) none =
+        tandem_vm_config_parse("vm", bad_text, "/", &e);
+    if (none)
+      fail_msg("%s was accepted", bad_values[i]);
+    assert_non_null(strstr(e->message, "[Snapshots]"));
+  }
   /* Nothing set: no [Snapshots] written. */
   g_autofree char *plain = tandem_vm_config_to_data(off);
   assert_null(strstr(plain, "[Snapshots]"));
