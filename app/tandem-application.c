@@ -255,6 +255,28 @@ static gboolean start_guests(TandemApplication *self, GError **error) {
   return TRUE;
 }
 
+/* A VM's snapshots cannot be taken in the background (QEMU refused it):
+ * the user hears it once, with what is done instead. */
+static void on_snapshot_fallback(TandemSnapshotManager *snapshots,
+                                 const char *vm, const char *method,
+                                 const char *reason, gpointer data) {
+  g_autofree char *title = g_strdup_printf(
+      _("Snapshots of “%s” cannot be taken in the background"), vm);
+  g_autofree char *body =
+      g_str_equal(method, "live")
+          ? g_strdup_printf(_("%s. They are taken live instead: the guest "
+                              "pauses for a moment at the end of each."),
+                            reason)
+          : g_strdup_printf(_("%s. The guest pauses while each one is "
+                              "saved instead."),
+                            reason);
+  g_autoptr(GNotification) n = g_notification_new(title);
+  g_notification_set_body(n, body);
+  g_application_send_notification(G_APPLICATION(data), "snapshot-fallback",
+                                  n);
+  g_message("%s: %s", title, body);
+}
+
 /* The primary instance's VMs, offered on the bus if there is one. */
 static gboolean tandem_application_serve(TandemApplication *self,
                                          GError **error) {
@@ -264,6 +286,8 @@ static gboolean tandem_application_serve(TandemApplication *self,
   if (!start_guests(self, error))
     return FALSE;
   self->snapshots = tandem_snapshot_manager_new(self->manager);
+  g_signal_connect(self->snapshots, "fallback",
+                   G_CALLBACK(on_snapshot_fallback), self);
   tandem_guest_hub_set_snapshot_manager(self->hub, self->snapshots);
   if (!self->service)
     return TRUE;

@@ -8,7 +8,7 @@
 
 G_DEFINE_TYPE(TandemSnapshotManager, tandem_snapshot_manager, G_TYPE_OBJECT)
 
-enum { SIG_PROGRESS, SIG_CHANGED, N_SIGNALS };
+enum { SIG_PROGRESS, SIG_CHANGED, SIG_FALLBACK, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static const char *const phase_names[] = {
@@ -79,6 +79,23 @@ void tsm_emit_progress(TandemSnapshotManager *self,
 
 void tsm_emit_changed(TandemSnapshotManager *self, const char *vm) {
   g_signal_emit(self, signals[SIG_CHANGED], 0, vm);
+}
+
+gboolean tsm_first_fallback(const char *dir, const char *reason) {
+  g_autofree char *path = g_build_filename(dir, TSM_FALLBACK_TOLD, NULL);
+  if (g_file_test(path, G_FILE_TEST_EXISTS))
+    return FALSE;
+  /* Told or not, a file that cannot be written is not worth a failure. */
+  g_file_set_contents(path, reason, -1, NULL);
+  return TRUE;
+}
+
+void tsm_fallback_used(TandemSnapshotManager *self, const char *vm,
+                       const char *dir, TandemSnapshotMethod method,
+                       const char *reason) {
+  if (tsm_first_fallback(dir, reason))
+    g_signal_emit(self, signals[SIG_FALLBACK], 0, vm,
+                  tandem_snapshot_method_to_string(method), reason);
 }
 
 TandemVm *tsm_lookup(TandemSnapshotManager *self, const char *name,
@@ -414,6 +431,9 @@ static void tandem_snapshot_manager_class_init(
   signals[SIG_CHANGED] = g_signal_new(
       "changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
       NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIG_FALLBACK] = g_signal_new(
+      "fallback", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void tandem_snapshot_manager_init(TandemSnapshotManager *self) {

@@ -182,6 +182,12 @@ gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
 /* Signals:
  *   "progress": void (TandemSnapshotManager *, TandemSnapshotProgress *)
  *   "changed":  void (TandemSnapshotManager *, const char *vm)  -- the list
+ *   "fallback": void (TandemSnapshotManager *, const char *vm,
+ *                     const char *method, const char *reason)
+ *               -- a snapshot of @vm could not be taken in the background
+ *               (QEMU refused it) and @method was used instead; emitted
+ *               once per VM, ever (remembered in its snapshots directory),
+ *               for the shell to tell the user once
  */
 
 G_END_DECLS

@@ -33,6 +33,18 @@ void tsm_emit_progress(TandemSnapshotManager *self,
                        const TandemSnapshotProgress *p);
 void tsm_emit_changed(TandemSnapshotManager *self, const char *vm);
 
+/* The file in a VM's snapshots directory that says the user was told its
+ * snapshots cannot be taken in the background (it holds why). */
+#define TSM_FALLBACK_TOLD "fallback-told"
+/* TRUE the first time for the directory @dir (then never again: the file
+ * above is written); the user is told once, not at every snapshot. */
+gboolean tsm_first_fallback(const char *dir, const char *reason);
+/* A snapshot of @vm had to use @method for @reason (not the user's
+ * choice): "fallback" is emitted the first time. */
+void tsm_fallback_used(TandemSnapshotManager *self, const char *vm,
+                       const char *dir, TandemSnapshotMethod method,
+                       const char *reason);
+
 /* The VM @name, running or not; NOT_FOUND otherwise. */
 TandemVm *tsm_lookup(TandemSnapshotManager *self, const char *name,
                      GError **error);

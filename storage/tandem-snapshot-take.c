@@ -59,6 +59,7 @@ typedef struct {
   gboolean was_running, stopped, switched, migrating;
   gboolean migration_done, writer_done;
   gboolean awaiting;        /* only QEMU's events move things on now */
+  gboolean refused;         /* QEMU refused background-snapshot */
   gboolean suspend;         /* save, then stop: the next start resumes */
   gboolean scheduled;       /* the schedule's */
   guint settle_tries;
@@ -232,6 +233,9 @@ static void finish(GTask *task) {
     fail(task, error);
     return;
   }
+  if (t->refused) /* QEMU's doing, not the user's: say so, once */
+    tsm_fallback_used(t->mgr, t->vm_name, t->dir, t->method,
+                      t->method_reason);
   if (t->suspend) { /* saved: now the VM goes */
     tandem_vm_stop_async(t->vm, TRUE, NULL, on_suspended, task);
     return;
@@ -612,6 +616,7 @@ static void on_capabilities(GObject *source, GAsyncResult *result,
    * the live pre-copy instead (the paused save under TCG), and the
    * snapshot says why. */
   t->method = live_or_paused(t);
+  t->refused = TRUE;
   g_autofree char *why = t->method_reason;
   t->method_reason = g_strdup_printf(
       "QEMU refused background-snapshot: %s%s%s", error->message,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tandem-snapshot-manifest.h"
+#include "tandem-snapshot-private.h"
 
 static TandemSnapshotInfo *sample(const char *id) {
   TandemSnapshotInfo *i = tandem_snapshot_info_new();
@@ -231,6 +232,23 @@ static void test_save_and_load(void **state) {
   g_rmdir(dir);
 }
 
+/* The user hears once per VM that its snapshots cannot be taken in the
+ * background, not at every snapshot, nor again after a restart. */
+static void test_fallback_told_once(void **state) {
+  (void)state;
+  g_autofree char *dir = g_dir_make_tmp("tandem-told-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename(dir, TSM_FALLBACK_TOLD, NULL);
+  assert_true(tsm_first_fallback(dir, "QEMU refused background-snapshot"));
+  assert_false(tsm_first_fallback(dir, "QEMU refused background-snapshot"));
+  g_autofree char *said = NULL;
+  assert_true(g_file_get_contents(file, &said, NULL, NULL));
+  assert_string_equal(said, "QEMU refused background-snapshot");
+  g_unlink(file);
+  g_rmdir(dir);
+  /* A directory that cannot be written to: told, and no failure. */
+  assert_true(tsm_first_fallback("/nonexistent/tandem", "why"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
@@ -239,6 +257,7 @@ int main(void) {
       cmocka_unit_test(test_retention),
       cmocka_unit_test(test_refused),
       cmocka_unit_test(test_save_and_load),
+      cmocka_unit_test(test_fallback_told_once),
   };
   return cmocka_run_group_tests_name("snapshot-manifest", tests, NULL, NULL);
 }
