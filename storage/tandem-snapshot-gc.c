@@ -300,6 +300,7 @@ static void on_jobs(GObject *source, GAsyncResult *result, gpointer data) {
     merge_failed(gc, error);
     return;
   }
+  g_debug("VM %s: merge job %s", gc->vm, job->status);
   if (!g_str_equal(job->status, "concluded")) {
     gc->poll_id = g_timeout_add(GC_POLL_MS, poll_job, gc);
     return;
@@ -342,6 +343,12 @@ static void on_nodes(GObject *source, GAsyncResult *result, gpointer data) {
   const TandemQmpBlockNode *image =
       tandem_qmp_block_node_find(nodes, gc->image, "qcow2");
   if (!into) { /* not QEMU's: on a branch the VM no longer runs on */
+    g_message("VM %s: QEMU does not have %s open (%u images): merging "
+              "with qemu-img", gc->vm, gc->into, nodes->len);
+    for (guint i = 0; i < nodes->len; i++) {
+      const TandemQmpBlockNode *n = nodes->pdata[i];
+      g_message("  %s %s %s", n->node_name, n->format, n->file);
+    }
     rebase(gc);
     return;
   }
@@ -376,6 +383,12 @@ static void run(Gc *gc) {
       (const TandemChainImage *)(gpointer)p.images->data, p.images->len,
       (const char *const *)p.refs->pdata);
   gc->steps++;
+  g_debug("VM %s: tidying, step %u: %s %s%s%s (%s)", gc->vm, gc->steps,
+          step.action == TANDEM_CHAIN_REMOVE  ? "delete"
+          : step.action == TANDEM_CHAIN_MERGE ? "merge"
+                                              : "nothing",
+          step.image ? step.image : "", step.into ? " into " : "",
+          step.into ? step.into : "", online ? "running" : "stopped");
   if (step.action == TANDEM_CHAIN_REMOVE) {
     if (g_unlink(step.image) != 0)
       g_warning("VM %s: cannot delete %s: %s", gc->vm, step.image,

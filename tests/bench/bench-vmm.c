@@ -185,10 +185,8 @@ static void on_connected(GObject *s, GAsyncResult *r, gpointer data) {
   Loop *l = data;
   g_autoptr(GError) error = NULL;
   l->client = tandem_qmp_client_connect_finish(r, &error);
-  if (!l->client) {
+  if (!l->client)
     fprintf(stderr, "bench-vmm: %s\n", error->message);
-    exit(1);
-  }
   l->done = TRUE;
 }
 
@@ -300,12 +298,30 @@ int main(int argc, char **argv) {
 
   Loop l = {0};
   l.lat = g_new(double, CALLS);
-  tandem_qmp_client_connect_async(qa, 0, NULL, on_connected, &l);
-  tandem_test_wait(&l.done, 10);
+  /* QEMU's monitor accepts one connection at a time, and the readiness
+   * probe's may still be in its backlog (EAGAIN): try again a little. */
+  for (int i = 0; i < 50 && !l.client; i++) {
+    l.done = FALSE;
+    tandem_qmp_client_connect_async(qa, 0, NULL, on_connected, &l);
+    tandem_test_wait(&l.done, 10);
+    if (!l.client)
+      g_usleep(20000);
+  }
   Blocking b;
   double *blat = g_new(double, CALLS);
-  if (!blocking_connect(&b, qb))
+  gboolean connected = FALSE;
+  for (int i = 0; i < 50 && !connected; i++) {
+    connected = blocking_connect(&b, qb);
+    if (!connected) {
+      close(b.fd);
+      g_usleep(20000);
+    }
+  }
+  if (!l.client || !connected) {
+    fprintf(stderr, "bench-vmm: cannot connect to QEMU's monitors\n");
+    g_subprocess_force_exit(q);
     return 1;
+  }
   /* Warm-up, then the two clients take turns in rounds, so neither gets
    * a quieter machine than the other. */
   l.done = FALSE;
