@@ -6,6 +6,7 @@ typedef struct {
   GSource source;
   sd_bus *bus;   /* a reference */
   gpointer fd_tag;
+  GIOCondition watched; /* what fd_tag polls for now */
 } TandemBusSource;
 
 static GIOCondition poll_events_to_condition(int events) {
@@ -46,10 +47,14 @@ static gboolean bus_source_prepare(GSource *source, int *timeout_ms) {
   *timeout_ms = -1;
   if (events < 0)
     return TRUE;
-  /* POLLOUT only while sd-bus has unsent data, or we would spin. */
-  g_source_modify_unix_fd(source, self->fd_tag,
-                          poll_events_to_condition(events) | G_IO_HUP |
-                              G_IO_ERR);
+  /* POLLOUT only while sd-bus has unsent data, or we would spin. Changed
+   * only when it changes: GLib wakes the whole loop up at every change. */
+  GIOCondition wanted =
+      poll_events_to_condition(events) | G_IO_HUP | G_IO_ERR;
+  if (wanted != self->watched) {
+    g_source_modify_unix_fd(source, self->fd_tag, wanted);
+    self->watched = wanted;
+  }
   return bus_source_due(self, timeout_ms);
 }
 
@@ -105,7 +110,8 @@ GSource *tandem_bus_source_new(sd_bus *bus) {
   source = g_source_new(&bus_source_funcs, sizeof(TandemBusSource));
   self = (TandemBusSource *)source;
   self->bus = sd_bus_ref(bus);
-  self->fd_tag = g_source_add_unix_fd(source, fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  self->watched = G_IO_IN | G_IO_HUP | G_IO_ERR;
+  self->fd_tag = g_source_add_unix_fd(source, fd, self->watched);
   g_source_set_name(source, "sd-bus");
   return source;
 }

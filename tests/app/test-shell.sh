@@ -23,6 +23,17 @@ check "the application id is owned on the session bus" \
   output_has "org.tandem.Tandem" dbus-send --session --print-reply \
   --dest=org.freedesktop.DBus /org/freedesktop/DBus \
   org.freedesktop.DBus.ListNames
+# At rest a desktop program uses no CPU: its main loop sleeps until
+# something happens (the D-Bus source once woke it at every turn).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+at_rest() {
+  _a=$(cpu_ticks)
+  sleep 3 # the time measured, not a wait for an event
+  _used=$(($(cpu_ticks) - _a))
+  echo "# at rest: $_used CPU ticks in 3 s (300: a core busy throughout)"
+  [ "$_used" -le 15 ]
+}
+check "at rest, with its window open, it uses no CPU" at_rest
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 check "no warnings or criticals were logged" \
