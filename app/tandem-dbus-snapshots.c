@@ -137,12 +137,9 @@ static void reply_error(PendingSnapshot *pending, const GError *error) {
             g_strerror(-r));
 }
 
-static void create_done(GObject *source, GAsyncResult *result,
-                        gpointer data) {
-  g_autoptr(PendingSnapshot) pending = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(TandemSnapshotInfo) info = tandem_snapshot_manager_create_finish(
-      TANDEM_SNAPSHOT_MANAGER(source), result, &error);
+/* Create's and Suspend's answer: the new snapshot's id, or the error. */
+static void reply_id(PendingSnapshot *pending, const TandemSnapshotInfo *info,
+                     const GError *error) {
   int r;
 
   if (!info) {
@@ -151,7 +148,17 @@ static void create_done(GObject *source, GAsyncResult *result,
   }
   r = sd_bus_reply_method_return(pending->call, "s", info->id);
   if (r < 0)
-    g_debug("No reply to Create: %s", g_strerror(-r));
+    g_debug("No reply to %s: %s", sd_bus_message_get_member(pending->call),
+            g_strerror(-r));
+}
+
+static void create_done(GObject *source, GAsyncResult *result,
+                        gpointer data) {
+  g_autoptr(PendingSnapshot) pending = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TandemSnapshotInfo) info = tandem_snapshot_manager_create_finish(
+      TANDEM_SNAPSHOT_MANAGER(source), result, &error);
+  reply_id(pending, info, error);
 }
 
 static int snapshots_create(sd_bus_message *call, void *userdata,
@@ -202,15 +209,7 @@ static void suspend_done(GObject *source, GAsyncResult *result,
   g_autoptr(GError) error = NULL;
   g_autoptr(TandemSnapshotInfo) info = tandem_snapshot_manager_suspend_finish(
       TANDEM_SNAPSHOT_MANAGER(source), result, &error);
-  int r;
-
-  if (!info) {
-    reply_error(pending, error);
-    return;
-  }
-  r = sd_bus_reply_method_return(pending->call, "s", info->id);
-  if (r < 0)
-    g_debug("No reply to Suspend: %s", g_strerror(-r));
+  reply_id(pending, info, error);
 }
 
 /* Suspend(s vm) -> (s id): saves the session and stops the VM; its next
