@@ -75,6 +75,10 @@ GStrv tandem_qemu_argv_build(const TandemVmConfig *c,
   add(argv, l->qemu_binary);
   add_pair(argv, "-name",
            g_strdup_printf("guest=%s,process=tandem-%s", c->name, c->name));
+  /* Installed before QEMU looks at the guest: a QEMU the guest takes over
+   * still cannot exec, fork, change its IDs or its scheduling. */
+  if (l->sandbox)
+    add_pair(argv, "-sandbox", g_strdup(TANDEM_QEMU_SANDBOX));
   add_pair(argv, "-machine", g_strdup("q35"));
   add_pair(argv, "-accel", g_strdup(kvm ? "kvm" : "tcg"));
   add_pair(argv, "-cpu", g_strdup(kvm ? "host" : "max"));

@@ -22,12 +22,23 @@ G_BEGIN_DECLS
 /* Empty PCIe root ports for hot-plug are named TANDEM_HOTPLUG_PORT_PREFIX N. */
 #define TANDEM_HOTPLUG_PORT_PREFIX "tandem-hp"
 
+/* QEMU's seccomp filter, with every optional set denied. Tandem needs none
+ * of them: it runs QEMU as the user (no -runas: no set*id), drives it over
+ * QMP only and migrates to fd: (never exec:, so no fork or execve), and
+ * pins no thread (no sched_setaffinity). What it does use stays allowed:
+ * the filter is a deny-list, and userfaultfd (background snapshots), the
+ * sockets of QMP, SPICE and the chardevs, and threads are not on it. */
+#define TANDEM_QEMU_SANDBOX                                                   \
+  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+
 typedef struct {
   const char *qemu_binary;  /* e.g. "qemu-system-x86_64" */
   const char *runtime_dir;
   TandemAccel accel;        /* resolved: KVM or TCG, never AUTO */
   gboolean start_paused;    /* -S: the supervisor connects before "cont" */
   gboolean incoming;        /* -incoming defer: a saved state comes in */
+  gboolean sandbox;         /* -sandbox TANDEM_QEMU_SANDBOX: only when this
+                             * QEMU has seccomp (tandem-sandbox-probe.h) */
 } TandemQemuLaunch;
 
 /* The argument vector (NULL-terminated, argv[0] the binary). */

@@ -12,6 +12,7 @@
 #include "tandem-accel-probe.h"
 #include "tandem-qemu-argv.h"
 #include "tandem-runtime-dir.h"
+#include "tandem-sandbox-probe.h"
 #include "tandem-vmm-error.h"
 
 #define CONSOLE_MAX_LINE 4096
@@ -25,6 +26,7 @@ struct _TandemVm {
   TandemVmState state;
   TandemAccel accel;
   char *accel_reason;
+  gboolean sandbox;            /* QEMU runs under -sandbox (the probe said so) */
   char *crash_report;
 
   /* One run of QEMU; all cleared when it exits. */
@@ -376,7 +378,7 @@ static gboolean spawn_qemu(TandemVm *self, GError **error) {
   self->run_incoming = self->incoming;
   self->incoming = FALSE;
   TandemQemuLaunch launch = {found, dir, self->accel, TRUE,
-                             self->run_incoming};
+                             self->run_incoming, self->sandbox};
   g_auto(GStrv) argv = tandem_qemu_argv_build(self->config, &launch);
   g_autofree char *log = g_build_filename(dir, TANDEM_RUNTIME_QEMU_LOG, NULL);
   g_autofree char *cmdline = g_strjoinv(" ", argv);
@@ -406,6 +408,9 @@ static gboolean spawn_qemu(TandemVm *self, GError **error) {
   return TRUE;
 }
 
+static void on_sandbox_probed(GObject *source, GAsyncResult *result,
+                              gpointer data);
+
 static void on_accel_chosen(GObject *source, GAsyncResult *result,
                             gpointer data) {
   g_autoptr(TandemVm) self = data;
@@ -421,6 +426,31 @@ static void on_accel_chosen(GObject *source, GAsyncResult *result,
   self->accel_reason = g_strdup(v->reason);
   g_debug("VM %s: accelerator %s (%s)", self->config->name,
             tandem_accel_to_string(v->accel), v->reason);
+  tandem_sandbox_probe_async(
+      qemu_binary(), TANDEM_SANDBOX_PROBE_TIMEOUT_MS,
+      self->start_task ? g_task_get_cancellable(self->start_task) : NULL,
+      on_sandbox_probed, g_object_ref(self));
+}
+
+static void on_sandbox_probed(GObject *source, GAsyncResult *result,
+                              gpointer data) {
+  g_autoptr(TandemVm) self = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TandemSandboxVerdict) v =
+      tandem_sandbox_probe_finish(result, &error);
+  if (!v) {
+    set_state(self, TANDEM_VM_STOPPED);
+    fail_start(self, g_steal_pointer(&error));
+    return;
+  }
+  self->sandbox = v->sandboxed;
+  /* Running unconfined is worth a warning; a kept verdict is not told
+   * again. */
+  if (!v->sandboxed && !v->from_cache)
+    g_warning("VM %s: QEMU runs without its seccomp sandbox: %s",
+              self->config->name, v->reason);
+  else
+    g_debug("VM %s: %s", self->config->name, v->reason);
   if (!spawn_qemu(self, &error)) {
     set_state(self, TANDEM_VM_STOPPED);
     fail_start(self, g_steal_pointer(&error));
