@@ -9,7 +9,11 @@
  * rebase otherwise. Either way the image merged into shows the guest the
  * same disk at every moment, an interruption leaves it whole on its old
  * backing file, and the merged image is deleted only once nothing points
- * at it. Taking, restoring and starting wait until the tidying is done. */
+ * at it. Taking, restoring and starting wait until the tidying is done,
+ * but not long: a merge still running GC_YIELD_MS after one of them began
+ * to wait is stopped (what it copied stays), and the next tidying, which
+ * the snapshot's end starts, takes it up again. A user's snapshot never
+ * waits for minutes behind a large merge. */
 #include "tandem-snapshot-private.h"
 
 #include "tandem-qcow2.h"
@@ -24,6 +28,7 @@
 #define GC_MAX_IMAGES 4096
 #define GC_POLL_MS 100
 #define GC_JOB "tandem-merge"
+#define GC_YIELD_MS 2000
 
 typedef struct {
   TsmRetry retry;
@@ -45,6 +50,9 @@ typedef struct {
   char *vm;
   gboolean again;   /* asked for once more while running */
   gboolean failed;  /* the merge job ended in an error */
+  gboolean yield;   /* waited for too long: stop at the next chance */
+  gboolean cancelled; /* job-cancel sent for that */
+  guint yield_id;
   guint steps;      /* done in this run */
   GArray *waiters;  /* Waiter */
   /* The merge under way */
@@ -70,6 +78,7 @@ static void plan_clear(Plan *p) {
 
 static void gc_free(Gc *gc) {
   g_clear_handle_id(&gc->poll_id, g_source_remove);
+  g_clear_handle_id(&gc->yield_id, g_source_remove);
   g_clear_object(&gc->qmp);
   g_free(gc->image);
   g_free(gc->into);
@@ -89,7 +98,8 @@ static void finish(Gc *gc) {
   g_clear_pointer(&gc->into, g_free);
   g_clear_pointer(&gc->backing, g_free);
   g_clear_pointer(&gc->backing_format, g_free);
-  if (gc->again) {
+  /* Stopped for a waiter: the waiter's end starts the tidying again. */
+  if (gc->again && !gc->yield) {
     gc->again = FALSE;
     gc->steps = 0;
     run(gc);
@@ -285,6 +295,15 @@ static void on_dismissed(GObject *source, GAsyncResult *result,
 
 static gboolean poll_job(gpointer data);
 
+static void on_cancel(GObject *source, GAsyncResult *result, gpointer data) {
+  Gc *gc = data;
+  g_autoptr(GError) error = NULL;
+  /* Refused when the job has just ended by itself: the poll sees that. */
+  if (!tandem_qmp_job_cancel_finish(gc->qmp, result, &error))
+    g_debug("VM %s: job-cancel: %s", gc->vm, error->message);
+  gc->poll_id = g_timeout_add(GC_POLL_MS, poll_job, gc);
+}
+
 static void on_jobs(GObject *source, GAsyncResult *result, gpointer data) {
   Gc *gc = data;
   g_autoptr(GError) error = NULL;
@@ -302,11 +321,18 @@ static void on_jobs(GObject *source, GAsyncResult *result, gpointer data) {
   }
   g_debug("VM %s: merge job %s", gc->vm, job->status);
   if (!g_str_equal(job->status, "concluded")) {
+    if (gc->yield && !gc->cancelled) {
+      gc->cancelled = TRUE;
+      g_message("VM %s: merging %s into %s paused for a snapshot; it goes "
+                "on after it", gc->vm, gc->image, gc->into);
+      tandem_qmp_job_cancel_async(gc->qmp, GC_JOB, NULL, on_cancel, gc);
+      return;
+    }
     gc->poll_id = g_timeout_add(GC_POLL_MS, poll_job, gc);
     return;
   }
   gc->failed = job->error != NULL;
-  if (gc->failed)
+  if (gc->failed && !gc->cancelled)
     g_warning("VM %s: %s not merged into %s (both kept): %s", gc->vm,
               gc->image, gc->into, job->error);
   tandem_qmp_job_dismiss_async(gc->qmp, GC_JOB, NULL, on_dismissed, gc);
@@ -329,6 +355,16 @@ static void on_streaming(GObject *source, GAsyncResult *result,
     poll_job(gc);
 }
 
+/* TANDEM_SNAPSHOT_MERGE_SPEED (bytes per second) slows merges down, for
+ * tests of what happens while one runs; unset, they go at full speed. */
+static guint64 merge_speed(void) {
+  const char *v = g_getenv("TANDEM_SNAPSHOT_MERGE_SPEED");
+  guint64 speed = 0;
+  if (v && !g_ascii_string_to_unsigned(v, 10, 0, G_MAXINT64, &speed, NULL))
+    g_warning("TANDEM_SNAPSHOT_MERGE_SPEED=%s is not a number: ignored", v);
+  return speed;
+}
+
 static void on_nodes(GObject *source, GAsyncResult *result, gpointer data) {
   Gc *gc = data;
   g_autoptr(GError) error = NULL;
@@ -336,6 +372,10 @@ static void on_nodes(GObject *source, GAsyncResult *result, gpointer data) {
       tandem_qmp_query_named_block_nodes_finish(gc->qmp, result, &error);
   if (!nodes) {
     merge_failed(gc, error);
+    return;
+  }
+  if (gc->yield) {
+    finish(gc);
     return;
   }
   const TandemQmpBlockNode *into =
@@ -360,7 +400,8 @@ static void on_nodes(GObject *source, GAsyncResult *result, gpointer data) {
     return;
   }
   tandem_qmp_block_stream_async(gc->qmp, GC_JOB, into->node_name,
-                                image->node_name, NULL, on_streaming, gc);
+                                image->node_name, merge_speed(), NULL,
+                                on_streaming, gc);
 }
 
 /* --- The loop ------------------------------------------------------------------ */
@@ -371,8 +412,9 @@ static void run(Gc *gc) {
   gboolean online = state == TANDEM_VM_RUNNING || state == TANDEM_VM_PAUSED;
   Plan p = {0};
 
-  /* Starting or stopping: QEMU's images are in flux; tidy another time. */
-  if (!vm || !(online || state == TANDEM_VM_STOPPED ||
+  /* Starting or stopping: QEMU's images are in flux; tidy another time.
+   * Waited for too long: after the waiter. */
+  if (gc->yield || !vm || !(online || state == TANDEM_VM_STOPPED ||
                state == TANDEM_VM_CRASHED) ||
       gc->steps > 2 * GC_MAX_IMAGES || !plan_load(gc, vm, &p)) {
     plan_clear(&p);
@@ -451,6 +493,16 @@ void tsm_gc_kick(TandemSnapshotManager *self, const char *vm) {
   run(gc);
 }
 
+/* Only a merge QEMU runs is stopped early: a qemu-img rebase (the VM is
+ * stopped, nothing else runs) is left to end, and the steps between
+ * merges are short. */
+static gboolean yield_soon(gpointer data) {
+  Gc *gc = data;
+  gc->yield_id = 0;
+  gc->yield = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 gboolean tsm_wait_gc(TandemSnapshotManager *self, const char *vm,
                      TsmRetry retry, const char *arg, guint flags,
                      GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -462,5 +514,7 @@ gboolean tsm_wait_gc(TandemSnapshotManager *self, const char *vm,
               cancellable ? g_object_ref(cancellable) : NULL, callback,
               user_data};
   g_array_append_val(gc->waiters, w);
+  if (!gc->yield_id && !gc->yield)
+    gc->yield_id = g_timeout_add(GC_YIELD_MS, yield_soon, gc);
   return TRUE;
 }

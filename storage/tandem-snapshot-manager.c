@@ -217,7 +217,14 @@ void tandem_snapshot_manager_get_options(TandemSnapshotManager *self,
 
 gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
                                          const char *vm) {
-  return g_hash_table_contains(self->busy, vm) || tsm_gc_running(self, vm);
+  /* Not while images are merged: a snapshot asked for then waits a
+   * moment, and the merge steps aside (tandem-snapshot-gc.c). */
+  return g_hash_table_contains(self->busy, vm);
+}
+
+gboolean tandem_snapshot_manager_is_tidying(TandemSnapshotManager *self,
+                                            const char *vm) {
+  return tsm_gc_running(self, vm);
 }
 
 void tandem_snapshot_manager_create_async(TandemSnapshotManager *self,

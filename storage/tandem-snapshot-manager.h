@@ -175,9 +175,14 @@ gboolean tandem_snapshot_manager_set_schedule(TandemSnapshotManager *self,
                                               guint keep, guint64 max_age,
                                               GError **error);
 
-/* Whether @vm has a snapshot being taken or restored. */
+/* Whether @vm has a snapshot being taken or restored (a merge of its
+ * images does not count: a snapshot waits for it only briefly). */
 gboolean tandem_snapshot_manager_is_busy(TandemSnapshotManager *self,
                                          const char *vm);
+/* Whether @vm's disk images are being merged or deleted (after a snapshot
+ * was deleted or restored). */
+gboolean tandem_snapshot_manager_is_tidying(TandemSnapshotManager *self,
+                                            const char *vm);
 
 /* Signals:
  *   "progress": void (TandemSnapshotManager *, TandemSnapshotProgress *)

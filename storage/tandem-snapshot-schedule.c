@@ -50,9 +50,12 @@ static void tick_free(Tick *t) {
 static gboolean on_tick(gpointer data) {
   Tick *t = data;
   TandemVm *vm = tandem_vm_manager_lookup(t->self->vms, t->vm);
-  /* Skipped, not queued: paused, or a snapshot under way. */
+  /* Skipped, not queued: paused, a snapshot under way, or images being
+   * merged (which a snapshot would interrupt: a frequent schedule would
+   * keep a merge from ever finishing). */
   if (!vm || tandem_vm_get_state(vm) != TANDEM_VM_RUNNING ||
-      tandem_snapshot_manager_is_busy(t->self, t->vm))
+      tandem_snapshot_manager_is_busy(t->self, t->vm) ||
+      tandem_snapshot_manager_is_tidying(t->self, t->vm))
     return G_SOURCE_CONTINUE;
   tsm_take_async(t->self, t->vm, "Scheduled", TSM_TAKE_SCHEDULED, NULL,
                  on_scheduled_taken, g_strdup(t->vm));

@@ -348,6 +348,24 @@ const TandemQmpJobInfo *tandem_qmp_job_list_find(GPtrArray *jobs,
   return NULL;
 }
 
+void tandem_qmp_job_cancel_async(TandemQmpClient *client, const char *id,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data) {
+  g_return_if_fail(id != NULL);
+  JsonObject *args = json_object_new();
+  json_object_set_string_member(args, "id", id);
+  tandem_qmp_call_async(client, "job-cancel", args, -1, NULL, NULL,
+                        tandem_qmp_job_cancel_async, cancellable, callback,
+                        user_data);
+}
+
+gboolean tandem_qmp_job_cancel_finish(TandemQmpClient *client,
+                                      GAsyncResult *result, GError **error) {
+  return tandem_qmp_call_finish_boolean(client, result,
+                                        tandem_qmp_job_cancel_async, error);
+}
+
 void tandem_qmp_job_dismiss_async(TandemQmpClient *client, const char *id,
                                   GCancellable *cancellable,
                                   GAsyncReadyCallback callback,
@@ -435,15 +453,18 @@ const TandemQmpBlockNode *tandem_qmp_block_node_find(GPtrArray *nodes,
 
 void tandem_qmp_block_stream_async(TandemQmpClient *client,
                                    const char *job_id, const char *device,
-                                   const char *bottom,
+                                   const char *bottom, guint64 speed,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback,
                                    gpointer user_data) {
   g_return_if_fail(job_id && device && bottom);
+  g_return_if_fail(speed <= G_MAXINT64);
   JsonObject *args = json_object_new();
   json_object_set_string_member(args, "job-id", job_id);
   json_object_set_string_member(args, "device", device);
   json_object_set_string_member(args, "bottom", bottom);
+  if (speed)
+    json_object_set_int_member(args, "speed", (gint64)speed);
   json_object_set_boolean_member(args, "auto-dismiss", FALSE);
   tandem_qmp_call_async(client, "block-stream", args, -1, NULL, NULL,
                         tandem_qmp_block_stream_async, cancellable, callback,

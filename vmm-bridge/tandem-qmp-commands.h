@@ -177,6 +177,17 @@ GPtrArray *tandem_qmp_query_jobs_finish(TandemQmpClient *client,
 const TandemQmpJobInfo *tandem_qmp_job_list_find(GPtrArray *jobs,
                                                  const char *id);
 
+/* Asks job @id to stop early (job-cancel). It goes on to "concluded" with
+ * an error, and must still be dismissed; what a cancelled job leaves is
+ * the job's to say (block-stream: the image whole on its old backing
+ * file, the clusters already copied kept). */
+void tandem_qmp_job_cancel_async(TandemQmpClient *client, const char *id,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gboolean tandem_qmp_job_cancel_finish(TandemQmpClient *client,
+                                      GAsyncResult *result, GError **error);
+
 /* Removes concluded job @id from QEMU's list. */
 void tandem_qmp_job_dismiss_async(TandemQmpClient *client, const char *id,
                                   GCancellable *cancellable,
@@ -216,12 +227,13 @@ const TandemQmpBlockNode *tandem_qmp_block_node_find(GPtrArray *nodes,
  * every cluster it reads from its backing chain down to and including
  * node @bottom; then @device's backing file becomes @bottom's, and @bottom
  * leaves the graph (its file may be deleted). An interrupted job leaves
- * @device whole, its backing file unchanged. Returns when the job is
+ * @device whole, its backing file unchanged. @speed caps the copy in bytes
+ * per second (0: as fast as the host allows). Returns when the job is
  * created: wait with query-jobs until it is "concluded", read its error,
  * then job-dismiss it (the job is never dismissed automatically). */
 void tandem_qmp_block_stream_async(TandemQmpClient *client,
                                    const char *job_id, const char *device,
-                                   const char *bottom,
+                                   const char *bottom, guint64 speed,
                                    GCancellable *cancellable,
                                    GAsyncReadyCallback callback,
                                    gpointer user_data);

@@ -146,6 +146,9 @@ dbus-monitor --session \
   "type='signal',interface='org.tandem.Tandem1.Snapshots'" \
   >"$work/signals.log" 2>&1 &
 monitor_pid=$!
+# Merges at 256 KiB/s: the guest's data takes long enough to merge to see
+# that a snapshot does not wait for it (the end of this test).
+export TANDEM_SNAPSHOT_MERGE_SPEED=262144
 
 "$shell" --service >"$work/shell.log" 2>&1 &
 shell_pid=$!
@@ -574,6 +577,40 @@ else
     skip "$what" "needs root to mount a small file system"
   done
 fi
+
+# --- A snapshot does not wait behind a long merge ----------------------------
+# The guest writes 1 MiB a second to its disk now (tandem.scribble), so its
+# images fill up as a user's do; merges go at 256 KiB/s (set above).
+disk_kib() { du -sk "$data/snapshots/disks" | cut -f1; }
+grown_by() { test $(($(disk_kib) - $1)) -ge "$2"; }
+take() { # take NAME: a snapshot; what tandemctl said when it fails
+  timeout 300 "$ctl" snapshot create snap --name "$1" >"$work/take.out" 2>&1 ||
+    { sed 's/^/# /' "$work/take.out"; return 1; }
+}
+# A cold boot: --force saves no session (SaveOnStop is on) to resume.
+check "the guest stops" status_is 0 timeout 300 "$ctl" vm stop snap --force
+sed -i -e '/^SaveOnStop=true$/d' -e 's/^CommandLine=.*/& tandem.scribble/' \
+  "$vms/snap.conf"
+check "and boots again, writing to its disk" \
+  status_is 0 timeout 300 "$ctl" vm start snap
+check "a snapshot" take before
+before_kib=$(disk_kib)
+check "the guest writes 6 MiB after it" wait_up_to 60 grown_by "$before_kib" 6144
+check "another snapshot" take written
+written=$(json_value "[s['id'] for s in d if s['name'] == 'written'][0]" \
+  "$ctl" snapshot list snap --json)
+check "deleting it merges what the guest wrote (about 24 s at 256 KiB/s)" \
+  status_is 0 "$ctl" snapshot delete snap "$written"
+started=$(date +%s)
+check "a snapshot taken meanwhile" take meanwhile
+took=$(($(date +%s) - started))
+check "did not wait for the merge (${took} s)" test "$took" -lt 15
+check "which was paused, saying so" \
+  grep -qF "paused for a snapshot; it goes on after it" "$work/shell.log"
+check "and goes on after it, to the end" wait_up_to 120 images_bounded
+check "nothing failed in the merges" \
+  sh -c "! grep -F 'not merged into' '$work/shell.log'"
+check "the guest still runs" vm_state_is snap running
 
 # On a failure, what the shell said: the reason is often there.
 [ -z "${TANDEM_KEEP_SHELL_LOG:-}" ] || cp "$work/shell.log" "$TANDEM_KEEP_SHELL_LOG"

@@ -466,7 +466,8 @@ static void test_live_fallback(void **state) {
 /* --- Deleting merges images ------------------------------------------------ */
 
 static gboolean tidy(gpointer data) {
-  return !tandem_snapshot_manager_is_busy(snaps, G.name);
+  return !tandem_snapshot_manager_is_busy(snaps, G.name) &&
+         !tandem_snapshot_manager_is_tidying(snaps, G.name);
 }
 
 /* The qcow2 images in the snapshots' disks/ directory. */

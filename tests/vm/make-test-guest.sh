@@ -9,6 +9,9 @@
 #   TANDEM-TEST-GUEST: tick N         every second after that (heartbeat)
 #   TANDEM-TEST-GUEST: powering off   on the ACPI power button (QMP
 #                                     system_powerdown); QEMU then exits.
+# With "tandem.scribble" on its command line it also writes 1 MiB of
+# random data a second to its first virtio disk (/dev/vda), round the
+# first 8 MiB, so that snapshot overlays fill up as a user's would.
 #
 # OUTDIR/cache keeps the kernel .deb; OUTDIR/stamp records what was built, so
 # a run with nothing changed does nothing. Needs apt, dpkg, cpio, gzip and
@@ -147,6 +150,10 @@ for option in ACPI_BUTTON:button INPUT_EVDEV:evdev; do
     *) die "kernel $kver lacks CONFIG_${option%%:*}" ;;
   esac
 done
+# virtio-blk, for the scribbler.
+for module in virtio_pci virtio_blk; do
+  stage_module "$module"
+done
 cp "$work/order" "$root/etc/modules.order"
 
 # busybox acpid: KEY_POWER maps to "button/power PWRF 00000080" (or PWRB);
@@ -209,6 +216,18 @@ until ls -l "/proc/$acpid/fd" 2>/dev/null | grep -q " $button\$"; do
   [ "$i" -le 100 ] || fatal "acpid is not listening to $button"
   sleep 0.1
 done
+
+if grep -qw tandem.scribble /proc/cmdline; then
+  (
+    i=0
+    while :; do
+      dd if=/dev/urandom of=/dev/vda bs=1M count=1 seek=$((i % 8)) \
+        conv=fsync 2>/dev/null || say "error: cannot write /dev/vda"
+      i=$((i + 1))
+      sleep 1
+    done
+  ) &
+fi
 
 say ready
 n=0

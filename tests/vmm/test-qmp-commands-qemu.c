@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tandem-qemu-argv.h"
 #include "tandem-qmp-commands.h"
 #include "test-wait.h"
 
@@ -94,6 +95,11 @@ static void vm_start(Vm *vm, gboolean incoming) {
   const char *const img[] = {"qemu-img", "create", "-q", "-f", "qcow2",
                              base, size, NULL};
   run_checked(img);
+  /* Data for a merge to copy: 4 MiB, enough to take a second at the
+   * speed test_block_stream_cancel caps the merge at. */
+  const char *const fill[] = {"qemu-io", "-f", "qcow2", "-c",
+                              "write -q -P 0x5a 0 4M", base, NULL};
+  run_checked(fill);
 
   g_autofree char *sock = vm_path(vm, "qmp.sock");
   g_autofree char *file = g_strdup_printf(
@@ -101,8 +107,8 @@ static void vm_start(Vm *vm, gboolean incoming) {
   g_autofree char *chardev = g_strdup_printf(
       "socket,id=qmp,fd=%d,server=on,wait=off", QMP_FD);
   const char *const argv[] = {
-      "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg",
-      "-nodefaults", "-display", "none", "-S", "-m", "64",
+      "qemu-system-x86_64", "-sandbox", TANDEM_QEMU_SANDBOX, /* as Tandem's */
+      "-machine", "q35", "-accel", "tcg", "-nodefaults", "-display", "none", "-S", "-m", "64",
       "-chardev", chardev, "-mon", "chardev=qmp,mode=control",
       "-blockdev", file,
       "-blockdev", "driver=qcow2,file=disk-home-file,node-name=disk-home",
@@ -269,6 +275,30 @@ static void test_snapshot_transaction(void **state) {
                       "disk-home-1");
 }
 
+/* Polls query-jobs (for at most 30 s) until job @id has @status; returns
+ * its info. */
+static TandemQmpJobInfo *wait_job(Vm *vm, const char *id,
+                                  const char *status) {
+  for (int i = 0; i < 600; i++) {
+    g_autoptr(GError) error = NULL;
+    Wait w = {0};
+    tandem_qmp_query_jobs_async(vm->qmp, NULL, on_done, &w);
+    g_autoptr(GAsyncResult) res = wait_for(&w, 15);
+    g_autoptr(GPtrArray) jobs =
+        tandem_qmp_query_jobs_finish(vm->qmp, res, &error);
+    assert_ok(jobs != NULL, &error, "query-jobs");
+    const TandemQmpJobInfo *job = tandem_qmp_job_list_find(jobs, id);
+    assert_non_null(job);
+    guint at;
+    if (g_str_equal(job->status, status) &&
+        g_ptr_array_find(jobs, job, &at))
+      return g_ptr_array_steal_index(jobs, at); /* the rest are freed */
+    g_usleep(50000);
+  }
+  fail_msg("job %s never became %s", id, status);
+  return NULL;
+}
+
 /* Merging a frozen image into the one above it while the VM runs, as a
  * snapshot's deletion does: base <- overlay <- overlay-2 (active); stream
  * overlay into overlay-2; then overlay-2 sits on base and overlay has left
@@ -308,25 +338,10 @@ static void test_block_stream_merge(void **state) {
 
   assert_ok(RUN0(vm, &error, cont), &error, "cont");
   assert_ok(RUN(vm, &error, block_stream, "merge0", "disk-home-2",
-                "disk-home-1"),
+                "disk-home-1", 0),
             &error, "block-stream");
   /* The job stays listed once concluded: auto-dismiss is off. */
-  const TandemQmpJobInfo *job = NULL;
-  g_autoptr(GPtrArray) jobs = NULL;
-  for (int i = 0; i < 600; i++) {
-    Wait wj = {0};
-    tandem_qmp_query_jobs_async(vm->qmp, NULL, on_done, &wj);
-    g_autoptr(GAsyncResult) rj = wait_for(&wj, 15);
-    g_clear_pointer(&jobs, g_ptr_array_unref);
-    jobs = tandem_qmp_query_jobs_finish(vm->qmp, rj, &error);
-    assert_ok(jobs != NULL, &error, "query-jobs");
-    job = tandem_qmp_job_list_find(jobs, "merge0");
-    assert_non_null(job);
-    if (g_str_equal(job->status, "concluded"))
-      break;
-    g_usleep(50000);
-  }
-  assert_string_equal(job->status, "concluded");
+  g_autoptr(TandemQmpJobInfo) job = wait_job(vm, "merge0", "concluded");
   assert_null(job->error);
   assert_ok(RUN(vm, &error, job_dismiss, "merge0"), &error, "job-dismiss");
 
@@ -336,9 +351,49 @@ static void test_block_stream_merge(void **state) {
   assert_string_equal(d->backing_file, base);
   /* A node that is not there is an error, not a crash. */
   assert_false(RUN(vm, &error, block_stream, "merge1", "disk-home-2",
-                   "disk-home-1"));
+                   "disk-home-1", 0));
   assert_true(g_error_matches(error, TANDEM_QMP_ERROR,
                               TANDEM_QMP_ERROR_GENERIC));
+}
+
+/* A merge stopped early (job-cancel, as the snapshot tidying does when a
+ * snapshot is waiting) ends in an error and leaves the image it copied
+ * into whole on its old backing file; started again, it finishes. */
+static void test_block_stream_cancel(void **state) {
+  Vm *vm = *state;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = vm_path(vm, "base.qcow2");
+  g_autofree char *overlay = vm_path(vm, "overlay.qcow2");
+  const TandemQmpSnapshotAction one[] = {
+      {"disk-home", overlay, "disk-home-1", "qcow2", FALSE}};
+  assert_ok(RUN(vm, &error, blockdev_snapshot_transaction, one, 1), &error,
+            "transaction");
+  assert_ok(RUN0(vm, &error, cont), &error, "cont");
+
+  /* base's 4 MiB at 1 MiB/s: still running when cancelled. */
+  assert_ok(RUN(vm, &error, block_stream, "slow", "disk-home-1", "disk-home",
+                1 << 20),
+            &error, "block-stream");
+  g_autoptr(TandemQmpJobInfo) running = wait_job(vm, "slow", "running");
+  assert_ok(RUN(vm, &error, job_cancel, "slow"), &error, "job-cancel");
+  g_autoptr(TandemQmpJobInfo) cancelled = wait_job(vm, "slow", "concluded");
+  assert_non_null(cancelled->error);
+  assert_ok(RUN(vm, &error, job_dismiss, "slow"), &error, "job-dismiss");
+  g_autoptr(GPtrArray) disks = query_block(vm);
+  TandemQmpBlockDevice *d = disks->pdata[0];
+  assert_string_equal(d->file, overlay);
+  assert_string_equal(d->backing_file, base);
+
+  assert_ok(RUN(vm, &error, block_stream, "again", "disk-home-1",
+                "disk-home", 0),
+            &error, "block-stream");
+  g_autoptr(TandemQmpJobInfo) done = wait_job(vm, "again", "concluded");
+  assert_null(done->error);
+  assert_ok(RUN(vm, &error, job_dismiss, "again"), &error, "job-dismiss");
+  g_autoptr(GPtrArray) merged = query_block(vm);
+  d = merged->pdata[0];
+  assert_string_equal(d->file, overlay);
+  assert_null(d->backing_file);
 }
 
 typedef struct {
@@ -527,6 +582,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_snapshot_transaction, vm_setup,
                                       vm_teardown),
       cmocka_unit_test_setup_teardown(test_block_stream_merge, vm_setup,
+                                      vm_teardown),
+      cmocka_unit_test_setup_teardown(test_block_stream_cancel, vm_setup,
                                       vm_teardown),
       cmocka_unit_test_setup_teardown(test_background_snapshot, vm_setup,
                                       vm_teardown),

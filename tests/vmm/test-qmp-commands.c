@@ -653,6 +653,12 @@ static void test_block_stream_and_nodes(void **state) {
       {EXPECT, "{\"execute\": \"block-stream\", \"arguments\": "
                "{\"job-id\": \"m0\", \"device\": \"d2\", \"bottom\": "
                "\"d1\", \"auto-dismiss\": false}}", OK, 0},
+      {EXPECT, "{\"execute\": \"block-stream\", \"arguments\": "
+               "{\"job-id\": \"m1\", \"device\": \"d2\", \"bottom\": "
+               "\"d1\", \"speed\": 1048576, \"auto-dismiss\": false}}",
+       OK, 0},
+      {EXPECT, "{\"execute\": \"job-cancel\", \"arguments\": {\"id\": "
+               "\"m1\"}}", OK, 0},
       {EXPECT, "{\"execute\": \"query-named-block-nodes\", \"arguments\": "
                "{\"flat\": true}}",
        "{\"return\": [{\"node-name\": \"d1\", \"drv\": 7, \"file\": "
@@ -672,7 +678,9 @@ static void test_block_stream_and_nodes(void **state) {
   assert_string_equal(n->node_name, "#block123");
   assert_null(tandem_qmp_block_node_find(nodes, "/d/b.qcow2", "qcow2"));
 
-  assert_true(RUN_VOID(c, &error, block_stream, "m0", "d2", "d1"));
+  assert_true(RUN_VOID(c, &error, block_stream, "m0", "d2", "d1", 0));
+  assert_true(RUN_VOID(c, &error, block_stream, "m1", "d2", "d1", 1 << 20));
+  assert_true(RUN_VOID(c, &error, job_cancel, "m1"));
 
   assert_null(query_nodes(c, &error));
   assert_malformed(error);
