@@ -10,6 +10,14 @@
 #include "tandem-snapshot-manager.h"
 #include "tandem-window.h"
 
+#include <glib-unix.h>
+#include <signal.h>
+
+/* On SIGTERM (the session ending, systemd stopping the user's services),
+ * the VMs are stopped as a stop would (saved where SaveOnStop says so),
+ * for at most this long, then the shell quits. */
+#define QUIT_BOUND_S 60
+
 struct _TandemApplication {
   GtkApplication parent_instance;
 
@@ -29,6 +37,10 @@ struct _TandemApplication {
   TandemSnapshotManager *snapshots;
   GHashTable *proxies;     /* guest name -> TandemProxyManager */
   GStrv loopbacks;         /* --loopback NAME=PATH */
+  guint signal_ids[3];     /* SIGTERM, SIGINT, SIGHUP */
+  guint quitting;          /* VMs still stopping, once a signal came */
+  gboolean signalled;
+  guint quit_bound_id;
 };
 
 G_DEFINE_TYPE(TandemApplication, tandem_application, GTK_TYPE_APPLICATION)
@@ -190,6 +202,11 @@ static void on_proxy_focus(TandemProxyManager *pm, gpointer data) {
 static void on_link_added(TandemGuestHub *hub, const char *guest,
                           TandemGuestLink *link, TandemApplication *self) {
   TandemProxyManager *pm = tandem_proxy_manager_new(link);
+  TandemVm *vm = self->manager ? tandem_vm_manager_lookup(self->manager, guest)
+                               : NULL;
+  if (vm && tandem_vm_get_config(vm)->limit_window_memory)
+    tandem_proxy_manager_set_window_memory(
+        pm, tandem_vm_get_config(vm)->limit_window_memory);
   ClassData *c = g_new0(ClassData, 1);
   c->app = self;
   c->guest = g_strdup(guest);
@@ -277,6 +294,84 @@ static void on_snapshot_fallback(TandemSnapshotManager *snapshots,
   g_message("%s: %s", title, body);
 }
 
+/* --- Quitting on a signal ------------------------------------------------ */
+
+static void quit_now(TandemApplication *self) {
+  g_clear_handle_id(&self->quit_bound_id, g_source_remove);
+  g_application_quit(G_APPLICATION(self));
+}
+
+static gboolean quit_bound(gpointer data) {
+  TandemApplication *self = data;
+  self->quit_bound_id = 0;
+  g_message("%u VMs did not stop within %d s: quitting anyway",
+            self->quitting, QUIT_BOUND_S);
+  quit_now(self);
+  return G_SOURCE_REMOVE;
+}
+
+static void vm_stopped(TandemApplication *self, const GError *error) {
+  if (error)
+    g_message("Quitting: %s", error->message);
+  if (--self->quitting == 0)
+    quit_now(self);
+}
+
+static void on_suspended(GObject *source, GAsyncResult *result,
+                         gpointer data) {
+  TandemApplication *self = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TandemSnapshotInfo) info = tandem_snapshot_manager_suspend_finish(
+      TANDEM_SNAPSHOT_MANAGER(source), result, &error);
+  vm_stopped(self, error);
+}
+
+static void on_stopped(GObject *source, GAsyncResult *result, gpointer data) {
+  TandemApplication *self = data;
+  g_autoptr(GError) error = NULL;
+  tandem_vm_stop_finish(TANDEM_VM(source), result, &error);
+  vm_stopped(self, error);
+}
+
+static gboolean on_quit_signal(gpointer data) {
+  TandemApplication *self = data;
+  if (self->signalled) { /* asked twice: no more waiting */
+    g_message("Asked again to quit: quitting now");
+    quit_now(self);
+    return G_SOURCE_CONTINUE;
+  }
+  self->signalled = TRUE;
+  GPtrArray *vms = self->manager ? tandem_vm_manager_get_vms(self->manager)
+                                 : NULL;
+  for (guint i = 0; vms && i < vms->len; i++) {
+    TandemVm *vm = vms->pdata[i];
+    TandemVmState state = tandem_vm_get_state(vm);
+    if (!vm_state_is_active(state))
+      continue;
+    self->quitting++;
+    if (tandem_vm_get_config(vm)->save_on_stop &&
+        (state == TANDEM_VM_RUNNING || state == TANDEM_VM_PAUSED))
+      tandem_snapshot_manager_suspend_async(self->snapshots,
+                                            tandem_vm_get_name(vm), NULL,
+                                            on_suspended, self);
+    else
+      tandem_vm_stop_async(vm, FALSE, NULL, on_stopped, self);
+  }
+  g_message("Quitting: stopping %u running VMs first", self->quitting);
+  if (!self->quitting) {
+    quit_now(self);
+    return G_SOURCE_CONTINUE;
+  }
+  self->quit_bound_id = g_timeout_add_seconds(QUIT_BOUND_S, quit_bound, self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void watch_quit_signals(TandemApplication *self) {
+  static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+  for (guint i = 0; i < G_N_ELEMENTS(sigs); i++)
+    self->signal_ids[i] = g_unix_signal_add(sigs[i], on_quit_signal, self);
+}
+
 /* The primary instance's VMs, offered on the bus if there is one. */
 static gboolean tandem_application_serve(TandemApplication *self,
                                          GError **error) {
@@ -286,6 +381,7 @@ static gboolean tandem_application_serve(TandemApplication *self,
   if (!start_guests(self, error))
     return FALSE;
   self->snapshots = tandem_snapshot_manager_new(self->manager);
+  watch_quit_signals(self);
   g_signal_connect(self->snapshots, "fallback",
                    G_CALLBACK(on_snapshot_fallback), self);
   tandem_guest_hub_set_snapshot_manager(self->hub, self->snapshots);
@@ -357,6 +453,9 @@ static void tandem_application_shutdown(GApplication *app) {
 static void tandem_application_dispose(GObject *object) {
   TandemApplication *self = TANDEM_APPLICATION(object);
 
+  for (guint i = 0; i < G_N_ELEMENTS(self->signal_ids); i++)
+    g_clear_handle_id(&self->signal_ids[i], g_source_remove);
+  g_clear_handle_id(&self->quit_bound_id, g_source_remove);
   /* The service first: its handlers use the managers. */
   g_clear_object(&self->service);
   g_clear_object(&self->snapshots);

@@ -26,6 +26,8 @@ typedef struct {
   int listen_fd;
   guint listen_id;
   guint connect_id, connect_tries;
+  guint catalog_id;       /* a menu update due */
+  gint64 last_sync_us;    /* the last one */
   TandemWindowsSource source;
   gpointer owner;
   GHashTable *startup_ids; /* app id -> startup id of a launch in progress */
@@ -95,10 +97,29 @@ static void sync_menu(Guest *g) {
               error->message);
 }
 
+/* A catalog that changes all the time (a guest sending entry after entry)
+ * costs at most this many menu updates a second: the changes in between
+ * are taken together. */
+#define CATALOG_SYNCS_PER_S 5
+
+static gboolean sync_due(gpointer data) {
+  Guest *g = data;
+  g->catalog_id = 0;
+  g->last_sync_us = g_get_monotonic_time();
+  /* Gone meanwhile: the host menu keeps what it had. */
+  if (tandem_guest_link_has_catalog(g->link))
+    sync_menu(g);
+  g_signal_emit(g->hub, signals[SIG_APPS_CHANGED], 0, g->name);
+  return G_SOURCE_REMOVE;
+}
+
 static void on_catalog_changed(TandemGuestLink *link, gpointer data) {
   Guest *g = data;
-  sync_menu(g);
-  g_signal_emit(g->hub, signals[SIG_APPS_CHANGED], 0, g->name);
+  if (g->catalog_id)
+    return;
+  gint64 wait_us = g->last_sync_us + G_USEC_PER_SEC / CATALOG_SYNCS_PER_S -
+                   g_get_monotonic_time();
+  g->catalog_id = g_timeout_add((guint)(MAX(wait_us, 0) / 1000), sync_due, g);
 }
 
 static void on_link_state(TandemGuestLink *link, gpointer data) {
@@ -111,6 +132,14 @@ static void add_link(Guest *g) {
   if (g->link)
     return;
   g->link = tandem_guest_link_new(g->name);
+  const TandemVmConfig *c = g->vm ? tandem_vm_get_config(g->vm) : NULL;
+  if (c)
+    tandem_guest_link_set_limits(
+        g->link,
+        c->limit_catalog_memory ? c->limit_catalog_memory
+                                : TANDEM_GUEST_LINK_DEFAULT_CATALOG_MEMORY,
+        c->limit_output_queue ? c->limit_output_queue
+                              : TANDEM_GUEST_LINK_DEFAULT_MAX_QUEUED);
   g_signal_connect(g->link, "catalog-changed", G_CALLBACK(on_catalog_changed),
                    g);
   g_signal_connect(g->link, "state-changed", G_CALLBACK(on_link_state), g);
@@ -121,6 +150,7 @@ static void remove_link(Guest *g) {
   if (g->connect_id)
     g_source_remove(g->connect_id);
   g->connect_id = 0;
+  g_clear_handle_id(&g->catalog_id, g_source_remove);
   if (!g->link)
     return;
   g_signal_handlers_disconnect_by_data(g->link, g);

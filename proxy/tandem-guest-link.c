@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,6 +16,10 @@
 #define HEARTBEAT_MS 2000
 #define HEARTBEAT_DEAD_MS 15000
 #define LAUNCH_TIMEOUT_S 30
+/* Log lines a guest can cause: at most LOG_BURST per LOG_PERIOD_US, then
+ * one line saying how many were left out. */
+#define LOG_BURST 20
+#define LOG_PERIOD_US (10 * G_USEC_PER_SEC)
 
 struct _TandemGuestLink {
   GObject parent_instance;
@@ -31,6 +36,9 @@ struct _TandemGuestLink {
   gboolean has_catalog;
   GPtrArray *incoming;     /* the list being received, or NULL */
   uint32_t incoming_count, incoming_generation;
+  gsize apps_bytes, incoming_bytes; /* what they take, roughly */
+  gsize catalog_memory;    /* the budget for both */
+  gsize max_queued;        /* unread by the agent, at most */
 
   GHashTable *windows;     /* live guest window ids */
   GHashTable *launches;    /* request id -> GTask */
@@ -39,7 +47,10 @@ struct _TandemGuestLink {
   guint before_hello;      /* messages dropped on this connection so far */
   guint hb_id;
   gint64 last_pong_us;
+  gint64 last_beat_us;     /* when heartbeat() last ran */
   guint64 rtt_us;
+  gint64 log_period_us;    /* start of the current log period */
+  guint logged, log_dropped;
 };
 
 G_DEFINE_TYPE(TandemGuestLink, tandem_guest_link, G_TYPE_OBJECT)
@@ -67,6 +78,30 @@ void tandem_guest_app_free(TandemGuestApp *a) {
   g_strfreev(a->keywords);
   g_clear_pointer(&a->icon_png, g_bytes_unref);
   g_free(a);
+}
+
+/* A log line the guest made happen, rate-limited. */
+static void G_GNUC_PRINTF(3, 4)
+    guest_log(TandemGuestLink *self, GLogLevelFlags level, const char *fmt,
+              ...) {
+  gint64 now = g_get_monotonic_time();
+  if (now - self->log_period_us > LOG_PERIOD_US) {
+    if (self->log_dropped)
+      g_message("%s: %u more log lines caused by the guest were left out",
+                self->vm_name, self->log_dropped);
+    self->log_period_us = now;
+    self->logged = self->log_dropped = 0;
+  }
+  if (self->logged >= LOG_BURST) {
+    self->log_dropped++;
+    return;
+  }
+  self->logged++;
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *text = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_log(G_LOG_DOMAIN, level, "%s: %s", self->vm_name, text);
 }
 
 static guint64 mono_ns(void) {
@@ -106,13 +141,17 @@ static void drop_channel(TandemGuestLink *self) {
 void tandem_guest_link_close(TandemGuestLink *self, const char *reason) {
   if (!self->channel)
     return;
-  g_message("%s: agent link closed: %s", self->vm_name, reason);
+  guest_log(self, G_LOG_LEVEL_MESSAGE, "agent link closed: %s", reason);
   drop_channel(self);
   if (self->hb_id)
     g_source_remove(self->hb_id);
   self->hb_id = 0;
   g_hash_table_remove_all(self->windows);
   g_clear_pointer(&self->incoming, g_ptr_array_unref);
+  /* What the guest sent goes with it (the host menu keeps its entries). */
+  g_ptr_array_set_size(self->apps, 0);
+  self->has_catalog = FALSE;
+  self->apps_bytes = self->incoming_bytes = 0;
   fail_launches(self, reason);
   set_state(self, TANDEM_GUEST_LINK_DISCONNECTED);
   g_signal_emit(self, signals[SIG_CLOSED], 0, reason);
@@ -151,6 +190,22 @@ static TandemGuestApp *copy_app(const TpAppEntry *e) {
   return a;
 }
 
+static gsize list_bytes(GStrv v) {
+  gsize n = sizeof(char *);
+  for (; v && *v; v++)
+    n += sizeof(char *) + strlen(*v) + 1;
+  return n;
+}
+
+/* Roughly what an entry takes on the host (its strings, lists and icon). */
+static gsize app_bytes(const TandemGuestApp *a) {
+  return sizeof(*a) + strlen(a->id) + strlen(a->name) +
+         strlen(a->generic_name) + strlen(a->comment) +
+         strlen(a->startup_wm_class) + 5 + list_bytes(a->categories) +
+         list_bytes(a->mime_types) + list_bytes(a->keywords) +
+         (a->icon_png ? g_bytes_get_size(a->icon_png) : 0);
+}
+
 static gint by_id(gconstpointer a, gconstpointer b) {
   return strcmp((*(TandemGuestApp *const *)a)->id,
                 (*(TandemGuestApp *const *)b)->id);
@@ -166,10 +221,13 @@ static guint find_index(GPtrArray *apps, const char *id, gboolean *found) {
   return 0;
 }
 
-static void upsert(GPtrArray *apps, TandemGuestApp *a) {
+/* Adds @a to @apps (or replaces the entry with its id), keeping @bytes. */
+static void upsert(GPtrArray *apps, gsize *bytes, TandemGuestApp *a) {
   gboolean found;
   guint i = find_index(apps, a->id, &found);
+  *bytes += app_bytes(a);
   if (found) {
+    *bytes -= app_bytes(apps->pdata[i]);
     tandem_guest_app_free(apps->pdata[i]);
     apps->pdata[i] = a;
   } else {
@@ -189,6 +247,7 @@ static void on_catalog(TandemGuestLink *self, const TpMessage *m) {
         (GDestroyNotify)tandem_guest_app_free);
     self->incoming_count = m->u.app_list_begin.count;
     self->incoming_generation = m->u.app_list_begin.generation;
+    self->incoming_bytes = 0;
     break;
   case TP_MSG_APP_ENTRY:
     if (self->incoming) {
@@ -196,20 +255,29 @@ static void on_catalog(TandemGuestLink *self, const TpMessage *m) {
         violation(self, "more catalog entries than announced", m);
         return;
       }
-      upsert(self->incoming, copy_app(&m->u.app));
+      upsert(self->incoming, &self->incoming_bytes, copy_app(&m->u.app));
     } else if (self->has_catalog) {
       if (self->apps->len >= TP_MAX_CATALOG_APPS) {
         violation(self, "catalog too large", m);
         return;
       }
-      upsert(self->apps, copy_app(&m->u.app));
+      upsert(self->apps, &self->apps_bytes, copy_app(&m->u.app));
       g_signal_emit(self, signals[SIG_CATALOG_CHANGED], 0);
+    }
+    if (self->apps_bytes + self->incoming_bytes > self->catalog_memory) {
+      g_autofree char *budget = g_format_size(self->catalog_memory);
+      g_autofree char *what = g_strdup_printf(
+          "its applications need more than their memory budget (%s; "
+          "CatalogMemory in the VM's [Limits])", budget);
+      violation(self, what, m);
+      return;
     }
     break;
   case TP_MSG_APP_REMOVE: {
     gboolean found;
     guint i = find_index(self->apps, m->u.app_remove.id, &found);
     if (found && !self->incoming) {
+      self->apps_bytes -= app_bytes(self->apps->pdata[i]);
       g_ptr_array_remove_index(self->apps, i);
       g_signal_emit(self, signals[SIG_CATALOG_CHANGED], 0);
     }
@@ -223,6 +291,8 @@ static void on_catalog(TandemGuestLink *self, const TpMessage *m) {
     }
     g_ptr_array_unref(self->apps);
     self->apps = g_steal_pointer(&self->incoming);
+    self->apps_bytes = self->incoming_bytes;
+    self->incoming_bytes = 0;
     self->has_catalog = TRUE;
     g_signal_emit(self, signals[SIG_CATALOG_CHANGED], 0);
     break;
@@ -254,6 +324,10 @@ static void on_window(TandemGuestLink *self, const TpMessage *m) {
   } else if (!live) {
     violation(self, "unknown window", m);
     return;
+  } else if (m->type == TP_MSG_DAMAGE &&
+             m->u.damage.encoding != TP_ENCODING_RAW) {
+    violation(self, "pixels in an encoding that was not offered", m);
+    return;
   }
   g_object_ref(self);
   g_signal_emit(self, signals[SIG_WINDOW_MESSAGE], 0, m);
@@ -284,8 +358,14 @@ static void send_hello(TandemGuestLink *self) {
 
 static gboolean heartbeat(gpointer data) {
   TandemGuestLink *self = data;
-  if (g_get_monotonic_time() - self->last_pong_us >
-      (gint64)HEARTBEAT_DEAD_MS * 1000) {
+  gint64 now = g_get_monotonic_time();
+  /* Late because the shell itself was busy: that time is not the
+   * guest's to answer for. */
+  gint64 late = now - self->last_beat_us - (gint64)HEARTBEAT_MS * 1000;
+  if (self->last_beat_us && late > (gint64)HEARTBEAT_MS * 1000)
+    self->last_pong_us += late;
+  self->last_beat_us = now;
+  if (now - self->last_pong_us > (gint64)HEARTBEAT_DEAD_MS * 1000) {
     self->hb_id = 0;
     tandem_guest_link_close(self, "the agent stopped answering heartbeats");
     return G_SOURCE_REMOVE;
@@ -307,12 +387,23 @@ static void on_hello(TandemGuestLink *self, const TpMessage *m) {
     violation(self, tp_error_to_string(err), m);
     return;
   }
-  /* A reconnecting agent says HELLO again: it resends everything. */
+  /* A restarted agent says HELLO again on the same connection (a virtio
+   * port outlives its reader) and announces everything afresh: the
+   * session starts over, and everything of the old one goes, its windows'
+   * proxies with it (through the state passing HANDSHAKE again). */
+  if (self->state == TANDEM_GUEST_LINK_READY) {
+    guest_log(self, G_LOG_LEVEL_MESSAGE,
+              "the agent started again: its windows are announced afresh");
+    g_clear_pointer(&self->incoming, g_ptr_array_unref);
+    fail_launches(self, "the agent started again");
+    set_state(self, TANDEM_GUEST_LINK_HANDSHAKE);
+  }
   g_hash_table_remove_all(self->windows);
   g_free(self->agent_software);
   self->agent_software = g_strdup(m->u.hello.software);
   self->caps = caps;
   self->last_pong_us = g_get_monotonic_time();
+  self->last_beat_us = 0;
   if (!self->hb_id)
     self->hb_id = g_timeout_add(HEARTBEAT_MS, heartbeat, self);
   set_state(self, TANDEM_GUEST_LINK_READY);
@@ -364,7 +455,7 @@ static void on_message(TandemChannel *ch, const TpMessage *m, gpointer data) {
     }
     break;
   case TP_MSG_ERROR:
-    g_warning("%s: the agent reports: %s", self->vm_name,
+    guest_log(self, G_LOG_LEVEL_WARNING, "the agent reports: %s",
               m->u.error.message);
     break;
   case TP_MSG_APP_LIST_BEGIN:
@@ -408,6 +499,7 @@ void tandem_guest_link_attach_fd(TandemGuestLink *self, int fd) {
   self->has_catalog = FALSE;
   self->before_hello = 0;
   self->channel = tandem_channel_new(fd, TP_ROLE_HOST);
+  tandem_channel_set_max_queued(self->channel, self->max_queued);
   g_signal_connect(self->channel, "message", G_CALLBACK(on_message), self);
   g_signal_connect(self->channel, "closed", G_CALLBACK(on_closed), self);
   set_state(self, TANDEM_GUEST_LINK_HANDSHAKE);
@@ -591,4 +683,14 @@ static void tandem_guest_link_init(TandemGuestLink *self) {
   self->launches = g_hash_table_new(NULL, NULL);
   self->scale_percent = 100;
   self->icon_size = 64;
+  self->catalog_memory = TANDEM_GUEST_LINK_DEFAULT_CATALOG_MEMORY;
+  self->max_queued = TANDEM_GUEST_LINK_DEFAULT_MAX_QUEUED;
+}
+
+void tandem_guest_link_set_limits(TandemGuestLink *self, gsize catalog_memory,
+                                  gsize max_queued) {
+  self->catalog_memory = catalog_memory;
+  self->max_queued = max_queued;
+  if (self->channel)
+    tandem_channel_set_max_queued(self->channel, max_queued);
 }

@@ -38,9 +38,19 @@ typedef enum {
  * reads ours): dropped; one more closes the connection. */
 #define TANDEM_GUEST_LINK_MAX_BEFORE_HELLO 256
 
+/* Defaults of what one guest may take on the host: its catalog (names,
+ * lists and icons: a few hundred ordinary apps take a few MiB), and what
+ * is sent to it and not yet read (input and acknowledgements: a few KiB
+ * in ordinary use). Over either, the link is cut with a log line. */
+#define TANDEM_GUEST_LINK_DEFAULT_CATALOG_MEMORY ((gsize)64 << 20)
+#define TANDEM_GUEST_LINK_DEFAULT_MAX_QUEUED ((gsize)8 << 20)
+
 #define TANDEM_TYPE_GUEST_LINK (tandem_guest_link_get_type())
 G_DECLARE_FINAL_TYPE(TandemGuestLink, tandem_guest_link, TANDEM, GUEST_LINK,
                      GObject)
+
+void tandem_guest_link_set_limits(TandemGuestLink *self, gsize catalog_memory,
+                                  gsize max_queued);
 
 TandemGuestLink *tandem_guest_link_new(const char *vm_name);
 const char *tandem_guest_link_get_vm_name(TandemGuestLink *self);

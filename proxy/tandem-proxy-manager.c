@@ -11,6 +11,8 @@ struct _TandemProxyManager {
   guint timer_id;
   TandemProxyClassFunc class_func;
   gpointer class_data;
+  gsize window_memory; /* the budget for all windows' pixels */
+  guint cut_id;        /* the link is cut from here: over budget */
 };
 
 G_DEFINE_TYPE(TandemProxyManager, tandem_proxy_manager, G_TYPE_OBJECT)
@@ -91,6 +93,42 @@ static void hook_focus(TandemProxyWindow *w, gboolean in, gpointer data) {
   g_signal_emit(self, signals[SIG_FOCUS], 0);
 }
 
+static gboolean cut_link(gpointer data) {
+  TandemProxyManager *self = data;
+  self->cut_id = 0;
+  g_autofree char *budget = g_format_size(self->window_memory);
+  g_autofree char *why = g_strdup_printf(
+      "its windows need more than their memory budget (%s; WindowMemory in "
+      "the VM's [Limits])", budget);
+  tandem_guest_link_close(self->link, why);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean hook_reserve(TandemProxyWindow *w, gsize bytes,
+                             gpointer data) {
+  TandemProxyManager *self = data;
+  /* Summed afresh: at most TP_MAX_WINDOWS, and only on a reallocation. */
+  gsize total = bytes;
+  for (guint i = 0; i < self->order->len; i++)
+    if (self->order->pdata[i] != w)
+      total += tandem_proxy_window_get_surface_bytes(self->order->pdata[i]);
+  if (total <= self->window_memory)
+    return TRUE;
+  /* Not from inside the window's own handler: it is destroyed with it. */
+  if (!self->cut_id)
+    self->cut_id = g_idle_add(cut_link, self);
+  return FALSE;
+}
+
+static gboolean hook_may_ask(TandemProxyWindow *w, gpointer data) {
+  TandemProxyManager *self = data;
+  for (guint i = 0; i < self->order->len; i++)
+    if (self->order->pdata[i] != w &&
+        tandem_proxy_window_is_asking(self->order->pdata[i]))
+      return FALSE;
+  return TRUE;
+}
+
 /* --- Guest window messages -------------------------------------------------- */
 
 static void remove_proxy(TandemProxyManager *self, uint32_t id) {
@@ -109,9 +147,13 @@ static void on_window_message(TandemGuestLink *link, const TpMessage *m,
   TandemProxyWindow *w = tandem_proxy_manager_find(self, m->window);
   switch (m->type) {
   case TP_MSG_WINDOW_CREATE: {
+    /* The link refuses an id reused within a session; an old proxy left
+     * under it would be lost to the table but not to the screen. */
+    g_return_if_fail(w == NULL);
     TandemProxyWindow *parent =
         tandem_proxy_manager_find(self, m->u.create.transient_for);
-    TandemProxyHooks hooks = {hook_send, hook_may_type, hook_focus, self};
+    TandemProxyHooks hooks = {hook_send,    hook_may_type, hook_focus,
+                              hook_reserve, hook_may_ask,  self};
     w = tandem_proxy_window_new(tandem_guest_link_get_vm_name(link),
                                 m->window, &m->u.create, parent, &hooks);
     g_object_ref_sink(w);
@@ -237,6 +279,18 @@ uint32_t tandem_proxy_manager_get_guest_focus(TandemProxyManager *self,
   return w;
 }
 
+void tandem_proxy_manager_set_window_memory(TandemProxyManager *self,
+                                            gsize bytes) {
+  self->window_memory = bytes;
+}
+
+gsize tandem_proxy_manager_get_window_memory_used(TandemProxyManager *self) {
+  gsize total = 0;
+  for (guint i = 0; i < self->order->len; i++)
+    total += tandem_proxy_window_get_surface_bytes(self->order->pdata[i]);
+  return total;
+}
+
 void tandem_proxy_manager_set_class_func(TandemProxyManager *self,
                                          TandemProxyClassFunc func,
                                          gpointer data) {
@@ -265,6 +319,7 @@ static void tandem_proxy_manager_dispose(GObject *object) {
   if (self->timer_id)
     g_source_remove(self->timer_id);
   self->timer_id = 0;
+  g_clear_handle_id(&self->cut_id, g_source_remove);
   if (self->order)
     while (self->order->len) {
       TandemProxyWindow *w = self->order->pdata[self->order->len - 1];
@@ -302,4 +357,5 @@ static void tandem_proxy_manager_init(TandemProxyManager *self) {
   self->by_id = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
   self->order = g_ptr_array_new();
   self->focus = tandem_focus_new(act, self);
+  self->window_memory = TANDEM_PROXY_DEFAULT_WINDOW_MEMORY;
 }

@@ -25,6 +25,15 @@ typedef void (*TandemProxyClassFunc)(const char *res_name,
                                      gpointer data);
 
 TandemProxyManager *tandem_proxy_manager_new(TandemGuestLink *link);
+
+/* What all of one VM's windows' pixels may take on the host, by default
+ * (a dozen full-screen windows on a 4K monitor). A guest that needs more
+ * has its link cut, with a log line: never the host out of memory. */
+#define TANDEM_PROXY_DEFAULT_WINDOW_MEMORY ((gsize)512 << 20)
+void tandem_proxy_manager_set_window_memory(TandemProxyManager *self,
+                                            gsize bytes);
+/* What they take now. */
+gsize tandem_proxy_manager_get_window_memory_used(TandemProxyManager *self);
 void tandem_proxy_manager_set_class_func(TandemProxyManager *self,
                                          TandemProxyClassFunc func,
                                          gpointer data);

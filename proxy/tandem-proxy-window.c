@@ -58,17 +58,45 @@ static int32_t gpx(TandemProxyWindow *self, double v) {
 
 /* --- Pixels -------------------------------------------------------------- */
 
-static void ensure_surface(TandemProxyWindow *self, uint32_t w, uint32_t h) {
-  if (self->surface && (uint32_t)cairo_image_surface_get_width(
-                           self->surface) == w &&
-      (uint32_t)cairo_image_surface_get_height(self->surface) == h)
+static gsize surface_bytes(cairo_surface_t *s) {
+  return s ? (gsize)cairo_image_surface_get_stride(s) *
+                 (gsize)cairo_image_surface_get_height(s)
+           : 0;
+}
+
+gsize tandem_proxy_window_get_surface_bytes(TandemProxyWindow *self) {
+  return surface_bytes(self->surface);
+}
+
+static void host_limit(TandemProxyWindow *self, int *w, int *h);
+
+/* The surface holds the guest pixels the proxy can show: the guest's size,
+ * but never more than the proxy's largest size on its monitor. It is
+ * (re)allocated only when pixels arrive or are drawn, so a storm of
+ * resizes costs one allocation, and only within the VM's budget (the
+ * reserve hook). */
+static void ensure_surface(TandemProxyWindow *self) {
+  int lw = MAX(1, (int)self->gw / self->scale);
+  int lh = MAX(1, (int)self->gh / self->scale);
+  host_limit(self, &lw, &lh);
+  int w = (int)MIN(self->gw, (uint32_t)lw * (uint32_t)self->scale);
+  int h = (int)MIN(self->gh, (uint32_t)lh * (uint32_t)self->scale);
+  w = MAX(w, 1);
+  h = MAX(h, 1);
+  if (self->surface && cairo_image_surface_get_width(self->surface) == w &&
+      cairo_image_surface_get_height(self->surface) == h)
     return;
-  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24,
-                                                  (int)w, (int)h);
+  gsize bytes = (gsize)cairo_format_stride_for_width(CAIRO_FORMAT_RGB24, w) *
+                (gsize)h;
+  if (!self->hooks.reserve(self, bytes, self->hooks.data)) {
+    g_clear_pointer(&self->surface, cairo_surface_destroy);
+    return; /* over the VM's budget: the manager cuts the link */
+  }
+  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
   if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
-    /* Out of memory for what the guest asked (up to 8192x8192): show
-     * nothing of it rather than write into a surface that is not there. */
-    g_warning("%s: no memory for a %ux%u window", self->vm_name, w, h);
+    /* Out of memory: show nothing rather than write into a surface that
+     * is not there. */
+    g_warning("%s: no memory for a %dx%d window", self->vm_name, w, h);
     cairo_surface_destroy(s);
     g_clear_pointer(&self->surface, cairo_surface_destroy);
     return;
@@ -110,6 +138,7 @@ static gboolean ack_fallback(gpointer data) {
 }
 
 static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
+  ensure_surface(self);
   if (!self->surface)
     return;
   if (d->encoding != TP_ENCODING_RAW) {
@@ -156,6 +185,7 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
 
 static gboolean on_draw(GtkWidget *area, cairo_t *cr, gpointer data) {
   TandemProxyWindow *self = data;
+  ensure_surface(self);
   if (self->surface) {
     cairo_set_source_surface(cr, self->surface, 0, 0);
     cairo_paint(cr);
@@ -170,6 +200,10 @@ static gboolean on_draw(GtkWidget *area, cairo_t *cr, gpointer data) {
 
 cairo_surface_t *tandem_proxy_window_get_surface(TandemProxyWindow *self) {
   return self->surface;
+}
+
+gboolean tandem_proxy_window_is_asking(TandemProxyWindow *self) {
+  return self->consent != NULL;
 }
 
 /* --- Geometry ------------------------------------------------------------ */
@@ -189,8 +223,55 @@ static void clamp_to_monitor(TandemProxyWindow *self, int *x, int *y, int w,
   *y = h >= a.height ? a.y : CLAMP(*y, a.y, a.y + a.height - h);
 }
 
+/* The monitor a proxy belongs on: its parent's, else the one at (x, y). */
+static GdkMonitor *home_monitor(TandemProxyWindow *self, int x, int y) {
+  GdkDisplay *dpy = gtk_widget_get_display(GTK_WIDGET(self));
+  GtkWidget *anchor = self->parent_proxy ? GTK_WIDGET(self->parent_proxy)
+                                         : NULL;
+  GdkWindow *gw = anchor ? gtk_widget_get_window(anchor) : NULL;
+  GdkMonitor *mon = gw ? gdk_display_get_monitor_at_window(dpy, gw)
+                       : gdk_display_get_monitor_at_point(dpy, x, y);
+  return mon ? mon : gdk_display_get_primary_monitor(dpy);
+}
+
+/* The screen is the user's: a guest window is never larger than its
+ * monitor's work area, and leaves an eighth of it free in each direction,
+ * so that it can never pose as the whole desktop (menus, tooltips and
+ * splash screens show no VM name). Filling the screen is the user's to
+ * give: maximized by the host's window manager, or full screen after
+ * ask_fullscreen(). Logical pixels. */
+static void host_limit(TandemProxyWindow *self, int *w, int *h) {
+  GdkWindow *win = gtk_widget_get_window(GTK_WIDGET(self));
+  gboolean given = win && (gdk_window_get_state(win) &
+                           (GDK_WINDOW_STATE_MAXIMIZED |
+                            GDK_WINDOW_STATE_FULLSCREEN));
+  GdkMonitor *mon = home_monitor(self, self->gx / self->scale,
+                                 self->gy / self->scale);
+  if (!mon)
+    return;
+  GdkRectangle a;
+  gdk_monitor_get_workarea(mon, &a);
+  int mw = MAX(a.width, 1), mh = MAX(a.height, 1);
+  if (!given) {
+    mw = MAX(mw - mw / 8, 1);
+    mh = MAX(mh - mh / 8, 1);
+  }
+  *w = MIN(*w, mw);
+  *h = MIN(*h, mh);
+}
+
+/* Does the proxy, at its largest, cover (nearly) all of its monitor? */
+static gboolean covers_monitor(TandemProxyWindow *self) {
+  int w = G_MAXINT, h = G_MAXINT;
+  host_limit(self, &w, &h); /* the work area, less an eighth */
+  int gw = (int)self->gw / self->scale, gh = (int)self->gh / self->scale;
+  return gw >= w - w / 8 && gh >= h - h / 8;
+}
+
 static void place(TandemProxyWindow *self) {
-  int w = (int)self->gw / self->scale, h = (int)self->gh / self->scale;
+  int w = MAX(1, (int)self->gw / self->scale);
+  int h = MAX(1, (int)self->gh / self->scale);
+  host_limit(self, &w, &h);
   int x = self->gx / self->scale, y = self->gy / self->scale;
   if (self->parent_proxy && (self->override_redirect || !self->placed)) {
     /* Menus and tooltips sit where the guest put them relative to their
@@ -208,7 +289,9 @@ static void place(TandemProxyWindow *self) {
 static void apply_size(TandemProxyWindow *self) {
   int w = MAX(1, (int)self->gw / self->scale);
   int h = MAX(1, (int)self->gh / self->scale);
-  ensure_surface(self, self->gw, self->gh);
+  host_limit(self, &w, &h);
+  if (gtk_widget_get_mapped(self->area))
+    gtk_widget_queue_draw(self->area); /* the surface follows there */
   gtk_widget_set_size_request(self->area, self->override_redirect ? w : 1,
                               self->override_redirect ? h : 1);
   if (w != self->last_w || h != self->last_h) {
@@ -344,6 +427,13 @@ static void on_consent(GtkDialog *d, int response, gpointer data) {
 static void ask_fullscreen(TandemProxyWindow *self) {
   if (self->consent)
     return;
+  if (!self->hooks.may_ask(self, self->hooks.data)) {
+    /* One question per VM at a time: no wall of dialogs. */
+    TpMessage m = {.type = TP_MSG_WINDOW_SET_STATE};
+    m.u.set_state = (TpSetState){TP_STATE_FULLSCREEN, 0};
+    send(self, &m);
+    return;
+  }
   self->consent = gtk_message_dialog_new(
       GTK_WINDOW(self), GTK_DIALOG_DESTROY_WITH_PARENT,
       GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
@@ -385,7 +475,9 @@ static void apply_states(TandemProxyWindow *self, uint32_t states) {
     ask_fullscreen(self);
   else if ((old & ~states) & TP_STATE_FULLSCREEN)
     gtk_window_unfullscreen(win);
-  gtk_window_set_keep_above(win, (states & TP_STATE_ABOVE) != 0);
+  /* Above the user's windows only when it leaves room beside it. */
+  gtk_window_set_keep_above(
+      win, (states & TP_STATE_ABOVE) != 0 && !covers_monitor(self));
   gtk_window_set_skip_taskbar_hint(win,
                                    (states & TP_STATE_SKIP_TASKBAR) != 0);
 }
@@ -683,7 +775,6 @@ TandemProxyWindow *tandem_proxy_window_new(const char *vm_name,
   g_signal_connect(self, "notify::scale-factor", G_CALLBACK(on_scale), self);
   gtk_container_add(GTK_CONTAINER(self), self->area);
   gtk_widget_show(self->area);
-  ensure_surface(self, self->gw, self->gh);
   return self;
 }
 

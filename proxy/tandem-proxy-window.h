@@ -22,6 +22,12 @@ typedef struct {
   gboolean (*may_type)(TandemProxyWindow *w, gpointer data);
   /* Host focus came / went. */
   void (*focus)(TandemProxyWindow *w, gboolean in, gpointer data);
+  /* May this window's pixels take @bytes (instead of what they take
+   * now)? FALSE: over the VM's budget; the window shows nothing. */
+  gboolean (*reserve)(TandemProxyWindow *w, gsize bytes, gpointer data);
+  /* May this window ask the user for full screen now (no other window of
+   * the VM is asking)? */
+  gboolean (*may_ask)(TandemProxyWindow *w, gpointer data);
   /* The host's full key state (X keycodes), on focus-in. */
   gpointer data;
 } TandemProxyHooks;
@@ -56,8 +62,13 @@ void tandem_proxy_window_set_app_icon(TandemProxyWindow *self, GBytes *png);
 /* Messages from the guest about this window. */
 void tandem_proxy_window_handle(TandemProxyWindow *self, const TpMessage *m);
 
-/* The guest pixels as last painted (RGB24; for tests and benchmarks). */
+/* The guest pixels as last painted (RGB24; for tests and benchmarks),
+ * or NULL before any arrived. */
 cairo_surface_t *tandem_proxy_window_get_surface(TandemProxyWindow *self);
+/* Host memory the guest pixels take. */
+gsize tandem_proxy_window_get_surface_bytes(TandemProxyWindow *self);
+/* Is the window asking the user for full screen? */
+gboolean tandem_proxy_window_is_asking(TandemProxyWindow *self);
 
 /* Signal "frame-painted" (guint frame_seq): a guest frame was drawn on the
  * host and acknowledged. */

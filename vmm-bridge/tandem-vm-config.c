@@ -10,6 +10,7 @@ G_DEFINE_QUARK(tandem-vmm-error-quark, tandem_vmm_error)
 #define GROUP_VM "VM"
 #define GROUP_BOOT "Boot"
 #define GROUP_SNAPSHOTS "Snapshots"
+#define GROUP_LIMITS "Limits"
 #define DISK_PREFIX "Disk "
 
 gboolean tandem_vm_name_is_valid(const char *name) {
@@ -342,6 +343,25 @@ static gboolean get_duration(const Parser *p, const char *key,
   return TRUE;
 }
 
+static gboolean parse_limits_group(const Parser *p, TandemVmConfig *c,
+                                   GError **error) {
+  static const char *const keys[] = {"WindowMemory", "CatalogMemory",
+                                     "OutputQueue", NULL};
+  guint64 *fields[] = {&c->limit_window_memory, &c->limit_catalog_memory,
+                       &c->limit_output_queue};
+  if (!g_key_file_has_group(p->kf, GROUP_LIMITS))
+    return TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+    g_autofree char *text = get_string(p, GROUP_LIMITS, keys[i]);
+    if (text && (!tandem_parse_size(text, fields[i]) ||
+                 *fields[i] < TANDEM_VM_MIN_LIMIT ||
+                 *fields[i] > TANDEM_VM_MAX_LIMIT))
+      return fail(error, p, "%s “%s” in [Limits] is not a size from 64K to "
+                  "64G: write a number and a unit, like 512M", keys[i], text);
+  }
+  return check_keys(p, GROUP_LIMITS, keys, error);
+}
+
 static gboolean parse_snapshots_group(const Parser *p, TandemVmConfig *c,
                                       GError **error) {
   static const char *const keys[] = {"Every",     "Keep",        "MaxAge",
@@ -401,18 +421,19 @@ TandemVmConfig *tandem_vm_config_parse(const char *name, const char *data,
   for (char **g = groups; *g; g++) {
     gboolean ok;
     if (g_str_equal(*g, GROUP_VM) || g_str_equal(*g, GROUP_BOOT) ||
-        g_str_equal(*g, GROUP_SNAPSHOTS))
+        g_str_equal(*g, GROUP_SNAPSHOTS) || g_str_equal(*g, GROUP_LIMITS))
       continue;
     if (g_str_has_prefix(*g, DISK_PREFIX))
       ok = parse_disk_group(&p, c, *g, error);
     else
       ok = fail(error, &p, "unknown section [%s]; the sections are [VM], "
-                "[Boot], [Snapshots] and [Disk NAME]", *g);
+                "[Boot], [Snapshots], [Limits] and [Disk NAME]", *g);
     if (!ok)
       return NULL;
   }
   if (!parse_vm_group(&p, c, error) || !parse_boot_group(&p, c, error) ||
-      !parse_snapshots_group(&p, c, error))
+      !parse_snapshots_group(&p, c, error) ||
+      !parse_limits_group(&p, c, error))
     return NULL;
   return g_steal_pointer(&c);
 }
@@ -517,6 +538,18 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
                           c->snapshot_how == TANDEM_SNAPSHOT_HOW_LIVE
                               ? "live"
                               : "paused");
+  const char *limit_keys[] = {"WindowMemory", "CatalogMemory",
+                              "OutputQueue"};
+  const guint64 limits[] = {c->limit_window_memory, c->limit_catalog_memory,
+                            c->limit_output_queue};
+  for (guint i = 0; i < G_N_ELEMENTS(limits); i++)
+    if (limits[i]) {
+      g_autofree char *v =
+          limits[i] % (1u << 20)
+              ? g_strdup_printf("%" G_GUINT64_FORMAT, limits[i])
+              : g_strdup_printf("%" G_GUINT64_FORMAT "M", limits[i] >> 20);
+      g_key_file_set_string(kf, GROUP_LIMITS, limit_keys[i], v);
+    }
   return g_key_file_to_data(kf, NULL, NULL);
 }
 

@@ -66,10 +66,18 @@ typedef struct {
   guint64 snapshot_queue;
   int snapshot_compression;
   gboolean snapshot_compression_set;
+  /* [Limits]: what the guest may take on the host, in bytes (0: the
+   * default of the part that keeps it): its windows' pixels
+   * (WindowMemory), its application catalog (CatalogMemory), and what is
+   * sent to it and not read yet (OutputQueue). */
+  guint64 limit_window_memory, limit_catalog_memory, limit_output_queue;
   char *kernel, *initrd, *cmdline; /* boot a kernel ... */
   char *image, *image_format;      /* ... or a disk image (absolute paths) */
   GPtrArray *disks;                /* TandemVmDisk */
 } TandemVmConfig;
+
+#define TANDEM_VM_MIN_LIMIT (64ull << 10)
+#define TANDEM_VM_MAX_LIMIT (64ull << 30)
 
 #define TANDEM_VM_MIN_MEMORY (64ull << 20)
 #define TANDEM_VM_MAX_MEMORY (1ull << 40)

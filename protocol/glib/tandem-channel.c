@@ -15,7 +15,15 @@ struct _TandemChannel {
   GSource *write_source;
   TpBuf out;      /* encoded frames not yet written, from out_off on */
   size_t out_off;
+  gsize max_queued; /* 0: no limit */
+  gboolean backlog; /* complete frames left in the reader for next time */
 };
+
+/* Per dispatch of the read source, at most this many messages, or this
+ * long: one busy peer cannot hold the main loop, and other sources (the
+ * other guests, the user's input, painting) get their turn in between. */
+#define READ_SLICE_MESSAGES 64
+#define READ_SLICE_US 4000
 
 G_DEFINE_TYPE(TandemChannel, tandem_channel, G_TYPE_OBJECT)
 
@@ -103,30 +111,56 @@ gboolean tandem_channel_send(TandemChannel *self,
     return FALSE;
   }
   flush(self);
+  if (self->fd >= 0 && self->max_queued &&
+      tandem_channel_get_queued(self) > self->max_queued) {
+    g_autofree char *size = g_format_size(self->max_queued);
+    g_autofree char *why = g_strdup_printf(
+        "the peer does not read what is sent to it (more than %s waiting)",
+        size);
+    shut(self, why);
+  }
   return self->fd >= 0;
 }
 
 static gboolean on_readable(int fd, GIOCondition cond, gpointer data) {
   TandemChannel *self = data;
-  size_t avail;
-  uint8_t *p = tp_reader_prepare(self->reader, &avail);
-  ssize_t n = p && avail ? read(fd, p, avail) : 0;
+  /* Woken by the ready time set below, or by the fd: either way, the
+   * frames already read go first, and nothing more is read before. */
+  g_source_set_ready_time(self->read_source, -1);
+  if (!self->backlog) {
+    size_t avail;
+    uint8_t *p = tp_reader_prepare(self->reader, &avail);
+    ssize_t n = p && avail ? read(fd, p, avail) : 0;
 
-  if (n < 0 && (errno == EAGAIN || errno == EINTR))
-    return G_SOURCE_CONTINUE;
-  if (n <= 0) {
-    g_clear_pointer(&self->read_source, g_source_unref);
-    shut(self, n == 0 ? "the peer went away" : g_strerror(errno));
-    return G_SOURCE_REMOVE;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return G_SOURCE_CONTINUE;
+    if (n <= 0) {
+      g_clear_pointer(&self->read_source, g_source_unref);
+      shut(self, n == 0 ? "the peer went away" : g_strerror(errno));
+      return G_SOURCE_REMOVE;
+    }
+    tp_reader_commit(self->reader, (size_t)n);
   }
-  tp_reader_commit(self->reader, (size_t)n);
   g_object_ref(self);
   TpMessage msg;
-  TpError err;
-  while (self->fd >= 0 && (err = tp_reader_next(self->reader, &msg)) == TP_OK)
+  TpError err = TP_AGAIN;
+  gint64 until = g_get_monotonic_time() + READ_SLICE_US;
+  guint handled = 0;
+  self->backlog = FALSE;
+  while (self->fd >= 0) {
+    if (handled == READ_SLICE_MESSAGES || g_get_monotonic_time() > until) {
+      /* The rest at the next turn of the loop, after everyone else. */
+      self->backlog = TRUE;
+      g_source_set_ready_time(self->read_source, 0);
+      break;
+    }
+    if ((err = tp_reader_next(self->reader, &msg)) != TP_OK)
+      break;
     g_signal_emit(self, signals[SIGNAL_MESSAGE], 0, &msg);
+    handled++;
+  }
   gboolean open = self->fd >= 0;
-  if (open && err != TP_AGAIN) {
+  if (open && !self->backlog && err != TP_AGAIN) {
     g_autofree char *why = g_strdup_printf("bad frame from the peer: %s",
                                            tp_error_to_string(err));
     g_clear_pointer(&self->read_source, g_source_unref);
@@ -150,6 +184,10 @@ TandemChannel *tandem_channel_new(int fd, TpRole receiver) {
                         (GSourceFunc)(void (*)(void))on_readable, self, NULL);
   g_source_attach(self->read_source, NULL);
   return self;
+}
+
+void tandem_channel_set_max_queued(TandemChannel *self, gsize bytes) {
+  self->max_queued = bytes;
 }
 
 gsize tandem_channel_get_queued(TandemChannel *self) {

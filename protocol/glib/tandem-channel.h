@@ -5,7 +5,8 @@
  *
  * Knows framing, not meaning: decoded messages come out as signals, and
  * anything malformed from the peer ends the connection. Writes never
- * block: frames queue and go out as the peer reads.
+ * block: frames queue and go out as the peer reads. Reading is fair: a
+ * bounded slice of messages per main-loop turn.
  */
 #pragma once
 
@@ -27,6 +28,10 @@ gboolean tandem_channel_is_open(TandemChannel *self);
 /* Queues @msg; FALSE if it does not encode (a bug on our side) or the
  * channel is closed. */
 gboolean tandem_channel_send(TandemChannel *self, const TpMessage *msg);
+
+/* A peer that leaves more than @bytes unread is cut off ("closed" says
+ * so): what is queued for it can never grow without end. 0: no limit. */
+void tandem_channel_set_max_queued(TandemChannel *self, gsize bytes);
 
 /* Bytes queued and not yet taken by the peer. */
 gsize tandem_channel_get_queued(TandemChannel *self);

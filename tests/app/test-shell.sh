@@ -34,8 +34,20 @@ at_rest() {
   [ "$_used" -le 15 ]
 }
 check "at rest, with its window open, it uses no CPU" at_rest
-kill "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+# SIGTERM (the session ending) is a clean quit: exit status 0, the bus
+# name given back, the reason logged.
+kill -TERM "$pid" 2>/dev/null
+status=0
+timeout 10 sh -c "while kill -0 $pid 2>/dev/null; do sleep 0.1; done" ||
+  status=timeout
+wait "$pid" 2>/dev/null || status=$?
+check "SIGTERM ends it within 10 s, with exit status 0 ($status)" \
+  test "$status" = 0
+check "saying so" grep -q "Quitting: stopping 0 running VMs first" \
+  "$XDG_RUNTIME_DIR/tandem.log"
+check "the bus name is free again" sh -c "! dbus-send --session \
+--print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+org.freedesktop.DBus.ListNames | grep -q '\"org.tandem.Tandem\"'"
 check "no warnings or criticals were logged" \
   sh -c "! grep -E 'WARNING|CRITICAL' '$XDG_RUNTIME_DIR/tandem.log'"
 tap_end

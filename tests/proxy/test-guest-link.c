@@ -279,6 +279,46 @@ static void test_launch_fails_when_link_drops(void **state) {
   f->agent_fd = dup(0);
 }
 
+static gboolean all_created_twice(gpointer d) {
+  return ((Fixture *)d)->window_msgs == 2 * TP_MAX_WINDOWS;
+}
+
+static void on_state(TandemGuestLink *l, gpointer d) {
+  if (tandem_guest_link_get_state(l) == TANDEM_GUEST_LINK_HANDSHAKE)
+    (*(guint *)d)++;
+}
+
+/* A restarted agent's HELLO on the same connection starts the session
+ * over: the state passes HANDSHAKE (the proxies go), ids and the window
+ * limit are counted afresh, and a launch the old agent never answered
+ * fails. */
+static void test_second_hello_starts_over(void **state) {
+  Fixture *f = *state;
+  hello(f);
+  for (uint32_t i = 1; i <= TP_MAX_WINDOWS; i++)
+    create(f, i, 0);
+  GError *error = NULL;
+  tandem_guest_link_launch_async(f->link, "app0", NULL, NULL, NULL, launched,
+                                 &error);
+  guint restarts = 0;
+  g_signal_connect(f->link, "state-changed", G_CALLBACK(on_state), &restarts);
+  hello(f); /* returns at once: the link is still READY */
+  assert_true(tandem_test_wait(error_set, &error, 5000));
+  assert_int_equal(restarts, 1);
+  assert_true(is_ready(f));
+  assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED));
+  assert_non_null(strstr(error->message, "started again"));
+  g_error_free(error);
+  /* The same ids again, all of them: not "created twice", not too many. */
+  for (uint32_t i = 1; i <= TP_MAX_WINDOWS; i++)
+    create(f, i, 0);
+  assert_true(tandem_test_wait(all_created_twice, f, 5000));
+  assert_null(f->closed);
+  /* But still not twice within the new session, nor one more. */
+  create(f, TP_MAX_WINDOWS + 1, 0);
+  expect_violation(f, "too many windows");
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN); /* writing to a link that hung up is expected */
   const struct CMUnitTest tests[] = {
@@ -299,6 +339,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_destroyed_window_is_gone, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_garbage_bytes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_second_hello_starts_over, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_launch_fails_when_link_drops,
                                       setup, teardown),
   };

@@ -264,7 +264,9 @@ static void test_sizes(void **state) {
 
 static GStrv build(const char *data, TandemAccel accel, const char *rundir) {
   g_autoptr(TandemVmConfig) c = parse_ok(data);
-  TandemQemuLaunch l = {"qemu-system-x86_64", rundir, accel, FALSE};
+  /* As Tandem runs a QEMU that has seccomp: sandboxed. */
+  TandemQemuLaunch l = {"qemu-system-x86_64", rundir, accel, FALSE, FALSE,
+                        TRUE};
   return tandem_qemu_argv_build(c, &l);
 }
 
@@ -288,6 +290,7 @@ static void test_argv_kernel_tcg(void **state) {
   g_auto(GStrv) a = build("[Boot]\nKernel=/k\nInitrd=/i\nCommandLine=quiet\n",
                           TANDEM_ACCEL_TCG, "/run/user/0/tandem/test");
   assert_string_equal(a[0], "qemu-system-x86_64");
+  assert_non_null(find_opt(a, "-sandbox", "on,"));
   assert_non_null(find_opt(a, "-machine", "q35"));
   assert_non_null(find_opt(a, "-accel", "tcg"));
   assert_non_null(find_opt(a, "-cpu", "max"));
@@ -320,8 +323,10 @@ static void test_argv_kvm_paused_no_display(void **state) {
   g_autoptr(TandemVmConfig) c = parse_ok("[VM]\nDisplay=none\nHotplugPorts=0\n"
                                          KERNEL_BOOT);
   TandemQemuLaunch l = {"/usr/bin/qemu-system-x86_64", "/r", TANDEM_ACCEL_KVM,
-                        TRUE};
+                        TRUE, FALSE, FALSE};
   g_auto(GStrv) a = tandem_qemu_argv_build(c, &l);
+  /* A QEMU without seccomp would refuse -sandbox and not start. */
+  assert_false(g_strv_contains((const char *const *)a, "-sandbox"));
   assert_non_null(find_opt(a, "-accel", "kvm"));
   assert_non_null(find_opt(a, "-cpu", "host"));
   assert_true(g_strv_contains((const char *const *)a, "-S"));
@@ -366,12 +371,82 @@ static void test_argv_disks_as_blockdev(void **state) {
   assert_null(find_opt(a, "-kernel", ""));
 }
 
+/* The seccomp filter with every optional set denied, given once, and
+ * nothing that would need what it denies: QEMU stays the user's (no -runas,
+ * no -run-with, no -daemonize) and nothing is exec:. */
+static void test_argv_sandbox(void **state) {
+  (void)state;
+  g_auto(GStrv) a = build("[Boot]\nImage=/vm/boot.qcow2\n"
+                          "[Disk home]\nPath=/srv/home.qcow2\n",
+                          TANDEM_ACCEL_TCG, "/run/user/1000/tandem/test");
+  assert_int_equal(count_opt(a, "-sandbox", ""), 1);
+  const char *sandbox = find_opt(a, "-sandbox", "");
+  assert_string_equal(sandbox, "on,obsolete=deny,elevateprivileges=deny,"
+                               "spawn=deny,resourcecontrol=deny");
+  assert_string_equal(sandbox, TANDEM_QEMU_SANDBOX);
+  g_auto(GStrv) sets = g_strsplit(sandbox, ",", -1);
+  assert_string_equal(sets[0], "on");
+  for (int i = 1; sets[i]; i++)
+    if (!g_str_has_suffix(sets[i], "=deny"))
+      fail_msg("-sandbox allows %s", sets[i]);
+  assert_int_equal(g_strv_length(sets), 5);
+  for (int i = 0; a[i]; i++) {
+    assert_false(g_str_equal(a[i], "-runas"));
+    assert_false(g_str_equal(a[i], "-run-with"));
+    assert_false(g_str_equal(a[i], "-daemonize"));
+    assert_null(strstr(a[i], "exec:"));
+  }
+  /* Before anything of the guest's. */
+  int at_sandbox = -1, at_device = -1;
+  for (int i = 0; a[i]; i++) {
+    if (g_str_equal(a[i], "-sandbox") && at_sandbox < 0)
+      at_sandbox = i;
+    if (g_str_equal(a[i], "-device") && at_device < 0)
+      at_device = i;
+  }
+  assert_true(at_sandbox > 0 && at_sandbox < at_device);
+}
+
 static void test_opt_escape(void **state) {
   (void)state;
   g_autofree char *a = tandem_qemu_opt_escape("a,b,,c");
   assert_string_equal(a, "a,,b,,,,c");
   g_autofree char *b = tandem_qemu_opt_escape("");
   assert_string_equal(b, "");
+}
+
+/* [Limits]: what a guest may take on the host, kept when saved, refused
+ * out of range with the section named. */
+static void test_limits(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) none = parse_ok(KERNEL_BOOT);
+  assert_int_equal(none->limit_window_memory, 0);
+  g_autofree char *none_text = tandem_vm_config_to_data(none);
+  assert_null(strstr(none_text, "[Limits]"));
+  g_autoptr(TandemVmConfig) c = parse_ok(
+      KERNEL_BOOT "[Limits]\nWindowMemory=1G\nCatalogMemory=16M\n"
+                  "OutputQueue=100000\n");
+  assert_int_equal(c->limit_window_memory, 1ull << 30);
+  assert_int_equal(c->limit_catalog_memory, 16ull << 20);
+  assert_int_equal(c->limit_output_queue, 100000);
+  g_autofree char *text = tandem_vm_config_to_data(c);
+  assert_non_null(strstr(text, "WindowMemory=1024M"));
+  assert_non_null(strstr(text, "CatalogMemory=16M"));
+  assert_non_null(strstr(text, "OutputQueue=100000"));
+  g_autoptr(TandemVmConfig) again = parse_ok(text);
+  assert_int_equal(again->limit_output_queue, 100000);
+  const char *bad[] = {"WindowMemory=1K", "CatalogMemory=65G",
+                       "OutputQueue=lots", "Memory=1G"};
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autofree char *bad_text =
+        g_strdup_printf(KERNEL_BOOT "[Limits]\n%s\n", bad[i]);
+    g_autoptr(GError) e = NULL;
+    g_autoptr(TandemVmConfig) no =
+        tandem_vm_config_parse("vm", bad_text, "/", &e);
+    if (no)
+      fail_msg("%s was accepted", bad[i]);
+    assert_non_null(strstr(e->message, "[Limits]"));
+  }
 }
 
 int main(void) {
@@ -384,10 +459,12 @@ int main(void) {
       cmocka_unit_test(test_missing_files),
       cmocka_unit_test(test_save_load_roundtrip),
       cmocka_unit_test(test_snapshot_schedule),
+      cmocka_unit_test(test_limits),
       cmocka_unit_test(test_sizes),
       cmocka_unit_test(test_argv_kernel_tcg),
       cmocka_unit_test(test_argv_kvm_paused_no_display),
       cmocka_unit_test(test_argv_disks_as_blockdev),
+      cmocka_unit_test(test_argv_sandbox),
       cmocka_unit_test(test_opt_escape),
   };
   return cmocka_run_group_tests_name("vm-config", tests, NULL, NULL);

@@ -1,0 +1,274 @@
+/* hostile-agent SOCKET ATTACK [N]: a guest agent that speaks the protocol
+ * correctly and still tries to hurt the host (issue 10), for
+ * test-hostile.sh. It connects to a shell's --loopback socket, says HELLO,
+ * makes its attack, then waits for the host to cut it off.
+ *
+ * Prints "attacked" once the attack is sent, then "cut" when the host
+ * closed the connection. Exits 0 when cut, 3 when still connected after
+ * HOLD seconds (TANDEM_HOSTILE_HOLD, default 60), 2 on usage or a local
+ * error. While it waits it reads (and drops) what the host sends, except
+ * in the "noread" attack. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tandem-protocol.h"
+
+static int fd = -1;
+static int cut;
+
+static void die(const char *what) {
+  fprintf(stderr, "hostile-agent: %s: %s\n", what, strerror(errno));
+  exit(2);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Drops what the host sent so far; notices a hang-up. */
+static void drain(int timeout_ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  while (!cut && poll(&p, 1, timeout_ms) > 0) {
+    char buf[65536];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      cut = 1;
+      return;
+    }
+    timeout_ms = 0;
+  }
+}
+
+/* Sends @m whole; reads meanwhile unless @reading is 0. */
+static void send_msg(const TpMessage *m, int reading) {
+  if (cut)
+    return;
+  TpBuf b;
+  tp_buf_init(&b);
+  if (tp_encode(m, &b) != TP_OK) {
+    fprintf(stderr, "hostile-agent: cannot encode %s\n",
+            tp_message_type_name(m->type));
+    exit(2);
+  }
+  size_t off = 0;
+  while (off < b.len && !cut) {
+    struct pollfd p[1] = {{fd, POLLOUT | (reading ? POLLIN : 0), 0}};
+    if (poll(p, 1, 10000) <= 0)
+      continue; /* the host is slow: wait on */
+    if (p[0].revents & (POLLERR | POLLHUP)) {
+      cut = 1;
+      break;
+    }
+    if (p[0].revents & POLLIN)
+      drain(0);
+    if (!(p[0].revents & POLLOUT))
+      continue;
+    ssize_t n = send(fd, b.data + off, b.len - off, MSG_NOSIGNAL);
+    if (n > 0)
+      off += (size_t)n;
+    else if (n < 0 && errno != EAGAIN && errno != EINTR)
+      cut = 1;
+  }
+  tp_buf_clear(&b);
+}
+
+static void hello(void) {
+  TpMessage m = {.type = TP_MSG_HELLO};
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, 1, TP_CAP_WM, 0, 0,
+                        1280, 800, 100, 0, "Hostile OS", "hostile-agent", ""};
+  send_msg(&m, 1);
+}
+
+static void create(uint32_t id, uint32_t w, uint32_t h, int popup) {
+  TpMessage m = {.type = TP_MSG_WINDOW_CREATE, .window = id};
+  m.u.create = (TpWindowCreate){0, 0, w, h, 0, 0, (uint8_t)popup,
+                                popup ? TP_WINDOW_TYPE_MENU
+                                      : TP_WINDOW_TYPE_NORMAL};
+  send_msg(&m, 1);
+  m = (TpMessage){.type = TP_MSG_WINDOW_MAP, .window = id};
+  send_msg(&m, 1);
+}
+
+/* A small red square at the window's origin: enough to need its pixels. */
+static void damage(uint32_t id, uint32_t seq) {
+  static uint8_t px[16 * 16 * 4];
+  for (size_t i = 0; i < sizeof(px); i += 4) {
+    px[i] = 0;
+    px[i + 1] = 0;
+    px[i + 2] = 0xff;
+    px[i + 3] = 0xff;
+  }
+  TpRect r = {0, 0, 16, 16, sizeof(px), px};
+  TpMessage m = {.type = TP_MSG_DAMAGE, .window = id};
+  m.u.damage = (TpDamage){seq, TP_ENCODING_RAW, TP_DAMAGE_FRAME_END, 1, &r};
+  send_msg(&m, 1);
+}
+
+static void set_state(uint32_t id, uint32_t states) {
+  TpMessage m = {.type = TP_MSG_WINDOW_STATE, .window = id};
+  m.u.state.states = states;
+  send_msg(&m, 1);
+}
+
+/* An application entry, with a PNG-looking icon of @icon_bytes. */
+static void app_entry(const char *id, const char *name, size_t icon_bytes) {
+  static uint8_t *icon;
+  static size_t icon_len;
+  if (icon_bytes && icon_len != icon_bytes) {
+    static const uint8_t head[24] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a,
+                                     0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                     0, 0, 0, 64, 0, 0, 0, 64};
+    free(icon);
+    icon = calloc(1, icon_bytes);
+    if (!icon)
+      die("calloc");
+    memcpy(icon, head, sizeof(head));
+    icon_len = icon_bytes;
+  }
+  TpMessage m = {.type = TP_MSG_APP_ENTRY};
+  m.u.app = (TpAppEntry){.id = id, .name = name, .generic_name = "",
+                         .comment = "", .startup_wm_class = ""};
+  if (icon_bytes) {
+    m.u.app.icon_png.data = icon;
+    m.u.app.icon_png.len = (uint32_t)icon_bytes;
+  }
+  send_msg(&m, 1);
+}
+
+static void catalog(uint32_t count, size_t icon_bytes) {
+  TpMessage m = {.type = TP_MSG_APP_LIST_BEGIN};
+  m.u.app_list_begin = (TpAppListBegin){1, count};
+  send_msg(&m, 1);
+  for (uint32_t i = 0; i < count && !cut; i++) {
+    char id[32];
+    snprintf(id, sizeof(id), "hostile%u", i);
+    app_entry(id, "Hostile", icon_bytes);
+  }
+  m = (TpMessage){.type = TP_MSG_APP_LIST_END};
+  m.u.app_list_end.generation = 1;
+  send_msg(&m, 1);
+}
+
+static void attack(const char *what, unsigned n) {
+  if (!strcmp(what, "rehello")) {
+    /* An agent "restarting" on the same connection, its windows anew. */
+    for (int round = 0; round < 3; round++) {
+      hello();
+      for (uint32_t id = 1; id <= n; id++)
+        create(id, 64, 48, 0);
+    }
+  } else if (!strcmp(what, "huge")) {
+    /* Window after window of 8192x8192, each with pixels. */
+    hello();
+    for (uint32_t id = 1; id <= n && !cut; id++) {
+      create(id, 8192, 8192, 0);
+      damage(id, id);
+    }
+  } else if (!strcmp(what, "noread")) {
+    /* Asks for answers and never reads them. */
+    hello();
+    double end = now_s() + 60;
+    for (uint32_t seq = 1; !cut && now_s() < end; seq++) {
+      TpMessage m = {.type = TP_MSG_HEARTBEAT};
+      m.u.heartbeat = (TpHeartbeat){seq, 0, 1, 0};
+      send_msg(&m, 0);
+    }
+  } else if (!strcmp(what, "catalog")) {
+    /* Thousands of applications with the largest icons allowed. */
+    hello();
+    catalog(n, TP_MAX_APP_ICON_BYTES);
+  } else if (!strcmp(what, "catalog-storm")) {
+    /* A catalog, then one change after another. */
+    hello();
+    catalog(20, 0);
+    for (unsigned i = 0; i < n && !cut; i++) {
+      char name[32];
+      snprintf(name, sizeof(name), "Hostile %u", i);
+      app_entry("hostile0", name, 0);
+    }
+  } else if (!strcmp(what, "resize-storm")) {
+    /* One window, resized again and again, each time with pixels. */
+    hello();
+    create(1, 8192, 8192, 0);
+    for (unsigned i = 0; i < n && !cut; i++) {
+      TpMessage m = {.type = TP_MSG_WINDOW_CONFIGURE, .window = 1};
+      m.u.configure = (TpWindowConfigure){0, 0, 4096 + (i % 2) * 4096,
+                                          4096 + (i % 3) * 2048, 0};
+      send_msg(&m, 1);
+      damage(1, i + 1);
+    }
+  } else if (!strcmp(what, "cover")) {
+    /* A menu and a keep-above window, each as large as a window can be,
+     * at the screen's corner. */
+    hello();
+    create(1, 8192, 8192, 1);
+    damage(1, 1);
+    create(2, 8192, 8192, 0);
+    set_state(2, TP_STATE_ABOVE);
+    damage(2, 1);
+  } else if (!strcmp(what, "fullscreen")) {
+    /* Every window asks for the whole screen at once. */
+    hello();
+    for (uint32_t id = 1; id <= n; id++) {
+      create(id, 640, 480, 0);
+      set_state(id, TP_STATE_FULLSCREEN);
+    }
+  } else if (!strcmp(what, "logflood")) {
+    /* Error reports, as fast as they go. */
+    hello();
+    for (unsigned i = 0; i < n && !cut; i++) {
+      TpMessage m = {.type = TP_MSG_ERROR};
+      m.u.error = (TpErrorMsg){1, 0, "hostile agent reporting an error"};
+      send_msg(&m, 1);
+    }
+  } else {
+    fprintf(stderr, "hostile-agent: unknown attack %s\n", what);
+    exit(2);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3 || argc > 4) {
+    fprintf(stderr, "usage: hostile-agent SOCKET ATTACK [N]\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  unsigned n = argc == 4 ? (unsigned)strtoul(argv[3], NULL, 10) : 100;
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(argv[1]) >= sizeof(sa.sun_path)) {
+    fprintf(stderr, "hostile-agent: socket path too long\n");
+    return 2;
+  }
+  strcpy(sa.sun_path, argv[1]);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+    die("connect");
+  attack(argv[2], n);
+  printf("attacked\n");
+  fflush(stdout);
+  const char *hold = getenv("TANDEM_HOSTILE_HOLD");
+  double end = now_s() + (hold ? atof(hold) : 60);
+  int reading = strcmp(argv[2], "noread") != 0;
+  while (!cut && now_s() < end) {
+    if (reading) {
+      drain(200);
+    } else {
+      struct pollfd p = {fd, 0, 0}; /* hang-ups only */
+      if (poll(&p, 1, 200) > 0 && (p.revents & (POLLHUP | POLLERR)))
+        cut = 1;
+    }
+  }
+  if (cut)
+    printf("cut\n");
+  return cut ? 0 : 3;
+}
