@@ -64,11 +64,15 @@ static void on_vm_state_changed(TandemVmManager *manager, TandemVm *vm,
   }
 }
 
+static gboolean on_quit_signal(gpointer data);
+
 static void on_connection_lost(TandemDbusService *service,
                                TandemApplication *self) {
   /* The session is ending (the bus daemon went away): nothing could reach
-   * us any more, and a second start would become a second instance. */
-  g_application_quit(G_APPLICATION(self));
+   * us any more, and a second start would become a second instance. The
+   * VMs are stopped (or saved) first, as on SIGTERM. */
+  if (!self->signalled)
+    on_quit_signal(self);
 }
 
 /* Takes the bus name, or hands over to the instance that has it. Returns

@@ -397,6 +397,9 @@ static void on_hello(TandemGuestLink *self, const TpMessage *m) {
     g_clear_pointer(&self->incoming, g_ptr_array_unref);
     fail_launches(self, "the agent started again");
     set_state(self, TANDEM_GUEST_LINK_HANDSHAKE);
+    /* The new agent waits for ours, as on a new connection. (It answers a
+     * host HELLO with its own only when it had one already: no ping-pong.) */
+    send_hello(self);
   }
   g_hash_table_remove_all(self->windows);
   g_free(self->agent_software);

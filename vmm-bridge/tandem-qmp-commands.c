@@ -348,16 +348,23 @@ const TandemQmpJobInfo *tandem_qmp_job_list_find(GPtrArray *jobs,
   return NULL;
 }
 
+/* job-cancel and job-dismiss: a command on one job, answered with {}. */
+static void job_call(TandemQmpClient *client, const char *command,
+                     const char *id, gpointer tag, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer user_data) {
+  g_return_if_fail(id != NULL);
+  JsonObject *args = json_object_new();
+  json_object_set_string_member(args, "id", id);
+  tandem_qmp_call_async(client, command, args, -1, NULL, NULL, tag,
+                        cancellable, callback, user_data);
+}
+
 void tandem_qmp_job_cancel_async(TandemQmpClient *client, const char *id,
                                  GCancellable *cancellable,
                                  GAsyncReadyCallback callback,
                                  gpointer user_data) {
-  g_return_if_fail(id != NULL);
-  JsonObject *args = json_object_new();
-  json_object_set_string_member(args, "id", id);
-  tandem_qmp_call_async(client, "job-cancel", args, -1, NULL, NULL,
-                        tandem_qmp_job_cancel_async, cancellable, callback,
-                        user_data);
+  job_call(client, "job-cancel", id, tandem_qmp_job_cancel_async,
+           cancellable, callback, user_data);
 }
 
 gboolean tandem_qmp_job_cancel_finish(TandemQmpClient *client,
@@ -370,12 +377,8 @@ void tandem_qmp_job_dismiss_async(TandemQmpClient *client, const char *id,
                                   GCancellable *cancellable,
                                   GAsyncReadyCallback callback,
                                   gpointer user_data) {
-  g_return_if_fail(id != NULL);
-  JsonObject *args = json_object_new();
-  json_object_set_string_member(args, "id", id);
-  tandem_qmp_call_async(client, "job-dismiss", args, -1, NULL, NULL,
-                        tandem_qmp_job_dismiss_async, cancellable, callback,
-                        user_data);
+  job_call(client, "job-dismiss", id, tandem_qmp_job_dismiss_async,
+           cancellable, callback, user_data);
 }
 
 gboolean tandem_qmp_job_dismiss_finish(TandemQmpClient *client,

@@ -207,6 +207,8 @@ static void emit_console_line(TandemVm *self) {
   g_byte_array_set_size(l, 0);
   if (!self->timings.first_console)
     self->timings.first_console = g_get_monotonic_time();
+  /* G_MESSAGES_DEBUG=all shows what the guest says while it boots. */
+  g_debug("VM %s console: %s", self->config->name, line);
   g_signal_emit(self, signals[SIGNAL_CONSOLE_LINE], 0, line);
 }
 

@@ -749,7 +749,15 @@ head -c 1 /dev/urandom >/dev/null &
 
 if [ -x /usr/bin/tandem-agent ]; then
   export TANDEM_AGENT_PORT=/dev/virtio-ports/org.tandem.agent.0
-  run /usr/bin/tandem-agent
+  # Started again when it ends, as a service manager would (at most once
+  # a second): the host sees a new HELLO and the windows announced afresh.
+  (
+    while :; do
+      /usr/bin/tandem-agent </dev/null 2>&1
+      echo "exited with status $?; starting it again"
+      sleep 1
+    done
+  ) | relay tandem-agent &
 fi
 debug=,$(opt debug),
 case $debug in

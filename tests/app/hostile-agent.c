@@ -1,7 +1,13 @@
 /* hostile-agent SOCKET ATTACK [N]: a guest agent that speaks the protocol
  * correctly and still tries to hurt the host (issue 10), for
- * test-hostile.sh. It connects to a shell's --loopback socket, says HELLO,
- * makes its attack, then waits for the host to cut it off.
+ * test-hostile.sh and bench-hostile.sh. It connects to a shell's
+ * --loopback socket, says HELLO, makes its attack, then waits for the host
+ * to cut it off.
+ *
+ * ATTACK "good" is the well-behaved guest of bench-hostile.sh instead: one
+ * 640x480 window, a 256x256 frame every 16 ms, each sent once the previous
+ * was acknowledged (painted); for N seconds; then it prints
+ * "good FRAMES P50_MS P99_MS MAX_MS" (send to acknowledgement) and exits 0.
  *
  * Prints "attacked" once the attack is sent, then "cut" when the host
  * closed the connection. Exits 0 when cut, 3 when still connected after
@@ -23,6 +29,12 @@
 
 static int fd = -1;
 static int cut;
+static TpReader *reader;      /* "good" only: what the host sends, parsed */
+static uint32_t acked;        /* the newest frame acknowledged */
+/* A heartbeat to answer once the message being sent is out (never in the
+ * middle of it). */
+static int pong_due;
+static TpHeartbeat pong;
 
 static void die(const char *what) {
   fprintf(stderr, "hostile-agent: %s: %s\n", what, strerror(errno));
@@ -35,7 +47,31 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Drops what the host sent so far; notices a hang-up. */
+static void send_msg(const TpMessage *m, int reading);
+
+/* "good": answers heartbeats, notes acknowledgements. */
+static void parse(const char *buf, size_t n) {
+  tp_reader_feed(reader, buf, n);
+  TpMessage m;
+  TpError err;
+  while ((err = tp_reader_next(reader, &m)) == TP_OK) {
+    if (m.type == TP_MSG_HEARTBEAT && !m.u.heartbeat.reply) {
+      pong = (TpHeartbeat){m.u.heartbeat.seq, 1, 1, m.u.heartbeat.sent_ns};
+      pong_due = 1;
+    } else if (m.type == TP_MSG_FRAME_ACK &&
+               m.u.frame_ack.frame_seq > acked) {
+      acked = m.u.frame_ack.frame_seq;
+    }
+  }
+  if (err != TP_AGAIN) {
+    fprintf(stderr, "hostile-agent: bad frame from the host: %s\n",
+            tp_error_to_string(err));
+    exit(2);
+  }
+}
+
+/* Drops (or, for "good", parses) what the host sent so far; notices a
+ * hang-up. */
 static void drain(int timeout_ms) {
   struct pollfd p = {fd, POLLIN, 0};
   while (!cut && poll(&p, 1, timeout_ms) > 0) {
@@ -45,6 +81,8 @@ static void drain(int timeout_ms) {
       cut = 1;
       return;
     }
+    if (n > 0 && reader)
+      parse(buf, (size_t)n);
     timeout_ms = 0;
   }
 }
@@ -80,6 +118,12 @@ static void send_msg(const TpMessage *m, int reading) {
       cut = 1;
   }
   tp_buf_clear(&b);
+  if (pong_due) {
+    pong_due = 0;
+    TpMessage m2 = {.type = TP_MSG_HEARTBEAT};
+    m2.u.heartbeat = pong;
+    send_msg(&m2, 0);
+  }
 }
 
 static void hello(void) {
@@ -159,8 +203,51 @@ static void catalog(uint32_t count, size_t icon_bytes) {
   send_msg(&m, 1);
 }
 
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The well-behaved guest: frames paced by their acknowledgements. */
+static void good(unsigned seconds) {
+  reader = tp_reader_new(TP_ROLE_AGENT);
+  hello();
+  create(1, 640, 480, 0);
+  static uint8_t px[256 * 256 * 4];
+  size_t cap = (size_t)seconds * 70 + 16, count = 0;
+  double *lat = calloc(cap, sizeof(double));
+  if (!lat)
+    die("calloc");
+  double end = now_s() + seconds;
+  for (uint32_t seq = 1; !cut && now_s() < end && count < cap; seq++) {
+    double start = now_s();
+    memset(px, (int)(seq * 37), sizeof(px)); /* a new picture each time */
+    TpRect r = {(uint16_t)(seq % 384), 0, 256, 256, sizeof(px), px};
+    TpMessage m = {.type = TP_MSG_DAMAGE, .window = 1};
+    m.u.damage = (TpDamage){seq, TP_ENCODING_RAW, TP_DAMAGE_FRAME_END, 1,
+                            &r};
+    send_msg(&m, 1);
+    while (!cut && acked < seq && now_s() < end)
+      drain(5);
+    if (acked >= seq)
+      lat[count++] = (now_s() - start) * 1000;
+    double next = start + 0.016;
+    while (!cut && now_s() < next)
+      drain((int)((next - now_s()) * 1000) + 1);
+  }
+  qsort(lat, count, sizeof(double), by_value);
+  printf("good %zu %.2f %.2f %.2f\n", count,
+         count ? lat[count / 2] : 0.0,
+         count ? lat[(size_t)((double)(count - 1) * 0.99)] : 0.0,
+         count ? lat[count - 1] : 0.0);
+  free(lat);
+  exit(cut ? 1 : 0);
+}
+
 static void attack(const char *what, unsigned n) {
-  if (!strcmp(what, "rehello")) {
+  if (!strcmp(what, "good")) {
+    good(n);
+  } else if (!strcmp(what, "rehello")) {
     /* An agent "restarting" on the same connection, its windows anew. */
     for (int round = 0; round < 3; round++) {
       hello();

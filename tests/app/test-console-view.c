@@ -48,6 +48,12 @@ static void drain_main_loop(void) {
 
 /* The view as drawn right now, at its allocated size. */
 static cairo_surface_t *snapshot(GtkWidget *widget) {
+  /* A new guest display size queues a resize that the frame clock would
+   * only lay out at its next frame: done now, so the view is drawn at its
+   * size (drawing it before is a GTK critical). */
+  GtkWidget *top = gtk_widget_get_toplevel(widget);
+  if (GTK_IS_CONTAINER(top))
+    gtk_container_check_resize(GTK_CONTAINER(top));
   int w = gtk_widget_get_allocated_width(widget);
   int h = gtk_widget_get_allocated_height(widget);
   cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);

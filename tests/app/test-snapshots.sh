@@ -462,6 +462,22 @@ check "which the next start resumes" \
   status_is 0 timeout 300 "$ctl" vm start snap
 check "using it up" json_check "d == []" "$ctl" snapshot list snap --json
 check "the guest runs" vm_state_is snap running
+# The session ending (SIGTERM to the shell) is a stop like any other.
+kill -TERM "$shell_pid"
+term_status=0
+timeout 120 sh -c "while kill -0 $shell_pid 2>/dev/null; do sleep 0.2; done" ||
+  term_status=timeout
+wait "$shell_pid" 2>/dev/null || term_status=$?
+check "SIGTERM: the shell saves the session and quits, status 0 ($term_status)" \
+  test "$term_status" = 0
+restart_shell
+check "the shell starts again" tandem_wait_for shell_owns_name
+check "the session it saved is listed" \
+  json_check "[s['name'] for s in d] == ['Suspended']" \
+  "$ctl" snapshot list snap --json
+check "and resumed by the next start" \
+  status_is 0 timeout 300 "$ctl" vm start snap
+check "the guest runs" vm_state_is snap running
 
 # --- Scheduled snapshots -----------------------------------------------------
 schedule() { "$ctl" snapshot schedule snap "$@"; }

@@ -91,7 +91,7 @@ if [ "$mode" = loopback ]; then
     "$TANDEM_GUEST_AGENT" --connect "unix:$sock" >"$tmp/agent.log" 2>&1 &
   pids="$pids $!"
 else
-  echo "1..16"
+  echo "1..19"
   dir=${TANDEM_DEFAULT_GUEST:-}
   if [ -z "$dir" ] || ! [ -f "$dir/initramfs.img" ]; then
     echo "1..0 # SKIP no default guest (TANDEM_DEFAULT_GUEST)"
@@ -224,6 +224,27 @@ check "a native host window puts the guest on the stub" wait_until 20 is_stub
 xdotool windowfocus --sync "$proxy"
 is_back() { [ "$(focus_kind)" = window ] && [ "$(focus_window)" = "$gwin" ]; }
 check "back in the proxy, the guest window has focus again" wait_until 20 is_back
+
+# --- The agent restarted in the guest (the VM only: a new HELLO on the same
+# virtio port; in loopback a killall would reach the host's other agents) --------
+
+if [ "$mode" = vm ]; then
+  xdotool windowfocus --sync "$proxy"
+  xdotool type --delay 15 "killall tandem-agent"
+  xdotool key Return
+  restarted() { grep -q "$guest: the agent started again" "$tmp/tandem.log"; }
+  check "the agent killed in the guest starts again, and the host sees it" \
+    wait_until 120 restarted
+  shown_xterms() { windows_json | json "print(len([w for w in d if w['shown'] and w['app-id']=='$xterm_app']))"; }
+  host_xterms() { xdotool search --onlyvisible --classname "^$wm_class\$" 2>/dev/null | wc -l; }
+  once_again() { [ "$(shown_xterms)" = 1 ] && [ "$(host_xterms)" = 1 ]; }
+  check "its window comes back once, and no stale proxy stays" \
+    wait_until 60 once_again
+  wait_until 20 find_proxy
+  gwin=$(windows_json | json "print([w for w in d if w['shown'] and w['app-id']=='$xterm_app'][0]['id'])")
+  xdotool windowfocus --sync "$proxy"
+  check "and has the guest's focus again from its proxy" wait_until 20 is_back
+fi
 
 # --- Full screen only with the user's consent ----------------------------------
 

@@ -279,6 +279,23 @@ static void test_launch_fails_when_link_drops(void **state) {
   f->agent_fd = dup(0);
 }
 
+/* HELLOs the link has sent so far. */
+static guint count_hellos(Fixture *f) {
+  uint8_t buf[65536];
+  ssize_t n;
+  guint hellos = 0;
+  TpMessage m;
+  while ((n = read(f->agent_fd, buf, sizeof(buf))) > 0) {
+    size_t off = 0;
+    while (off < (size_t)n) {
+      off += tp_reader_feed(f->reader, buf + off, (size_t)n - off);
+      while (tp_reader_next(f->reader, &m) == TP_OK)
+        hellos += m.type == TP_MSG_HELLO;
+    }
+  }
+  return hellos;
+}
+
 static gboolean all_created_twice(gpointer d) {
   return ((Fixture *)d)->window_msgs == 2 * TP_MAX_WINDOWS;
 }
@@ -306,6 +323,9 @@ static void test_second_hello_starts_over(void **state) {
   assert_true(tandem_test_wait(error_set, &error, 5000));
   assert_int_equal(restarts, 1);
   assert_true(is_ready(f));
+  /* The new agent gets the host's HELLO, as on a new connection: two in
+   * all. */
+  assert_int_equal(count_hellos(f), 2);
   assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED));
   assert_non_null(strstr(error->message, "started again"));
   g_error_free(error);
