@@ -13,7 +13,24 @@ struct _TandemProxyManager {
   gpointer class_data;
   gsize window_memory; /* the budget for all windows' pixels */
   guint cut_id;        /* the link is cut from here: over budget */
+  /* Showing and closing windows costs the host a paint or an X round
+   * each: a guest that maps or drops hundreds at once gets them shown and
+   * closed a few per frame, so the shell stays responsive. */
+  GQueue pending_maps; /* guest ids whose MAP waits for the next frame */
+  guint64 shown_this_frame; /* pixels of the windows shown in it */
+  guint maps_this_frame;    /* and how many */
+  guint map_id;
+  GPtrArray *doomed;   /* proxies to destroy, a few per main-loop turn */
+  guint doom_id;
 };
+
+/* New windows shown per frame: at most a full-HD window's pixels and 8
+ * windows (an application's window and its dialogs at once); at least
+ * one. */
+#define MAP_PIXELS_PER_FRAME (1920u * 1080u)
+#define MAPS_PER_FRAME 8
+#define FRAME_MS 16
+#define DESTROYS_PER_TURN 16
 
 G_DEFINE_TYPE(TandemProxyManager, tandem_proxy_manager, G_TYPE_OBJECT)
 
@@ -131,14 +148,85 @@ static gboolean hook_may_ask(TandemProxyWindow *w, gpointer data) {
 
 /* --- Guest window messages -------------------------------------------------- */
 
-static void remove_proxy(TandemProxyManager *self, uint32_t id) {
+static gboolean destroy_some(gpointer data) {
+  TandemProxyManager *self = data;
+  for (guint n = 0; self->doomed->len && n < DESTROYS_PER_TURN; n++) {
+    TandemProxyWindow *w = g_ptr_array_steal_index(self->doomed,
+                                                   self->doomed->len - 1);
+    gtk_widget_destroy(GTK_WIDGET(w));
+    g_object_unref(w);
+  }
+  if (self->doomed->len)
+    return G_SOURCE_CONTINUE;
+  self->doom_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* Out of the tables at once (its id is free again); off the screen now
+ * when it is one, a few per turn when many go together. */
+static void remove_proxy(TandemProxyManager *self, uint32_t id,
+                         gboolean now) {
   TandemProxyWindow *w = tandem_proxy_manager_find(self, id);
   if (!w)
     return;
+  g_queue_remove(&self->pending_maps, GUINT_TO_POINTER(id));
   g_ptr_array_remove(self->order, w);
-  gtk_widget_destroy(GTK_WIDGET(w));
-  g_hash_table_remove(self->by_id, GUINT_TO_POINTER(id));
+  g_hash_table_steal(self->by_id, GUINT_TO_POINTER(id));
+  if (now) {
+    gtk_widget_destroy(GTK_WIDGET(w));
+    g_object_unref(w);
+  } else {
+    g_ptr_array_add(self->doomed, w);
+    if (!self->doom_id)
+      self->doom_id = g_idle_add(destroy_some, self);
+  }
   g_signal_emit(self, signals[SIG_REMOVED], 0, (guint)id);
+}
+
+static void show_proxy(TandemProxyManager *self, TandemProxyWindow *w,
+                       const TpMessage *m) {
+  gboolean first = !tandem_proxy_window_is_shown(w);
+  tandem_proxy_window_handle(w, m);
+  tandem_focus_window_mapped(self->focus, m->window, now_ms());
+  if (first)
+    g_signal_emit(self, signals[SIG_SHOWN], 0, w);
+}
+
+/* May @w be shown in this frame? Counts it if so. */
+static gboolean frame_has_room(TandemProxyManager *self,
+                               TandemProxyWindow *w) {
+  int32_t x, y;
+  uint32_t gw, gh;
+  tandem_proxy_window_get_guest_geometry(w, &x, &y, &gw, &gh);
+  guint64 px = MIN((guint64)gw * gh, (guint64)MAP_PIXELS_PER_FRAME);
+  if (self->maps_this_frame &&
+      (self->maps_this_frame == MAPS_PER_FRAME ||
+       self->shown_this_frame + px > MAP_PIXELS_PER_FRAME))
+    return FALSE;
+  self->shown_this_frame += px;
+  self->maps_this_frame++;
+  return TRUE;
+}
+
+static gboolean next_frame(gpointer data) {
+  TandemProxyManager *self = data;
+  self->shown_this_frame = 0;
+  self->maps_this_frame = 0;
+  while (!g_queue_is_empty(&self->pending_maps)) {
+    uint32_t id = GPOINTER_TO_UINT(g_queue_peek_head(&self->pending_maps));
+    TandemProxyWindow *w = tandem_proxy_manager_find(self, id);
+    if (w && !frame_has_room(self, w))
+      break;
+    g_queue_pop_head(&self->pending_maps);
+    if (!w)
+      continue;
+    TpMessage m = {.type = TP_MSG_WINDOW_MAP, .window = id};
+    show_proxy(self, w, &m);
+  }
+  if (self->maps_this_frame)
+    return G_SOURCE_CONTINUE; /* counting this frame's */
+  self->map_id = 0;
+  return G_SOURCE_REMOVE;
 }
 
 static void on_window_message(TandemGuestLink *link, const TpMessage *m,
@@ -183,22 +271,26 @@ static void on_window_message(TandemGuestLink *link, const TpMessage *m,
     }
     break;
   case TP_MSG_WINDOW_MAP:
-    if (w) {
-      gboolean first = !tandem_proxy_window_is_shown(w);
-      tandem_proxy_window_handle(w, m);
-      tandem_focus_window_mapped(self->focus, m->window, now_ms());
-      if (first)
-        g_signal_emit(self, signals[SIG_SHOWN], 0, w);
+    if (!w)
+      break;
+    if (!self->map_id)
+      self->map_id = g_timeout_add(FRAME_MS, next_frame, self);
+    if (g_queue_is_empty(&self->pending_maps) && frame_has_room(self, w)) {
+      show_proxy(self, w, m);
+    } else if (!g_queue_find(&self->pending_maps,
+                             GUINT_TO_POINTER(m->window))) {
+      g_queue_push_tail(&self->pending_maps, GUINT_TO_POINTER(m->window));
     }
     break;
   case TP_MSG_WINDOW_UNMAP:
+    g_queue_remove(&self->pending_maps, GUINT_TO_POINTER(m->window));
     if (w)
       tandem_proxy_window_handle(w, m);
     tandem_focus_window_unmapped(self->focus, m->window, now_ms());
     break;
   case TP_MSG_WINDOW_DESTROY:
     tandem_focus_window_destroyed(self->focus, m->window, now_ms());
-    remove_proxy(self, m->window);
+    remove_proxy(self, m->window, TRUE);
     break;
   case TP_MSG_WINDOW_TITLE:
     if (w) {
@@ -232,7 +324,7 @@ static void drop_all(TandemProxyManager *self) {
     TandemProxyWindow *w = self->order->pdata[self->order->len - 1];
     uint32_t id = tandem_proxy_window_get_guest_id(w);
     tandem_focus_window_destroyed(self->focus, id, now_ms());
-    remove_proxy(self, id);
+    remove_proxy(self, id, self->order->len < DESTROYS_PER_TURN);
   }
 }
 
@@ -320,11 +412,17 @@ static void tandem_proxy_manager_dispose(GObject *object) {
     g_source_remove(self->timer_id);
   self->timer_id = 0;
   g_clear_handle_id(&self->cut_id, g_source_remove);
+  g_clear_handle_id(&self->map_id, g_source_remove);
+  g_queue_clear(&self->pending_maps);
   if (self->order)
     while (self->order->len) {
       TandemProxyWindow *w = self->order->pdata[self->order->len - 1];
-      remove_proxy(self, tandem_proxy_window_get_guest_id(w));
+      remove_proxy(self, tandem_proxy_window_get_guest_id(w), TRUE);
     }
+  g_clear_handle_id(&self->doom_id, g_source_remove);
+  if (self->doomed)
+    while (destroy_some(self) == G_SOURCE_CONTINUE)
+      ;
   G_OBJECT_CLASS(tandem_proxy_manager_parent_class)->dispose(object);
 }
 
@@ -333,6 +431,7 @@ static void tandem_proxy_manager_finalize(GObject *object) {
   tandem_focus_free(self->focus);
   g_hash_table_unref(self->by_id);
   g_ptr_array_unref(self->order);
+  g_ptr_array_unref(self->doomed);
   G_OBJECT_CLASS(tandem_proxy_manager_parent_class)->finalize(object);
 }
 
@@ -356,6 +455,8 @@ static void tandem_proxy_manager_class_init(TandemProxyManagerClass *klass) {
 static void tandem_proxy_manager_init(TandemProxyManager *self) {
   self->by_id = g_hash_table_new_full(NULL, NULL, NULL, g_object_unref);
   self->order = g_ptr_array_new();
+  self->doomed = g_ptr_array_new();
+  g_queue_init(&self->pending_maps);
   self->focus = tandem_focus_new(act, self);
   self->window_memory = TANDEM_PROXY_DEFAULT_WINDOW_MEMORY;
 }
