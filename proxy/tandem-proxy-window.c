@@ -276,10 +276,17 @@ static void place(TandemProxyWindow *self) {
   if (self->parent_proxy && (self->override_redirect || !self->placed)) {
     /* Menus and tooltips sit where the guest put them relative to their
      * parent, wherever the parent's proxy is on the host. */
-    int px, py;
+    int px, py, pw, ph;
     gtk_window_get_position(GTK_WINDOW(self->parent_proxy), &px, &py);
     x = px + (self->gx - self->parent_proxy->gx) / self->scale;
     y = py + (self->gy - self->parent_proxy->gy) / self->scale;
+    /* A borderless window stays next to its parent, touching it at least:
+     * never anywhere on the screen, as if it were the host's own. */
+    gtk_window_get_size(GTK_WINDOW(self->parent_proxy), &pw, &ph);
+    if (self->override_redirect) {
+      x = CLAMP(x, px - w, px + pw);
+      y = CLAMP(y, py - h, py + ph);
+    }
   }
   clamp_to_monitor(self, &x, &y, w, h);
   gtk_window_move(GTK_WINDOW(self), x, y);

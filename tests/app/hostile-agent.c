@@ -133,14 +133,19 @@ static void hello(void) {
   send_msg(&m, 1);
 }
 
-static void create(uint32_t id, uint32_t w, uint32_t h, int popup) {
+static void create_at(uint32_t id, int32_t x, int32_t y, uint32_t w,
+                      uint32_t h, int popup, uint32_t parent) {
   TpMessage m = {.type = TP_MSG_WINDOW_CREATE, .window = id};
-  m.u.create = (TpWindowCreate){0, 0, w, h, 0, 0, (uint8_t)popup,
+  m.u.create = (TpWindowCreate){x, y, w, h, 0, parent, (uint8_t)popup,
                                 popup ? TP_WINDOW_TYPE_MENU
                                       : TP_WINDOW_TYPE_NORMAL};
   send_msg(&m, 1);
   m = (TpMessage){.type = TP_MSG_WINDOW_MAP, .window = id};
   send_msg(&m, 1);
+}
+
+static void create(uint32_t id, uint32_t w, uint32_t h, int popup) {
+  create_at(id, 0, 0, w, h, popup, 0);
 }
 
 /* A small red square at the window's origin: enough to need its pixels. */
@@ -302,6 +307,13 @@ static void attack(const char *what, unsigned n) {
     damage(1, 1);
     create(2, 8192, 8192, 0);
     set_state(2, TP_STATE_ABOVE);
+    damage(2, 1);
+  } else if (!strcmp(what, "stray")) {
+    /* A menu of a window, placed far from it. */
+    hello();
+    create_at(1, 100, 100, 400, 300, 0, 0);
+    damage(1, 1);
+    create_at(2, 1100, 700, 120, 80, 1, 1);
     damage(2, 1);
   } else if (!strcmp(what, "fullscreen")) {
     /* Every window asks for the whole screen at once. */

@@ -200,6 +200,25 @@ check "cover: nothing covers the host screen" nothing_covers_screen
 good_guest_fine cover
 end_attack
 
+# --- A menu far from its window ------------------------------------------------
+# The host geometry WxH+X+Y of the top-level window of that size.
+host_geometry() {
+  xwininfo -root -children | grep -o "[0-9]*x[0-9]*+[0-9]*+[0-9]*" |
+    grep "^$1+" | head -1 | grep .
+}
+menu_touches_window() {
+  _win=$(host_geometry 400x300) && _menu=$(host_geometry 120x80) || return 1
+  echo "$_win $_menu" | awk '{ split($1, a, /[x+]/); split($2, b, /[x+]/)
+    exit !(b[3] <= a[3] + a[1] && b[3] + b[1] >= a[3] &&
+           b[4] <= a[4] + a[2] && b[4] + b[2] >= a[4]) }'
+}
+attack stray 0
+check "stray: sent" wait_long attacked
+check "stray: both are shown" wait_long evil_has 2
+check "stray: the menu touches its window, far as the guest put it" \
+  wait_long menu_touches_window
+end_attack
+
 # --- Every window asks for full screen at once -------------------------------
 attack fullscreen 31
 check "fullscreen: sent" wait_long attacked
