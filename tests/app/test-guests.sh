@@ -6,6 +6,7 @@
 # applications. Every wait is bounded.
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
+. "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"
 . "$TANDEM_SOURCE_ROOT/tools/session.sh"
 ctl="$TANDEM_BUILD_ROOT/app/tandemctl"
 shell="$TANDEM_BUILD_ROOT/app/tandem"
@@ -31,27 +32,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-bus_names() {
-  dbus-send --session --print-reply --dest=org.freedesktop.DBus \
-    /org/freedesktop/DBus org.freedesktop.DBus.ListNames
-}
-shell_owns_name() { bus_names | grep -q '"org.tandem.Tandem"'; }
-introspection_has() {
-  dbus-send --session --print-reply --dest=org.tandem.Tandem \
-    /org/tandem/Tandem org.freedesktop.DBus.Introspectable.Introspect |
-    grep -qF "$1"
-}
 list_apps() { # the raw ListApps call, to see the D-Bus error name
   dbus-send --session --print-reply --dest=org.tandem.Tandem \
     /org/tandem/Tandem org.tandem.Tandem1.Guests.ListApps "string:$1"
-}
-# json_check EXPRESSION COMMAND...: COMMAND prints JSON (bound to d) for
-# which the Python EXPRESSION holds.
-json_check() {
-  _expr=$1
-  shift
-  "$@" | python3 -c "import json, sys; d = json.load(sys.stdin); \
-assert $_expr, d"
 }
 # Waits of more than a moment: the agent's start, an xterm's first map.
 wait_long() { TANDEM_WAIT_SECONDS=30 tandem_wait_for "$@"; }

@@ -10,6 +10,7 @@
 # bounded.
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
+. "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"
 . "$TANDEM_SOURCE_ROOT/tools/session.sh"
 ctl="$TANDEM_BUILD_ROOT/app/tandemctl"
 shell="$TANDEM_BUILD_ROOT/app/tandem"
@@ -41,17 +42,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-bus_names() {
-  dbus-send --session --print-reply --dest=org.freedesktop.DBus \
-    /org/freedesktop/DBus org.freedesktop.DBus.ListNames
-}
-shell_owns_name() { bus_names | grep -q '"org.tandem.Tandem"'; }
-json_value() { # json_value EXPRESSION COMMAND...: prints EXPRESSION of d
-  _expr=$1
-  shift
-  "$@" | python3 -c "import json, sys; d = json.load(sys.stdin); \
-print($_expr)"
-}
 wait_long() { TANDEM_WAIT_SECONDS=60 tandem_wait_for "$@"; }
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$shell_pid/status"; }
 # The shell's peak memory, grown by less than the budgets allow.

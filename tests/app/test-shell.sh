@@ -3,6 +3,7 @@
 # bus: one window, a single instance, the VMs from the user's config.
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
+. "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"
 . "$TANDEM_SOURCE_ROOT/tools/session.sh"
 shell="$TANDEM_BUILD_ROOT/app/tandem"
 
@@ -36,13 +37,9 @@ at_rest() {
 check "at rest, with its window open, it uses no CPU" at_rest
 # SIGTERM (the session ending) is a clean quit: exit status 0, the bus
 # name given back, the reason logged.
-kill -TERM "$pid" 2>/dev/null
-status=0
-timeout 10 sh -c "while kill -0 $pid 2>/dev/null; do sleep 0.1; done" ||
-  status=timeout
-wait "$pid" 2>/dev/null || status=$?
-check "SIGTERM ends it within 10 s, with exit status 0 ($status)" \
-  test "$status" = 0
+stop_child "$pid" 10
+check "SIGTERM ends it within 10 s, with exit status 0 ($stopped)" \
+  test "$stopped" = 0
 check "saying so" grep -q "Quitting: stopping 0 running VMs first" \
   "$XDG_RUNTIME_DIR/tandem.log"
 check "the bus name is free again" sh -c "! dbus-send --session \

@@ -8,6 +8,7 @@
 # build/test-guest: tools/dev.sh test builds it).
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
+. "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"
 . "$TANDEM_SOURCE_ROOT/tools/session.sh"
 ctl="$TANDEM_BUILD_ROOT/app/tandemctl"
 shell="$TANDEM_BUILD_ROOT/app/tandem"
@@ -43,35 +44,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-bus_names() {
-  dbus-send --session --print-reply --dest=org.freedesktop.DBus \
-    /org/freedesktop/DBus org.freedesktop.DBus.ListNames
-}
-shell_owns_name() { bus_names | grep -q '"org.tandem.Tandem"'; }
-introspection_has() {
-  dbus-send --session --print-reply --dest=org.tandem.Tandem \
-    /org/tandem/Tandem org.freedesktop.DBus.Introspectable.Introspect |
-    grep -qF "$1"
-}
 raw_call() { # raw_call METHOD ARGS...: to see the D-Bus error's name
   _method=$1
   shift
   dbus-send --session --print-reply --dest=org.tandem.Tandem \
     /org/tandem/Tandem "org.tandem.Tandem1.Snapshots.$_method" "$@"
-}
-# json_check EXPRESSION COMMAND...: COMMAND prints JSON (bound to d) for
-# which the Python EXPRESSION holds.
-json_check() {
-  _expr=$1
-  shift
-  "$@" | python3 -c "import json, sys; d = json.load(sys.stdin); \
-assert $_expr, d"
-}
-json_value() { # json_value EXPRESSION COMMAND...: prints EXPRESSION of d
-  _expr=$1
-  shift
-  "$@" | python3 -c "import json, sys; d = json.load(sys.stdin); \
-print($_expr)"
 }
 fails_with() { # fails_with TEXT COMMAND...: exit status 1 and TEXT said
   _text=$1
@@ -463,13 +440,9 @@ check "which the next start resumes" \
 check "using it up" json_check "d == []" "$ctl" snapshot list snap --json
 check "the guest runs" vm_state_is snap running
 # The session ending (SIGTERM to the shell) is a stop like any other.
-kill -TERM "$shell_pid"
-term_status=0
-timeout 120 sh -c "while kill -0 $shell_pid 2>/dev/null; do sleep 0.2; done" ||
-  term_status=timeout
-wait "$shell_pid" 2>/dev/null || term_status=$?
-check "SIGTERM: the shell saves the session and quits, status 0 ($term_status)" \
-  test "$term_status" = 0
+stop_child "$shell_pid" 120
+check "SIGTERM: the shell saves the session and quits, status 0 ($stopped)" \
+  test "$stopped" = 0
 restart_shell
 check "the shell starts again" tandem_wait_for shell_owns_name
 check "the session it saved is listed" \

@@ -5,6 +5,7 @@
 # test guest's vmlinuz and initramfs.img) also a VM's whole life.
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
+. "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"
 . "$TANDEM_SOURCE_ROOT/tools/session.sh"
 ctl="$TANDEM_BUILD_ROOT/app/tandemctl"
 shell="$TANDEM_BUILD_ROOT/app/tandem"
@@ -12,11 +13,6 @@ vms="$XDG_CONFIG_HOME/tandem/vms"
 files="$XDG_RUNTIME_DIR/files"
 export LANG=C.UTF-8 LC_ALL= LANGUAGE=
 
-bus_names() {
-  dbus-send --session --print-reply --dest=org.freedesktop.DBus \
-    /org/freedesktop/DBus org.freedesktop.DBus.ListNames
-}
-shell_owns_name() { bus_names | grep -q '"org.tandem.Tandem"'; }
 introspect() {
   dbus-send --session --print-reply --dest=org.tandem.Tandem \
     /org/tandem/Tandem org.freedesktop.DBus.Introspectable.Introspect
@@ -24,14 +20,6 @@ introspect() {
 get_vm() { # get_vm NAME: the raw GetVM call, to see the D-Bus error name
   dbus-send --session --print-reply --dest=org.tandem.Tandem \
     /org/tandem/Tandem org.tandem.Tandem1.Manager.GetVM "string:$1"
-}
-# json_check EXPRESSION COMMAND...: COMMAND prints JSON (bound to d) for
-# which the Python EXPRESSION holds.
-json_check() {
-  _expr=$1
-  shift
-  "$@" | python3 -c "import json, sys; d = json.load(sys.stdin); \
-assert $_expr, d"
 }
 conf_has() { grep -qxF "$2" "$vms/$1.conf" || { cat "$vms/$1.conf"; false; }; }
 vm_state_is() { json_check "d['state'] == '$2'" "$ctl" vm status "$1" --json; }

@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 . "$TANDEM_SOURCE_ROOT/tools/session.sh"
+. "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"
 B=$TANDEM_BUILD_ROOT
 ctl="$B/app/tandemctl"
 hostile="$B/tests/app/hostile-agent"
@@ -47,24 +48,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 die() { echo "bench-hostile: $*" >&2; exit 1; }
-# until SECONDS COMMAND...: polls COMMAND every 0.1 s, for at most SECONDS.
-until_ok() {
-  _end=$(($(date +%s) + $1))
-  shift
-  while ! "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$_end" ] || return 1
-    sleep 0.1
-  done
-}
-windows_of() { "$ctl" windows "$1" --json 2>/dev/null |
-  python3 -c "import json, sys; print(len(json.load(sys.stdin)))" ||
+# until_ok SECONDS COMMAND...: polls COMMAND, for at most SECONDS.
+until_ok() { TANDEM_WAIT_SECONDS=$1; shift; tandem_wait_for "$@"; }
+windows_of() { json_value "len(d)" "$ctl" windows "$1" --json 2>/dev/null ||
   echo 0; }
 has_windows() { test "$(windows_of "$1")" -eq "$2"; }
-owns_name() {
-  dbus-send --session --print-reply --dest=org.freedesktop.DBus \
-    /org/freedesktop/DBus org.freedesktop.DBus.ListNames |
-    grep -q '"org.tandem.Tandem"'
-}
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$shell/status"; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$shell/stat"; }
 hz=$(getconf CLK_TCK)
@@ -87,7 +75,7 @@ export DISPLAY
   >"$work/shell.log" 2>&1 &
 shell=$!
 pids="$shell $pids"
-until_ok 30 owns_name || die "the shell did not start; its log: $(cat "$work/shell.log")"
+until_ok 30 shell_owns_name || die "the shell did not start; its log: $(cat "$work/shell.log")"
 until_ok 10 test -S "$work/idle.sock" || die "no loopback socket"
 
 # --- At rest -------------------------------------------------------------
