@@ -19,18 +19,22 @@ struct _TandemProxyManager {
   GQueue pending_maps; /* guest ids whose MAP waits for the next frame */
   guint64 shown_this_frame; /* pixels of the windows shown in it */
   guint maps_this_frame;    /* and how many */
+  gint64 spent_this_frame;  /* µs spent showing them */
   guint map_id;
   GPtrArray *doomed;   /* proxies to destroy, a few per main-loop turn */
   guint doom_id;
 };
 
-/* New windows shown per frame: at most a full-HD window's pixels and 8
- * windows (an application's window and its dialogs at once); at least
- * one. */
+/* New windows shown per frame: at most a full-HD window's pixels, 8
+ * windows (an application's window and its dialogs at once) and 4 ms of
+ * the shell's time (showing a window waits on the X server, which a storm
+ * of windows keeps busy); at least one. Windows destroyed together: 16 or
+ * 4 ms per main-loop turn. */
 #define MAP_PIXELS_PER_FRAME (1920u * 1080u)
 #define MAPS_PER_FRAME 8
 #define FRAME_MS 16
 #define DESTROYS_PER_TURN 16
+#define WORK_PER_TURN_US 4000
 
 G_DEFINE_TYPE(TandemProxyManager, tandem_proxy_manager, G_TYPE_OBJECT)
 
@@ -150,7 +154,10 @@ static gboolean hook_may_ask(TandemProxyWindow *w, gpointer data) {
 
 static gboolean destroy_some(gpointer data) {
   TandemProxyManager *self = data;
-  for (guint n = 0; self->doomed->len && n < DESTROYS_PER_TURN; n++) {
+  gint64 end = g_get_monotonic_time() + WORK_PER_TURN_US;
+  for (guint n = 0; self->doomed->len && n < DESTROYS_PER_TURN &&
+                    (n == 0 || g_get_monotonic_time() < end);
+       n++) {
     TandemProxyWindow *w = g_ptr_array_steal_index(self->doomed,
                                                    self->doomed->len - 1);
     gtk_widget_destroy(GTK_WIDGET(w));
@@ -185,11 +192,13 @@ static void remove_proxy(TandemProxyManager *self, uint32_t id,
 
 static void show_proxy(TandemProxyManager *self, TandemProxyWindow *w,
                        const TpMessage *m) {
+  gint64 start = g_get_monotonic_time();
   gboolean first = !tandem_proxy_window_is_shown(w);
   tandem_proxy_window_handle(w, m);
   tandem_focus_window_mapped(self->focus, m->window, now_ms());
   if (first)
     g_signal_emit(self, signals[SIG_SHOWN], 0, w);
+  self->spent_this_frame += g_get_monotonic_time() - start;
 }
 
 /* May @w be shown in this frame? Counts it if so. */
@@ -201,6 +210,7 @@ static gboolean frame_has_room(TandemProxyManager *self,
   guint64 px = MIN((guint64)gw * gh, (guint64)MAP_PIXELS_PER_FRAME);
   if (self->maps_this_frame &&
       (self->maps_this_frame == MAPS_PER_FRAME ||
+       self->spent_this_frame >= WORK_PER_TURN_US ||
        self->shown_this_frame + px > MAP_PIXELS_PER_FRAME))
     return FALSE;
   self->shown_this_frame += px;
@@ -212,6 +222,7 @@ static gboolean next_frame(gpointer data) {
   TandemProxyManager *self = data;
   self->shown_this_frame = 0;
   self->maps_this_frame = 0;
+  self->spent_this_frame = 0;
   while (!g_queue_is_empty(&self->pending_maps)) {
     uint32_t id = GPOINTER_TO_UINT(g_queue_peek_head(&self->pending_maps));
     TandemProxyWindow *w = tandem_proxy_manager_find(self, id);

@@ -208,6 +208,30 @@ gboolean tandem_proxy_window_is_asking(TandemProxyWindow *self) {
 
 /* --- Geometry ------------------------------------------------------------ */
 
+/* A monitor's work area, asked of the X server at most once a second per
+ * monitor: GDK asks it again (a round trip or three) on every call, and a
+ * guest showing hundreds of windows must not make the shell wait on the X
+ * server hundreds of times. A panel that moves is seen within a second. */
+typedef struct {
+  GdkRectangle area;
+  gint64 when_us;
+} WorkArea;
+
+static void workarea(GdkMonitor *mon, GdkRectangle *out) {
+  WorkArea *c = g_object_get_data(G_OBJECT(mon), "tandem-workarea");
+  gint64 now = g_get_monotonic_time();
+  if (!c) {
+    c = g_new0(WorkArea, 1);
+    g_object_set_data_full(G_OBJECT(mon), "tandem-workarea", c, g_free);
+  } else if (now - c->when_us < G_USEC_PER_SEC) {
+    *out = c->area;
+    return;
+  }
+  gdk_monitor_get_workarea(mon, &c->area);
+  c->when_us = now;
+  *out = c->area;
+}
+
 /* Keeps a window on a monitor: never lost off every screen. */
 static void clamp_to_monitor(TandemProxyWindow *self, int *x, int *y, int w,
                              int h) {
@@ -218,19 +242,25 @@ static void clamp_to_monitor(TandemProxyWindow *self, int *x, int *y, int w,
   if (!mon)
     return;
   GdkRectangle a;
-  gdk_monitor_get_workarea(mon, &a);
+  workarea(mon, &a);
   *x = w >= a.width ? a.x : CLAMP(*x, a.x, a.x + a.width - w);
   *y = h >= a.height ? a.y : CLAMP(*y, a.y, a.y + a.height - h);
 }
 
-/* The monitor a proxy belongs on: its parent's, else the one at (x, y). */
+/* The monitor a proxy belongs on: its parent's (the one under the
+ * parent's centre, from its last configure event: no round trip),
+ * else the one at (x, y). */
 static GdkMonitor *home_monitor(TandemProxyWindow *self, int x, int y) {
   GdkDisplay *dpy = gtk_widget_get_display(GTK_WIDGET(self));
-  GtkWidget *anchor = self->parent_proxy ? GTK_WIDGET(self->parent_proxy)
-                                         : NULL;
-  GdkWindow *gw = anchor ? gtk_widget_get_window(anchor) : NULL;
-  GdkMonitor *mon = gw ? gdk_display_get_monitor_at_window(dpy, gw)
-                       : gdk_display_get_monitor_at_point(dpy, x, y);
+  TandemProxyWindow *p = self->parent_proxy;
+  if (p && p->shown && p->last_w > 0) {
+    x = p->last_x + p->last_w / 2; /* where the host last put it */
+    y = p->last_y + p->last_h / 2;
+  } else if (p) {
+    x = p->gx / p->scale;
+    y = p->gy / p->scale;
+  }
+  GdkMonitor *mon = gdk_display_get_monitor_at_point(dpy, x, y);
   return mon ? mon : gdk_display_get_primary_monitor(dpy);
 }
 
@@ -250,7 +280,7 @@ static void host_limit(TandemProxyWindow *self, int *w, int *h) {
   if (!mon)
     return;
   GdkRectangle a;
-  gdk_monitor_get_workarea(mon, &a);
+  workarea(mon, &a);
   int mw = MAX(a.width, 1), mh = MAX(a.height, 1);
   if (!given) {
     mw = MAX(mw - mw / 8, 1);
