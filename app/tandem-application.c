@@ -3,6 +3,7 @@
 #include "tandem-application.h"
 
 #include "tandem-dbus-service.h"
+#include "tandem-disk-manager.h"
 #include "tandem-guest-hub.h"
 #include "tandem-i18n.h"
 #include "tandem-menu-exporter.h"
@@ -35,6 +36,8 @@ struct _TandemApplication {
   /* One for the shell: the D-Bus service and the window share it, so that
    * each sees the other's snapshots under way. */
   TandemSnapshotManager *snapshots;
+  /* Network disks attached to running VMs; the hub lends it the agents. */
+  TandemDiskManager *disks;
   GHashTable *proxies;     /* guest name -> TandemProxyManager */
   GStrv loopbacks;         /* --loopback NAME=PATH */
   guint signal_ids[3];     /* SIGTERM, SIGINT, SIGHUP */
@@ -376,6 +379,16 @@ static void watch_quit_signals(TandemApplication *self) {
     self->signal_ids[i] = g_unix_signal_add(sigs[i], on_quit_signal, self);
 }
 
+static void on_disk_link_added(TandemGuestHub *hub, const char *vm,
+                               TandemGuestLink *link, gpointer data) {
+  tandem_disk_manager_watch_link(TANDEM_DISK_MANAGER(data), link);
+}
+
+/* The disk manager's way to a VM's agent: the hub's link, if it has one. */
+static TandemGuestLink *link_for_vm(const char *vm, gpointer data) {
+  return tandem_guest_hub_get_link(data, vm);
+}
+
 /* The primary instance's VMs, offered on the bus if there is one. */
 static gboolean tandem_application_serve(TandemApplication *self,
                                          GError **error) {
@@ -385,6 +398,10 @@ static gboolean tandem_application_serve(TandemApplication *self,
   if (!start_guests(self, error))
     return FALSE;
   self->snapshots = tandem_snapshot_manager_new(self->manager);
+  self->disks = tandem_disk_manager_new(self->manager, link_for_vm, self->hub);
+  /* Disks attached at a start are mounted once the guest's agent is there. */
+  g_signal_connect_object(self->hub, "link-added",
+                          G_CALLBACK(on_disk_link_added), self->disks, 0);
   watch_quit_signals(self);
   g_signal_connect(self->snapshots, "fallback",
                    G_CALLBACK(on_snapshot_fallback), self);
@@ -393,6 +410,7 @@ static gboolean tandem_application_serve(TandemApplication *self,
     return TRUE;
   tandem_dbus_service_set_guest_hub(self->service, self->hub);
   tandem_dbus_service_set_snapshot_manager(self->service, self->snapshots);
+  tandem_dbus_service_set_disk_manager(self->service, self->disks);
   if (!tandem_dbus_service_export(self->service, self->manager, error))
     return FALSE;
   g_signal_connect(self->service, "connection-lost",
@@ -415,6 +433,7 @@ static void tandem_application_activate(GApplication *app) {
     tandem_window_set_guest_hub(TANDEM_WINDOW(window), self->hub);
     tandem_window_set_snapshot_manager(TANDEM_WINDOW(window),
                                        self->snapshots);
+    tandem_window_set_disk_manager(TANDEM_WINDOW(window), self->disks);
   }
   gtk_window_present(window);
 }
@@ -463,6 +482,8 @@ static void tandem_application_dispose(GObject *object) {
   /* The service first: its handlers use the managers. */
   g_clear_object(&self->service);
   g_clear_object(&self->snapshots);
+  /* Before the hub, whose links it borrows. */
+  g_clear_object(&self->disks);
   if (self->manager) {
     g_signal_handlers_disconnect_by_data(self->manager, self);
     g_clear_object(&self->manager);

@@ -4,6 +4,8 @@
  *   tandem-dbus-guests.c     org.tandem.Tandem1.Guests, from the guest hub
  *   tandem-dbus-snapshots.c  org.tandem.Tandem1.Snapshots, from the
  *                            snapshot manager
+ *   tandem-dbus-storage.c    org.tandem.Tandem1.Storage, from the disk
+ *                            manager
  */
 #pragma once
 
@@ -18,15 +20,17 @@ struct _TandemDbusService {
   TandemVmManager *manager;
   TandemGuestHub *hub; /* NULL: no Guests interface */
   TandemSnapshotManager *snapshots; /* NULL: no Snapshots interface */
+  TandemDiskManager *disks; /* NULL: no Storage interface */
   sd_bus *bus;
   sd_bus_slot *application_slot;
   sd_bus_slot *manager_slot;
   sd_bus_slot *guests_slot;
   sd_bus_slot *snapshots_slot;
+  sd_bus_slot *storage_slot;
   GSource *bus_source;
-  /* Cancelled at close(): VM operations, launches and snapshots still in
-   * flight then. Their calls get no reply; the caller sees the connection go
-   * (NoReply). */
+  /* Cancelled at close(): VM operations, launches, snapshots and disks
+   * being attached or detached still in flight then. Their calls get no
+   * reply; the caller sees the connection go (NoReply). */
   GCancellable *cancellable;
 };
 
@@ -55,3 +59,8 @@ int tandem_dbus_service_export_guests(TandemDbusService *self);
  * org.tandem.Tandem1.Snapshots and passes the manager's signals on. A
  * negative errno if sd-bus refused. */
 int tandem_dbus_service_export_snapshots(TandemDbusService *self);
+
+/* At export(), when a disk manager is set: exports
+ * org.tandem.Tandem1.Storage and passes the manager's signal on. A negative
+ * errno if sd-bus refused. */
+int tandem_dbus_service_export_storage(TandemDbusService *self);

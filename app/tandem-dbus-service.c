@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "tandem-bus-source.h"
+#include "tandem-disk-manager.h"
 #include "tandem-guest-hub.h"
 #include "tandem-i18n.h"
 #include "tandem-snapshot-manager.h"
@@ -637,6 +638,15 @@ void tandem_dbus_service_set_snapshot_manager(
   g_set_object(&self->snapshots, snapshots);
 }
 
+void tandem_dbus_service_set_disk_manager(TandemDbusService *self,
+                                          TandemDiskManager *disks) {
+  g_return_if_fail(TANDEM_IS_DBUS_SERVICE(self));
+  g_return_if_fail(disks == NULL || TANDEM_IS_DISK_MANAGER(disks));
+  g_return_if_fail(self->manager == NULL); /* not exported yet */
+
+  g_set_object(&self->disks, disks);
+}
+
 gboolean tandem_dbus_service_export(TandemDbusService *self,
                                    TandemVmManager *manager, GError **error) {
   int r;
@@ -659,6 +669,8 @@ gboolean tandem_dbus_service_export(TandemDbusService *self,
     r = tandem_dbus_service_export_guests(self);
   if (r >= 0 && self->snapshots)
     r = tandem_dbus_service_export_snapshots(self);
+  if (r >= 0 && self->disks)
+    r = tandem_dbus_service_export_storage(self);
   if (r < 0)
     return set_errno_error(error, r, _("Could not export the D-Bus objects"));
   g_signal_connect(manager, "vm-state-changed",
@@ -688,6 +700,7 @@ void tandem_dbus_service_close(TandemDbusService *self) {
     while (sd_bus_process(self->bus, NULL) > 0)
       ;
   g_cancellable_cancel(self->cancellable);
+  g_clear_pointer(&self->storage_slot, sd_bus_slot_unref);
   g_clear_pointer(&self->snapshots_slot, sd_bus_slot_unref);
   g_clear_pointer(&self->guests_slot, sd_bus_slot_unref);
   g_clear_pointer(&self->manager_slot, sd_bus_slot_unref);
@@ -713,6 +726,10 @@ static void tandem_dbus_service_dispose(GObject *object) {
   if (self->snapshots) {
     g_signal_handlers_disconnect_by_data(self->snapshots, self);
     g_clear_object(&self->snapshots);
+  }
+  if (self->disks) {
+    g_signal_handlers_disconnect_by_data(self->disks, self);
+    g_clear_object(&self->disks);
   }
   G_OBJECT_CLASS(tandem_dbus_service_parent_class)->dispose(object);
 }

@@ -8,6 +8,8 @@
  *                                 from a TandemGuestHub (when one is set)
  *   org.tandem.Tandem1.Snapshots  their snapshots, from a
  *                                 TandemSnapshotManager (when one is set)
+ *   org.tandem.Tandem1.Storage    network disks attached to them, from a
+ *                                 TandemDiskManager (when one is set)
  * docs/dbus.md is the interface's reference; tandemctl is its client.
  *
  * Every handler runs on the main loop and answers without blocking: VM
@@ -27,9 +29,10 @@ G_BEGIN_DECLS
 #define TANDEM_DBUS_MANAGER_INTERFACE "org.tandem.Tandem1.Manager"
 #define TANDEM_DBUS_GUESTS_INTERFACE "org.tandem.Tandem1.Guests"
 #define TANDEM_DBUS_SNAPSHOTS_INTERFACE "org.tandem.Tandem1.Snapshots"
+#define TANDEM_DBUS_STORAGE_INTERFACE "org.tandem.Tandem1.Storage"
 
-/* The errors of the Manager, Guests and Snapshots; each carries a message
- * meant for the user. */
+/* The errors of the Manager, Guests, Snapshots and Storage; each carries a
+ * message meant for the user. */
 #define TANDEM_DBUS_ERROR_NOT_FOUND "org.tandem.Tandem1.Error.NotFound"
 #define TANDEM_DBUS_ERROR_EXISTS "org.tandem.Tandem1.Error.Exists"
 #define TANDEM_DBUS_ERROR_ALREADY_RUNNING \
@@ -43,11 +46,23 @@ G_BEGIN_DECLS
 #define TANDEM_DBUS_ERROR_CORRUPT "org.tandem.Tandem1.Error.Corrupt"
 #define TANDEM_DBUS_ERROR_NO_SPACE "org.tandem.Tandem1.Error.NoSpace"
 #define TANDEM_DBUS_ERROR_FAILED "org.tandem.Tandem1.Error.Failed"
+/* Storage: the server of a disk cannot be reached. */
+#define TANDEM_DBUS_ERROR_UNREACHABLE "org.tandem.Tandem1.Error.Unreachable"
+/* Storage: what was asked for needs what this host's QEMU lacks. */
+#define TANDEM_DBUS_ERROR_NOT_SUPPORTED \
+  "org.tandem.Tandem1.Error.NotSupported"
+/* Storage: a read-only export attached writable. */
+#define TANDEM_DBUS_ERROR_READ_ONLY "org.tandem.Tandem1.Error.ReadOnly"
+/* Storage: the guest has files open on a disk being detached. */
+#define TANDEM_DBUS_ERROR_IN_USE "org.tandem.Tandem1.Error.InUse"
+/* Storage: the guest did not let a disk go in time. */
+#define TANDEM_DBUS_ERROR_TIMED_OUT "org.tandem.Tandem1.Error.TimedOut"
 
 /* Declared here rather than included, so that tandemctl (which uses the
  * names above) needs none of the shell's guest side to build. */
 typedef struct _TandemGuestHub TandemGuestHub;
 typedef struct _TandemSnapshotManager TandemSnapshotManager;
+typedef struct _TandemDiskManager TandemDiskManager;
 
 #define TANDEM_TYPE_DBUS_SERVICE (tandem_dbus_service_get_type())
 G_DECLARE_FINAL_TYPE(TandemDbusService, tandem_dbus_service, TANDEM,
@@ -82,8 +97,16 @@ void tandem_dbus_service_set_guest_hub(TandemDbusService *self,
 void tandem_dbus_service_set_snapshot_manager(TandemDbusService *self,
                                               TandemSnapshotManager *snapshots);
 
+/* Before export(): the disks that org.tandem.Tandem1.Storage attaches,
+ * lists and detaches (a reference is taken; NULL drops the one set
+ * before). It must be made for the manager given to export(). Without one
+ * that interface is not exported. */
+void tandem_dbus_service_set_disk_manager(TandemDbusService *self,
+                                          TandemDiskManager *disks);
+
 /* After own_name() succeeded: exports the interfaces for @manager (taking
- * a reference), the guest hub and the snapshot manager, if they were set,
+ * a reference), the guest hub, the snapshot manager and the disk manager,
+ * if they were set,
  * and starts serving on the thread-default main context. Calls that
  * arrived since the name was taken are answered then. */
 gboolean tandem_dbus_service_export(TandemDbusService *self,

@@ -4,6 +4,7 @@
 
 #include "tandem-guest-panel.h"
 #include "tandem-i18n.h"
+#include "tandem-storage-panel.h"
 
 /* The widgets of one VM's row. */
 typedef struct {
@@ -24,6 +25,8 @@ struct _TandemWindow {
   GtkLabel *info_label;
   GtkWidget *guest_panel; /* NULL until a guest hub is set */
   TandemSnapshotManager *snapshots; /* NULL: Start always boots */
+  TandemDiskManager *disks;         /* NULL: no Storage page */
+  GtkWidget *storage_panel;         /* in the guest panel's pages */
 };
 
 G_DEFINE_TYPE(TandemWindow, tandem_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -302,6 +305,7 @@ static void tandem_window_dispose(GObject *object) {
 
   g_clear_object(&self->manager);
   g_clear_object(&self->snapshots);
+  g_clear_object(&self->disks);
   G_OBJECT_CLASS(tandem_window_parent_class)->dispose(object);
 }
 
@@ -341,6 +345,8 @@ static void tandem_window_init(TandemWindow *self) {
   gtk_widget_init_template(GTK_WIDGET(self));
 }
 
+static void add_storage_page(TandemWindow *self);
+
 void tandem_window_set_guest_hub(TandemWindow *self, TandemGuestHub *hub) {
   if (self->guest_panel || !hub)
     return;
@@ -354,6 +360,7 @@ void tandem_window_set_guest_hub(TandemWindow *self, TandemGuestHub *hub) {
   gtk_widget_show(sep);
   gtk_widget_show(self->guest_panel);
   gtk_window_set_default_size(GTK_WINDOW(self), 720, 640);
+  add_storage_page(self);
 }
 
 GtkWidget *tandem_window_get_guest_panel(TandemWindow *self) {
@@ -367,6 +374,68 @@ void tandem_window_set_snapshot_manager(TandemWindow *self,
   if (self->guest_panel && snapshots)
     tandem_guest_panel_set_snapshot_manager(
         TANDEM_GUEST_PANEL(self->guest_panel), snapshots);
+}
+
+/* --- Storage ---------------------------------------------------------------- */
+
+/* The first widget of @type in @widget's tree, depth first. */
+static GtkWidget *find_widget(GtkWidget *widget, GType type) {
+  g_autoptr(GList) children = NULL;
+
+  if (G_TYPE_CHECK_INSTANCE_TYPE(widget, type))
+    return widget;
+  if (!GTK_IS_CONTAINER(widget))
+    return NULL;
+  children = gtk_container_get_children(GTK_CONTAINER(widget));
+  for (GList *l = children; l; l = l->next) {
+    GtkWidget *found = find_widget(l->data, type);
+    if (found)
+      return found;
+  }
+  return NULL;
+}
+
+/* The Storage page shows the guest the guest panel shows. */
+static void on_guest_chosen(GtkComboBox *chooser, gpointer data) {
+  TandemWindow *self = data;
+
+  if (self->storage_panel && self->guest_panel)
+    tandem_storage_panel_set_vm(
+        TANDEM_STORAGE_PANEL(self->storage_panel),
+        tandem_guest_panel_get_selected(TANDEM_GUEST_PANEL(self->guest_panel)));
+}
+
+/* Beside the guest panel's other pages (its stack), following its guest
+ * chooser (its combo box): the guest panel makes both itself. */
+static void add_storage_page(TandemWindow *self) {
+  GtkWidget *stack, *chooser;
+
+  if (self->storage_panel || !self->guest_panel || !self->disks)
+    return;
+  stack = find_widget(self->guest_panel, GTK_TYPE_STACK);
+  chooser = find_widget(self->guest_panel, GTK_TYPE_COMBO_BOX);
+  g_return_if_fail(stack != NULL && chooser != NULL);
+  self->storage_panel = tandem_storage_panel_new(self->disks, self->manager);
+  gtk_stack_add_titled(GTK_STACK(stack), self->storage_panel, "storage",
+                       /* TRANSLATORS: the page of a VM's network disks. */
+                       _("Storage"));
+  g_signal_connect_object(chooser, "changed", G_CALLBACK(on_guest_chosen),
+                          self, G_CONNECT_AFTER);
+  on_guest_chosen(GTK_COMBO_BOX(chooser), self);
+}
+
+void tandem_window_set_disk_manager(TandemWindow *self,
+                                    TandemDiskManager *disks) {
+  g_return_if_fail(TANDEM_IS_WINDOW(self));
+  g_return_if_fail(TANDEM_IS_DISK_MANAGER(disks));
+  if (self->disks)
+    return;
+  self->disks = g_object_ref(disks);
+  add_storage_page(self);
+}
+
+GtkWidget *tandem_window_get_storage_panel(TandemWindow *self) {
+  return self->storage_panel;
 }
 
 TandemWindow *tandem_window_new_for_manager(GtkApplication *app,

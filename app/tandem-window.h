@@ -5,6 +5,7 @@
 
 #include <gtk/gtk.h>
 
+#include "tandem-disk-manager.h"
 #include "tandem-guest-hub.h"
 #include "tandem-snapshot-manager.h"
 #include "tandem-vm-manager.h"
@@ -39,5 +40,13 @@ GtkWidget *tandem_window_get_guest_panel(TandemWindow *self);
  * @snapshots (made for the window's VM manager). */
 void tandem_window_set_snapshot_manager(TandemWindow *self,
                                         TandemSnapshotManager *snapshots);
+
+/* Adds the guest panel's Storage page (a VM's network disks: attach by
+ * address, detach), for @disks (made for the window's VM manager); once.
+ * Set before the guest hub, the page comes with the guest panel. */
+void tandem_window_set_disk_manager(TandemWindow *self,
+                                    TandemDiskManager *disks);
+/* NULL until both a guest hub and a disk manager are set. */
+GtkWidget *tandem_window_get_storage_panel(TandemWindow *self);
 
 G_END_DECLS

@@ -68,3 +68,57 @@ sd_bus_message *tandemctl_call(sd_bus *bus, sd_bus_message *call,
   tandemctl_print_call_error(r, &error, timeout_usec);
   return NULL;
 }
+
+/* One {sv} entry (entered) into @object. Types this tandemctl does not
+ * know are skipped, so a newer service can add more. */
+static int read_property(sd_bus_message *reply, JsonObject *object) {
+  const char *key, *type = NULL;
+  int r = sd_bus_message_read(reply, "s", &key);
+
+  if (r >= 0)
+    r = sd_bus_message_peek_type(reply, NULL, &type);
+  if (r < 0)
+    return r;
+  if (g_strcmp0(type, "s") == 0) {
+    const char *text;
+    r = sd_bus_message_read(reply, "v", "s", &text);
+    if (r >= 0)
+      json_object_set_string_member(object, key, text);
+  } else if (g_strcmp0(type, "t") == 0) {
+    uint64_t number;
+    r = sd_bus_message_read(reply, "v", "t", &number);
+    if (r >= 0)
+      json_object_set_int_member(object, key,
+                                 (gint64)MIN(number, G_MAXINT64));
+  } else if (g_strcmp0(type, "u") == 0) {
+    uint32_t number;
+    r = sd_bus_message_read(reply, "v", "u", &number);
+    if (r >= 0)
+      json_object_set_int_member(object, key, number);
+  } else if (g_strcmp0(type, "b") == 0) {
+    int flag;
+    r = sd_bus_message_read(reply, "v", "b", &flag);
+    if (r >= 0)
+      json_object_set_boolean_member(object, key, flag);
+  } else {
+    r = sd_bus_message_skip(reply, "v");
+  }
+  return r;
+}
+
+int tandemctl_read_properties(sd_bus_message *reply, JsonObject *object) {
+  int r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+
+  if (r < 0)
+    return r;
+  while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+    r = read_property(reply, object);
+    if (r >= 0)
+      r = sd_bus_message_exit_container(reply);
+    if (r < 0)
+      return r;
+  }
+  if (r < 0)
+    return r;
+  return sd_bus_message_exit_container(reply);
+}

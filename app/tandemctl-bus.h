@@ -1,8 +1,9 @@
 /* What every tandemctl command does on the bus: connect, make a call with
- * a bound, and explain a failure in words. */
+ * a bound, explain a failure in words, and read a dictionary. */
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "tandem-bus-source.h"
 
@@ -28,5 +29,10 @@ void tandemctl_print_call_error(int r, const sd_bus_error *error,
 /* For errors of the bus itself (building or reading a message): prints
  * @r (a negative errno) and returns TANDEMCTL_EXIT_FAILED. */
 int tandemctl_report_errno(int r);
+
+/* An a{sv} (GetVM's answer, a disk of Storage's) into @object: strings,
+ * numbers (t, u) and booleans as such; other types are skipped, so that a
+ * newer service can add more. A negative errno if it is no a{sv}. */
+int tandemctl_read_properties(sd_bus_message *reply, JsonObject *object);
 
 G_END_DECLS

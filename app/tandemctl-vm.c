@@ -48,61 +48,6 @@ static int new_manager_call(sd_bus *bus, const char *method,
   return tandemctl_new_call(bus, TANDEM_DBUS_MANAGER_INTERFACE, method, call);
 }
 
-/* --- Replies as JSON --------------------------------------------------- */
-
-/* One {sv} entry (entered) of GetVM's answer into @vm. Types this tandemctl
- * does not know are skipped, so a newer service can add more. */
-static int read_vm_property(sd_bus_message *reply, JsonObject *vm) {
-  const char *key, *type = NULL;
-  int r = sd_bus_message_read(reply, "s", &key);
-
-  if (r >= 0)
-    r = sd_bus_message_peek_type(reply, NULL, &type);
-  if (r < 0)
-    return r;
-  if (g_strcmp0(type, "s") == 0) {
-    const char *text;
-    r = sd_bus_message_read(reply, "v", "s", &text);
-    if (r >= 0)
-      json_object_set_string_member(vm, key, text);
-  } else if (g_strcmp0(type, "t") == 0) {
-    uint64_t number;
-    r = sd_bus_message_read(reply, "v", "t", &number);
-    if (r >= 0)
-      json_object_set_int_member(vm, key, (gint64)MIN(number, G_MAXINT64));
-  } else if (g_strcmp0(type, "u") == 0) {
-    uint32_t number;
-    r = sd_bus_message_read(reply, "v", "u", &number);
-    if (r >= 0)
-      json_object_set_int_member(vm, key, number);
-  } else if (g_strcmp0(type, "b") == 0) {
-    int flag;
-    r = sd_bus_message_read(reply, "v", "b", &flag);
-    if (r >= 0)
-      json_object_set_boolean_member(vm, key, flag);
-  } else {
-    r = sd_bus_message_skip(reply, "v");
-  }
-  return r;
-}
-
-static int read_vm_properties(sd_bus_message *reply, JsonObject *vm) {
-  int r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-
-  if (r < 0)
-    return r;
-  while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-    r = read_vm_property(reply, vm);
-    if (r >= 0)
-      r = sd_bus_message_exit_container(reply);
-    if (r < 0)
-      return r;
-  }
-  if (r < 0)
-    return r;
-  return sd_bus_message_exit_container(reply);
-}
-
 /* GetVM as a JSON object, or NULL after printing why not. */
 static JsonObject *get_vm(sd_bus *bus, const char *name) {
   g_autoptr(sd_bus_message) call = NULL;
@@ -119,7 +64,7 @@ static JsonObject *get_vm(sd_bus *bus, const char *name) {
   reply = tandemctl_call(bus, call, QUERY_TIMEOUT_USEC);
   if (!reply)
     return NULL;
-  r = read_vm_properties(reply, vm);
+  r = tandemctl_read_properties(reply, vm);
   if (r < 0) {
     tandemctl_report_errno(r);
     return NULL;

@@ -1,11 +1,12 @@
 /* tandemctl: drive Tandem from scripts and the host's menu entries. Global
  * options here; the commands in their own files (tandemctl-vm.c,
- * tandemctl-guest.c, tandemctl-snapshot.c). */
+ * tandemctl-guest.c, tandemctl-snapshot.c, tandemctl-storage.c). */
 #include "config.h"
 
 #include "tandem-i18n.h"
 #include "tandemctl-guest.h"
 #include "tandemctl-snapshot.h"
+#include "tandemctl-storage.h"
 #include "tandemctl-vm.h"
 
 /* Each command gets the arguments from its own name on. */
@@ -19,6 +20,7 @@ static const struct {
     {"windows", tandemctl_windows_main},
     {"focus", tandemctl_focus_main},
     {"snapshot", tandemctl_snapshot_main},
+    {"storage", tandemctl_storage_main},
 };
 
 int main(int argc, char **argv) {
@@ -62,10 +64,14 @@ int main(int argc, char **argv) {
         "  snapshot list VM        List its snapshots\n"
         "  snapshot restore VM ID  Bring it back to a snapshot\n"
         "  snapshot delete VM ID   Delete a snapshot\n"
+        "  storage attach VM URI   Attach a network disk (NBD, iSCSI) to a "
+        "running virtual machine\n"
+        "  storage list VM         List the disks attached to it\n"
+        "  storage detach VM NAME  Detach one\n"
         "\n"
         "Run “tandemctl COMMAND --help” (“tandemctl vm COMMAND --help”, "
-        "“tandemctl snapshot COMMAND --help”) for a command's options; see "
-        "tandemctl(1).\n"
+        "“tandemctl snapshot COMMAND --help”, “tandemctl storage COMMAND "
+        "--help”) for a command's options; see tandemctl(1).\n"
         "tandemctl starts Tandem if it is not running."));
 
   if (!g_option_context_parse(context, &argc, &argv, &error)) {

@@ -294,8 +294,8 @@ static void send_hello(TandemAgent *self) {
   if (self->display)
     self->display->ops->screen(self->display, &width, &height);
   TpMessage m = {.type = TP_MSG_HELLO};
-  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, 1,
-                        our_caps(self), 0, 0, MIN(width, TP_MAX_SCREEN_DIM),
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION,
+                        TP_PROTOCOL_MIN_VERSION, our_caps(self), 0, 0, MIN(width, TP_MAX_SCREEN_DIM),
                         MIN(height, TP_MAX_SCREEN_DIM), 100, 0,
                         os, "tandem-agent " PACKAGE_VERSION, ""};
   tandem_channel_send(self->channel, &m);
@@ -303,7 +303,8 @@ static void send_hello(TandemAgent *self) {
 
 static void handle_hello(TandemAgent *self, const TpHello *peer) {
   TpHello ours = {.magic = TP_MAGIC, .version = TP_PROTOCOL_VERSION,
-                  .min_version = 1, .caps = our_caps(self)};
+                  .min_version = TP_PROTOCOL_MIN_VERSION,
+                  .caps = our_caps(self)};
   uint16_t version;
   uint64_t caps;
   TpError err = tp_hello_negotiate(&ours, peer, &version, &caps);

@@ -8,7 +8,11 @@
 #pragma once
 
 /* Wire format */
-#define TP_PROTOCOL_VERSION 1u
+#define TP_PROTOCOL_VERSION 2u
+/* The codec knows one layout per message, the current version's: a peer
+ * must not negotiate anything older (version 2 grew UNMOUNT and
+ * MOUNT_RESULT). */
+#define TP_PROTOCOL_MIN_VERSION 2u
 #define TP_MAGIC 0x4d444e54u            /* "TNDM" read as little-endian u32 */
 #define TP_HEADER_SIZE 12u
 
@@ -31,6 +35,7 @@
 #define TP_MAX_IDENTITY_LEN 128u        /* OS name, software version */
 #define TP_MAX_LOCALE_LEN 64u
 #define TP_MAX_SERIAL_LEN 64u           /* disk serial numbers, mount labels */
+#define TP_MAX_FS_TYPE_LEN 16u          /* "ext4", "vfat": [a-z0-9] only */
 #define TP_MAX_STARTUP_ID_LEN 255u
 
 /* Lists */

@@ -1,4 +1,4 @@
-/* Tandem agent wire protocol, version 1.
+/* Tandem agent wire protocol, version 2.
  *
  * The channel between tandem-agent (in the guest) and the host. Frames are a
  * 12-byte little-endian header (type u16, flags u16, window u32, length u32)
@@ -402,6 +402,7 @@ typedef struct {
 typedef struct {
   uint32_t request_id;
   const char *serial;
+  uint8_t force;             /* 1: sync, then detach lazily even if busy */
 } TpUnmount;
 
 typedef enum {
@@ -409,7 +410,9 @@ typedef enum {
   TP_MOUNT_NOT_FOUND,
   TP_MOUNT_FAILED,
   TP_MOUNT_BUSY,
-  TP_MOUNT_LAST = TP_MOUNT_BUSY
+  TP_MOUNT_NO_FILESYSTEM,    /* the disk is there but holds nothing mountable;
+                                nothing was formatted */
+  TP_MOUNT_LAST = TP_MOUNT_NO_FILESYSTEM
 } TpMountStatus;
 
 typedef struct {
@@ -417,6 +420,10 @@ typedef struct {
   uint32_t status;           /* TpMountStatus */
   const char *mountpoint;    /* empty on failure */
   const char *message;
+  const char *fs_type;       /* as mounted: "ext4", "vfat"...; empty unless
+                                a mount succeeded */
+  uint64_t total_bytes;      /* statvfs of the mount point after mounting, */
+  uint64_t free_bytes;       /* free for an unprivileged user; 0 otherwise */
 } TpMountResult;
 
 typedef struct {

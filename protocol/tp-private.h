@@ -22,6 +22,7 @@ typedef enum {
   TP_PATH,        /* UTF-8 with no control characters at all (rejected) */
   TP_ID,          /* ASCII [A-Za-z0-9._+@-] */
   TP_MIME,        /* ASCII [A-Za-z0-9._+/-] */
+  TP_FSNAME,      /* ASCII [a-z0-9] (file system types) */
 } TpCharset;
 
 typedef enum {

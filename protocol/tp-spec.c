@@ -241,6 +241,7 @@ static const TpField mount_fields[] = {
 static const TpField unmount_fields[] = {
     U32(unmount.request_id),
     STR(unmount.serial, TP_ID, 1, TP_MAX_SERIAL_LEN),
+    BOOL(unmount.force),
 };
 
 static const TpField mount_result_fields[] = {
@@ -248,12 +249,28 @@ static const TpField mount_result_fields[] = {
     U32R(mount_result.status, 0, TP_MOUNT_LAST),
     STR(mount_result.mountpoint, TP_PATH, 0, TP_MAX_PATH_LEN),
     STR(mount_result.message, TP_TEXT, 0, TP_MAX_MESSAGE_LEN),
+    STR(mount_result.fs_type, TP_FSNAME, 0, TP_MAX_FS_TYPE_LEN),
+    U64(mount_result.total_bytes),
+    U64(mount_result.free_bytes),
 };
 
 /* Cross-field rules. */
 
 static TpError check_hello(const TpMessage *m) {
   return m->u.hello.min_version > m->u.hello.version ? TP_ERR_BAD_VALUE : TP_OK;
+}
+
+/* Free space never exceeds the size; a result without a mounted file
+ * system carries neither a type nor sizes. */
+static TpError check_mount_result(const TpMessage *m) {
+  const TpMountResult *r = &m->u.mount_result;
+  if (r->free_bytes > r->total_bytes)
+    return TP_ERR_BAD_VALUE;
+  if (r->fs_type[0] == '\0' && r->total_bytes != 0)
+    return TP_ERR_BAD_VALUE;
+  if (r->status != TP_MOUNT_OK && r->fs_type[0] != '\0')
+    return TP_ERR_BAD_VALUE;
+  return TP_OK;
 }
 
 static TpError check_icon(const TpMessage *m) {
@@ -349,7 +366,7 @@ static const TpSpec specs[TP_MSG_LAST + 1] = {
     [TP_MSG_UNMOUNT] = SPEC("UNMOUNT", HOST_SENDS, TP_WIN_NONE,
                             unmount_fields, NULL),
     [TP_MSG_MOUNT_RESULT] = SPEC("MOUNT_RESULT", AGENT_SENDS, TP_WIN_NONE,
-                                 mount_result_fields, NULL),
+                                 mount_result_fields, check_mount_result),
 };
 
 const TpSpec *tp_spec_lookup(uint16_t type) {

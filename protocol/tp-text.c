@@ -105,6 +105,11 @@ TpError tp_string_check(const char *s, size_t len, TpCharset charset) {
       if (!(charset == TP_ID ? id_char(u[i]) : mime_char(u[i])))
         return TP_ERR_BAD_STRING;
     return TP_OK;
+  case TP_FSNAME:
+    for (size_t i = 0; i < len; i++)
+      if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= '0' && u[i] <= '9')))
+        return TP_ERR_BAD_STRING;
+    return TP_OK;
   case TP_PATH:
     if (!tp_utf8_validate(s, len))
       return TP_ERR_BAD_UTF8;

@@ -347,7 +347,7 @@ static void send_hello(TandemGuestLink *self) {
   if (!locale || strlen(locale) > TP_MAX_LOCALE_LEN)
     locale = "C";
   TpMessage m = {.type = TP_MSG_HELLO};
-  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, 1,
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION,
                         TP_CAP_SVG_ICONS | TP_CAP_WM | TP_CAP_MOUNT,
                         0, 0, MIN(self->host_w, TP_MAX_SCREEN_DIM),
                         MIN(self->host_h, TP_MAX_SCREEN_DIM),
@@ -378,7 +378,7 @@ static gboolean heartbeat(gpointer data) {
 
 static void on_hello(TandemGuestLink *self, const TpMessage *m) {
   TpHello ours = {.magic = TP_MAGIC, .version = TP_PROTOCOL_VERSION,
-                  .min_version = 1,
+                  .min_version = TP_PROTOCOL_MIN_VERSION,
                   .caps = TP_CAP_SVG_ICONS | TP_CAP_WM | TP_CAP_MOUNT};
   uint16_t version;
   uint64_t caps;
@@ -412,10 +412,12 @@ static void on_hello(TandemGuestLink *self, const TpMessage *m) {
   set_state(self, TANDEM_GUEST_LINK_READY);
 }
 
+static void on_mount_result(TandemGuestLink *self, const TpMountResult *r);
+
 static void on_launch_result(TandemGuestLink *self, const TpLaunchResult *r) {
   GTask *task = g_hash_table_lookup(self->launches,
                                     GUINT_TO_POINTER(r->request_id));
-  if (!task)
+  if (!task || g_task_get_source_tag(task) != tandem_guest_link_launch_async)
     return; /* timed out or never asked: ignore */
   g_hash_table_steal(self->launches, GUINT_TO_POINTER(r->request_id));
   static const int codes[] = {0, G_IO_ERROR_NOT_FOUND, G_IO_ERROR_FAILED,
@@ -481,7 +483,8 @@ static void on_message(TandemChannel *ch, const TpMessage *m, gpointer data) {
                   (guint)m->window);
     break;
   case TP_MSG_MOUNT_RESULT:
-    break; /* storage (a later issue) */
+    on_mount_result(self, &m->u.mount_result);
+    break;
   default:
     on_window(self, m);
     break;
@@ -543,11 +546,33 @@ static gboolean launch_timeout(gpointer data) {
   guint id = GPOINTER_TO_UINT(g_task_get_task_data(task));
   if (g_hash_table_steal(self->launches, GUINT_TO_POINTER(id))) {
     g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                            "The guest did not answer the launch request "
-                            "within %d s", LAUNCH_TIMEOUT_S);
+                            "The guest did not answer the %s request "
+                            "within %d s",
+                            g_task_get_source_tag(task) ==
+                                    tandem_guest_link_launch_async
+                                ? "launch"
+                                : "mount",
+                            LAUNCH_TIMEOUT_S);
     g_object_unref(task);
   }
   return G_SOURCE_REMOVE;
+}
+
+/* Sends @m (its request id @id) and waits for the answer, bounded. */
+static void send_request(TandemGuestLink *self, GTask *task, guint id,
+                         const TpMessage *m, const char *what) {
+  if (!tandem_guest_link_send(self, m)) {
+    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                            "The VM's agent is not connected, or “%s” is "
+                            "not a valid request", what);
+    g_object_unref(task);
+    return;
+  }
+  g_task_set_task_data(task, GUINT_TO_POINTER(id), NULL);
+  g_hash_table_insert(self->launches, GUINT_TO_POINTER(id), task);
+  GSource *t = g_timeout_source_new_seconds(LAUNCH_TIMEOUT_S);
+  g_task_attach_source(task, t, launch_timeout);
+  g_source_unref(t);
 }
 
 void tandem_guest_link_launch_async(TandemGuestLink *self, const char *app_id,
@@ -557,6 +582,7 @@ void tandem_guest_link_launch_async(TandemGuestLink *self, const char *app_id,
                                     GAsyncReadyCallback callback,
                                     gpointer user_data) {
   GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, tandem_guest_link_launch_async);
   guint n = args ? g_strv_length((GStrv)args) : 0;
   if (n > TP_MAX_LAUNCH_ARGS) {
     g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -569,24 +595,93 @@ void tandem_guest_link_launch_async(TandemGuestLink *self, const char *app_id,
   TpMessage m = {.type = TP_MSG_LAUNCH};
   m.u.launch = (TpLaunch){id, app_id, startup_id ? startup_id : "",
                           {n, args}};
-  if (!tandem_guest_link_send(self, &m)) {
-    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                            "The VM's agent is not connected, or “%s” is "
-                            "not a valid request", app_id);
-    g_object_unref(task);
-    return;
-  }
-  g_task_set_task_data(task, GUINT_TO_POINTER(id), NULL);
-  g_hash_table_insert(self->launches, GUINT_TO_POINTER(id), task);
-  GSource *t = g_timeout_source_new_seconds(LAUNCH_TIMEOUT_S);
-  g_task_attach_source(task, t, launch_timeout);
-  g_source_unref(t);
+  send_request(self, task, id, &m, app_id);
 }
 
 guint32 tandem_guest_link_launch_finish(TandemGuestLink *self,
                                         GAsyncResult *result, GError **error) {
   gssize pid = g_task_propagate_int(G_TASK(result), error);
   return pid < 0 ? 0 : (guint32)pid;
+}
+
+/* --- Mounting attached disks ---------------------------------------------- */
+
+void tandem_guest_mount_free(TandemGuestMount *mount) {
+  if (!mount)
+    return;
+  g_free(mount->mountpoint);
+  g_free(mount->fs_type);
+  g_free(mount->message);
+  g_free(mount);
+}
+
+static void on_mount_result(TandemGuestLink *self, const TpMountResult *r) {
+  GTask *task = g_hash_table_lookup(self->launches,
+                                    GUINT_TO_POINTER(r->request_id));
+  if (!task || (g_task_get_source_tag(task) != tandem_guest_link_mount_async &&
+                g_task_get_source_tag(task) !=
+                    tandem_guest_link_unmount_async))
+    return; /* timed out or never asked: ignore */
+  g_hash_table_steal(self->launches, GUINT_TO_POINTER(r->request_id));
+  /* The decoder checked the strings (UTF-8, bounded) and the status. */
+  static const int codes[] = {0, G_IO_ERROR_NOT_FOUND, G_IO_ERROR_FAILED,
+                              G_IO_ERROR_BUSY, G_IO_ERROR_NOT_MOUNTABLE_FILE};
+  G_STATIC_ASSERT(G_N_ELEMENTS(codes) == TP_MOUNT_LAST + 1);
+  if (r->status == TP_MOUNT_OK) {
+    TandemGuestMount *mount = g_new0(TandemGuestMount, 1);
+    mount->mountpoint = g_strdup(r->mountpoint);
+    mount->fs_type = g_strdup(r->fs_type);
+    mount->message = g_strdup(r->message);
+    mount->total_bytes = r->total_bytes;
+    mount->free_bytes = MIN(r->free_bytes, r->total_bytes);
+    g_task_return_pointer(task, mount,
+                          (GDestroyNotify)tandem_guest_mount_free);
+  } else {
+    g_task_return_new_error(task, G_IO_ERROR, codes[r->status], "%s",
+                            *r->message ? r->message
+                                        : "the guest gave no reason");
+  }
+  g_object_unref(task);
+}
+
+void tandem_guest_link_mount_async(TandemGuestLink *self, const char *serial,
+                                   const char *label, gboolean read_only,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data) {
+  GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, tandem_guest_link_mount_async);
+  guint id = ++self->next_request;
+  TpMessage m = {.type = TP_MSG_MOUNT};
+  m.u.mount = (TpMount){id, serial, label, read_only ? 1 : 0};
+  send_request(self, task, id, &m, serial);
+}
+
+TandemGuestMount *tandem_guest_link_mount_finish(TandemGuestLink *self,
+                                                 GAsyncResult *result,
+                                                 GError **error) {
+  return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+void tandem_guest_link_unmount_async(TandemGuestLink *self,
+                                     const char *serial, gboolean force,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data) {
+  GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, tandem_guest_link_unmount_async);
+  guint id = ++self->next_request;
+  TpMessage m = {.type = TP_MSG_UNMOUNT};
+  m.u.unmount = (TpUnmount){id, serial, force ? 1 : 0};
+  send_request(self, task, id, &m, serial);
+}
+
+gboolean tandem_guest_link_unmount_finish(TandemGuestLink *self,
+                                          GAsyncResult *result,
+                                          GError **error) {
+  g_autoptr(TandemGuestMount) mount =
+      g_task_propagate_pointer(G_TASK(result), error);
+  return mount != NULL;
 }
 
 void tandem_guest_link_set_host(TandemGuestLink *self, uint32_t width,

@@ -1,7 +1,8 @@
 /* The host's side of one VM's agent channel, with no GTK: the handshake,
  * heartbeats, the guest's application catalog, launching, and the window
  * bookkeeping that keeps a guest from referring to windows it never
- * announced. proxy windows and the shell sit on top of it.
+ * announced; mounting the disks storage/ attaches. proxy windows, storage/
+ * and the shell sit on top of it.
  *
  * Everything read here comes from the guest and is untrusted: the decoder
  * bounds every message, and the link drops the connection (with a logged
@@ -97,6 +98,41 @@ void tandem_guest_link_launch_async(TandemGuestLink *self, const char *app_id,
 guint32 tandem_guest_link_launch_finish(TandemGuestLink *self,
                                         GAsyncResult *result, GError **error);
 
+/* MOUNT: the agent mounts the disk whose serial is @serial (as given to
+ * QEMU's device) under a directory named @label for the guest user.
+ * Completes with where, as what and how much room (the guest's word:
+ * show it, never trust it as a host path), or an error carrying the
+ * agent's message: G_IO_ERROR_NOT_FOUND (no such disk), _FAILED,
+ * _BUSY, _NOT_MOUNTABLE_FILE (no file system: nothing was formatted);
+ * _CLOSED, _NOT_CONNECTED, _TIMED_OUT (30 s) as for launches. */
+typedef struct {
+  char *mountpoint, *fs_type, *message;
+  guint64 total_bytes, free_bytes;
+} TandemGuestMount;
+void tandem_guest_mount_free(TandemGuestMount *mount);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TandemGuestMount, tandem_guest_mount_free)
+
+void tandem_guest_link_mount_async(TandemGuestLink *self, const char *serial,
+                                   const char *label, gboolean read_only,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+/* Transfer full. */
+TandemGuestMount *tandem_guest_link_mount_finish(TandemGuestLink *self,
+                                                 GAsyncResult *result,
+                                                 GError **error);
+/* UNMOUNT: the agent flushes and unmounts the disk's file system. A busy
+ * one is refused (G_IO_ERROR_BUSY, the message naming the programs that
+ * hold it) unless @force (flushed, then detached lazily). A disk that was
+ * never mounted is G_IO_ERROR_NOT_FOUND. */
+void tandem_guest_link_unmount_async(TandemGuestLink *self,
+                                     const char *serial, gboolean force,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
+gboolean tandem_guest_link_unmount_finish(TandemGuestLink *self,
+                                          GAsyncResult *result,
+                                          GError **error);
 /* Round-trip time of the last heartbeat, in microseconds (0: none yet). */
 guint64 tandem_guest_link_get_rtt_us(TandemGuestLink *self);
 

@@ -479,3 +479,331 @@ gboolean tandem_qmp_block_stream_finish(TandemQmpClient *client,
   return tandem_qmp_call_finish_boolean(client, result,
                                         tandem_qmp_block_stream_async, error);
 }
+
+/* --- Network disks ------------------------------------------------------ */
+
+#define NBD_DEFAULT_PORT 10809
+#define ISCSI_DEFAULT_PORT 3260
+
+void tandem_qmp_blockdev_add_nbd_async(TandemQmpClient *client,
+                                       const TandemQmpNbdBlockdev *nbd,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data) {
+  g_return_if_fail(nbd != NULL && nbd->node_name != NULL);
+  g_return_if_fail(nbd->unix_path != NULL || nbd->host != NULL);
+
+  /* SocketAddress, flat: "inet" takes its port as a string. */
+  JsonObject *server = json_object_new();
+  if (nbd->unix_path) {
+    json_object_set_string_member(server, "type", "unix");
+    json_object_set_string_member(server, "path", nbd->unix_path);
+  } else {
+    g_autofree char *port = g_strdup_printf(
+        "%u", nbd->port ? (guint)nbd->port : NBD_DEFAULT_PORT);
+    json_object_set_string_member(server, "type", "inet");
+    json_object_set_string_member(server, "host", nbd->host);
+    json_object_set_string_member(server, "port", port);
+  }
+  JsonObject *args = json_object_new();
+  json_object_set_string_member(args, "driver", "nbd");
+  json_object_set_string_member(args, "node-name", nbd->node_name);
+  json_object_set_object_member(args, "server", server);
+  if (nbd->export_name)
+    json_object_set_string_member(args, "export", nbd->export_name);
+  json_object_set_boolean_member(args, "read-only", nbd->read_only);
+  json_object_set_int_member(args, "reconnect-delay", nbd->reconnect_delay);
+  if (nbd->open_timeout)
+    json_object_set_int_member(args, "open-timeout", nbd->open_timeout);
+  tandem_qmp_call_async(client, "blockdev-add", args, -1, NULL, NULL,
+                        tandem_qmp_blockdev_add_nbd_async, cancellable,
+                        callback, user_data);
+}
+
+void tandem_qmp_blockdev_add_iscsi_async(TandemQmpClient *client,
+                                         const TandemQmpIscsiBlockdev *iscsi,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data) {
+  g_return_if_fail(iscsi != NULL && iscsi->node_name != NULL);
+  g_return_if_fail(iscsi->host != NULL && iscsi->target != NULL);
+
+  /* "portal" is "HOST:PORT", an IPv6 address in brackets. */
+  guint port = iscsi->port ? iscsi->port : ISCSI_DEFAULT_PORT;
+  g_autofree char *portal =
+      strchr(iscsi->host, ':')
+          ? g_strdup_printf("[%s]:%u", iscsi->host, port)
+          : g_strdup_printf("%s:%u", iscsi->host, port);
+  JsonObject *args = json_object_new();
+  json_object_set_string_member(args, "driver", "iscsi");
+  json_object_set_string_member(args, "node-name", iscsi->node_name);
+  json_object_set_string_member(args, "transport", "tcp");
+  json_object_set_string_member(args, "portal", portal);
+  json_object_set_string_member(args, "target", iscsi->target);
+  json_object_set_int_member(args, "lun", iscsi->lun);
+  if (iscsi->initiator_name)
+    json_object_set_string_member(args, "initiator-name",
+                                  iscsi->initiator_name);
+  json_object_set_boolean_member(args, "read-only", iscsi->read_only);
+  tandem_qmp_call_async(client, "blockdev-add", args, -1, NULL, NULL,
+                        tandem_qmp_blockdev_add_iscsi_async, cancellable,
+                        callback, user_data);
+}
+
+gboolean tandem_qmp_blockdev_add_finish(TandemQmpClient *client,
+                                        GAsyncResult *result, GError **error) {
+  g_return_val_if_fail(G_IS_TASK(result), FALSE);
+  gpointer tag = g_task_get_source_tag(G_TASK(result));
+  g_return_val_if_fail(tag == tandem_qmp_blockdev_add_nbd_async ||
+                           tag == tandem_qmp_blockdev_add_iscsi_async,
+                       FALSE);
+  return tandem_qmp_call_finish_boolean(client, result, tag, error);
+}
+
+void tandem_qmp_blockdev_del_async(TandemQmpClient *client,
+                                   const char *node_name,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data) {
+  g_return_if_fail(node_name != NULL);
+  JsonObject *args = json_object_new();
+  json_object_set_string_member(args, "node-name", node_name);
+  tandem_qmp_call_async(client, "blockdev-del", args, -1, NULL, NULL,
+                        tandem_qmp_blockdev_del_async, cancellable, callback,
+                        user_data);
+}
+
+gboolean tandem_qmp_blockdev_del_finish(TandemQmpClient *client,
+                                        GAsyncResult *result, GError **error) {
+  return tandem_qmp_call_finish_boolean(client, result,
+                                        tandem_qmp_blockdev_del_async, error);
+}
+
+/* Indexed by TandemQmpDiskDriver. */
+static const char *const disk_drivers[] = {
+    [TANDEM_QMP_DISK_NVME] = "nvme",
+    [TANDEM_QMP_DISK_VIRTIO] = "virtio-blk-pci",
+};
+
+void tandem_qmp_device_add_disk_async(TandemQmpClient *client,
+                                      const TandemQmpDiskDevice *disk,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data) {
+  g_return_if_fail(disk != NULL);
+  g_return_if_fail((guint)disk->driver < G_N_ELEMENTS(disk_drivers));
+  g_return_if_fail(disk->id && disk->bus && disk->drive);
+  /* QEMU 7.2's nvme refuses to start without a serial. */
+  g_return_if_fail(disk->serial || disk->driver != TANDEM_QMP_DISK_NVME);
+
+  JsonObject *args = json_object_new();
+  json_object_set_string_member(args, "driver", disk_drivers[disk->driver]);
+  json_object_set_string_member(args, "id", disk->id);
+  json_object_set_string_member(args, "bus", disk->bus);
+  json_object_set_string_member(args, "drive", disk->drive);
+  if (disk->serial)
+    json_object_set_string_member(args, "serial", disk->serial);
+  tandem_qmp_call_async(client, "device_add", args, -1, NULL, NULL,
+                        tandem_qmp_device_add_disk_async, cancellable,
+                        callback, user_data);
+}
+
+gboolean tandem_qmp_device_add_finish(TandemQmpClient *client,
+                                      GAsyncResult *result, GError **error) {
+  return tandem_qmp_call_finish_boolean(
+      client, result, tandem_qmp_device_add_disk_async, error);
+}
+
+static JsonObject *device_id_arguments(const char *id) {
+  JsonObject *args = json_object_new();
+  json_object_set_string_member(args, "id", id);
+  return args;
+}
+
+void tandem_qmp_device_del_async(TandemQmpClient *client, const char *id,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data) {
+  g_return_if_fail(id != NULL);
+  tandem_qmp_call_async(client, "device_del", device_id_arguments(id), -1,
+                        NULL, NULL, tandem_qmp_device_del_async, cancellable,
+                        callback, user_data);
+}
+
+gboolean tandem_qmp_device_del_finish(TandemQmpClient *client,
+                                      GAsyncResult *result, GError **error) {
+  return tandem_qmp_call_finish_boolean(client, result,
+                                        tandem_qmp_device_del_async, error);
+}
+
+gboolean tandem_qmp_device_deleted_event_is(JsonObject *untrusted_data,
+                                            const char *id) {
+  g_return_val_if_fail(id != NULL, FALSE);
+  JsonNode *n =
+      untrusted_data ? json_object_get_member(untrusted_data, "device") : NULL;
+  return n && JSON_NODE_HOLDS_VALUE(n) &&
+         json_node_get_value_type(n) == G_TYPE_STRING &&
+         g_str_equal(json_node_get_string(n), id);
+}
+
+/* device_del and its DEVICE_DELETED event. The event handler is connected
+ * before the command is sent, so that an event QEMU sends ahead of its
+ * reply is seen; the task completes once both are in, or at the first
+ * failure. */
+typedef struct {
+  TandemQmpClient *client; /* not owned: the task holds it */
+  char *id;
+  gboolean replied, deleted, completed;
+  gulong event_handler, disconnected_handler;
+  GSource *timeout;
+  GSource *cancel;
+} DeviceDelWait;
+
+static void device_del_wait_stop(DeviceDelWait *w) {
+  g_clear_signal_handler(&w->event_handler, w->client);
+  g_clear_signal_handler(&w->disconnected_handler, w->client);
+  if (w->timeout) {
+    g_source_destroy(w->timeout);
+    g_clear_pointer(&w->timeout, g_source_unref);
+  }
+  if (w->cancel) {
+    g_source_destroy(w->cancel);
+    g_clear_pointer(&w->cancel, g_source_unref);
+  }
+}
+
+static void device_del_wait_free(DeviceDelWait *w) {
+  device_del_wait_stop(w);
+  g_free(w->id);
+  g_free(w);
+}
+
+/* Completes @task with @error (taken), or TRUE when NULL; once. Drops
+ * the reference the waiting held. */
+static void device_del_wait_complete(GTask *task, GError *error) {
+  DeviceDelWait *w = g_task_get_task_data(task);
+  if (w->completed) {
+    g_clear_error(&error);
+    return;
+  }
+  w->completed = TRUE;
+  device_del_wait_stop(w);
+  if (error)
+    g_task_return_error(task, error);
+  else
+    g_task_return_boolean(task, TRUE);
+  g_object_unref(task);
+}
+
+static void device_del_wait_check(GTask *task) {
+  DeviceDelWait *w = g_task_get_task_data(task);
+  if (w->replied && w->deleted)
+    device_del_wait_complete(task, NULL);
+}
+
+static void on_device_deleted(TandemQmpClient *client, const char *name,
+                              JsonObject *data, gint64 timestamp_us,
+                              gpointer user_data) {
+  GTask *task = user_data;
+  DeviceDelWait *w = g_task_get_task_data(task);
+  if (!tandem_qmp_device_deleted_event_is(data, w->id))
+    return;
+  w->deleted = TRUE;
+  device_del_wait_check(task);
+}
+
+static void on_wait_disconnected(TandemQmpClient *client,
+                                 const GError *reason, gpointer user_data) {
+  device_del_wait_complete(
+      user_data, g_error_new(TANDEM_QMP_ERROR, TANDEM_QMP_ERROR_DISCONNECTED,
+                             "QEMU's monitor connection closed: %s",
+                             reason ? reason->message : "no reason"));
+}
+
+static gboolean on_wait_timeout(gpointer user_data) {
+  GTask *task = user_data;
+  DeviceDelWait *w = g_task_get_task_data(task);
+  device_del_wait_complete(
+      task, g_error_new(G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                        "Device “%s” was not removed in time: the guest did "
+                        "not release it", w->id));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean on_wait_cancelled(GCancellable *cancellable,
+                                  gpointer user_data) {
+  GError *error = NULL;
+  g_cancellable_set_error_if_cancelled(cancellable, &error);
+  device_del_wait_complete(user_data, error);
+  return G_SOURCE_REMOVE;
+}
+
+static void on_device_del_replied(GObject *source, GAsyncResult *result,
+                                  gpointer user_data) {
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  if (!tandem_qmp_device_del_finish(TANDEM_QMP_CLIENT(source), result,
+                                    &error)) {
+    device_del_wait_complete(task, error);
+    return;
+  }
+  DeviceDelWait *w = g_task_get_task_data(task);
+  w->replied = TRUE;
+  device_del_wait_check(task);
+}
+
+void tandem_qmp_device_del_wait_async(TandemQmpClient *client,
+                                      const char *id, guint timeout_ms,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data) {
+  g_return_if_fail(TANDEM_IS_QMP_CLIENT(client));
+  g_return_if_fail(id != NULL);
+
+  GTask *task = g_task_new(client, cancellable, callback, user_data);
+  g_task_set_source_tag(task, tandem_qmp_device_del_wait_async);
+  DeviceDelWait *w = g_new0(DeviceDelWait, 1);
+  w->client = client;
+  w->id = g_strdup(id);
+  g_task_set_task_data(task, w, (GDestroyNotify)device_del_wait_free);
+
+  if (!tandem_qmp_client_is_connected(client)) {
+    g_task_return_new_error(task, TANDEM_QMP_ERROR,
+                            TANDEM_QMP_ERROR_DISCONNECTED,
+                            "QEMU's monitor connection is closed");
+    g_object_unref(task);
+    return;
+  }
+  w->event_handler = g_signal_connect(client, "event::DEVICE_DELETED",
+                                      G_CALLBACK(on_device_deleted), task);
+  w->disconnected_handler = g_signal_connect(
+      client, "disconnected", G_CALLBACK(on_wait_disconnected), task);
+  GMainContext *context = g_task_get_context(task);
+  w->timeout = g_timeout_source_new(timeout_ms ? timeout_ms
+                                               : TANDEM_QMP_DEFAULT_TIMEOUT_MS);
+  g_source_set_callback(w->timeout, on_wait_timeout, task, NULL);
+  g_source_attach(w->timeout, context);
+  if (cancellable) {
+    w->cancel = g_cancellable_source_new(cancellable);
+    g_source_set_callback(w->cancel, G_SOURCE_FUNC(on_wait_cancelled), task,
+                          NULL);
+    g_source_attach(w->cancel, context);
+  }
+  /* Two references: the one from g_task_new() is the waiting's (the
+   * handlers' and sources'), dropped on completion; the call holds another
+   * until it ends, maybe later. The cancellable also ends the call, should
+   * the reply not be in yet; whichever sees the cancellation first
+   * completes the task. */
+  tandem_qmp_device_del_async(client, id, cancellable, on_device_del_replied,
+                              g_object_ref(task));
+}
+
+gboolean tandem_qmp_device_del_wait_finish(TandemQmpClient *client,
+                                           GAsyncResult *result,
+                                           GError **error) {
+  g_return_val_if_fail(g_task_is_valid(result, client), FALSE);
+  g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) ==
+                           tandem_qmp_device_del_wait_async,
+                       FALSE);
+  return g_task_propagate_boolean(G_TASK(result), error);
+}

@@ -240,4 +240,153 @@ void tandem_qmp_block_stream_async(TandemQmpClient *client,
 gboolean tandem_qmp_block_stream_finish(TandemQmpClient *client,
                                         GAsyncResult *result, GError **error);
 
+/* --- Network disks: blockdev-add, blockdev-del, device_add, device_del --- */
+
+/* A block node on an NBD export (blockdev-add, driver "nbd"). Strings are
+ * borrowed for the call. */
+typedef struct {
+  const char *node_name;
+  /* The server's UNIX socket (server type "unix"), or NULL for TCP (type
+   * "inet", @host and @port). */
+  const char *unix_path;
+  const char *host; /* when @unix_path is NULL: a name or an address */
+  guint16 port;     /* when @unix_path is NULL; 0: NBD's 10809 */
+  const char *export_name; /* "export"; NULL: the server's default ("") */
+  gboolean read_only;
+  /* "reconnect-delay", seconds: after the connection is lost, requests wait
+   * this long for a reconnection before failing (0: fail at once; QEMU
+   * keeps reconnecting either way). QEMU 7.2 retries about 1, 3, 7 and 15 s
+   * after a loss, doubling up to 16 s: a server back within the delay may
+   * still be found too late. */
+  guint reconnect_delay;
+  /* "open-timeout", seconds, sent only when not 0: how long blockdev-add
+   * keeps trying to connect. With 0 QEMU tries once and does not bound that
+   * try: a server that accepts the connection but never answers (qemu-nbd
+   * already serving its limit of clients, by default one) blocks every QMP
+   * monitor of QEMU until it answers (seen with QEMU 7.2), and this call
+   * fails with TANDEM_QMP_ERROR_TIMEOUT while QEMU stays stuck. A non-zero
+   * value also blocks QMP that long when the server stays unreachable. */
+  guint open_timeout;
+} TandemQmpNbdBlockdev;
+
+/* Adds the node, connected to the export: GENERIC when the server is
+ * unreachable, has no such export, or @node_name is taken; then nothing is
+ * added. Read-only nodes suit exports served read-only. QEMU 7.2 reports
+ * neither a lost connection nor a reconnection (no event, nothing in
+ * query-block): watch the server yourself. Finish with
+ * tandem_qmp_blockdev_add_finish(). */
+void tandem_qmp_blockdev_add_nbd_async(TandemQmpClient *client,
+                                       const TandemQmpNbdBlockdev *nbd,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data);
+
+/* A block node on an iSCSI LUN (blockdev-add, driver "iscsi", transport
+ * "tcp", no CHAP). Strings are borrowed for the call. */
+typedef struct {
+  const char *node_name;
+  const char *host; /* the portal's name or address (IPv6 without [ ]) */
+  guint16 port;     /* 0: iSCSI's 3260 */
+  const char *target; /* the target's IQN, "iqn.2004-04.com.example:disk" */
+  guint lun;
+  gboolean read_only;
+  const char *initiator_name; /* "initiator-name", or NULL: QEMU's own */
+} TandemQmpIscsiBlockdev;
+
+/* Adds the node, logged in to the LUN; GENERIC when that fails (then
+ * nothing is added). QEMU's libiscsi connects while QMP waits. Finish with
+ * tandem_qmp_blockdev_add_finish(). */
+void tandem_qmp_blockdev_add_iscsi_async(TandemQmpClient *client,
+                                         const TandemQmpIscsiBlockdev *iscsi,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+
+/* Finishes either blockdev-add above. */
+gboolean tandem_qmp_blockdev_add_finish(TandemQmpClient *client,
+                                        GAsyncResult *result, GError **error);
+
+/* Removes node @node_name, added with blockdev-add, and closes its
+ * connection. GENERIC when there is no such node or a device still uses
+ * it (remove the device first, and wait for DEVICE_DELETED). */
+void tandem_qmp_blockdev_del_async(TandemQmpClient *client,
+                                   const char *node_name,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean tandem_qmp_blockdev_del_finish(TandemQmpClient *client,
+                                        GAsyncResult *result, GError **error);
+
+typedef enum {
+  TANDEM_QMP_DISK_NVME,   /* "nvme": an NVMe controller, one namespace */
+  TANDEM_QMP_DISK_VIRTIO, /* "virtio-blk-pci" */
+} TandemQmpDiskDriver;
+
+/* A disk device for the guest on a block node. Strings are borrowed for
+ * the call. */
+typedef struct {
+  TandemQmpDiskDriver driver;
+  const char *id;    /* the device's id, for device_del and DEVICE_DELETED */
+  /* The id of a free pcie-root-port: q35's pcie.0 refuses hot-plug. QEMU
+   * 7.2 does not refuse a second device on a root port that has one (seen
+   * with nvme): keeping one disk per port is the caller's job. */
+  const char *bus;
+  const char *drive; /* the block node's name */
+  /* "serial": what the guest sees as the disk's serial number
+   * (/dev/disk/by-id). Required for NVMe (QEMU: "serial property not
+   * set"), whose serial field holds 20 bytes; NULL leaves a virtio disk
+   * without one. */
+  const char *serial;
+} TandemQmpDiskDevice;
+
+/* Plugs the disk in (device_add); finish with
+ * tandem_qmp_device_add_finish(). Neither device has a "read-only"
+ * property in QEMU 7.2: a disk is read-only when its node is. GENERIC
+ * when the bus or node does not exist, the id is taken, or a device
+ * already writes to the node. */
+void tandem_qmp_device_add_disk_async(TandemQmpClient *client,
+                                      const TandemQmpDiskDevice *disk,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+gboolean tandem_qmp_device_add_finish(TandemQmpClient *client,
+                                      GAsyncResult *result, GError **error);
+
+/* Asks the guest to release device @id (device_del). Returns when QEMU has
+ * passed the request on, not when the device is gone: that is the
+ * DEVICE_DELETED event, sent once the guest OS has acknowledged, maybe
+ * never. DEVICE_NOT_FOUND for an unknown id; GENERIC while an earlier
+ * request for @id is still pending. */
+void tandem_qmp_device_del_async(TandemQmpClient *client, const char *id,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gboolean tandem_qmp_device_del_finish(TandemQmpClient *client,
+                                      GAsyncResult *result, GError **error);
+
+/* device_del, then waiting for the DEVICE_DELETED event of @id, the two
+ * together bounded by @timeout_ms (0: TANDEM_QMP_DEFAULT_TIMEOUT_MS). An
+ * event that comes before the reply counts. TRUE once both came; the
+ * device_del error; G_IO_ERROR_TIMED_OUT when the event did not come in
+ * time (the request stays pending in QEMU: the device may still go later,
+ * and device_del again fails with GENERIC); G_IO_ERROR_CANCELLED;
+ * TANDEM_QMP_ERROR_DISCONNECTED when the connection ends first. A guest's
+ * PCIe hot-plug driver may take seconds (Linux waits 5 s after QEMU's
+ * simulated button press), so allow more than that. */
+void tandem_qmp_device_del_wait_async(TandemQmpClient *client,
+                                      const char *id, guint timeout_ms,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+gboolean tandem_qmp_device_del_wait_finish(TandemQmpClient *client,
+                                           GAsyncResult *result,
+                                           GError **error);
+
+/* Whether the "data" of a DEVICE_DELETED event (may be NULL, as the
+ * client's "event" signal passes it) is about device @id: its "device"
+ * member is @id. QEMU may also send one for a device's QOM child without
+ * an id (virtio-blk-pci's "virtio-backend"): a "path" and no "device". */
+gboolean tandem_qmp_device_deleted_event_is(JsonObject *untrusted_data,
+                                            const char *id);
+
 G_END_DECLS

@@ -12,6 +12,8 @@ G_DEFINE_QUARK(tandem-vmm-error-quark, tandem_vmm_error)
 #define GROUP_SNAPSHOTS "Snapshots"
 #define GROUP_LIMITS "Limits"
 #define DISK_PREFIX "Disk "
+#define STORAGE_PREFIX "Storage "
+#define MAX_URI 8192
 
 gboolean tandem_vm_name_is_valid(const char *name) {
   size_t len = name ? strlen(name) : 0;
@@ -44,6 +46,47 @@ const char *tandem_accel_to_string(TandemAccel accel) {
   }
 }
 
+gboolean tandem_vm_attachment_name_is_valid(const char *name) {
+  size_t n = name ? strlen(name) : 0;
+  if (n == 0 || n > 32 || name[0] == '.' || name[0] == '-')
+    return FALSE;
+  for (size_t i = 0; i < n; i++)
+    if (!g_ascii_isalnum(name[i]) && !strchr("._-", name[i]))
+      return FALSE;
+  return TRUE;
+}
+
+TandemVmAttachment *tandem_vm_attachment_new(const char *name,
+                                             const char *uri,
+                                             const char *bus,
+                                             gboolean read_only) {
+  TandemVmAttachment *a = g_new0(TandemVmAttachment, 1);
+  a->name = g_strdup(name);
+  a->uri = g_strdup(uri);
+  a->bus = g_strdup(bus);
+  a->read_only = read_only;
+  return a;
+}
+
+void tandem_vm_attachment_free(TandemVmAttachment *a) {
+  if (!a)
+    return;
+  g_free(a->name);
+  g_free(a->uri);
+  g_free(a->bus);
+  g_free(a);
+}
+
+TandemVmAttachment *tandem_vm_config_find_attachment(const TandemVmConfig *c,
+                                                     const char *name) {
+  for (guint i = 0; i < c->attachments->len; i++) {
+    TandemVmAttachment *a = c->attachments->pdata[i];
+    if (!g_strcmp0(a->name, name))
+      return a;
+  }
+  return NULL;
+}
+
 static void disk_free(TandemVmDisk *d) {
   g_free(d->name);
   g_free(d->path);
@@ -61,6 +104,8 @@ TandemVmConfig *tandem_vm_config_new(const char *name) {
   c->hotplug_ports = 4;
   c->snapshot_keep = TANDEM_VM_DEFAULT_SNAPSHOT_KEEP;
   c->disks = g_ptr_array_new_with_free_func((GDestroyNotify)disk_free);
+  c->attachments = g_ptr_array_new_with_free_func(
+      (GDestroyNotify)tandem_vm_attachment_free);
   return c;
 }
 
@@ -74,6 +119,7 @@ void tandem_vm_config_free(TandemVmConfig *c) {
   g_free(c->image);
   g_free(c->image_format);
   g_ptr_array_unref(c->disks);
+  g_ptr_array_unref(c->attachments);
   g_free(c);
 }
 
@@ -330,6 +376,42 @@ static gboolean parse_disk_group(const Parser *p, TandemVmConfig *c,
   return TRUE;
 }
 
+static gboolean parse_storage_group(const Parser *p, TandemVmConfig *c,
+                                    const char *group, GError **error) {
+  static const char *const keys[] = {"URI", "Bus", "ReadOnly", NULL};
+  const char *name = group + strlen(STORAGE_PREFIX);
+  if (!tandem_vm_attachment_name_is_valid(name))
+    return fail(error, p, "network disk name “%s” in [%s] is not valid: use "
+                "1 to 32 letters, digits, ., - and _, not starting with . "
+                "or -", name, group);
+  if (!check_keys(p, group, keys, error))
+    return FALSE;
+  if (tandem_vm_config_find_attachment(c, name))
+    return fail(error, p, "[%s] appears twice", group);
+  if (c->attachments->len >= TANDEM_VM_MAX_ATTACHMENTS)
+    return fail(error, p, "more than %d network disks",
+                TANDEM_VM_MAX_ATTACHMENTS);
+  g_autofree char *uri = get_string(p, group, "URI");
+  if (!uri || strlen(uri) > MAX_URI)
+    return fail(error, p, "[%s] needs URI= (nbd://HOST/EXPORT, "
+                "nbd+unix:///EXPORT?socket=PATH or iscsi://HOST/TARGET/LUN)",
+                group);
+  g_autofree char *bus = get_string(p, group, "Bus");
+  if (bus && !g_str_equal(bus, "nvme") && !g_str_equal(bus, "virtio"))
+    return fail(error, p, "Bus in [%s] must be nvme or virtio, not “%s”",
+                group, bus);
+  gboolean ro = FALSE;
+  if (g_key_file_has_key(p->kf, group, "ReadOnly", NULL)) {
+    g_autoptr(GError) local = NULL;
+    ro = g_key_file_get_boolean(p->kf, group, "ReadOnly", &local);
+    if (local)
+      return fail(error, p, "ReadOnly in [%s] must be true or false", group);
+  }
+  g_ptr_array_add(c->attachments,
+                  tandem_vm_attachment_new(name, uri, bus ? bus : "nvme", ro));
+  return TRUE;
+}
+
 static gboolean get_duration(const Parser *p, const char *key,
                              guint64 min, guint64 *out, GError **error) {
   g_autofree char *text = get_string(p, GROUP_SNAPSHOTS, key);
@@ -425,9 +507,12 @@ TandemVmConfig *tandem_vm_config_parse(const char *name, const char *data,
       continue;
     if (g_str_has_prefix(*g, DISK_PREFIX))
       ok = parse_disk_group(&p, c, *g, error);
+    else if (g_str_has_prefix(*g, STORAGE_PREFIX))
+      ok = parse_storage_group(&p, c, *g, error);
     else
       ok = fail(error, &p, "unknown section [%s]; the sections are [VM], "
-                "[Boot], [Snapshots], [Limits] and [Disk NAME]", *g);
+                "[Boot], [Snapshots], [Limits], [Disk NAME] and "
+                "[Storage NAME]", *g);
     if (!ok)
       return NULL;
   }
@@ -512,6 +597,13 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
     g_key_file_set_string(kf, group, "Path", d->path);
     g_key_file_set_string(kf, group, "Format", d->format);
     g_key_file_set_boolean(kf, group, "ReadOnly", d->read_only);
+  }
+  for (guint i = 0; i < c->attachments->len; i++) {
+    TandemVmAttachment *a = c->attachments->pdata[i];
+    g_autofree char *group = g_strconcat(STORAGE_PREFIX, a->name, NULL);
+    g_key_file_set_string(kf, group, "URI", a->uri);
+    g_key_file_set_string(kf, group, "Bus", a->bus);
+    g_key_file_set_boolean(kf, group, "ReadOnly", a->read_only);
   }
   /* A schedule turned off keeps its Keep and MaxAge for the next time. */
   if (c->snapshot_every) {

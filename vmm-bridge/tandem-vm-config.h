@@ -7,6 +7,9 @@
  *   [Boot]      Kernel=  Initrd=  CommandLine=      (boot a kernel), or
  *               Image=  ImageFormat=qcow2|raw       (boot a disk image)
  *   [Disk NAME] Path=  Format=qcow2|raw  ReadOnly=false   (data disks)
+ *   [Storage NAME] URI=  Bus=nvme|virtio  ReadOnly=false
+ *               (network disks attached while it runs: storage/, written
+ *               by tandemctl storage attach, attached again at each start)
  *   [Snapshots] Every=30m  Keep=10  MaxAge=7d   (scheduled snapshots; off
  *               without Every)  Method=auto|live|paused
  *               QueueSize=256M  Compression=1   (the RAM queue, zstd level)
@@ -47,6 +50,15 @@ typedef struct {
   gboolean read_only;
 } TandemVmDisk;
 
+/* A network disk (storage/tandem-disk-manager.h). The address is checked
+ * where it is used: a bad one makes that attachment fail, not the VM. */
+typedef struct {
+  char *name;        /* tandem_vm_attachment_name_is_valid() */
+  char *uri;         /* as the user wrote it, at most 8192 bytes */
+  char *bus;         /* "nvme" or "virtio" */
+  gboolean read_only;
+} TandemVmAttachment;
+
 typedef struct {
   char *name;
   guint64 memory;    /* bytes */
@@ -74,6 +86,7 @@ typedef struct {
   char *kernel, *initrd, *cmdline; /* boot a kernel ... */
   char *image, *image_format;      /* ... or a disk image (absolute paths) */
   GPtrArray *disks;                /* TandemVmDisk */
+  GPtrArray *attachments;          /* TandemVmAttachment */
 } TandemVmConfig;
 
 #define TANDEM_VM_MIN_LIMIT (64ull << 10)
@@ -84,6 +97,19 @@ typedef struct {
 #define TANDEM_VM_MAX_CPUS 64
 #define TANDEM_VM_MAX_HOTPLUG_PORTS 16
 #define TANDEM_VM_MAX_DISKS 16
+#define TANDEM_VM_MAX_ATTACHMENTS TANDEM_VM_MAX_HOTPLUG_PORTS
+
+/* Attachment names: 1..32 characters of [A-Za-z0-9._-], not starting with
+ * '.' or '-' (they name the guest's mount point). */
+gboolean tandem_vm_attachment_name_is_valid(const char *name);
+TandemVmAttachment *tandem_vm_attachment_new(const char *name,
+                                             const char *uri,
+                                             const char *bus,
+                                             gboolean read_only);
+void tandem_vm_attachment_free(TandemVmAttachment *a);
+/* @c's attachment @name, or NULL. */
+TandemVmAttachment *tandem_vm_config_find_attachment(const TandemVmConfig *c,
+                                                     const char *name);
 
 /* Defaults: 1 GiB, 2 CPUs, auto accelerator, SPICE, 4 hot-plug ports. */
 TandemVmConfig *tandem_vm_config_new(const char *name);

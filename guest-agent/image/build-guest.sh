@@ -36,6 +36,10 @@
 #                                  unmount while busy, unmount (unless keep);
 #                                  "TANDEM-GUEST: mountcheck ..." lines, then
 #                                  "TANDEM-GUEST: mountcheck done"
+#   tandem.diskwrite=1             (tests) write files on attached disks that
+#                                  ask for it (see the session script)
+#   tandem.fio=SECONDS:SIZE        (benchmarks) run fio on disks that ask for
+#                                  it (see the session script)
 #
 # --agent PATH copies a tandem-agent binary (and its libraries) in as
 # /usr/bin/tandem-agent; the session starts it once X is ready.
@@ -847,6 +851,92 @@ if [ -n "$mountcheck" ] && command -v tandem-mount >/dev/null 2>&1; then
     if [ -e "$mp" ]; then m "mount point left: $mp"; else m "mount point removed"; fi
   done
   say "mountcheck done"
+fi
+
+# tandem.fio=SECONDS:SIZE: (benchmarks, tests/bench/bench-storage.sh)
+# mounts the VM's local disks "tools" (fio with its libraries and loader)
+# read-only and "local" read-write through the mount service, then in each
+# /media/tandem/NAME holding "fio-request" runs four fio jobs there:
+# sequential read and write (1 MiB) and random read and write (4 KiB),
+# direct I/O, libaio, queue depth 16, SECONDS each on a SIZE file; prints
+# "fio NAME JOB TERSE-V3-LINE" per job and "fio NAME done".
+fio_opt=$(opt fio)
+if [ -n "$fio_opt" ]; then
+  (
+    rt=${fio_opt%%:*} size=${fio_opt#*:}
+    tandem-mount mount tools tools ro >/dev/null 2>&1
+    tandem-mount mount local local rw >/dev/null 2>&1
+    t=/media/tandem/tools
+    seen=" "
+    say "fio ready"
+    while :; do
+      for d in /media/tandem/*; do
+        [ -f "$d/fio-request" ] || continue
+        name=${d##*/}
+        case $seen in *" $name "*) continue ;; esac
+        seen="$seen$name "
+        for job in read:1M write:1M randread:4k randwrite:4k; do
+          out=$("$t/ld.so" --library-path "$t/lib" "$t/fio" \
+            --name="${job%%:*}" --directory="$d" --filename=fio.dat \
+            --size="$size" --runtime="$rt" --time_based --direct=1 \
+            --ioengine=libaio --iodepth=16 --rw="${job%%:*}" \
+            --bs="${job#*:}" --output-format=terse --terse-version=3 2>&1 |
+            tail -n 1)
+          say "fio $name ${job%%:*} $out"
+        done
+        rm -f "$d/fio.dat"
+        say "fio $name done"
+      done
+      sleep 0.5
+    done
+  ) &
+fi
+
+# tandem.diskwrite=1: (tests) watches the disks the host attaches. In each
+# /media/tandem/NAME holding "write-request" (a token) and no "guest-done",
+# once per token: writes small-1..8.txt ("TOKEN file I") and big.bin (16 MiB
+# of random bytes, 256 KiB at a time, each synced, 0.1 s apart: a write
+# that lasts long enough for a test to restart the server under it), then
+# guest-done, and says "diskwrite NAME done sha256=SUM" (or "failed").
+# With a file "hold" there too, a program (sleep) then keeps its working
+# directory on the disk, as an open file manager or shell would.
+if [ -n "$(opt diskwrite)" ]; then
+  (
+    seen=" "
+    while :; do
+      for d in /media/tandem/*; do
+        [ -f "$d/write-request" ] && [ ! -e "$d/guest-done" ] || continue
+        name=${d##*/}
+        token=$(head -c 64 "$d/write-request")
+        case $seen in *" $name:$token "*) continue ;; esac
+        seen="$seen$name:$token "
+        say "diskwrite $name start"
+        i=1 ok=1
+        while [ $i -le 8 ]; do
+          echo "$token file $i" >"$d/small-$i.txt" || ok=
+          i=$((i + 1))
+        done
+        : >"$d/big.bin" || ok=
+        j=0
+        while [ -n "$ok" ] && [ $j -lt 64 ]; do
+          dd if=/dev/urandom bs=262144 count=1 2>/dev/null >>"$d/big.bin" &&
+            sync || ok=
+          sleep 0.1
+          j=$((j + 1))
+        done
+        if [ -n "$ok" ] && echo "$token" >"$d/guest-done" && sync; then
+          say "diskwrite $name done sha256=$(sha256sum <"$d/big.bin" | cut -d' ' -f1)"
+        else
+          say "diskwrite $name failed"
+        fi
+        if [ -f "$d/hold" ]; then
+          (cd "$d" && exec sleep 3600) </dev/null >/dev/null 2>&1 &
+          say "diskwrite $name held by sleep (pid $!)"
+        fi
+      done
+      sleep 0.5
+    done
+  ) &
 fi
 
 case $debug in

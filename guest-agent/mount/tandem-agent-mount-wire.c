@@ -88,8 +88,20 @@ char *tandem_mount_result_format(const TandemMountResult *result) {
   /* Re-cleaned, so a result built by hand cannot break the line. */
   g_autoptr(TandemMountResult) r = tandem_mount_result_new(
       result->status, result->mountpoint, "%s", result->message);
-  return g_strdup_printf("%u\t%s\t%s\n", (unsigned)r->status, r->mountpoint,
-                         r->message);
+  tandem_mount_result_set_fs(r, result->fs_type, result->total_bytes,
+                             result->free_bytes);
+  return g_strdup_printf("%u\t%s\t%s\t%" G_GUINT64_FORMAT
+                         "\t%" G_GUINT64_FORMAT "\t%s\n",
+                         (unsigned)r->status, r->mountpoint, r->fs_type,
+                         r->total_bytes, r->free_bytes, r->message);
+}
+
+/* A decimal byte count as the reply carries it: digits only, no sign, no
+ * leading zeros, at most 2^63 - 1 (the protocol's u64 bound). */
+static gboolean parse_bytes(const char *s, guint64 *out) {
+  if (!g_ascii_isdigit(s[0]) || (s[0] == '0' && s[1]))
+    return FALSE;
+  return g_ascii_string_to_unsigned(s, 10, 0, G_MAXINT64, out, NULL);
 }
 
 TandemMountResult *tandem_mount_result_parse(const char *line,
@@ -102,9 +114,11 @@ TandemMountResult *tandem_mount_result_parse(const char *line,
     return NULL;
   }
   g_autofree char *body = g_strndup(line, n);
-  g_auto(GStrv) f = g_strsplit(body, "\t", 3);
-  guint64 status = 0;
-  if (g_strv_length(f) != 3 ||
+  /* STATUS MOUNTPOINT FSTYPE TOTAL FREE MESSAGE; the message may hold
+   * anything but a line break, tabs included. */
+  g_auto(GStrv) f = g_strsplit(body, "\t", 6);
+  guint64 status = 0, total = 0, avail = 0;
+  if (g_strv_length(f) != 6 || !g_ascii_isdigit(f[0][0]) ||
       !g_ascii_string_to_unsigned(f[0], 10, 0, TP_MOUNT_LAST, &status, NULL)) {
     invalid(error, "malformed reply");
     return NULL;
@@ -113,13 +127,22 @@ TandemMountResult *tandem_mount_result_parse(const char *line,
     invalid(error, "malformed mount point in the reply");
     return NULL;
   }
+  gboolean typed = *f[2] != '\0';
+  if ((typed && (status != TP_MOUNT_OK ||
+                 !tandem_mount_fs_type_is_valid(f[2]))) ||
+      !parse_bytes(f[3], &total) || !parse_bytes(f[4], &avail) ||
+      avail > total || (!typed && total != 0)) {
+    invalid(error, "malformed file system type or size in the reply");
+    return NULL;
+  }
   TandemMountResult *r =
-      tandem_mount_result_new((TpMountStatus)status, f[1], "%s", f[2]);
+      tandem_mount_result_new((TpMountStatus)status, f[1], "%s", f[5]);
   if (strcmp(r->mountpoint, f[1]) != 0) {
     tandem_mount_result_free(r);
     invalid(error, "malformed mount point in the reply");
     return NULL;
   }
+  tandem_mount_result_set_fs(r, f[2], total, avail);
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define MAX_ATTR 4096u /* sysfs attributes are at most a page */
@@ -454,6 +455,7 @@ TandemMountResult *tandem_mount_result_new(TpMountStatus status,
   g_autofree char *msg = g_strdup_vprintf(format, ap);
   va_end(ap);
   r->message = clean_text(msg, TP_MAX_MESSAGE_LEN);
+  r->fs_type = g_strdup("");
   return r;
 }
 
@@ -462,7 +464,46 @@ void tandem_mount_result_free(TandemMountResult *r) {
     return;
   g_free(r->mountpoint);
   g_free(r->message);
+  g_free(r->fs_type);
   g_free(r);
+}
+
+gboolean tandem_mount_fs_type_is_valid(const char *fs_type) {
+  size_t len = fs_type ? strlen(fs_type) : 0;
+  if (len == 0 || len > TP_MAX_FS_TYPE_LEN)
+    return FALSE;
+  for (const char *p = fs_type; *p; p++)
+    if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p))
+      return FALSE;
+  return TRUE;
+}
+
+void tandem_mount_result_set_fs(TandemMountResult *r, const char *fs_type,
+                                guint64 total_bytes, guint64 free_bytes) {
+  g_free(r->fs_type);
+  if (r->status != TP_MOUNT_OK || !tandem_mount_fs_type_is_valid(fs_type)) {
+    r->fs_type = g_strdup("");
+    r->total_bytes = r->free_bytes = 0;
+    return;
+  }
+  r->fs_type = g_strdup(fs_type);
+  r->total_bytes = total_bytes;
+  r->free_bytes = MIN(free_bytes, total_bytes);
+}
+
+/* The type and, from statvfs, the size and the space an unprivileged user
+ * may still fill of the file system mounted on @mountpoint. */
+static TandemMountResult *with_fs(TandemMountResult *r, const char *fs_type,
+                                  const char *mountpoint) {
+  struct statvfs sv;
+  guint64 total = 0, avail = 0;
+  if (statvfs(mountpoint, &sv) == 0) {
+    guint64 unit = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+    total = (guint64)sv.f_blocks * unit;
+    avail = (guint64)sv.f_bavail * unit;
+  }
+  tandem_mount_result_set_fs(r, fs_type, total, avail);
+  return r;
 }
 
 const char *tandem_mount_status_to_string(TpMountStatus status) {
@@ -471,6 +512,7 @@ const char *tandem_mount_status_to_string(TpMountStatus status) {
   case TP_MOUNT_NOT_FOUND: return "not-found";
   case TP_MOUNT_FAILED: return "failed";
   case TP_MOUNT_BUSY: return "busy";
+  case TP_MOUNT_NO_FILESYSTEM: return "no-filesystem";
   }
   return "failed";
 }
@@ -665,6 +707,7 @@ static int choose_source(const TandemMountConfig *c, GArray *devs,
   g_autofree guint8 *buf = g_malloc(TANDEM_MOUNT_PROBE_BYTES);
   int unmountable = -1;
   TandemFsType unmountable_type = TANDEM_FS_UNKNOWN;
+  gboolean read_all = TRUE; /* else it may be an I/O error, not a blank */
   /* Partitions first (index 1...), then the whole disk (index 0). */
   for (guint k = 1; k <= devs->len; k++) {
     guint i = k % devs->len;
@@ -673,6 +716,7 @@ static int choose_source(const TandemMountConfig *c, GArray *devs,
     g_autoptr(GError) error = NULL;
     gsize len = 0;
     if (!read_start(path, buf, &len, &error)) {
+      read_all = FALSE;
       g_string_append_printf(seen, "%s%s", seen->len ? "; " : "",
                              error->message);
       continue;
@@ -692,26 +736,30 @@ static int choose_source(const TandemMountConfig *c, GArray *devs,
                              "shows no partitions",
                              seen->len ? "; " : "", whole->name);
   }
+  /* Every device read and none mountable: the disk has no file system.
+   * Nothing was written to it. */
+  TpMountStatus none = read_all ? TP_MOUNT_NO_FILESYSTEM : TP_MOUNT_FAILED;
   if (unmountable >= 0) {
     const BlockDev *b = &g_array_index(devs, BlockDev, unmountable);
     *why = tandem_mount_result_new(
-        TP_MOUNT_FAILED, "",
+        none, "",
         "The disk with serial %s holds no file system to mount: /dev/%s is "
-        "%s. Format it (or a partition of it) with a file system first.",
+        "%s. Nothing was changed on it. Format it (or a partition of it) "
+        "with a file system first.",
         serial, b->name, tandem_fs_type_to_string(unmountable_type));
   } else if (devs->len > 1) {
     *why = tandem_mount_result_new(
-        TP_MOUNT_FAILED, "",
+        none, "",
         "None of the %u partitions of /dev/%s (serial %s) holds a file system "
         "this guest knows (ext2/3/4, vfat, exFAT, NTFS, XFS, Btrfs, ISO "
-        "9660)%s%s. Format one of them first.",
+        "9660)%s%s. Nothing was changed on it. Format one of them first.",
         devs->len - 1, whole->name, serial, seen->len ? ": " : "", seen->str);
   } else {
     *why = tandem_mount_result_new(
-        TP_MOUNT_FAILED, "",
+        none, "",
         "/dev/%s (serial %s) holds no file system this guest knows (ext2/3/4, "
-        "vfat, exFAT, NTFS, XFS, Btrfs, ISO 9660)%s%s. Format it first (a "
-        "new, empty disk is blank).",
+        "vfat, exFAT, NTFS, XFS, Btrfs, ISO 9660)%s%s. Nothing was changed "
+        "on it. Format it first (a new, empty disk is blank).",
         whole->name, serial, seen->len ? ": " : "", seen->str);
   }
   return -1;
@@ -760,10 +808,11 @@ TandemMountResult *tandem_mount_do_mount(const TandemMountConfig *c,
       if (!entry_is_dev(e, b, dev_path))
         continue;
       if (strcmp(e->mountpoint, mp) == 0)
-        return tandem_mount_result_new(TP_MOUNT_OK, mp,
-                                       "/dev/%s (serial %s) is already "
-                                       "mounted on %s.",
-                                       b->name, serial, mp);
+        return with_fs(tandem_mount_result_new(TP_MOUNT_OK, mp,
+                                               "/dev/%s (serial %s) is "
+                                               "already mounted on %s.",
+                                               b->name, serial, mp),
+                       e->fstype, mp);
       return tandem_mount_result_new(
           TP_MOUNT_FAILED, "",
           "/dev/%s (serial %s) is already mounted on %s: use that, or "
@@ -839,9 +888,12 @@ TandemMountResult *tandem_mount_do_mount(const TandemMountConfig *c,
     if (chown(mp, c->owner_uid, c->owner_gid) == 0)
       given = " Its empty top directory now belongs to the session user.";
   }
-  return tandem_mount_result_new(TP_MOUNT_OK, mp, "Mounted %s %s on %s.%s",
-                                 what, read_only ? "read-only" : "read-write",
-                                 mp, given);
+  return with_fs(tandem_mount_result_new(TP_MOUNT_OK, mp,
+                                         "Mounted %s %s on %s.%s", what,
+                                         read_only ? "read-only"
+                                                   : "read-write",
+                                         mp, given),
+                 tandem_fs_type_kernel_name(type), mp);
 }
 
 /* --- Unmount ------------------------------------------------------------- */
@@ -851,55 +903,159 @@ static gboolean path_within(const char *path, const char *dir) {
   return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static void add_user(GPtrArray *users, const char *proc_root,
-                     const char *pid) {
-  g_autofree char *dir = g_build_filename(proc_root, pid, NULL);
-  g_autofree char *comm = read_attr(dir, "comm");
-  if (comm)
-    g_strstrip(comm);
-  g_ptr_array_add(users, g_strdup_printf("%s (pid %s)",
-                                         comm && *comm ? comm : "?", pid));
+/* Whether the symbolic link @name in @dirfd points into @path. The link is
+ * read, never followed. */
+static gboolean link_within_at(int dirfd, const char *name, const char *path) {
+  char target[PATH_MAX];
+  ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
+  if (n <= 0)
+    return FALSE;
+  target[n] = '\0';
+  return path_within(target, path);
 }
 
-static gboolean link_within(const char *link, const char *path) {
-  g_autofree char *target = g_file_read_link(link, NULL);
-  return target && path_within(target, path);
+/* "comm (pid N)"; the name cut to what the kernel allows and cleaned. */
+static char *describe_process(int piddir, guint pid) {
+  char comm[64] = "";
+  int fd = openat(piddir, "comm", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = read(fd, comm, sizeof comm - 1);
+    comm[n > 0 ? n : 0] = '\0';
+    close(fd);
+  }
+  g_autofree char *name = clean_text(comm, 32);
+  g_strstrip(name);
+  return g_strdup_printf("%s (pid %u)", *name ? name : "?", pid);
 }
 
-GStrv tandem_mount_find_users(const char *proc_root, const char *path,
-                              guint max) {
-  GPtrArray *users = g_ptr_array_new();
-  g_autoptr(GPtrArray) pids = list_dir(proc_root);
-  for (guint i = 0; pids && i < pids->len && users->len < max; i++) {
-    const char *pid = pids->pdata[i];
-    if (!g_ascii_isdigit(pid[0]) || strspn(pid, "0123456789") != strlen(pid))
+static gint compare_pids(gconstpointer a, gconstpointer b) {
+  guint x = *(const guint *)a, y = *(const guint *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The processes under PROC_ROOT, by number, at most @max (*cut set if there
+ * are more); NULL if it cannot be read. */
+static GArray *list_pids(int procfd, guint max, gboolean *cut) {
+  int fd = dup(procfd);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    if (fd >= 0)
+      close(fd);
+    return NULL;
+  }
+  GArray *pids = g_array_new(FALSE, FALSE, sizeof(guint));
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    guint64 pid;
+    if (!g_ascii_isdigit(de->d_name[0]) ||
+        !g_ascii_string_to_unsigned(de->d_name, 10, 1, G_MAXINT, &pid, NULL))
       continue;
-    g_autofree char *dir = g_build_filename(proc_root, pid, NULL);
+    if (pids->len >= max) {
+      *cut = TRUE;
+      break;
+    }
+    guint v = (guint)pid;
+    g_array_append_val(pids, v);
+  }
+  closedir(d);
+  g_array_sort(pids, compare_pids);
+  return pids;
+}
+
+GStrv tandem_mount_scan_users(const char *proc_root, const char *path,
+                              const TandemProcScanLimits *limits,
+                              gboolean *incomplete) {
+  const TandemProcScanLimits defaults = TANDEM_PROC_SCAN_LIMITS_DEFAULT;
+  const TandemProcScanLimits *l = limits ? limits : &defaults;
+  GPtrArray *users = g_ptr_array_new();
+  gboolean cut = FALSE;
+  gint64 deadline = g_get_monotonic_time() + l->max_time_us;
+  guint entries = 0;
+  int procfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  g_autoptr(GArray) pids =
+      procfd >= 0 ? list_pids(procfd, l->max_processes, &cut) : NULL;
+  for (guint i = 0; pids && i < pids->len; i++) {
+    if (g_get_monotonic_time() > deadline || entries >= l->max_entries) {
+      cut = TRUE;
+      break;
+    }
+    guint pid = g_array_index(pids, guint, i);
+    char name[16];
+    g_snprintf(name, sizeof name, "%u", pid);
+    int piddir = openat(procfd, name,
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (piddir < 0)
+      continue; /* gone meanwhile, or not a directory */
     gboolean found = FALSE;
     static const char *const links[] = {"cwd", "root", "exe"};
     for (guint k = 0; k < G_N_ELEMENTS(links) && !found; k++) {
-      g_autofree char *l = g_build_filename(dir, links[k], NULL);
-      found = link_within(l, path);
+      entries++;
+      found = link_within_at(piddir, links[k], path);
     }
-    g_autofree char *fd_dir = g_build_filename(dir, "fd", NULL);
-    GDir *fds = found ? NULL : g_dir_open(fd_dir, 0, NULL);
-    const char *fd;
-    while (fds && !found && (fd = g_dir_read_name(fds))) {
-      g_autofree char *l = g_build_filename(fd_dir, fd, NULL);
-      found = link_within(l, path);
+    int fdfd = found ? -1
+                     : openat(piddir, "fd",
+                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *fds = fdfd >= 0 ? fdopendir(fdfd) : NULL;
+    if (!fds && fdfd >= 0)
+      close(fdfd);
+    struct dirent *de;
+    while (fds && !found && (de = readdir(fds))) {
+      if (de->d_name[0] == '.')
+        continue;
+      if (++entries > l->max_entries ||
+          ((entries & 63) == 0 && g_get_monotonic_time() > deadline)) {
+        cut = TRUE;
+        break;
+      }
+      found = link_within_at(dirfd(fds), de->d_name, path);
     }
     if (fds)
-      g_dir_close(fds);
-    if (found)
-      add_user(users, proc_root, pid);
+      closedir(fds);
+    if (found) {
+      if (users->len >= l->max_users) {
+        cut = TRUE; /* more than we name */
+        close(piddir);
+        break;
+      }
+      g_ptr_array_add(users, describe_process(piddir, pid));
+    }
+    close(piddir);
+    if (cut)
+      break;
   }
+  if (procfd >= 0)
+    close(procfd);
+  if (incomplete)
+    *incomplete = cut;
   g_ptr_array_add(users, NULL);
   return (GStrv)g_ptr_array_free(users, FALSE);
 }
 
-TandemMountResult *tandem_mount_do_unmount(const TandemMountConfig *c,
-                                           const char *serial,
-                                           gboolean lazy) {
+GStrv tandem_mount_find_users(const char *proc_root, const char *path,
+                              guint max) {
+  TandemProcScanLimits l = TANDEM_PROC_SCAN_LIMITS_DEFAULT;
+  l.max_users = max;
+  return tandem_mount_scan_users(proc_root, path, &l, NULL);
+}
+
+/* "in use by: a (pid 1), b (pid 2)", "and maybe others" when the scan was
+ * cut short; "" when it found nobody. */
+static char *users_text(const char *proc_root, const char *path) {
+  gboolean more = FALSE;
+  g_auto(GStrv) users = tandem_mount_scan_users(proc_root, path, NULL, &more);
+  if (!users[0])
+    return g_strdup("");
+  g_autofree char *list = g_strjoinv(", ", users);
+  return g_strdup_printf("in use by: %s%s", list,
+                         more ? " and maybe others" : "");
+}
+
+/* The mount points of the disk with @serial (and its partitions): ours,
+ * directly under the base, and the system's. NULL on success, else the
+ * answer (not found, unreadable mount table). */
+static TandemMountResult *disk_mounts(const TandemMountConfig *c,
+                                      const char *serial, char **disk_out,
+                                      GPtrArray *ours, GPtrArray *theirs) {
   g_autoptr(GError) error = NULL;
   g_autofree char *disk = tandem_mount_find_disk(c->sysfs_root, serial, &error);
   if (!disk) {
@@ -921,9 +1077,6 @@ TandemMountResult *tandem_mount_do_unmount(const TandemMountConfig *c,
   char *real = realpath(c->base_dir, NULL);
   g_autofree char *base = g_strdup(real ? real : c->base_dir);
   free(real);
-
-  g_autoptr(GPtrArray) ours = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GPtrArray) theirs = g_ptr_array_new_with_free_func(g_free);
   for (guint i = 0; i < mounts->len; i++) {
     const MountEntry *e = &g_array_index(mounts, MountEntry, i);
     for (guint j = 0; j < devs->len; j++) {
@@ -939,6 +1092,44 @@ TandemMountResult *tandem_mount_do_unmount(const TandemMountConfig *c,
       break;
     }
   }
+  *disk_out = g_steal_pointer(&disk);
+  return NULL;
+}
+
+/* syncfs on the file system mounted on @mp; FALSE if it could not. */
+static gboolean sync_mount(const char *mp) {
+  int fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  gboolean ok = syncfs(fd) == 0;
+  close(fd);
+  return ok;
+}
+
+guint tandem_mount_sync_disk(const TandemMountConfig *c, const char *serial) {
+  g_autoptr(GPtrArray) ours = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) theirs = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *disk = NULL;
+  g_autoptr(TandemMountResult) why = disk_mounts(c, serial, &disk, ours, theirs);
+  if (why)
+    return 0;
+  guint synced = 0;
+  for (guint k = 0; k < ours->len; k++)
+    synced += sync_mount(ours->pdata[k]);
+  for (guint k = 0; k < theirs->len; k++)
+    synced += sync_mount(theirs->pdata[k]);
+  return synced;
+}
+
+TandemMountResult *tandem_mount_do_unmount(const TandemMountConfig *c,
+                                           const char *serial,
+                                           gboolean lazy) {
+  g_autoptr(GPtrArray) ours = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) theirs = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *disk = NULL;
+  TandemMountResult *why = disk_mounts(c, serial, &disk, ours, theirs);
+  if (why)
+    return why;
   if (ours->len == 0 && theirs->len == 0)
     return tandem_mount_result_new(
         TP_MOUNT_OK, "", "/dev/%s (serial %s) is not mounted.", disk, serial);
@@ -951,24 +1142,27 @@ TandemMountResult *tandem_mount_do_unmount(const TandemMountConfig *c,
 
   /* Newest mount first, in case of stacking. */
   const char *last = NULL;
+  gboolean synced = TRUE;
+  g_autoptr(GString) still = g_string_new("");
   for (guint k = ours->len; k-- > 0;) {
     const char *mp = ours->pdata[k];
-    int fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      syncfs(fd);
-      close(fd);
+    synced &= sync_mount(mp);
+    if (lazy) {
+      /* Who goes on using it, before the path is gone from their view. */
+      g_autofree char *users = users_text(c->proc_root, mp);
+      if (*users)
+        g_string_append_printf(still, "%s%s %s", still->len ? "; " : "", mp,
+                               users);
     }
     if (call_umount(c, mp, lazy ? MNT_DETACH : 0) != 0) {
       int e = errno;
       if (e == EBUSY) {
-        g_auto(GStrv) users = tandem_mount_find_users(c->proc_root, mp, 5);
-        g_autofree char *list = g_strjoinv(", ", users);
+        g_autofree char *users = users_text(c->proc_root, mp);
         return tandem_mount_result_new(
             TP_MOUNT_BUSY, "",
-            "%s is in use%s%s: close the files and programs using it (or "
-            "leave that directory), then unmount again. Nothing was "
-            "detached.",
-            mp, *list ? " by " : "", list);
+            "%s is %s. Close the files and programs using it (or leave that "
+            "directory), then unmount again. Nothing was detached.",
+            mp, *users ? users : "in use");
       }
       return tandem_mount_result_new(TP_MOUNT_FAILED, "",
                                      "Cannot unmount %s: %s.", mp,
@@ -984,12 +1178,19 @@ TandemMountResult *tandem_mount_do_unmount(const TandemMountConfig *c,
         "Unmounted %s, but /dev/%s (serial %s) is still mounted on %s by the "
         "guest system: do not detach it.",
         last, disk, serial, (char *)theirs->pdata[0]);
+  if (lazy && still->len)
+    return tandem_mount_result_new(
+        TP_MOUNT_OK, last,
+        "%s /dev/%s (serial %s), then detached %s lazily although %s: what "
+        "was written so far is on the disk, what those programs write from "
+        "now on is lost when the disk goes.",
+        synced ? "Synced" : "Tried to sync", disk, serial, last, still->str);
   if (lazy)
     return tandem_mount_result_new(
         TP_MOUNT_OK, last,
-        "Detached %s from /dev/%s (serial %s) lazily: the file system lives "
-        "on until no program uses it. Do not detach the disk before that.",
-        last, disk, serial);
+        "%s /dev/%s (serial %s), then detached %s lazily; no program was "
+        "using it. It can be detached.",
+        synced ? "Synced" : "Tried to sync", disk, serial, last);
   return tandem_mount_result_new(
       TP_MOUNT_OK, last,
       "Unmounted /dev/%s (serial %s) from %s; everything was written to the "

@@ -120,6 +120,10 @@ typedef struct {
   TpMountStatus status;
   char *mountpoint;  /* never NULL; "" unless mounted (or just unmounted) */
   char *message;     /* never NULL; English, says what to do on failure */
+  char *fs_type;     /* never NULL; the kernel's type ("ext4", "vfat") when
+                        a mount succeeded (status ok), else "" */
+  guint64 total_bytes;  /* statvfs of the mount point after mounting; */
+  guint64 free_bytes;   /* available to unprivileged users; 0 without type */
 } TandemMountResult;
 
 TandemMountResult *tandem_mount_result_new(TpMountStatus status,
@@ -128,7 +132,15 @@ TandemMountResult *tandem_mount_result_new(TpMountStatus status,
     G_GNUC_PRINTF(3, 4);
 void tandem_mount_result_free(TandemMountResult *result);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TandemMountResult, tandem_mount_result_free)
-/* The protocol's name of a status: "ok", "not-found", "failed", "busy". */
+/* A file system type as MOUNT_RESULT carries it: 1-16 of [a-z0-9]. */
+gboolean tandem_mount_fs_type_is_valid(const char *fs_type);
+/* Sets the type and sizes of a result: only for status ok and a valid
+ * type, else they are cleared; free_bytes is capped at total_bytes. */
+void tandem_mount_result_set_fs(TandemMountResult *result,
+                                const char *fs_type, guint64 total_bytes,
+                                guint64 free_bytes);
+/* The protocol's name of a status: "ok", "not-found", "failed", "busy",
+ * "no-filesystem". */
 const char *tandem_mount_status_to_string(TpMountStatus status);
 
 /* --- The privileged part (root, or the helper) --------------------------- */
@@ -154,7 +166,9 @@ typedef struct {
 /* The defaults above, owner = the calling process's uid and gid. */
 void tandem_mount_config_init(TandemMountConfig *config);
 
-/* Mounts the disk with @serial on BASE/@label: the first partition holding
+/* Mounts the disk with @serial on BASE/@label (the result carries the
+ * type and the statvfs sizes; TP_MOUNT_NO_FILESYSTEM when every device of
+ * the disk was read and none holds a file system this guest mounts): the first partition holding
  * a known file system (sysfs NAME/NAME1...), else the whole disk; the type
  * from its superblock; MS_NOSUID | MS_NODEV (| MS_RDONLY); FAT, exFAT and
  * NTFS files owned by the owner; a writable ext/xfs/btrfs whose root is
@@ -169,14 +183,39 @@ TandemMountResult *tandem_mount_do_mount(const TandemMountConfig *config,
  * @serial: syncfs, umount2 (MNT_DETACH only if @lazy), rmdir. A disk that
  * is not mounted there is "ok"; one the system mounted elsewhere (e.g. the
  * home disk) is refused. EBUSY is TP_MOUNT_BUSY, with the programs keeping
- * it busy named. Blocking; never returns NULL. */
+ * it busy named ("in use by: xterm (pid 123), sh (pid 130)"); nothing is
+ * forced. With @lazy the answer says what was synced and detached, and
+ * which programs still use it. Blocking; never returns NULL. */
 TandemMountResult *tandem_mount_do_unmount(const TandemMountConfig *config,
                                            const char *serial,
                                            gboolean lazy);
 
-/* "name (pid N)" of up to @max processes (under PROC_ROOT) whose working
- * directory, root or an open file lies in @path; NULL-terminated, maybe
- * empty. */
+/* syncfs on every mount of the disk with @serial and its partitions (as
+ * CONFIG's sysfs and mount table say), so that a detach loses nothing:
+ * what the agent does before it asks for an unmount. Needs no privilege.
+ * Returns how many file systems were synced. Blocking. */
+guint tandem_mount_sync_disk(const TandemMountConfig *config,
+                             const char *serial);
+
+/* Bounds of a scan of /proc for the programs using a mount. */
+typedef struct {
+  guint max_users;      /* programs named */
+  guint max_processes;  /* PROC_ROOT/PID directories looked at */
+  guint max_entries;    /* links read, in all (cwd, root, exe, fd/N) */
+  gint64 max_time_us;   /* wall-clock time */
+} TandemProcScanLimits;
+#define TANDEM_PROC_SCAN_LIMITS_DEFAULT \
+  { 8u, 32768u, 262144u, 2 * G_USEC_PER_SEC }
+
+/* "name (pid N)" of the processes under PROC_ROOT whose working directory,
+ * root, executable or an open file lies in @path, by pid; NULL-terminated,
+ * maybe empty. Links are read, never followed; PID and fd directories are
+ * opened without following symbolic links. Stops at any bound of @limits
+ * (NULL: the defaults) and then sets *incomplete (which may be NULL). */
+GStrv tandem_mount_scan_users(const char *proc_root, const char *path,
+                              const TandemProcScanLimits *limits,
+                              gboolean *incomplete);
+/* The same with the default bounds, naming at most @max. */
 GStrv tandem_mount_find_users(const char *proc_root, const char *path,
                               guint max);
 
@@ -186,7 +225,10 @@ GStrv tandem_mount_find_users(const char *proc_root, const char *path,
  * TANDEM_MOUNT_MAX_REQUEST bytes):
  *   "mount SERIAL LABEL ro|rw\n"   "unmount SERIAL\n"   "unmount SERIAL lazy\n"
  * Reply, one line (at most TANDEM_MOUNT_MAX_REPLY bytes):
- *   "STATUS\tMOUNTPOINT\tMESSAGE\n"   (STATUS a decimal TpMountStatus) */
+ *   "STATUS\tMOUNTPOINT\tFSTYPE\tTOTAL\tFREE\tMESSAGE\n"
+ * STATUS a decimal TpMountStatus; FSTYPE "" or [a-z0-9]{1,16}, set only
+ * with status 0; TOTAL and FREE decimal bytes, FREE <= TOTAL, both 0
+ * without FSTYPE. */
 typedef struct {
   gboolean unmount;
   char *serial;

@@ -190,7 +190,8 @@ void tandem_unmount_request_async(const char *socket_path,
                                   GAsyncReadyCallback callback,
                                   gpointer user_data) {
   TandemMountRequest req = {.unmount = TRUE,
-                            .serial = (char *)unmount->serial};
+                            .serial = (char *)unmount->serial,
+                            .lazy = unmount->force != 0};
   client_start(socket_path, &req, cancellable, callback, user_data,
                tandem_unmount_request_async);
 }
@@ -240,7 +241,7 @@ static GMutex in_process_lock;
 typedef struct {
   TandemMounter *self;        /* not a reference: see the cancellable */
   GCancellable *cancellable;  /* the mounter's; cancelled when it goes */
-  SharedConfig *config;       /* in-process only */
+  SharedConfig *config;       /* in-process; helper: for the sync */
   TandemMountRequest req;
   guint32 request_id;
   TandemMountCallback callback;
@@ -258,7 +259,7 @@ static void op_free(Op *op) {
 struct _TandemMounter {
   GObject parent_instance;
   char *socket_path;     /* NULL: in-process */
-  SharedConfig *config;  /* in-process only */
+  SharedConfig *config;  /* in-process: everything; else what to sync */
   char *description;
   GCancellable *cancellable;
   GQueue queue;          /* Op, waiting */
@@ -293,6 +294,9 @@ static void op_done(Op *op, TandemMountResult *r, GError *error) {
       .status = r->status,
       .mountpoint = r->mountpoint,
       .message = r->message,
+      .fs_type = r->fs_type,
+      .total_bytes = r->total_bytes,
+      .free_bytes = r->free_bytes,
   };
   g_object_ref(self);
   self->running = FALSE;
@@ -336,6 +340,27 @@ static void on_in_process_done(GObject *source, GAsyncResult *res,
                                          "the worker failed"));
 }
 
+/* Through the helper, the agent flushes the disk's file systems itself
+ * first (syncfs needs no privilege), on a worker thread, so what the
+ * session wrote is on the disk whatever the helper then does. */
+static void sync_thread(GTask *task, gpointer source, gpointer data,
+                        GCancellable *cancellable) {
+  Op *op = data;
+  tandem_mount_sync_disk(&op->config->config, op->req.serial);
+  g_task_return_boolean(task, TRUE);
+}
+
+static void on_synced(GObject *source, GAsyncResult *res, gpointer data) {
+  Op *op = data;
+  if (g_cancellable_is_cancelled(op->cancellable)) {
+    op_done(op, NULL, NULL);
+    return;
+  }
+  TpUnmount u = {op->request_id, op->req.serial, (uint8_t)op->req.lazy};
+  tandem_unmount_request_async(op->self->socket_path, &u, op->cancellable,
+                               on_helper_reply, op);
+}
+
 static void run_next(TandemMounter *self) {
   if (self->running)
     return;
@@ -345,9 +370,11 @@ static void run_next(TandemMounter *self) {
   self->running = TRUE;
   if (self->socket_path) {
     if (op->req.unmount) {
-      TpUnmount u = {op->request_id, op->req.serial};
-      tandem_unmount_request_async(self->socket_path, &u, self->cancellable,
-                                   on_helper_reply, op);
+      op->config = g_atomic_rc_box_acquire(self->config);
+      GTask *task = g_task_new(NULL, NULL, on_synced, op);
+      g_task_set_task_data(task, op, NULL);
+      g_task_run_in_thread(task, sync_thread);
+      g_object_unref(task);
     } else {
       TpMount m = {op->request_id, op->req.serial, op->req.label,
                    (uint8_t)op->req.read_only};
@@ -366,7 +393,8 @@ static void run_next(TandemMounter *self) {
 
 static void enqueue(TandemMounter *self, gboolean unmount, guint32 id,
                     const char *serial, const char *label, gboolean ro,
-                    TandemMountCallback callback, gpointer user_data) {
+                    gboolean lazy, TandemMountCallback callback,
+                    gpointer user_data) {
   g_return_if_fail(TANDEM_IS_MOUNTER(self));
   g_return_if_fail(callback != NULL);
   Op *op = g_new0(Op, 1);
@@ -376,6 +404,7 @@ static void enqueue(TandemMounter *self, gboolean unmount, guint32 id,
   op->req.serial = g_strdup(serial ? serial : "");
   op->req.label = unmount ? NULL : g_strdup(label ? label : "");
   op->req.read_only = ro;
+  op->req.lazy = unmount && lazy;
   op->request_id = id;
   op->callback = callback;
   op->user_data = user_data;
@@ -388,13 +417,13 @@ static void enqueue(TandemMounter *self, gboolean unmount, guint32 id,
 void tandem_mounter_mount(TandemMounter *self, const TpMount *request,
                           TandemMountCallback callback, gpointer user_data) {
   enqueue(self, FALSE, request->request_id, request->serial, request->label,
-          request->read_only != 0, callback, user_data);
+          request->read_only != 0, FALSE, callback, user_data);
 }
 
 void tandem_mounter_unmount(TandemMounter *self, const TpUnmount *request,
                             TandemMountCallback callback, gpointer user_data) {
   enqueue(self, TRUE, request->request_id, request->serial, NULL, FALSE,
-          callback, user_data);
+          request->force != 0, callback, user_data);
 }
 
 const char *tandem_mounter_describe(TandemMounter *self) {
@@ -431,6 +460,10 @@ TandemMounter *tandem_mounter_new_for_socket(const char *socket_path) {
   g_return_val_if_fail(socket_path && *socket_path, NULL);
   TandemMounter *self = g_object_new(TANDEM_TYPE_MOUNTER, NULL);
   self->socket_path = g_strdup(socket_path);
+  /* Only to find what to flush before an unmount. */
+  TandemMountConfig c;
+  tandem_mount_config_init(&c);
+  self->config = shared_config_new(&c);
   self->description =
       g_strdup_printf("tandem-mount-helper at %s", socket_path);
   return self;

@@ -3,10 +3,11 @@
  * through tandem-mount-helper, or in-process as root).
  *
  *   tandem-mount mount SERIAL LABEL [ro|rw]    prints the mount point
- *   tandem-mount unmount SERIAL
+ *   tandem-mount unmount SERIAL [force]
  *
  * The message goes to standard error; the exit status is the protocol's
- * status: 0 ok, 1 not found, 2 failed, 3 busy (64: usage). */
+ * status: 0 ok, 1 not found, 2 failed, 3 busy, 4 no file system (64:
+ * usage). */
 #include "config.h"
 
 #include <stdio.h>
@@ -44,11 +45,12 @@ int main(int argc, char **argv) {
       {NULL},
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new(
-      "mount SERIAL LABEL [ro|rw] | unmount SERIAL");
+      "mount SERIAL LABEL [ro|rw] | unmount SERIAL [force]");
   g_option_context_set_summary(
       ctx, "Mounts the disk with serial SERIAL on " TANDEM_MOUNT_BASE_DEFAULT
-           "/LABEL, or unmounts it.\nExit status: 0 ok, 1 not found, "
-           "2 failed, 3 busy.");
+           "/LABEL, or unmounts it (force: sync, then detach it lazily even "
+           "if it is in use).\nExit status: 0 ok, 1 not found, 2 failed, "
+           "3 busy, 4 no file system.");
   g_option_context_add_main_entries(ctx, entries, NULL);
   g_autoptr(GError) error = NULL;
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
@@ -63,9 +65,11 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[4], "rw") != 0)
       is_mount = FALSE;
   }
-  if (!(is_mount && (argc == 4 || argc == 5)) && !(is_unmount && argc == 3)) {
+  gboolean force = is_unmount && argc == 4 && strcmp(argv[3], "force") == 0;
+  if (!(is_mount && (argc == 4 || argc == 5)) &&
+      !(is_unmount && (argc == 3 || force))) {
     fprintf(stderr, "usage: tandem-mount mount SERIAL LABEL [ro|rw]\n"
-                    "       tandem-mount unmount SERIAL\n");
+                    "       tandem-mount unmount SERIAL [force]\n");
     return 64;
   }
 
@@ -77,7 +81,7 @@ int main(int argc, char **argv) {
     TpMount m = {1, argv[2], argv[3], (uint8_t)read_only};
     tandem_mounter_mount(mounter, &m, on_result, &o);
   } else {
-    TpUnmount u = {1, argv[2]};
+    TpUnmount u = {1, argv[2], (uint8_t)force};
     tandem_mounter_unmount(mounter, &u, on_result, &o);
   }
   while (!o.done)

@@ -80,7 +80,7 @@ void agent_host_expect(AgentHost *h, TpMessage *m, uint16_t type, int ms) {
 
 void agent_host_say_hello(AgentHost *h) {
   TpMessage m = {.type = TP_MSG_HELLO};
-  m.u.hello = (TpHello){TP_MAGIC, 1, 1, TP_CAP_SVG_ICONS, 0, 0, 1920, 1080,
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION, TP_CAP_SVG_ICONS, 0, 0, 1920, 1080,
                         100, 32, "Debian GNU/Linux 12", "test host",
                         "de_DE.UTF-8"};
   agent_host_send(h, &m);

@@ -39,7 +39,7 @@ static gboolean agent_catalog(const char *sock, double seconds) {
     return FALSE;
   }
   TpMessage m = {.type = TP_MSG_HELLO};
-  m.u.hello = (TpHello){TP_MAGIC, 1, 1, 0, 0, 0, 1920, 1080, 100, 32,
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION, 0, 0, 0, 1920, 1080, 100, 32,
                         "bench", "bench-guest", "C"};
   TpBuf b;
   tp_buf_init(&b);

@@ -287,7 +287,7 @@ gboolean px_host_run(PxHost *h, gint64 until,
 void px_host_say_hello(PxHost *h) {
   TpMessage m = {.type = TP_MSG_HELLO};
   /* No compression offered: raw BGRA, the encoding under test. */
-  m.u.hello = (TpHello){TP_MAGIC, 1, 1, 0, 0, 0, 1920, 1080, 100, 32,
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION, 0, 0, 0, 1920, 1080, 100, 32,
                         "Debian GNU/Linux 12", "bench-pixels", "C.UTF-8"};
   px_host_send(h, &m);
 }

@@ -139,7 +139,7 @@ check "tandem-data read-only: the host's file is there" \
   says "$(mc tandem-data "hello.txt: hello from the host $token")"
 check "tandem-data read-only: writing is refused" says "$(mc tandem-data 'read-only as asked')"
 check "tandem-data: unmounting while the user is inside is busy, and says who" \
-  says "$(mc tandem-data 'unmount while busy status 3')" "is in use by" "(pid" "close the files"
+  says "$(mc tandem-data 'unmount while busy status 3')" "is in use by: " "(pid" "Close the files"
 check "tandem-data: unmounted, mount point removed" sh -c \
   "grep -c 'mountcheck tandem-data: unmount status 0: Unmounted' '$log' | grep -qx 2 &&
    grep -c 'mountcheck tandem-data: mount point removed' '$log' | grep -qx 2 || { grep mountcheck '$log'; exit 1; }"
@@ -161,7 +161,8 @@ check "the helper served uid 1000 only" sh -c \
 # --- The agent's MOUNT and UNMOUNT, if it speaks them. ----------------------
 # A minimal host: HELLO with TP_CAP_MOUNT, then MOUNT tandem-data on
 # "agentdata" read-write and UNMOUNT it; prints "nocap", or one line per
-# MOUNT_RESULT: "result ID STATUS MOUNTPOINT|MESSAGE".
+# MOUNT_RESULT: "result ID STATUS MOUNTPOINT FSTYPE TOTAL FREE|MESSAGE"
+# (protocol version 2).
 timeout 120 python3 - "$tmp/agent.sock" >"$tmp/agent.out" 2>&1 <<'EOF'
 import socket, struct, sys, time
 HELLO, MOUNT, UNMOUNT, MOUNT_RESULT, CAP_MOUNT = 1, 35, 36, 37, 8
@@ -169,7 +170,7 @@ def s16(b):
     return struct.pack("<H", len(b)) + b
 def frame(t, body):
     return struct.pack("<HHII", t, 0, 0, len(body)) + body
-hello = frame(HELLO, struct.pack("<IHHQiiIIHH", 0x4d444e54, 1, 1, 32 | CAP_MOUNT,
+hello = frame(HELLO, struct.pack("<IHHQiiIIHH", 0x4d444e54, 2, 2, 32 | CAP_MOUNT,
                                  0, 0, 1920, 1080, 100, 32)
               + s16(b"test") + s16(b"test-mount-guest") + s16(b"C"))
 end = time.time() + 100
@@ -208,8 +209,14 @@ def result(want):
             mp = body[10:10 + n].decode()
             m = struct.unpack_from("<H", body, 10 + n)[0]
             msg = body[12 + n:12 + n + m].decode()
+            o = 12 + n + m
+            k = struct.unpack_from("<H", body, o)[0]
+            fs = body[o + 2:o + 2 + k].decode() or "-"
+            total, free = struct.unpack_from("<QQ", body, o + 2 + k)
             if rid == want:
-                print("result %d %d %s|%s" % (rid, status, mp, msg), flush=True)
+                print("result %d %d %s %s %d %d|%s" % (rid, status, mp, fs,
+                                                       total, free, msg),
+                      flush=True)
                 return
 while True:
     t, body = message()
@@ -221,7 +228,7 @@ if not caps & CAP_MOUNT:
     sys.exit(0)
 s.sendall(frame(MOUNT, struct.pack("<I", 1) + s16(b"tandem-data") + s16(b"agentdata") + b"\0"))
 result(1)
-s.sendall(frame(UNMOUNT, struct.pack("<I", 2) + s16(b"tandem-data")))
+s.sendall(frame(UNMOUNT, struct.pack("<I", 2) + s16(b"tandem-data") + b"\0"))
 result(2)
 EOF
 agent_status=$?
@@ -234,10 +241,10 @@ if [ "$agent_status" -eq 0 ] && grep -qx nocap "$tmp/agent.out"; then
   skip "the agent mounts tandem-data on MOUNT" "the agent does not advertise TP_CAP_MOUNT"
   skip "the agent unmounts it on UNMOUNT" "the agent does not advertise TP_CAP_MOUNT"
 else
-  check "the agent mounts tandem-data on MOUNT (MOUNT_RESULT ok, /media/tandem/agentdata)" sh -c \
-    "grep -q '^result 1 0 /media/tandem/agentdata|Mounted /dev/vd[a-z]2 ' '$tmp/agent.out' || { cat '$tmp/agent.out'; exit 1; }"
-  check "the agent unmounts it on UNMOUNT (MOUNT_RESULT ok)" sh -c \
-    "grep -q '^result 2 0 /media/tandem/agentdata|Unmounted ' '$tmp/agent.out' || { cat '$tmp/agent.out'; exit 1; }"
+  check "the agent mounts tandem-data on MOUNT (MOUNT_RESULT ok, /media/tandem/agentdata, ext4, its size and free space)" sh -c \
+    "grep -Eq '^result 1 0 /media/tandem/agentdata ext4 [1-9][0-9]* [1-9][0-9]*\\|Mounted /dev/vd[a-z]2 ' '$tmp/agent.out' || { cat '$tmp/agent.out'; exit 1; }"
+  check "the agent unmounts it on UNMOUNT (MOUNT_RESULT ok, no type)" sh -c \
+    "grep -q '^result 2 0 /media/tandem/agentdata - 0 0|Unmounted ' '$tmp/agent.out' || { cat '$tmp/agent.out'; exit 1; }"
 fi
 
 # --- Power-off unmounts what is still mounted. ---------------------------------

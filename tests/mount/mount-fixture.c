@@ -307,8 +307,13 @@ void collect(const TpMountResult *r, gpointer data) {
   Collected *c = data;
   assert_true(r->message && *r->message);
   g_ptr_array_add(c->results,
-                  g_strdup_printf("%u %s %s", r->request_id,
+                  g_strdup_printf("%u %s %s%s%s", r->request_id,
                                   tandem_mount_status_to_string(r->status),
-                                  r->mountpoint));
+                                  r->mountpoint, *r->fs_type ? " " : "",
+                                  r->fs_type));
+  /* Sizes come with a type, and only with success. */
+  assert_true(r->free_bytes <= r->total_bytes);
+  assert_true(*r->fs_type ? r->status == TP_MOUNT_OK && r->total_bytes > 0
+                          : r->total_bytes == 0);
   c->done = c->results->len >= c->want;
 }

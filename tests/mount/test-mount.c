@@ -242,6 +242,11 @@ static void test_mount_partition(void **state) {
   assert_has(r->message, "partition 2");
   assert_has(r->message, "ext4");
   assert_has(r->message, "read-write");
+  /* What the host shows: the type as mounted and statvfs's sizes (here of
+   * the fixture's directory). */
+  assert_string_equal(r->fs_type, "ext4");
+  assert_true(r->total_bytes > 0);
+  assert_true(r->free_bytes <= r->total_bytes);
   assert_int_equal(mount_calls->len, 1);
   const MountCall *m = last_mount();
   /* Partition 1 is swap: the first partition with a file system wins, and
@@ -262,6 +267,8 @@ static void test_mount_partition(void **state) {
   assert_int_equal(again->status, TP_MOUNT_OK);
   assert_string_equal(again->mountpoint, mp);
   assert_has(again->message, "already mounted");
+  assert_string_equal(again->fs_type, "ext4");
+  assert_true(again->total_bytes > 0);
   assert_int_equal(mount_calls->len, 1);
 
   /* The same disk under another label: refused, it says where it is. */
@@ -269,6 +276,8 @@ static void test_mount_partition(void **state) {
       tandem_mount_do_mount(&c, "tandem-data", "other", FALSE);
   assert_int_equal(other->status, TP_MOUNT_FAILED);
   assert_string_equal(other->mountpoint, "");
+  assert_string_equal(other->fs_type, "");
+  assert_int_equal(other->total_bytes, 0);
   assert_has(other->message, mp);
   /* Another disk under the taken label: refused. */
   g_autoptr(TandemMountResult) taken =
@@ -291,6 +300,8 @@ static void test_mount_fat_read_only(void **state) {
   g_autofree char *vdb = dev_path("vdb");
   assert_string_equal(m->source, vdb);
   assert_string_equal(m->fstype, "vfat");
+  assert_string_equal(r->fs_type, "vfat");
+  assert_true(r->total_bytes > 0);
   assert_string_equal(m->data, "uid=1000,gid=1001,umask=022");
   assert_int_equal(m->flags, MS_NOSUID | MS_NODEV | MS_RDONLY);
 
@@ -323,8 +334,8 @@ static void test_mount_refusals(void **state) {
       {"no-such-disk", "x", FALSE, TP_MOUNT_NOT_FOUND, "Attach it first"},
       {"../vda", "x", FALSE, TP_MOUNT_FAILED, "not a disk serial"},
       {"shared-ctrl", "x", FALSE, TP_MOUNT_FAILED, "several disks"},
-      {"blank", "x", FALSE, TP_MOUNT_FAILED, "no file system"},
-      {"ptable-only", "x", FALSE, TP_MOUNT_FAILED, "partition table"},
+      {"blank", "x", FALSE, TP_MOUNT_NO_FILESYSTEM, "Nothing was changed"},
+      {"ptable-only", "x", FALSE, TP_MOUNT_NO_FILESYSTEM, "partition table"},
       {"rodisk", "x", FALSE, TP_MOUNT_FAILED, "mount it read-only"},
       {"cdrom", "x", FALSE, TP_MOUNT_FAILED, "mount it read-only"},
       {"home", "x", FALSE, TP_MOUNT_FAILED, "already mounted on /home/user"},
@@ -338,6 +349,8 @@ static void test_mount_refusals(void **state) {
                r->message, tandem_mount_status_to_string(cases[i].status),
                cases[i].says);
     assert_string_equal(r->mountpoint, "");
+    assert_string_equal(r->fs_type, "");
+    assert_int_equal(r->total_bytes, 0);
   }
   assert_int_equal(mount_calls->len, 0);
   /* Nothing was made outside the base, nor left inside it. */
@@ -480,7 +493,9 @@ static void test_unmount(void **state) {
   assert_int_equal(busy->status, TP_MOUNT_BUSY);
   g_autofree char *me = g_strdup_printf("(pid %d)", (int)getpid());
   assert_has(busy->message, me);
-  assert_has(busy->message, "close the files");
+  assert_has(busy->message, "in use by: ");
+  assert_has(busy->message, "Close the files");
+  assert_has(busy->message, "Nothing was detached");
   assert_int_equal(umount_flags, 0);
   assert_true(g_file_test(m->mountpoint, G_FILE_TEST_IS_DIR));
   close(fd);
@@ -531,7 +546,38 @@ static void test_unmount(void **state) {
                                                               TRUE);
   assert_int_equal(lazy->status, TP_MOUNT_OK);
   assert_int_equal(umount_flags, MNT_DETACH);
-  assert_has(lazy->message, "lazily");
+  assert_has(lazy->message, "Synced");
+  assert_has(lazy->message, "lazily; no program was using it");
+  assert_string_equal(lazy->fs_type, "");
+
+  /* Forced while busy: synced, detached lazily, and it says who still
+   * uses it. */
+  g_autoptr(TandemMountResult) m3 =
+      tandem_mount_do_mount(&c, "plain", "usb", FALSE);
+  assert_int_equal(m3->status, TP_MOUNT_OK);
+  fd = open(m3->mountpoint, O_RDONLY | O_DIRECTORY);
+  assert_true(fd >= 0);
+  g_autoptr(TandemMountResult) forced =
+      tandem_mount_do_unmount(&c, "plain", TRUE);
+  close(fd);
+  assert_int_equal(forced->status, TP_MOUNT_OK);
+  assert_int_equal(umount_flags, MNT_DETACH);
+  assert_has(forced->message, "Synced");
+  assert_has(forced->message, "lazily although");
+  assert_has(forced->message, me);
+}
+
+/* The agent's flush before an unmount: every mount of the disk. */
+static void test_sync_disk(void **state) {
+  fresh_mounts(state);
+  TandemMountConfig c = config();
+  assert_int_equal(tandem_mount_sync_disk(&c, "tandem-data"), 0);
+  g_autoptr(TandemMountResult) m =
+      tandem_mount_do_mount(&c, "tandem-data", "data", FALSE);
+  assert_int_equal(m->status, TP_MOUNT_OK);
+  assert_int_equal(tandem_mount_sync_disk(&c, "tandem-data"), 1);
+  assert_int_equal(tandem_mount_sync_disk(&c, "no-such-disk"), 0);
+  assert_int_equal(tandem_mount_sync_disk(&c, "../x"), 0);
 }
 
 static void test_find_users(void **state) {
@@ -559,6 +605,94 @@ static void test_find_users(void **state) {
     assert_null(strstr(*u, me));
   g_auto(GStrv) zero = tandem_mount_find_users("/nonexistent", dir, 5);
   assert_null(zero[0]);
+}
+
+/* A /proc of our own making: PID/{comm,cwd,root,exe,fd/N}. */
+static char *fake_proc_link(const char *proc, const char *rel,
+                            const char *target) {
+  g_autofree char *link = g_build_filename(proc, rel, NULL);
+  g_autofree char *dir = g_path_get_dirname(link);
+  assert_int_equal(g_mkdir_with_parents(dir, 0755), 0);
+  assert_int_equal(symlink(target, link), 0);
+  return g_steal_pointer(&link);
+}
+
+static void fake_proc_comm(const char *proc, const char *pid,
+                           const char *comm) {
+  g_autofree char *path = g_build_filename(proc, pid, "comm", NULL);
+  g_autofree char *dir = g_path_get_dirname(path);
+  assert_int_equal(g_mkdir_with_parents(dir, 0755), 0);
+  assert_true(g_file_set_contents(path, comm, -1, NULL));
+}
+
+static void test_scan_fake_proc(void **state) {
+  g_autofree char *proc = g_build_filename(root, "fakeproc", NULL);
+  g_autofree char *mp = g_build_filename(root, "media-x", NULL);
+  g_autofree char *inside = g_build_filename(mp, "dir", NULL);
+  g_autofree char *file = g_strdup_printf("%s/notes.txt (deleted)", mp);
+  g_autofree char *sibling = g_strdup_printf("%s-other/f", mp);
+  g_autofree char *outside = g_build_filename(root, "outside", NULL);
+  g_free(fake_proc_link(proc, "7/cwd", inside));
+  g_free(fake_proc_link(proc, "7/root", "/"));
+  g_free(fake_proc_link(proc, "7/fd/0", "/dev/null"));
+  fake_proc_comm(proc, "7", "xterm\n");
+  g_free(fake_proc_link(proc, "9/root", mp)); /* chrooted into it */
+  fake_proc_comm(proc, "9", "\x1b[31mevil\xe2\x80\xae\n");
+  g_free(fake_proc_link(proc, "12/cwd", "/"));
+  g_free(fake_proc_link(proc, "12/fd/1", sibling)); /* not inside */
+  g_free(fake_proc_link(proc, "12/fd/2", "socket:[4242]"));
+  fake_proc_comm(proc, "12", "other\n");
+  g_free(fake_proc_link(proc, "130/cwd", "/"));
+  g_free(fake_proc_link(proc, "130/fd/3", file));
+  fake_proc_comm(proc, "130", "sh\n");
+  /* No comm: named "?". */
+  g_free(fake_proc_link(proc, "131/exe", inside));
+  /* Links that lead out of the tree are never followed: a PID that is a
+   * symbolic link, and an fd directory that is one. */
+  g_free(fake_proc_link(proc, "../outside/20/cwd", inside));
+  g_autofree char *outside20 = g_build_filename(outside, "20", NULL);
+  g_free(fake_proc_link(proc, "20", outside20));
+  g_free(fake_proc_link(proc, "../outside/fds/4", inside));
+  g_autofree char *fds = g_build_filename(outside, "fds", NULL);
+  g_free(fake_proc_link(proc, "21/fd", fds));
+  fake_proc_comm(proc, "21", "sneaky\n");
+  g_free(fake_proc_link(proc, "self", "7"));
+  fake_proc_comm(proc, "sys", "not a process\n");
+
+  gboolean more = TRUE;
+  g_auto(GStrv) users = tandem_mount_scan_users(proc, mp, NULL, &more);
+  g_autofree char *all = g_strjoinv(", ", users);
+  assert_string_equal(all, "xterm (pid 7), [31mevil (pid 9), sh (pid 130), "
+                           "? (pid 131)");
+  assert_false(more);
+  assert_int_equal(g_strv_length(users), 4);
+
+  /* Each bound stops the scan and says so. */
+  TandemProcScanLimits l = TANDEM_PROC_SCAN_LIMITS_DEFAULT;
+  l.max_users = 2;
+  g_auto(GStrv) two = tandem_mount_scan_users(proc, mp, &l, &more);
+  assert_int_equal(g_strv_length(two), 2);
+  assert_true(more);
+  l = (TandemProcScanLimits)TANDEM_PROC_SCAN_LIMITS_DEFAULT;
+  l.max_processes = 2;
+  g_auto(GStrv) few = tandem_mount_scan_users(proc, mp, &l, &more);
+  assert_true(g_strv_length(few) <= 2);
+  assert_true(more);
+  l = (TandemProcScanLimits)TANDEM_PROC_SCAN_LIMITS_DEFAULT;
+  l.max_entries = 4;
+  g_auto(GStrv) short_scan = tandem_mount_scan_users(proc, mp, &l, &more);
+  assert_true(g_strv_length(short_scan) < 4);
+  assert_true(more);
+  l = (TandemProcScanLimits)TANDEM_PROC_SCAN_LIMITS_DEFAULT;
+  l.max_time_us = -1;
+  g_auto(GStrv) late = tandem_mount_scan_users(proc, mp, &l, &more);
+  assert_null(late[0]);
+  assert_true(more);
+  /* Nothing there at all. */
+  g_autofree char *missing = g_build_filename(root, "no-proc", NULL);
+  g_auto(GStrv) none = tandem_mount_scan_users(missing, mp, NULL, &more);
+  assert_null(none[0]);
+  assert_false(more);
 }
 
 /* --- The helper's line protocol ----------------------------------------- */
@@ -633,7 +767,7 @@ static void test_wire_results(void **state) {
   assert_null(strstr(r->message, "\xe2\x80\xae"));
   assert_true(g_utf8_validate(r->message, -1, NULL));
   g_autofree char *line = tandem_mount_result_format(r);
-  assert_true(g_str_has_prefix(line, "3\t/media/tandem/x\t"));
+  assert_true(g_str_has_prefix(line, "3\t/media/tandem/x\t\t0\t0\t"));
   assert_true(g_str_has_suffix(line, "\n"));
   g_autoptr(TandemMountResult) back = tandem_mount_result_parse(line, NULL);
   assert_non_null(back);
@@ -662,9 +796,19 @@ static void test_wire_results(void **state) {
   for (int s = TP_MOUNT_OK; s <= TP_MOUNT_LAST; s++)
     assert_non_null(tandem_mount_status_to_string((TpMountStatus)s));
 
-  const char *bad[] = {"", "\n", "0\t/m", "4\t\tx\n", "-1\t\tx\n",
-                       "x\t\tm\n", "0\trelative\tm\n", "0\t/a\x01\tm\n",
-                       " 0\t\tm\n", NULL};
+  const char *bad[] = {
+      "", "\n", "0\t/m", "0\t\tm\n", "0\t/m\text4\t1\tm\n",
+      "5\t\t\t0\t0\tx\n", "-1\t\t\t0\t0\tx\n", "x\t\t\t0\t0\tm\n",
+      "+0\t\t\t0\t0\tm\n", "0\trelative\t\t0\t0\tm\n",
+      "0\t/a\x01\t\t0\t0\tm\n", " 0\t\t\t0\t0\tm\n",
+      /* The type: [a-z0-9], 1 to 16, only on success. */
+      "0\t/m\tEXT4\t1\t1\tm\n", "0\t/m\text-4\t1\t1\tm\n",
+      "0\t/m\tabcdefghijklmnopq\t1\t1\tm\n", "2\t\text4\t1\t1\tm\n",
+      /* Sizes: decimal, free <= total, none without a type. */
+      "0\t/m\text4\t1\t2\tm\n", "0\t/m\t\t1\t0\tm\n",
+      "0\t/m\text4\t-1\t0\tm\n", "0\t/m\text4\t01\t0\tm\n",
+      "0\t/m\text4\t\t0\tm\n", "0\t/m\text4\t1x\t0\tm\n",
+      "0\t/m\text4\t9223372036854775808\t0\tm\n", NULL};
   for (int i = 0; bad[i]; i++) {
     g_autoptr(GError) error = NULL;
     g_autoptr(TandemMountResult) p = tandem_mount_result_parse(bad[i], &error);
@@ -673,9 +817,52 @@ static void test_wire_results(void **state) {
     assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA));
   }
   g_autoptr(TandemMountResult) tabs =
-      tandem_mount_result_parse("2\t\tmessage\twith tab\n", NULL);
+      tandem_mount_result_parse("2\t\t\t0\t0\tmessage\twith tab\n", NULL);
   assert_non_null(tabs);
   assert_string_equal(tabs->message, "message with tab");
+
+  /* The type and sizes, both ways. */
+  g_autoptr(TandemMountResult) ok =
+      tandem_mount_result_new(TP_MOUNT_OK, "/media/tandem/d", "Mounted.");
+  tandem_mount_result_set_fs(ok, "vfat", G_GUINT64_CONSTANT(8589934592),
+                             G_GUINT64_CONSTANT(4294967296));
+  g_autofree char *ok_line = tandem_mount_result_format(ok);
+  assert_string_equal(ok_line, "0\t/media/tandem/d\tvfat\t8589934592\t"
+                               "4294967296\tMounted.\n");
+  g_autoptr(TandemMountResult) ok_back = tandem_mount_result_parse(ok_line,
+                                                                   NULL);
+  assert_non_null(ok_back);
+  assert_string_equal(ok_back->fs_type, "vfat");
+  assert_true(ok_back->total_bytes == G_GUINT64_CONSTANT(8589934592));
+  assert_true(ok_back->free_bytes == G_GUINT64_CONSTANT(4294967296));
+  g_autoptr(TandemMountResult) biggest = tandem_mount_result_parse(
+      "0\t/m\tabcdefghijklmnop\t9223372036854775807\t0\tm\n", NULL);
+  assert_non_null(biggest);
+  assert_string_equal(biggest->fs_type, "abcdefghijklmnop");
+
+  /* A result built by hand cannot carry what the protocol refuses: no
+   * type on failure, none too long or odd, free never above the size. */
+  g_autoptr(TandemMountResult) fail =
+      tandem_mount_result_new(TP_MOUNT_FAILED, "", "no");
+  tandem_mount_result_set_fs(fail, "ext4", 10, 5);
+  assert_string_equal(fail->fs_type, "");
+  assert_int_equal(fail->total_bytes, 0);
+  g_autofree char *fail_line = tandem_mount_result_format(fail);
+  assert_string_equal(fail_line, "2\t\t\t0\t0\tno\n");
+  const char *odd[] = {"", "Ext4", "ext 4", "abcdefghijklmnopq", "ntfs-3g",
+                       NULL};
+  for (int i = 0; odd[i]; i++) {
+    tandem_mount_result_set_fs(ok, odd[i], 10, 5);
+    assert_string_equal(ok->fs_type, "");
+    assert_int_equal(ok->total_bytes, 0);
+    assert_false(tandem_mount_fs_type_is_valid(odd[i]));
+  }
+  assert_false(tandem_mount_fs_type_is_valid(NULL));
+  tandem_mount_result_set_fs(ok, "ext4", 10, 50);
+  assert_int_equal(ok->free_bytes, 10);
+  ok->free_bytes = 99; /* by hand: the format caps it */
+  g_autofree char *capped = tandem_mount_result_format(ok);
+  assert_has(capped, "\text4\t10\t10\t");
 }
 
 /* --- TandemMounter in-process -------------------------------------------- */
@@ -698,7 +885,7 @@ static void test_mounter_in_process(void **state) {
   assert_int_equal(got.results->len, 0);
   assert_true(tandem_test_wait(&got.done, 30));
   g_autofree char *mp = mp_path("data");
-  g_autofree char *first = g_strdup_printf("7 ok %s", mp);
+  g_autofree char *first = g_strdup_printf("7 ok %s ext4", mp);
   g_autofree char *third = g_strdup_printf("9 ok %s", mp);
   /* In order, one at a time. */
   assert_string_equal(got.results->pdata[0], first);
@@ -722,6 +909,8 @@ int main(void) {
       cmocka_unit_test(test_mount_fresh_owner),
       cmocka_unit_test(test_unmount),
       cmocka_unit_test(test_find_users),
+      cmocka_unit_test(test_scan_fake_proc),
+      cmocka_unit_test(test_sync_disk),
       cmocka_unit_test(test_wire_requests),
       cmocka_unit_test(test_wire_results),
       cmocka_unit_test(test_mounter_in_process),

@@ -187,13 +187,15 @@ bool tp_sample_message(uint16_t type, TpMessage *m) {
     return true;
   case TP_MSG_UNMOUNT:
     m->window = 0;
-    m->u.unmount = (TpUnmount){6, "tandem-nbd-1"};
+    m->u.unmount = (TpUnmount){6, "tandem-nbd-1", 1};
     return true;
   case TP_MSG_MOUNT_RESULT:
     m->window = 0;
     m->u.mount_result = (TpMountResult){5, TP_MOUNT_OK,
                                         "/media/tandem/shared-data",
-                                        "mounted read-only"};
+                                        "mounted read-only", "ext4",
+                                        UINT64_C(0x123456789a000),
+                                        UINT64_C(0x23456789a00)};
     return true;
   }
   return false;

@@ -530,6 +530,120 @@ static void test_cross_field_rules(void **state) {
   assert_rejected(&f, TP_ERR_BAD_VALUE);
 }
 
+/* --- Mounting (version 2) ------------------------------------------------ */
+
+/* A MOUNT_RESULT body: request 5, @status, mount point "/m", message "x",
+ * then the type and sizes. */
+static Frame mount_result_frame(uint32_t status, const char *fs_type,
+                                uint64_t total, uint64_t avail) {
+  uint8_t b[128];
+  size_t n = 0, fs_len = strlen(fs_type);
+  tp_put_u32(b + n, 5), n += 4;
+  tp_put_u32(b + n, status), n += 4;
+  tp_put_u16(b + n, 2), memcpy(b + n + 2, "/m", 2), n += 4;
+  tp_put_u16(b + n, 1), b[n + 2] = 'x', n += 3;
+  tp_put_u16(b + n, (uint16_t)fs_len), memcpy(b + n + 2, fs_type, fs_len);
+  n += 2 + fs_len;
+  tp_put_u64(b + n, total), n += 8;
+  tp_put_u64(b + n, avail), n += 8;
+  return frame_raw(TP_ROLE_HOST, TP_MSG_MOUNT_RESULT, 0, b, (uint32_t)n);
+}
+
+static TpError encode_mount_result(uint32_t status, const char *fs_type,
+                                   uint64_t total, uint64_t avail) {
+  TpMessage m;
+  TpBuf b;
+  tp_buf_init(&b);
+  tp_sample_message(TP_MSG_MOUNT_RESULT, &m);
+  m.u.mount_result.status = status;
+  m.u.mount_result.fs_type = fs_type;
+  m.u.mount_result.total_bytes = total;
+  m.u.mount_result.free_bytes = avail;
+  TpError err = tp_encode(&m, &b);
+  assert_int_equal(err == TP_OK, b.len > 0);
+  tp_buf_clear(&b);
+  return err;
+}
+
+static void test_mount_result_fields(void **state) {
+  (void)state;
+  struct {
+    uint32_t status;
+    const char *fs_type;
+    uint64_t total, avail;
+    TpError want;
+  } cases[] = {
+      {TP_MOUNT_OK, "ext4", 1000, 10, TP_OK},
+      {TP_MOUNT_OK, "vfat", 1000, 1000, TP_OK},
+      {TP_MOUNT_OK, "abcdefghijklmnop", UINT64_MAX, 0, TP_OK}, /* 16 */
+      {TP_MOUNT_OK, "iso9660", 0, 0, TP_OK},
+      {TP_MOUNT_OK, "", 0, 0, TP_OK},           /* an unmount */
+      {TP_MOUNT_NO_FILESYSTEM, "", 0, 0, TP_OK},
+      {TP_MOUNT_NO_FILESYSTEM + 1, "", 0, 0, TP_ERR_BAD_VALUE},
+      {TP_MOUNT_OK, "abcdefghijklmnopq", 1, 0, TP_ERR_TOO_LONG}, /* 17 */
+      {TP_MOUNT_OK, "EXT4", 1, 0, TP_ERR_BAD_STRING},
+      {TP_MOUNT_OK, "ext-4", 1, 0, TP_ERR_BAD_STRING},
+      {TP_MOUNT_OK, "fuse.sshfs", 1, 0, TP_ERR_BAD_STRING},
+      {TP_MOUNT_OK, "ext4", 10, 11, TP_ERR_BAD_VALUE},   /* free > total */
+      {TP_MOUNT_OK, "", 10, 0, TP_ERR_BAD_VALUE},        /* size, no type */
+      {TP_MOUNT_FAILED, "ext4", 0, 0, TP_ERR_BAD_VALUE}, /* type, failed */
+      {TP_MOUNT_BUSY, "", 0, 0, TP_OK},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    Frame f = mount_result_frame(cases[i].status, cases[i].fs_type,
+                                 cases[i].total, cases[i].avail);
+    TpError got = decode_frame(&f);
+    if (got != cases[i].want)
+      fail_msg("case %zu (%s) decoded: %s", i, cases[i].fs_type,
+               tp_error_to_string(got));
+    got = encode_mount_result(cases[i].status, cases[i].fs_type,
+                              cases[i].total, cases[i].avail);
+    if (got != cases[i].want)
+      fail_msg("case %zu (%s) encoded: %s", i, cases[i].fs_type,
+               tp_error_to_string(got));
+  }
+  /* The decoded values are the sent ones. */
+  Frame f = mount_result_frame(TP_MOUNT_OK, "btrfs", UINT64_C(1) << 40,
+                               UINT64_C(123456789));
+  TpReader *r = tp_reader_new(TP_ROLE_HOST);
+  TpMessage m;
+  tp_reader_feed(r, f.data, f.len);
+  assert_int_equal(tp_reader_next(r, &m), TP_OK);
+  assert_string_equal(m.u.mount_result.fs_type, "btrfs");
+  assert_true(m.u.mount_result.total_bytes == UINT64_C(1) << 40);
+  assert_true(m.u.mount_result.free_bytes == UINT64_C(123456789));
+  tp_reader_free(r);
+  free(f.data);
+  /* NULL type: the caller's mistake. */
+  assert_int_equal(encode_mount_result(TP_MOUNT_OK, NULL, 0, 0),
+                   TP_ERR_INVALID_ARG);
+
+  /* Version 1 bodies (no type, no sizes; no force) are refused: below the
+   * smallest body, or ending where the new fields start. */
+  static const uint8_t v1[] = {5, 0, 0, 0, 0, 0, 0, 0, 2, 0, '/', 'm',
+                               1, 0, 'x'};
+  f = frame_raw(TP_ROLE_HOST, TP_MSG_MOUNT_RESULT, 0, v1, sizeof v1);
+  assert_rejected(&f, TP_ERR_BAD_LENGTH);
+  uint8_t v1_long[12 + 2 + 40] = {5, 0, 0, 0, 0, 0, 0, 0, 2, 0, '/', 'm',
+                                  40, 0};
+  memset(v1_long + 14, 'x', 40);
+  f = frame_raw(TP_ROLE_HOST, TP_MSG_MOUNT_RESULT, 0, v1_long,
+                sizeof v1_long);
+  assert_rejected(&f, TP_ERR_TRUNCATED);
+  static const uint8_t v1_unmount[] = {6, 0, 0, 0, 1, 0, 'd'};
+  f = frame_raw(TP_ROLE_AGENT, TP_MSG_UNMOUNT, 0, v1_unmount,
+                sizeof v1_unmount);
+  assert_rejected(&f, TP_ERR_BAD_LENGTH);
+  static const uint8_t v1_unmount_long[] = {6, 0, 0, 0, 2, 0, 'd', 'e'};
+  f = frame_raw(TP_ROLE_AGENT, TP_MSG_UNMOUNT, 0, v1_unmount_long,
+                sizeof v1_unmount_long);
+  assert_rejected(&f, TP_ERR_TRUNCATED);
+  /* force is 0 or 1. */
+  static const uint8_t force2[] = {6, 0, 0, 0, 1, 0, 'd', 2};
+  f = frame_raw(TP_ROLE_AGENT, TP_MSG_UNMOUNT, 0, force2, sizeof force2);
+  assert_rejected(&f, TP_ERR_BAD_VALUE);
+}
+
 /* The encoder applies the decoder's rules and leaves its buffer alone. */
 static void test_encoder_refuses_invalid(void **state) {
   (void)state;
@@ -570,6 +684,7 @@ int main(void) {
       cmocka_unit_test(test_app_entry_fields),
       cmocka_unit_test(test_launch_args),
       cmocka_unit_test(test_cross_field_rules),
+      cmocka_unit_test(test_mount_result_fields),
       cmocka_unit_test(test_encoder_refuses_invalid),
   };
   return cmocka_run_group_tests_name("protocol-malformed", tests, NULL, NULL);

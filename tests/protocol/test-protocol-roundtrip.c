@@ -190,6 +190,33 @@ static void test_golden_damage_layout(void **state) {
   tp_buf_clear(&buf);
 }
 
+/* Version 2's layout of UNMOUNT and MOUNT_RESULT's new tail. */
+static void test_golden_mount_v2(void **state) {
+  (void)state;
+  static const uint8_t unmount[] = {
+      36, 0, 0, 0, 0, 0, 0, 0, 19, 0, 0, 0, /* UNMOUNT, 19 bytes */
+      6, 0, 0, 0,                            /* request_id */
+      12, 0, 't', 'a', 'n', 'd', 'e', 'm', '-', 'n', 'b', 'd', '-', '1',
+      1,                                     /* force */
+  };
+  TpMessage m;
+  TpBuf buf;
+  encode_sample(TP_MSG_UNMOUNT, &m, &buf);
+  assert_int_equal(buf.len, sizeof(unmount));
+  assert_memory_equal(buf.data, unmount, sizeof(unmount));
+  tp_buf_clear(&buf);
+
+  static const uint8_t tail[] = {
+      4, 0, 'e', 'x', 't', '4',                 /* fs_type */
+      0x00, 0xa0, 0x89, 0x67, 0x45, 0x23, 0x01, 0x00, /* total_bytes */
+      0x00, 0x9a, 0x78, 0x56, 0x34, 0x02, 0x00, 0x00, /* free_bytes */
+  };
+  encode_sample(TP_MSG_MOUNT_RESULT, &m, &buf);
+  assert_true(buf.len > sizeof(tail));
+  assert_memory_equal(buf.data + buf.len - sizeof(tail), tail, sizeof(tail));
+  tp_buf_clear(&buf);
+}
+
 static void test_hello_negotiation(void **state) {
   (void)state;
   TpMessage a, b;
@@ -234,7 +261,7 @@ static void test_decoded_strings(void **state) {
 }
 
 int main(void) {
-  enum { PER_TYPE = 3, EXTRA = 6 };
+  enum { PER_TYPE = 3, EXTRA = 7 };
   static struct CMUnitTest tests[TP_MSG_LAST * PER_TYPE + EXTRA];
   static char names[TP_MSG_LAST * PER_TYPE][64];
   size_t n = 0;
@@ -260,6 +287,7 @@ int main(void) {
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_golden_key);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_golden_hello_prefix);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_golden_damage_layout);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_golden_mount_v2);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hello_negotiation);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_decoded_strings);
   return _cmocka_run_group_tests("protocol-roundtrip", tests, n, NULL, NULL);

@@ -79,7 +79,7 @@ static gboolean is_closed(gpointer d) { return ((Fixture *)d)->closed != NULL; }
 
 static void hello(Fixture *f) {
   TpMessage m = {.type = TP_MSG_HELLO};
-  m.u.hello = (TpHello){TP_MAGIC, 1, 1, TP_CAP_WM, 0, 0, 1024, 768, 100, 0,
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION, TP_CAP_WM, 0, 0, 1024, 768, 100, 0,
                         "Test OS", "test agent", ""};
   agent_send(f, &m);
   assert_true(tandem_test_wait(is_ready, f, 5000));

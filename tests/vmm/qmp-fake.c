@@ -48,7 +48,15 @@ static int read_line(int fd, char *buf, size_t cap, int *passed_fd) {
   return (int)len;
 }
 
+/* The command's own "id", not one of its arguments' (device_del has an
+ * "id" argument); -1 if there is none. Lines that are not JSON (tests of
+ * broken clients) fall back to the first "id" in the text. */
 static long long id_of(const char *line) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (json_parser_load_from_data(parser, line, -1, NULL) &&
+      JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+    return json_object_get_int_member_with_default(
+        json_node_get_object(json_parser_get_root(parser)), "id", -1);
   const char *p = strstr(line, "\"id\":");
   return p ? atoll(p + 5) : -1;
 }

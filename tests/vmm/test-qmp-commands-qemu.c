@@ -1,7 +1,8 @@
 /* The typed QMP commands against a real qemu-system-x86_64 (q35, TCG, no
  * guest code needed: the VM starts paused with -S) holding one qcow2 disk
- * on a virtio-blk-pci device. Each test gets its own QEMU. Skips the whole
- * program when QEMU or qemu-img is not installed. */
+ * on a virtio-blk-pci device and two empty pcie-root-ports for hot-plug.
+ * Each test gets its own QEMU. Skips the whole program when QEMU or
+ * qemu-img is not installed, and the network disk test without qemu-nbd. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +32,7 @@ struct Vm {
   GSubprocess *qemu;
   TandemQmpClient *qmp;
   Vm *peer; /* a second QEMU the test started, stopped with this one */
+  GPid nbd_pid; /* a qemu-nbd the test started (--fork: not our child) */
 };
 
 typedef struct {
@@ -113,6 +115,8 @@ static void vm_start(Vm *vm, gboolean incoming) {
       "-blockdev", file,
       "-blockdev", "driver=qcow2,file=disk-home-file,node-name=disk-home",
       "-device", "virtio-blk-pci,drive=disk-home,id=disk-home-dev",
+      "-device", "pcie-root-port,id=tandem-hp0,chassis=1",
+      "-device", "pcie-root-port,id=tandem-hp1,chassis=2",
       incoming ? "-incoming" : NULL, "defer", NULL};
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
@@ -148,8 +152,11 @@ static void vm_stop(Vm *vm) {
     g_clear_object(&w.result);
     g_clear_object(&vm->qemu);
   }
+  if (vm->nbd_pid > 0)
+    kill(vm->nbd_pid, SIGTERM);
   const char *names[] = {"qmp.sock", "base.qcow2", "overlay.qcow2",
-                         "overlay-2.qcow2", "memory.bin"};
+                         "overlay-2.qcow2", "memory.bin", "export.raw",
+                         "nbd.sock", "nbd.pid"};
   for (gsize i = 0; vm->dir && i < G_N_ELEMENTS(names); i++) {
     g_autofree char *path = vm_path(vm, names[i]);
     g_unlink(path);
@@ -567,6 +574,201 @@ static void test_save_and_restore(void **state) {
                               TANDEM_QMP_ERROR_GENERIC));
 }
 
+/* --- Network disks ------------------------------------------------------ */
+
+#define EXPORT_SIZE (4 * 1024 * 1024)
+
+static GPtrArray *query_nodes(Vm *vm) {
+  g_autoptr(GError) error = NULL;
+  Wait w = {0};
+  tandem_qmp_query_named_block_nodes_async(vm->qmp, NULL, on_done, &w);
+  g_autoptr(GAsyncResult) res = wait_for(&w, 15);
+  GPtrArray *nodes =
+      tandem_qmp_query_named_block_nodes_finish(vm->qmp, res, &error);
+  if (!nodes)
+    fail_msg("query-named-block-nodes: %s", error->message);
+  return nodes;
+}
+
+static const TandemQmpBlockNode *node_named(GPtrArray *nodes,
+                                            const char *name) {
+  for (guint i = 0; i < nodes->len; i++) {
+    const TandemQmpBlockNode *n = nodes->pdata[i];
+    if (g_str_equal(n->node_name, name))
+      return n;
+  }
+  return NULL;
+}
+
+static const TandemQmpBlockDevice *disk_on(GPtrArray *disks,
+                                           const char *node_name) {
+  for (guint i = 0; i < disks->len; i++) {
+    const TandemQmpBlockDevice *d = disks->pdata[i];
+    if (g_str_equal(d->node_name, node_name))
+      return d;
+  }
+  return NULL;
+}
+
+static gboolean add_nbd(Vm *vm, const TandemQmpNbdBlockdev *nbd,
+                        GError **error) {
+  Wait w = {0};
+  gint64 start = g_get_monotonic_time();
+  tandem_qmp_blockdev_add_nbd_async(vm->qmp, nbd, NULL, on_done, &w);
+  g_autoptr(GAsyncResult) res = wait_for(&w, 15);
+  gboolean ok = tandem_qmp_blockdev_add_finish(vm->qmp, res, error);
+  printf("# blockdev-add %s: %.1f ms\n", nbd->node_name,
+         (double)(g_get_monotonic_time() - start) / 1000);
+  return ok;
+}
+
+static gboolean add_disk(Vm *vm, const TandemQmpDiskDevice *disk,
+                         GError **error) {
+  Wait w = {0};
+  gint64 start = g_get_monotonic_time();
+  tandem_qmp_device_add_disk_async(vm->qmp, disk, NULL, on_done, &w);
+  g_autoptr(GAsyncResult) res = wait_for(&w, 15);
+  gboolean ok = tandem_qmp_device_add_finish(vm->qmp, res, error);
+  printf("# device_add %s: %.1f ms\n", disk->id,
+         (double)(g_get_monotonic_time() - start) / 1000);
+  return ok;
+}
+
+/* Starts qemu-nbd serving a raw file as export "tandem-exp" on nbd.sock;
+ * returns the socket's path. --fork returns once the server listens, so
+ * nothing polls; --shared: QEMU opens one connection per node, and a
+ * server at its limit of clients (qemu-nbd's default is one) leaves
+ * blockdev-add hanging with QMP blocked. */
+static char *start_nbd(Vm *vm) {
+  g_autofree char *file = vm_path(vm, "export.raw");
+  g_autofree char *size = g_strdup_printf("%d", EXPORT_SIZE);
+  const char *const img[] = {"qemu-img", "create", "-q", "-f", "raw",
+                             file, size, NULL};
+  run_checked(img);
+  char *sock = vm_path(vm, "nbd.sock");
+  g_autofree char *pid_file = vm_path(vm, "nbd.pid");
+  g_autofree char *pid_arg = g_strdup_printf("--pid-file=%s", pid_file);
+  const char *const nbd[] = {"qemu-nbd", "--fork", pid_arg, "--persistent",
+                             "--shared=4", "-k", sock, "-f", "raw",
+                             "-x", "tandem-exp", file, NULL};
+  run_checked(nbd);
+  g_autofree char *pid = NULL;
+  assert_true(g_file_get_contents(pid_file, &pid, NULL, NULL));
+  vm->nbd_pid = (GPid)g_ascii_strtoll(pid, NULL, 10);
+  assert_true(vm->nbd_pid > 0);
+  return sock;
+}
+
+/* An NBD export attached as a local disk, as storage/ does: blockdev-add
+ * over the UNIX socket, then device_add on a free pcie-root-port (nvme
+ * read-write, virtio-blk-pci read-only); a missing export is refused and
+ * leaves the block graph as it was. Removal needs a guest that releases
+ * the device: without one, waiting for DEVICE_DELETED times out. */
+static void test_nbd_disk(void **state) {
+  Vm *vm = *state;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sock = start_nbd(vm);
+
+  const TandemQmpNbdBlockdev rw = {.node_name = "net0", .unix_path = sock,
+                                   .export_name = "tandem-exp",
+                                   .reconnect_delay = 5};
+  assert_ok(add_nbd(vm, &rw, &error), &error, "blockdev-add");
+  g_autoptr(GPtrArray) before = query_nodes(vm);
+  const TandemQmpBlockNode *n = node_named(before, "net0");
+  if (!n)
+    fail_msg("node net0 not in query-named-block-nodes");
+  else
+    assert_string_equal(n->format, "nbd");
+
+  /* A missing export: GenericError, and nothing added. */
+  const TandemQmpNbdBlockdev bad = {.node_name = "net-bad",
+                                    .unix_path = sock,
+                                    .export_name = "no-such-export"};
+  assert_false(add_nbd(vm, &bad, &error));
+  assert_true(g_error_matches(error, TANDEM_QMP_ERROR,
+                              TANDEM_QMP_ERROR_GENERIC));
+  printf("# %s\n", error->message);
+  g_clear_error(&error);
+  g_autoptr(GPtrArray) after = query_nodes(vm);
+  assert_int_equal(after->len, before->len);
+  assert_null(node_named(after, "net-bad"));
+
+  const TandemQmpNbdBlockdev ro = {.node_name = "net1", .unix_path = sock,
+                                   .export_name = "tandem-exp",
+                                   .read_only = TRUE};
+  assert_ok(add_nbd(vm, &ro, &error), &error, "blockdev-add read-only");
+
+  const TandemQmpDiskDevice nvme = {TANDEM_QMP_DISK_NVME, "disk-net0",
+                                    "tandem-hp0", "net0", "TANDEM-NET0"};
+  assert_ok(add_disk(vm, &nvme, &error), &error, "device_add nvme");
+  const TandemQmpDiskDevice virtio = {TANDEM_QMP_DISK_VIRTIO, "disk-net1",
+                                      "tandem-hp1", "net1", "TANDEM-NET1"};
+  assert_ok(add_disk(vm, &virtio, &error), &error, "device_add virtio");
+  /* q35's root bus has no hot-plug. */
+  const TandemQmpDiskDevice root = {TANDEM_QMP_DISK_VIRTIO, "disk-net2",
+                                    "pcie.0", "net1", NULL};
+  assert_false(add_disk(vm, &root, &error));
+  assert_true(g_error_matches(error, TANDEM_QMP_ERROR,
+                              TANDEM_QMP_ERROR_GENERIC));
+  g_clear_error(&error);
+
+  g_autoptr(GPtrArray) disks = query_block(vm);
+  assert_int_equal(disks->len, 3);
+  const TandemQmpBlockDevice *d0 = disk_on(disks, "net0");
+  const TandemQmpBlockDevice *d1 = disk_on(disks, "net1");
+  if (!d0 || !d1) {
+    fail_msg("net0 or net1 not in query-block");
+    return;
+  }
+  g_autofree char *id0 = tandem_qmp_qdev_to_device_id(d0->qdev);
+  assert_string_equal(id0, "disk-net0");
+  assert_string_equal(d0->format, "nbd");
+  assert_false(d0->read_only);
+  assert_int_equal(d0->virtual_size, EXPORT_SIZE);
+  assert_true(g_str_has_prefix(d0->file, "nbd+unix://"));
+  printf("# nvme disk: qdev %s, file %s\n", d0->qdev, d0->file);
+  g_autofree char *id1 = tandem_qmp_qdev_to_device_id(d1->qdev);
+  assert_string_equal(id1, "disk-net1");
+  assert_true(d1->read_only);
+
+  /* In use: not removable. */
+  assert_false(RUN(vm, &error, blockdev_del, "net0"));
+  assert_true(g_error_matches(error, TANDEM_QMP_ERROR,
+                              TANDEM_QMP_ERROR_GENERIC));
+  g_clear_error(&error);
+
+  /* No guest to release it: device_del is accepted, the event never
+   * comes, and the request stays pending. */
+  Wait w = {0};
+  tandem_qmp_device_del_wait_async(vm->qmp, "disk-net0", 500, NULL, on_done,
+                                   &w);
+  g_autoptr(GAsyncResult) res = wait_for(&w, 15);
+  assert_false(tandem_qmp_device_del_wait_finish(vm->qmp, res, &error));
+  assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
+  g_clear_error(&error);
+  assert_false(RUN(vm, &error, device_del, "disk-net0"));
+  assert_true(g_error_matches(error, TANDEM_QMP_ERROR,
+                              TANDEM_QMP_ERROR_GENERIC));
+  g_clear_error(&error);
+  assert_false(RUN(vm, &error, device_del, "no-such-device"));
+  assert_true(g_error_matches(error, TANDEM_QMP_ERROR,
+                              TANDEM_QMP_ERROR_DEVICE_NOT_FOUND));
+  g_clear_error(&error);
+
+  /* A node no device uses goes. */
+  const TandemQmpNbdBlockdev spare = {.node_name = "net2",
+                                      .unix_path = sock,
+                                      .export_name = "tandem-exp",
+                                      .read_only = TRUE};
+  assert_ok(add_nbd(vm, &spare, &error), &error, "blockdev-add spare");
+  assert_ok(RUN(vm, &error, blockdev_del, "net2"), &error, "blockdev-del");
+  g_autoptr(GPtrArray) last = query_nodes(vm);
+  assert_null(node_named(last, "net2"));
+  assert_false(RUN(vm, &error, blockdev_del, "net2"));
+  assert_true(g_error_matches(error, TANDEM_QMP_ERROR,
+                              TANDEM_QMP_ERROR_GENERIC));
+}
+
 int main(void) {
   g_autofree char *qemu = g_find_program_in_path("qemu-system-x86_64");
   g_autofree char *img = g_find_program_in_path("qemu-img");
@@ -589,6 +791,16 @@ int main(void) {
                                       vm_teardown),
       cmocka_unit_test_setup_teardown(test_save_and_restore, vm_setup,
                                       vm_teardown),
+      /* Last: left out without qemu-nbd. */
+      cmocka_unit_test_setup_teardown(test_nbd_disk, vm_setup, vm_teardown),
   };
-  return cmocka_run_group_tests_name("qmp-commands-qemu", tests, NULL, NULL);
+  size_t n = G_N_ELEMENTS(tests);
+  g_autofree char *nbd = g_find_program_in_path("qemu-nbd");
+  if (!nbd) {
+    /* Not a cmocka skip, which cmocka 1.1 reports as "not ok" and meson
+     * counts as a failure. */
+    printf("# qemu-nbd not installed: test_nbd_disk left out\n");
+    n--;
+  }
+  return _cmocka_run_group_tests("qmp-commands-qemu", tests, n, NULL, NULL);
 }

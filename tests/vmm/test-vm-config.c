@@ -449,8 +449,70 @@ static void test_limits(void **state) {
   }
 }
 
+/* Network disks: kept as written, read back the same, bounded; the address
+ * itself is the disk manager's to check. */
+static void test_storage(void **state) {
+  (void)state;
+  const char *text = KERNEL_BOOT
+      "[Storage photos]\nURI=nbd://nas.local/photos\n"
+      "[Storage scratch.1]\nURI=nbd+unix:///s?socket=/run/s.sock\n"
+      "Bus=virtio\nReadOnly=true\n";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TandemVmConfig) c = tandem_vm_config_parse("vm", text, "/",
+                                                       &error);
+  assert_non_null(c);
+  assert_int_equal(c->attachments->len, 2);
+  TandemVmAttachment *p = tandem_vm_config_find_attachment(c, "photos");
+  assert_non_null(p);
+  assert_string_equal(p->uri, "nbd://nas.local/photos");
+  assert_string_equal(p->bus, "nvme"); /* the default */
+  assert_false(p->read_only);
+  TandemVmAttachment *s = tandem_vm_config_find_attachment(c, "scratch.1");
+  assert_string_equal(s->bus, "virtio");
+  assert_true(s->read_only);
+  assert_null(tandem_vm_config_find_attachment(c, "nope"));
+  /* Saved and read back: the same. */
+  g_autofree char *data = tandem_vm_config_to_data(c);
+  g_autoptr(TandemVmConfig) again =
+      tandem_vm_config_parse("vm", data, "/", &error);
+  assert_non_null(again);
+  assert_int_equal(again->attachments->len, 2);
+  assert_string_equal(
+      tandem_vm_config_find_attachment(again, "scratch.1")->uri,
+      "nbd+unix:///s?socket=/run/s.sock");
+  static const char *const bad[] = {
+      "[Storage photos]\nBus=nvme\n",              /* no URI */
+      "[Storage photos]\nURI=nbd://h/e\nBus=scsi\n",
+      "[Storage photos]\nURI=nbd://h/e\nReadOnly=maybe\n",
+      "[Storage photos]\nURI=nbd://h/e\nPath=/x\n", /* unknown key */
+      "[Storage -x]\nURI=nbd://h/e\n",
+      "[Storage a/b]\nURI=nbd://h/e\n",
+      "[Storage ]\nURI=nbd://h/e\n",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autofree char *t = g_strdup_printf(KERNEL_BOOT "%s", bad[i]);
+    g_autoptr(GError) e = NULL;
+    g_autoptr(TandemVmConfig) no = tandem_vm_config_parse("vm", t, "/", &e);
+    if (no)
+      fail_msg("accepted: %s", bad[i]);
+    assert_non_null(strstr(e->message, "Storage"));
+  }
+  /* More than there are ports. */
+  GString *many = g_string_new(KERNEL_BOOT);
+  for (int i = 0; i <= TANDEM_VM_MAX_ATTACHMENTS; i++)
+    g_string_append_printf(many, "[Storage d%d]\nURI=nbd://h/e%d\n", i, i);
+  g_autoptr(GError) e = NULL;
+  g_autoptr(TandemVmConfig) no = tandem_vm_config_parse("vm", many->str, "/",
+                                                        &e);
+  assert_null(no);
+  g_string_free(many, TRUE);
+  assert_true(tandem_vm_attachment_name_is_valid("a.b_c-1"));
+  assert_false(tandem_vm_attachment_name_is_valid(".."));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_storage),
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_full),
       cmocka_unit_test(test_image_boot),
