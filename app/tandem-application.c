@@ -379,6 +379,18 @@ static void watch_quit_signals(TandemApplication *self) {
     self->signal_ids[i] = g_unix_signal_add(sigs[i], on_quit_signal, self);
 }
 
+static void plug_disks(TandemVm *vm, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data,
+                       gpointer data) {
+  tandem_disk_manager_plug_restored_async(data, vm, cancellable, callback,
+                                          user_data);
+}
+
+static gboolean plug_disks_finish(GAsyncResult *result, GError **error,
+                                  gpointer data) {
+  return tandem_disk_manager_plug_restored_finish(data, result, error);
+}
+
 static void on_disk_link_added(TandemGuestHub *hub, const char *vm,
                                TandemGuestLink *link, gpointer data) {
   tandem_disk_manager_watch_link(TANDEM_DISK_MANAGER(data), link);
@@ -399,6 +411,9 @@ static gboolean tandem_application_serve(TandemApplication *self,
     return FALSE;
   self->snapshots = tandem_snapshot_manager_new(self->manager);
   self->disks = tandem_disk_manager_new(self->manager, link_for_vm, self->hub);
+  /* A restored snapshot gets its network disks back before its memory. */
+  tandem_snapshot_manager_set_plug_hook(self->snapshots, plug_disks,
+                                        plug_disks_finish, self->disks);
   /* Disks attached at a start are mounted once the guest's agent is there. */
   g_signal_connect_object(self->hub, "link-added",
                           G_CALLBACK(on_disk_link_added), self->disks, 0);

@@ -31,6 +31,7 @@ struct _TandemDiskManager {
   TandemDiskLinkFunc link_func;
   gpointer link_data;
   GHashTable *by_vm; /* VM name -> GPtrArray of Attachment */
+  GHashTable *starting; /* VM names started and not running yet */
 };
 
 G_DEFINE_TYPE(TandemDiskManager, tandem_disk_manager, G_TYPE_OBJECT)
@@ -158,21 +159,49 @@ static void remember(TandemDiskManager *self, const TandemDiskInfo *info,
     return;
   TandemVmConfig *c = (TandemVmConfig *)tandem_vm_get_config(vm);
   TandemVmAttachment *old = tandem_vm_config_find_attachment(c, info->name);
-  if (old)
+  if (!keep) {
+    if (!old)
+      return;
     g_ptr_array_remove(c->attachments, old);
-  if (keep)
-    g_ptr_array_add(c->attachments,
-                    tandem_vm_attachment_new(
-                        info->name, info->uri,
-                        tandem_disk_bus_to_string(info->bus),
-                        info->read_only));
-  else if (!old)
-    return;
+  } else if (old) { /* in its place: the order is the user's */
+    if (!g_strcmp0(old->serial, info->serial) &&
+        !g_strcmp0(old->port, info->port))
+      return;
+    g_free(old->serial);
+    old->serial = g_strdup(info->serial);
+    g_free(old->port);
+    old->port = g_strdup(info->port);
+  } else {
+    TandemVmAttachment *a = tandem_vm_attachment_new(
+        info->name, info->uri, tandem_disk_bus_to_string(info->bus),
+        info->read_only);
+    a->serial = g_strdup(info->serial);
+    a->port = g_strdup(info->port);
+    g_ptr_array_add(c->attachments, a);
+  }
   g_autoptr(GError) error = NULL;
   if (!tandem_vm_config_save(c, tandem_vm_manager_get_config_dir(self->vms),
                              &error))
     g_warning("VM %s: could not record network disk %s in its "
               "configuration: %s", info->vm, info->name, error->message);
+}
+
+/* A configured attachment that is not plugged in: its port is no longer
+ * the guest's, so a snapshot taken now must not put it back there. */
+static void remember_unplugged(TandemDiskManager *self, const char *vm_name,
+                               const char *name) {
+  TandemVm *vm = tandem_vm_manager_lookup(self->vms, vm_name);
+  TandemVmConfig *c = vm ? (TandemVmConfig *)tandem_vm_get_config(vm) : NULL;
+  TandemVmAttachment *at = c ? tandem_vm_config_find_attachment(c, name)
+                             : NULL;
+  if (!at || !at->port)
+    return;
+  g_clear_pointer(&at->port, g_free);
+  g_autoptr(GError) error = NULL;
+  if (!tandem_vm_config_save(c, tandem_vm_manager_get_config_dir(self->vms),
+                             &error))
+    g_warning("VM %s: could not record network disk %s in its "
+              "configuration: %s", vm_name, name, error->message);
 }
 
 static void forget(TandemDiskManager *self, Attachment *a) {
@@ -183,17 +212,34 @@ static void forget(TandemDiskManager *self, Attachment *a) {
   changed(self, vm);
 }
 
-/* A free PCIe root port of @vm, or NULL. */
-static char *free_port(TandemDiskManager *self, TandemVm *vm) {
+static gboolean port_is_free(TandemDiskManager *self, TandemVm *vm,
+                             const char *port) {
   const TandemVmConfig *c = tandem_vm_get_config(vm);
+  guint64 n;
+  if (!port || !g_str_has_prefix(port, TANDEM_HOTPLUG_PORT_PREFIX) ||
+      !g_ascii_string_to_unsigned(port + strlen(TANDEM_HOTPLUG_PORT_PREFIX),
+                                  10, 0, c->hotplug_ports ? c->hotplug_ports - 1
+                                                          : 0,
+                                  &n, NULL) ||
+      n >= c->hotplug_ports)
+    return FALSE;
   GPtrArray *list = attachments_of(self, tandem_vm_get_name(vm), FALSE);
+  for (guint i = 0; list && i < list->len; i++)
+    if (!g_strcmp0(((Attachment *)list->pdata[i])->info.port, port))
+      return FALSE;
+  return TRUE;
+}
+
+/* A free PCIe root port of @vm, @wanted if it is one, or NULL. */
+static char *free_port(TandemDiskManager *self, TandemVm *vm,
+                       const char *wanted) {
+  if (port_is_free(self, vm, wanted))
+    return g_strdup(wanted);
+  const TandemVmConfig *c = tandem_vm_get_config(vm);
   for (guint p = 0; p < c->hotplug_ports; p++) {
     g_autofree char *port =
         g_strdup_printf(TANDEM_HOTPLUG_PORT_PREFIX "%u", p);
-    gboolean used = FALSE;
-    for (guint i = 0; list && i < list->len && !used; i++)
-      used = !g_strcmp0(((Attachment *)list->pdata[i])->info.port, port);
-    if (!used)
+    if (port_is_free(self, vm, port))
       return g_steal_pointer(&port);
   }
   return NULL;
@@ -206,7 +252,14 @@ static void attach_configured(TandemDiskManager *self, TandemVm *vm);
 static void on_vm_state_changed(TandemVmManager *vms, TandemVm *vm,
                                 int old_state, int new_state, gpointer data) {
   TandemDiskManager *self = data;
-  if (new_state == TANDEM_VM_RUNNING && old_state == TANDEM_VM_STARTING) {
+  /* The first time it runs after a start (a restore passes through
+   * paused on the way). */
+  if (new_state == TANDEM_VM_STARTING) {
+    g_hash_table_add(self->starting, g_strdup(tandem_vm_get_name(vm)));
+    return;
+  }
+  if (new_state == TANDEM_VM_RUNNING &&
+      g_hash_table_remove(self->starting, tandem_vm_get_name(vm))) {
     attach_configured(self, vm);
     return;
   }
@@ -275,8 +328,7 @@ static void attach_done(GTask *task) {
     return;
   }
   d->a->info.state = TANDEM_DISK_ATTACHED;
-  if (!d->from_config)
-    remember(d->self, &d->a->info, TRUE);
+  remember(d->self, &d->a->info, TRUE); /* with where it is plugged in */
   changed(d->self, d->a->info.vm);
   g_task_return_pointer(task, tandem_disk_info_copy(&d->a->info),
                         (GDestroyNotify)tandem_disk_info_free);
@@ -411,6 +463,7 @@ static void attach_fail(GTask *task, GError *error) {
   AttachData *d = g_task_get_task_data(task);
   if (d->from_config && vm_runs(d->self, d->a->info.vm)) {
     /* Listed, so that the user sees why, and can detach it for good. */
+    remember_unplugged(d->self, d->a->info.vm, d->a->info.name);
     d->a->info.state = TANDEM_DISK_FAILED;
     set_message(d->a, error->message);
     changed(d->self, d->a->info.vm);
@@ -612,13 +665,17 @@ static void list_failed(TandemDiskManager *self, const char *vm,
   a->info.read_only = read_only;
   a->info.state = TANDEM_DISK_FAILED;
   a->info.message = g_strdup(why);
+  remember_unplugged(self, vm, name);
   g_ptr_array_add(attachments_of(self, vm, TRUE), a);
   changed(self, vm);
 }
 
+/* @at: the configuration's entry when attaching again at a start (its
+ * serial and port kept when they still can be), else NULL. */
 static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
                          const char *uri, TandemDiskBus bus, const char *name,
-                         gboolean read_only, gboolean from_config) {
+                         gboolean read_only, const TandemVmAttachment *at) {
+  gboolean from_config = at != NULL;
   GError *error = NULL;
   TandemVm *v = tandem_vm_manager_lookup(self->vms, vm);
   g_autoptr(TandemStorageUri) u = tandem_storage_uri_parse(uri, &error);
@@ -627,7 +684,7 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
   const char *n = derived ? derived : name;
   g_autofree char *port = NULL;
   if (u && check_attach(self, v, vm, n, &error) &&
-      !(port = free_port(self, v)))
+      !(port = free_port(self, v, at ? at->port : NULL)))
     error = g_error_new(
         G_IO_ERROR, G_IO_ERROR_NO_SPACE,
         _("VM “%s” has no free hot-plug port (it has %u): detach a disk, or "
@@ -642,6 +699,8 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
   }
   Attachment *a = g_new0(Attachment, 1);
   guint32 tag = g_random_int();
+  if (at && tandem_vm_attachment_serial_is_valid(at->serial))
+    tag = (guint32)g_ascii_strtoull(at->serial + 4, NULL, 16);
   a->node = g_strdup_printf("tandem-ext-%08x", tag);
   a->device = g_strdup_printf("tandem-ext-%08x-dev", tag);
   a->info.vm = g_strdup(vm);
@@ -675,7 +734,7 @@ void tandem_disk_manager_attach_async(TandemDiskManager *self, const char *vm,
                                       gpointer user_data) {
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, tandem_disk_manager_attach_async);
-  attach_start(self, task, vm, uri, bus, name, read_only, FALSE);
+  attach_start(self, task, vm, uri, bus, name, read_only, NULL);
 }
 
 static void on_configured_attached(GObject *source, GAsyncResult *res,
@@ -704,9 +763,156 @@ static void attach_configured(TandemDiskManager *self, TandemVm *vm) {
     GTask *task = g_task_new(self, NULL, on_configured_attached,
                              g_strdup(name));
     g_task_set_source_tag(task, tandem_disk_manager_attach_async);
-    attach_start(self, task, name, at->uri, bus, at->name, at->read_only,
-                 TRUE);
+    attach_start(self, task, name, at->uri, bus, at->name, at->read_only, at);
   }
+}
+
+/* --- A snapshot restored: its disks back where the guest had them ------- */
+
+typedef struct {
+  TandemDiskManager *self;
+  TandemVm *vm;
+  TandemQmpClient *qmp;
+  guint next;      /* the configuration's next attachment */
+  Attachment *a;   /* being plugged */
+} Plug;
+
+static void plug_free(gpointer data) {
+  Plug *p = data;
+  g_clear_object(&p->qmp);
+  g_clear_object(&p->vm);
+  g_free(p);
+}
+
+static void plug_next(GTask *task);
+
+static void plug_fail(GTask *task, const char *what, GError *error) {
+  Plug *p = g_task_get_task_data(task);
+  g_autofree char *name = g_strdup(p->a->info.name);
+  forget(p->self, p->a);
+  p->a = NULL;
+  g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED,
+                          _("The snapshot had network disk “%s” attached, "
+                            "and it cannot be put back (%s: %s): bring its "
+                            "server back, then restore again"),
+                          name, what, error->message);
+  g_object_unref(task);
+}
+
+static void on_plug_device(GObject *source, GAsyncResult *res, gpointer data) {
+  GTask *task = data;
+  Plug *p = g_task_get_task_data(task);
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_device_add_finish(TANDEM_QMP_CLIENT(source), res, &error)) {
+    plug_fail(task, "device_add", error);
+    return;
+  }
+  /* Mounted or not as the guest's memory has it; the agent tells which
+   * once it is back (mount_when_ready). */
+  p->a->info.state = TANDEM_DISK_ATTACHED;
+  p->a->info.mount = TANDEM_DISK_MOUNT_NO_AGENT;
+  changed(p->self, p->a->info.vm);
+  p->a = NULL;
+  plug_next(task);
+}
+
+static void on_plug_node(GObject *source, GAsyncResult *res, gpointer data) {
+  GTask *task = data;
+  Plug *p = g_task_get_task_data(task);
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_blockdev_add_finish(TANDEM_QMP_CLIENT(source), res,
+                                      &error)) {
+    plug_fail(task, "blockdev-add", error);
+    return;
+  }
+  TandemQmpDiskDevice dev = {
+      .driver = p->a->info.bus == TANDEM_DISK_BUS_VIRTIO
+                    ? TANDEM_QMP_DISK_VIRTIO
+                    : TANDEM_QMP_DISK_NVME,
+      .id = p->a->device,
+      .bus = p->a->info.port,
+      .drive = p->a->node,
+      .serial = p->a->info.serial,
+  };
+  tandem_qmp_device_add_disk_async(p->qmp, &dev, NULL, on_plug_device, task);
+}
+
+static void plug_next(GTask *task) {
+  Plug *p = g_task_get_task_data(task);
+  const TandemVmConfig *c = tandem_vm_get_config(p->vm);
+  const char *vm = tandem_vm_get_name(p->vm);
+  while (p->next < c->attachments->len) {
+    const TandemVmAttachment *at = c->attachments->pdata[p->next++];
+    g_autoptr(TandemStorageUri) u = tandem_storage_uri_parse(at->uri, NULL);
+    /* Only what was plugged in: a disk that never was is not in the
+     * guest's memory either. */
+    if (!u || !tandem_vm_attachment_serial_is_valid(at->serial) ||
+        !port_is_free(p->self, p->vm, at->port) || find(p->self, vm, at->name))
+      continue;
+    guint32 tag = (guint32)g_ascii_strtoull(at->serial + 4, NULL, 16);
+    Attachment *a = g_new0(Attachment, 1);
+    a->node = g_strdup_printf("tandem-ext-%08x", tag);
+    a->device = g_strdup_printf("tandem-ext-%08x-dev", tag);
+    a->info.vm = g_strdup(vm);
+    a->info.name = g_strdup(at->name);
+    a->info.uri = g_strdup(at->uri);
+    tandem_disk_bus_from_string(at->bus, &a->info.bus);
+    a->info.read_only = at->read_only;
+    a->info.state = TANDEM_DISK_ATTACHING;
+    a->info.serial = g_strdup(at->serial);
+    a->info.port = g_strdup(at->port);
+    a->info.message = g_strdup("");
+    g_ptr_array_add(attachments_of(p->self, vm, TRUE), a);
+    changed(p->self, vm);
+    p->a = a;
+    TandemQmpNbdBlockdev nbd = {
+        .node_name = a->node, .unix_path = u->socket_path, .host = u->host,
+        .port = u->port, .export_name = u->export_name,
+        .read_only = at->read_only,
+        .reconnect_delay = TANDEM_DISK_RECONNECT_DELAY,
+        .open_timeout = OPEN_TIMEOUT_S};
+    TandemQmpIscsiBlockdev iscsi = {
+        .node_name = a->node, .host = u->host, .port = u->port,
+        .target = u->target, .lun = u->lun, .read_only = at->read_only};
+    if (u->protocol == TANDEM_STORAGE_NBD)
+      tandem_qmp_blockdev_add_nbd_async(p->qmp, &nbd, NULL, on_plug_node,
+                                        task);
+    else
+      tandem_qmp_blockdev_add_iscsi_async(p->qmp, &iscsi, NULL, on_plug_node,
+                                          task);
+    return;
+  }
+  g_task_return_boolean(task, TRUE);
+  g_object_unref(task);
+}
+
+void tandem_disk_manager_plug_restored_async(TandemDiskManager *self,
+                                             TandemVm *vm,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data) {
+  GTask *task = g_task_new(self, cancellable, callback, user_data);
+  g_task_set_source_tag(task, tandem_disk_manager_plug_restored_async);
+  TandemQmpClient *qmp = tandem_vm_get_qmp(vm);
+  if (!qmp) {
+    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                            "VM %s has no QMP connection",
+                            tandem_vm_get_name(vm));
+    g_object_unref(task);
+    return;
+  }
+  Plug *p = g_new0(Plug, 1);
+  p->self = self;
+  p->vm = g_object_ref(vm);
+  p->qmp = g_object_ref(qmp);
+  g_task_set_task_data(task, p, plug_free);
+  plug_next(task);
+}
+
+gboolean tandem_disk_manager_plug_restored_finish(TandemDiskManager *self,
+                                                  GAsyncResult *result,
+                                                  GError **error) {
+  return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 TandemDiskInfo *tandem_disk_manager_attach_finish(TandemDiskManager *self,
@@ -948,6 +1154,7 @@ TandemDiskManager *tandem_disk_manager_new(TandemVmManager *vms,
 static void tandem_disk_manager_finalize(GObject *object) {
   TandemDiskManager *self = TANDEM_DISK_MANAGER(object);
   g_hash_table_unref(self->by_vm);
+  g_hash_table_unref(self->starting);
   g_clear_object(&self->vms);
   G_OBJECT_CLASS(tandem_disk_manager_parent_class)->finalize(object);
 }
@@ -955,6 +1162,8 @@ static void tandem_disk_manager_finalize(GObject *object) {
 static void tandem_disk_manager_init(TandemDiskManager *self) {
   self->by_vm = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify)g_ptr_array_unref);
+  self->starting = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         NULL);
 }
 
 static void tandem_disk_manager_class_init(TandemDiskManagerClass *klass) {

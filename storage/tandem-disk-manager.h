@@ -136,6 +136,21 @@ gboolean tandem_disk_manager_detach_finish(TandemDiskManager *self,
                                            GAsyncResult *result,
                                            GError **error);
 
+/* A snapshot being restored (tandem_snapshot_manager_set_plug_hook): the
+ * network disks of the VM's restored configuration that were plugged in
+ * are put back on the same ports with the same serials, before the
+ * guest's memory comes back, so that its devices are where it left them.
+ * The guest finds them as it had them (mounted or not); it is the user's
+ * to know that a disk written since the snapshot is not turned back. */
+void tandem_disk_manager_plug_restored_async(TandemDiskManager *self,
+                                             TandemVm *vm,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data);
+gboolean tandem_disk_manager_plug_restored_finish(TandemDiskManager *self,
+                                                  GAsyncResult *result,
+                                                  GError **error);
+
 /* The shell's agent session of a VM: disks attached before the agent was
  * there (at a start) are mounted when it is. */
 void tandem_disk_manager_watch_link(TandemDiskManager *self,

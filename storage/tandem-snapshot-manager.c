@@ -187,6 +187,15 @@ char *tsm_disk_of_device(const TandemQmpBlockDevice *device) {
 
 /* --- Public ------------------------------------------------------------------ */
 
+void tandem_snapshot_manager_set_plug_hook(TandemSnapshotManager *self,
+                                           TandemSnapshotPlugFunc plug,
+                                           TandemSnapshotPlugFinish finish,
+                                           gpointer data) {
+  self->plug = plug;
+  self->plug_finish = finish;
+  self->plug_data = data;
+}
+
 TandemSnapshotManager *tandem_snapshot_manager_new(TandemVmManager *vms) {
   TandemSnapshotManager *self =
       g_object_new(TANDEM_TYPE_SNAPSHOT_MANAGER, NULL);

@@ -84,6 +84,21 @@ G_DECLARE_FINAL_TYPE(TandemSnapshotManager, tandem_snapshot_manager, TANDEM,
 
 TandemSnapshotManager *tandem_snapshot_manager_new(TandemVmManager *vms);
 
+/* What a restore needs from whoever hot-plugs devices into VMs (network
+ * disks, tandem-disk-manager.h): the devices the guest's memory has, put
+ * back into the new QEMU (started for the incoming memory, not running
+ * yet) as the VM's restored configuration lists them. A failure fails the
+ * restore with that error. */
+typedef void (*TandemSnapshotPlugFunc)(TandemVm *vm, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data, gpointer data);
+typedef gboolean (*TandemSnapshotPlugFinish)(GAsyncResult *result,
+                                             GError **error, gpointer data);
+void tandem_snapshot_manager_set_plug_hook(TandemSnapshotManager *self,
+                                           TandemSnapshotPlugFunc plug,
+                                           TandemSnapshotPlugFinish finish,
+                                           gpointer data);
+
 void tandem_snapshot_manager_set_options(TandemSnapshotManager *self,
                                          const TandemSnapshotOptions *opts);
 void tandem_snapshot_manager_get_options(TandemSnapshotManager *self,

@@ -11,6 +11,11 @@ struct _TandemSnapshotManager {
   GHashTable *busy;   /* VM names with a snapshot being taken or restored */
   GHashTable *timers; /* VM name -> its schedule's GSource id */
   GHashTable *gc;     /* VM name -> its disk images being tidied */
+  /* Puts a restored VM's hot-plugged devices back before its memory comes
+   * (tandem_snapshot_manager_set_plug_hook); NULL: none. */
+  TandemSnapshotPlugFunc plug;
+  TandemSnapshotPlugFinish plug_finish;
+  gpointer plug_data;
 };
 
 /* The QMP descriptor names Tandem gives QEMU. */

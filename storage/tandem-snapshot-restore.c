@@ -216,6 +216,26 @@ static void on_caps(GObject *source, GAsyncResult *result, gpointer data) {
                          task);
 }
 
+static void set_caps(GTask *task) {
+  Restore *r = restore_of(task);
+  TandemQmpMigrationCapabilityState caps[] = {
+      {TANDEM_QMP_MIGRATION_CAP_EVENTS, TRUE}};
+  tandem_qmp_migrate_set_capabilities_async(r->qmp, caps, 1, NULL, on_caps,
+                                            task);
+}
+
+/* The network disks the guest had are back where its memory has them. */
+static void on_plugged(GObject *source, GAsyncResult *result, gpointer data) {
+  GTask *task = data;
+  Restore *r = restore_of(task);
+  GError *error = NULL;
+  if (!r->mgr->plug_finish(result, &error, r->mgr->plug_data)) {
+    fail_loading(task, error);
+    return;
+  }
+  set_caps(task);
+}
+
 static void on_started(GObject *source, GAsyncResult *result,
                        gpointer data) {
   GTask *task = data;
@@ -226,10 +246,11 @@ static void on_started(GObject *source, GAsyncResult *result,
     return;
   }
   r->qmp = g_object_ref(tandem_vm_get_qmp(r->vm));
-  TandemQmpMigrationCapabilityState caps[] = {
-      {TANDEM_QMP_MIGRATION_CAP_EVENTS, TRUE}};
-  tandem_qmp_migrate_set_capabilities_async(r->qmp, caps, 1, NULL, on_caps,
-                                            task);
+  if (r->mgr->plug) {
+    r->mgr->plug(r->vm, NULL, on_plugged, task, r->mgr->plug_data);
+    return;
+  }
+  set_caps(task);
 }
 
 /* --- Disks and configuration ------------------------------------------------- */

@@ -152,6 +152,18 @@ static void fail(GTask *task, GError *error) {
   }
   progress(task, TANDEM_SNAPSHOT_PHASE_FAILED, 0, 0);
   tsm_release(t->mgr, t->vm_name);
+  if (strstr(error->message, "non-migratable device")) {
+    /* QEMU says which in words only. Its NVMe controller is one: what the
+     * user can do about it is Tandem's to say. */
+    GError *e = g_error_new(
+        error->domain, error->code,
+        "a device of the VM cannot be saved in a snapshot (QEMU: %s). A "
+        "network disk attached as NVMe is such a device: detach it, or "
+        "attach it again with --as virtio",
+        error->message);
+    g_error_free(error);
+    error = e;
+  }
   g_prefix_error(&error, "The snapshot of “%s” failed: ", t->vm_name);
   g_task_return_error(task, error);
   g_object_unref(task);

@@ -1,4 +1,5 @@
 #include "tandem-vm-config.h"
+#include "tandem-qemu-argv.h"
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -68,9 +69,20 @@ TandemVmAttachment *tandem_vm_attachment_new(const char *name,
   return a;
 }
 
+gboolean tandem_vm_attachment_serial_is_valid(const char *serial) {
+  if (!serial || strlen(serial) != 12 || strncmp(serial, "tdm-", 4))
+    return FALSE;
+  for (int i = 4; i < 12; i++)
+    if (!g_ascii_isxdigit(serial[i]) || g_ascii_isupper(serial[i]))
+      return FALSE;
+  return TRUE;
+}
+
 void tandem_vm_attachment_free(TandemVmAttachment *a) {
   if (!a)
     return;
+  g_free(a->serial);
+  g_free(a->port);
   g_free(a->name);
   g_free(a->uri);
   g_free(a->bus);
@@ -378,7 +390,8 @@ static gboolean parse_disk_group(const Parser *p, TandemVmConfig *c,
 
 static gboolean parse_storage_group(const Parser *p, TandemVmConfig *c,
                                     const char *group, GError **error) {
-  static const char *const keys[] = {"URI", "Bus", "ReadOnly", NULL};
+  static const char *const keys[] = {"URI", "Bus", "ReadOnly", "Serial",
+                                     "Port", NULL};
   const char *name = group + strlen(STORAGE_PREFIX);
   if (!tandem_vm_attachment_name_is_valid(name))
     return fail(error, p, "network disk name “%s” in [%s] is not valid: use "
@@ -407,8 +420,23 @@ static gboolean parse_storage_group(const Parser *p, TandemVmConfig *c,
     if (local)
       return fail(error, p, "ReadOnly in [%s] must be true or false", group);
   }
-  g_ptr_array_add(c->attachments,
-                  tandem_vm_attachment_new(name, uri, bus ? bus : "nvme", ro));
+  g_autofree char *serial = get_string(p, group, "Serial");
+  if (serial && !tandem_vm_attachment_serial_is_valid(serial))
+    return fail(error, p, "Serial in [%s] “%s” is not one Tandem gave: "
+                "remove the line", group, serial);
+  g_autofree char *port = get_string(p, group, "Port");
+  guint64 n;
+  if (port && (!g_str_has_prefix(port, TANDEM_HOTPLUG_PORT_PREFIX) ||
+               !g_ascii_string_to_unsigned(
+                   port + strlen(TANDEM_HOTPLUG_PORT_PREFIX), 10, 0,
+                   TANDEM_VM_MAX_HOTPLUG_PORTS - 1, &n, NULL)))
+    return fail(error, p, "Port in [%s] “%s” is not a hot-plug port: "
+                "remove the line", group, port);
+  TandemVmAttachment *a =
+      tandem_vm_attachment_new(name, uri, bus ? bus : "nvme", ro);
+  a->serial = g_steal_pointer(&serial);
+  a->port = g_steal_pointer(&port);
+  g_ptr_array_add(c->attachments, a);
   return TRUE;
 }
 
@@ -604,6 +632,8 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
     g_key_file_set_string(kf, group, "URI", a->uri);
     g_key_file_set_string(kf, group, "Bus", a->bus);
     g_key_file_set_boolean(kf, group, "ReadOnly", a->read_only);
+    set_if(kf, group, "Serial", a->serial);
+    set_if(kf, group, "Port", a->port);
   }
   /* A schedule turned off keeps its Keep and MaxAge for the next time. */
   if (c->snapshot_every) {

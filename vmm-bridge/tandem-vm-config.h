@@ -57,6 +57,12 @@ typedef struct {
   char *uri;         /* as the user wrote it, at most 8192 bytes */
   char *bus;         /* "nvme" or "virtio" */
   gboolean read_only;
+  /* Where it was last plugged in (written by storage/, NULL if never):
+   * the serial the guest knows it by ("tdm-" and 8 hex digits) and the
+   * hot-plug port. Kept so that the guest sees the same disk after a
+   * start, and so that a snapshot restored puts it back where the
+   * guest's memory has it. */
+  char *serial, *port;
 } TandemVmAttachment;
 
 typedef struct {
@@ -107,6 +113,8 @@ TandemVmAttachment *tandem_vm_attachment_new(const char *name,
                                              const char *bus,
                                              gboolean read_only);
 void tandem_vm_attachment_free(TandemVmAttachment *a);
+/* "tdm-" and 8 lowercase hex digits. */
+gboolean tandem_vm_attachment_serial_is_valid(const char *serial);
 /* @c's attachment @name, or NULL. */
 TandemVmAttachment *tandem_vm_config_find_attachment(const TandemVmConfig *c,
                                                      const char *name);
