@@ -15,6 +15,10 @@
 #define MOUNT_RETRY_MS 250
 #define UNPLUG_WAIT_MS 15000
 #define OPEN_TIMEOUT_S 5
+/* NVMe transfers of up to 2 MiB (QEMU's default, 512 KiB, splits a 1 MiB
+ * request in two): sequential reads 576 -> 1492 MiB/s in bench-storage
+ * (TCG, 1 vCPU). */
+#define NVME_MDTS 9
 /* A disk refused as busy is asked again this often before the user is
  * told: 5 times over about 1.2 s. */
 #define UNMOUNT_TRIES 5
@@ -588,6 +592,7 @@ static void on_node_added(GObject *source, GAsyncResult *res, gpointer data) {
       .bus = d->a->info.port,
       .drive = d->a->node,
       .serial = d->a->info.serial,
+      .nvme_mdts = NVME_MDTS,
   };
   tandem_qmp_device_add_disk_async(d->qmp, &dev, NULL, on_device_added, task);
 }
@@ -833,6 +838,7 @@ static void on_plug_node(GObject *source, GAsyncResult *res, gpointer data) {
       .bus = p->a->info.port,
       .drive = p->a->node,
       .serial = p->a->info.serial,
+      .nvme_mdts = NVME_MDTS,
   };
   tandem_qmp_device_add_disk_async(p->qmp, &dev, NULL, on_plug_device, task);
 }

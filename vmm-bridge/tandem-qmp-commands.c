@@ -603,6 +603,8 @@ void tandem_qmp_device_add_disk_async(TandemQmpClient *client,
   json_object_set_string_member(args, "drive", disk->drive);
   if (disk->serial)
     json_object_set_string_member(args, "serial", disk->serial);
+  if (disk->driver == TANDEM_QMP_DISK_NVME && disk->nvme_mdts)
+    json_object_set_int_member(args, "mdts", disk->nvme_mdts);
   tandem_qmp_call_async(client, "device_add", args, -1, NULL, NULL,
                         tandem_qmp_device_add_disk_async, cancellable,
                         callback, user_data);

@@ -337,6 +337,10 @@ typedef struct {
    * set"), whose serial field holds 20 bytes; NULL leaves a virtio disk
    * without one. */
   const char *serial;
+  /* NVMe only, sent when not 0: "mdts", the largest transfer as a power of
+   * two of 4 KiB pages (QEMU's default 7: 512 KiB, so the guest splits a
+   * 1 MiB request in two). */
+  guint8 nvme_mdts;
 } TandemQmpDiskDevice;
 
 /* Plugs the disk in (device_add); finish with

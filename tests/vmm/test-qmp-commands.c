@@ -811,7 +811,8 @@ static void test_disk_devices(void **state) {
       HANDSHAKE,
       {EXPECT, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": "
                "\"nvme\", \"id\": \"disk-net0\", \"bus\": \"tandem-hp0\", "
-               "\"drive\": \"net-home\", \"serial\": \"TANDEM-0001\"}}",
+               "\"drive\": \"net-home\", \"serial\": \"TANDEM-0001\", "
+               "\"mdts\": 9}}",
        OK, 0},
       {EXPECT, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": "
                "\"virtio-blk-pci\", \"id\": \"disk-net1\", \"bus\": "
@@ -839,10 +840,12 @@ static void test_disk_devices(void **state) {
   g_autoptr(GError) error = NULL;
 
   const TandemQmpDiskDevice nvme = {TANDEM_QMP_DISK_NVME, "disk-net0",
-                                    "tandem-hp0", "net-home", "TANDEM-0001"};
+                                    "tandem-hp0", "net-home", "TANDEM-0001",
+                                    9};
+  /* mdts is NVMe's alone: not sent for virtio. */
   const TandemQmpDiskDevice virtio = {TANDEM_QMP_DISK_VIRTIO, "disk-net1",
                                       "tandem-hp1", "net-media",
-                                      "TANDEM-0002"};
+                                      "TANDEM-0002", 9};
   const TandemQmpDiskDevice root_bus = {TANDEM_QMP_DISK_VIRTIO, "disk-net2",
                                         "pcie.0", "net-media", NULL};
   assert_true(add_disk(c, &nvme, &error));
