@@ -42,6 +42,13 @@ const char *tandem_dbus_error_name_for(const GError *error);
 /* The VM called @name, the configuration directory re-read first (files
  * written or deleted by hand count at once); NULL with NotFound set in
  * @ret_error if there is none. */
+/* Replies to @call with an array of @signature (one element's), one
+ * element per item of @items written by @append. */
+int tandem_dbus_reply_array(sd_bus_message *call, const char *signature,
+                            GPtrArray *items,
+                            int (*append)(sd_bus_message *reply,
+                                          gconstpointer item));
+
 TandemVm *tandem_dbus_service_lookup_vm(TandemDbusService *self,
                                         const char *name,
                                         sd_bus_error *ret_error);

@@ -764,3 +764,20 @@ TandemDbusService *tandem_dbus_service_new(GApplication *app) {
   self->app = app;
   return self;
 }
+
+int tandem_dbus_reply_array(sd_bus_message *call, const char *signature,
+                            GPtrArray *items,
+                            int (*append)(sd_bus_message *reply,
+                                          gconstpointer item)) {
+  g_autoptr(sd_bus_message) reply = NULL;
+  int r = sd_bus_message_new_method_return(call, &reply);
+  if (r >= 0)
+    r = sd_bus_message_open_container(reply, 'a', signature);
+  for (guint i = 0; r >= 0 && i < items->len; i++)
+    r = append(reply, g_ptr_array_index(items, i));
+  if (r >= 0)
+    r = sd_bus_message_close_container(reply);
+  if (r < 0)
+    return r;
+  return sd_bus_send(NULL, reply, NULL);
+}

@@ -293,8 +293,8 @@ static int snapshots_restore(sd_bus_message *call, void *userdata,
 
 /* --- List and Delete --------------------------------------------------- */
 
-static int append_snapshot(sd_bus_message *reply,
-                           const TandemSnapshotInfo *info) {
+static int append_snapshot(sd_bus_message *reply, gconstpointer item) {
+  const TandemSnapshotInfo *info = item;
   return sd_bus_message_append(
       reply, "(ssxsstttt)", info->id, or_empty(info->name),
       (int64_t)info->created, tandem_snapshot_method_to_string(info->method),
@@ -306,7 +306,6 @@ static int append_snapshot(sd_bus_message *reply,
 static int snapshots_list(sd_bus_message *call, void *userdata,
                           sd_bus_error *ret_error) {
   TandemDbusService *self = userdata;
-  g_autoptr(sd_bus_message) reply = NULL;
   g_autoptr(GPtrArray) list = NULL;
   g_autoptr(GError) error = NULL;
   const char *name;
@@ -320,16 +319,8 @@ static int snapshots_list(sd_bus_message *call, void *userdata,
   list = tandem_snapshot_manager_list(self->snapshots, name, &error);
   if (!list)
     return set_bus_error(ret_error, error);
-  r = sd_bus_message_new_method_return(call, &reply);
-  if (r >= 0)
-    r = sd_bus_message_open_container(reply, 'a', "(ssxsstttt)");
-  for (guint i = 0; r >= 0 && i < list->len; i++)
-    r = append_snapshot(reply, g_ptr_array_index(list, i));
-  if (r >= 0)
-    r = sd_bus_message_close_container(reply);
-  if (r < 0)
-    return r;
-  return sd_bus_send(NULL, reply, NULL);
+  return tandem_dbus_reply_array(call, "(ssxsstttt)", list,
+                                 append_snapshot);
 }
 
 static int snapshots_delete(sd_bus_message *call, void *userdata,

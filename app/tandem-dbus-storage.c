@@ -143,7 +143,8 @@ static int check_running(TandemVm *vm, sd_bus_error *ret_error) {
 /* --- Replies ----------------------------------------------------------- */
 
 /* One attachment as a{sv}: the fields of TandemDiskInfo. */
-static int append_disk(sd_bus_message *reply, const TandemDiskInfo *info) {
+static int append_disk(sd_bus_message *reply, gconstpointer item) {
+  const TandemDiskInfo *info = item;
   return sd_bus_message_append(
       reply, "a{sv}", 14,
       "name", "s", or_empty(info->name),
@@ -315,7 +316,6 @@ static int storage_detach(sd_bus_message *call, void *userdata,
 static int storage_list(sd_bus_message *call, void *userdata,
                         sd_bus_error *ret_error) {
   TandemDbusService *self = userdata;
-  g_autoptr(sd_bus_message) reply = NULL;
   g_autoptr(GPtrArray) list = NULL;
   g_autoptr(GError) error = NULL;
   const char *name;
@@ -329,16 +329,8 @@ static int storage_list(sd_bus_message *call, void *userdata,
   list = tandem_disk_manager_list(self->disks, name, &error);
   if (!list)
     return set_bus_error(ret_error, error);
-  r = sd_bus_message_new_method_return(call, &reply);
-  if (r >= 0)
-    r = sd_bus_message_open_container(reply, 'a', "a{sv}");
-  for (guint i = 0; r >= 0 && i < list->len; i++)
-    r = append_disk(reply, g_ptr_array_index(list, i));
-  if (r >= 0)
-    r = sd_bus_message_close_container(reply);
-  if (r < 0)
-    return r;
-  return sd_bus_send(NULL, reply, NULL);
+  return tandem_dbus_reply_array(call, "a{sv}", list,
+                                 append_disk);
 }
 
 static const sd_bus_vtable storage_vtable[] = {

@@ -45,3 +45,28 @@ gboolean tandemctl_parse_command(const char *command, const char *parameter,
   }
   return TRUE;
 }
+
+int tandemctl_run_group(const TandemctlCommand *commands, gsize n_commands,
+                        void (*print_help)(FILE *stream),
+                        const char *unknown, int argc, char **argv) {
+  const char *command = argc > 1 ? argv[1] : NULL;
+  if (!command) {
+    print_help(stderr);
+    return TANDEMCTL_EXIT_USAGE;
+  }
+  if (g_str_equal(command, "--help") || g_str_equal(command, "-h") ||
+      g_str_equal(command, "help")) {
+    print_help(stdout);
+    return TANDEMCTL_EXIT_OK;
+  }
+  /* From here on argv[0] is the command, as GOption expects. */
+  for (gsize i = 0; i < n_commands; i++)
+    if (g_str_equal(command, commands[i].name))
+      return commands[i].run(argc - 1, argv + 1);
+  /* @unknown is each caller's literal, translated (one %s). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  g_printerr(unknown, command);
+#pragma GCC diagnostic pop
+  return TANDEMCTL_EXIT_USAGE;
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
@@ -26,5 +27,19 @@ gboolean tandemctl_parse_command(const char *command, const char *parameter,
                                  const char *const *missing,
                                  gboolean more_allowed, int *argc,
                                  char ***argv);
+
+/* A group of commands ("tandemctl snapshot …", "tandemctl storage …"). */
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv); /* argv[0]: the command's name */
+} TandemctlCommand;
+
+/* Runs the command @argv[1] names among @commands: the group's help on
+ * stdout for --help, -h and help, on stderr (exit 2) when there is no
+ * command; @unknown (translated, one %s: what the user typed) when there
+ * is no such command (exit 2). */
+int tandemctl_run_group(const TandemctlCommand *commands, gsize n_commands,
+                        void (*print_help)(FILE *stream),
+                        const char *unknown, int argc, char **argv);
 
 G_END_DECLS

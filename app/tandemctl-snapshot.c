@@ -701,34 +701,17 @@ static void print_snapshot_help(FILE *stream) {
 }
 
 int tandemctl_snapshot_main(int argc, char **argv) {
-  static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-  } commands[] = {
+  static const TandemctlCommand commands[] = {
       {"create", snapshot_create},
       {"list", snapshot_list},
       {"restore", snapshot_restore},
       {"delete", snapshot_delete},
       {"schedule", snapshot_schedule},
   };
-  const char *command = argc > 1 ? argv[1] : NULL;
-
-  if (!command) {
-    print_snapshot_help(stderr);
-    return TANDEMCTL_EXIT_USAGE;
-  }
-  if (g_str_equal(command, "--help") || g_str_equal(command, "-h") ||
-      g_str_equal(command, "help")) {
-    print_snapshot_help(stdout);
-    return TANDEMCTL_EXIT_OK;
-  }
-  /* From here on argv[0] is the command, as GOption expects. */
-  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-    if (g_str_equal(command, commands[i].name))
-      return commands[i].run(argc - 1, argv + 1);
   /* TRANSLATORS: %s is the command the user typed after "snapshot". */
-  g_printerr(_("tandemctl: unknown command “snapshot %s”.\n"
-               "Run “tandemctl snapshot --help” to see the commands.\n"),
-             command);
-  return TANDEMCTL_EXIT_USAGE;
+  return tandemctl_run_group(
+      commands, G_N_ELEMENTS(commands), print_snapshot_help,
+      _("tandemctl: unknown command “snapshot %s”.\n"
+        "Run “tandemctl snapshot --help” to see the commands.\n"),
+      argc, argv);
 }

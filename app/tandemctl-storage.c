@@ -402,32 +402,15 @@ static void print_storage_help(FILE *stream) {
 }
 
 int tandemctl_storage_main(int argc, char **argv) {
-  static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-  } commands[] = {
+  static const TandemctlCommand commands[] = {
       {"attach", storage_attach},
       {"detach", storage_detach},
       {"list", storage_list},
   };
-  const char *command = argc > 1 ? argv[1] : NULL;
-
-  if (!command) {
-    print_storage_help(stderr);
-    return TANDEMCTL_EXIT_USAGE;
-  }
-  if (g_str_equal(command, "--help") || g_str_equal(command, "-h") ||
-      g_str_equal(command, "help")) {
-    print_storage_help(stdout);
-    return TANDEMCTL_EXIT_OK;
-  }
-  /* From here on argv[0] is the command, as GOption expects. */
-  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-    if (g_str_equal(command, commands[i].name))
-      return commands[i].run(argc - 1, argv + 1);
   /* TRANSLATORS: %s is the command the user typed after "storage". */
-  g_printerr(_("tandemctl: unknown command “storage %s”.\n"
-               "Run “tandemctl storage --help” to see the commands.\n"),
-             command);
-  return TANDEMCTL_EXIT_USAGE;
+  return tandemctl_run_group(
+      commands, G_N_ELEMENTS(commands), print_storage_help,
+      _("tandemctl: unknown command “storage %s”.\n"
+        "Run “tandemctl storage --help” to see the commands.\n"),
+      argc, argv);
 }
