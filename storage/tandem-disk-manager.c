@@ -8,35 +8,7 @@
 #include "tandem-qmp-commands.h"
 #include "tandem-qemu-argv.h"
 
-/* How long the guest has to see a hot-plugged disk before the mount gives
- * up (PCIe hot-plug under TCG takes a second or two), how often the agent
- * is asked meanwhile, and how long the guest has to release a device. */
-#define MOUNT_WAIT_MS 20000
-#define MOUNT_RETRY_MS 250
-#define UNPLUG_WAIT_MS 15000
-#define OPEN_TIMEOUT_S 5
-/* NVMe transfers of up to 2 MiB (QEMU's default, 512 KiB, splits a 1 MiB
- * request in two): sequential reads 576 -> 1492 MiB/s in bench-storage
- * (TCG, 1 vCPU). */
-#define NVME_MDTS 9
-/* A disk refused as busy is asked again this often before the user is
- * told: 5 times over about 1.2 s. */
-#define UNMOUNT_TRIES 5
-#define UNMOUNT_RETRY_MS 300
-
-typedef struct {
-  TandemDiskInfo info;
-  char *node, *device;
-} Attachment;
-
-struct _TandemDiskManager {
-  GObject parent;
-  TandemVmManager *vms;
-  TandemDiskLinkFunc link_func;
-  gpointer link_data;
-  GHashTable *by_vm; /* VM name -> GPtrArray of Attachment */
-  GHashTable *starting; /* VM names started and not running yet */
-};
+#include "tandem-disk-private.h"
 
 G_DEFINE_TYPE(TandemDiskManager, tandem_disk_manager, G_TYPE_OBJECT)
 
@@ -115,12 +87,12 @@ static void attachment_free(gpointer data) {
   g_free(a);
 }
 
-static void set_message(Attachment *a, const char *message) {
+static void tdm_set_message(Attachment *a, const char *message) {
   g_free(a->info.message);
   a->info.message = g_strdup(message ? message : "");
 }
 
-static void set_unmounted(Attachment *a) {
+void tdm_set_unmounted(Attachment *a) {
   a->info.mount = TANDEM_DISK_MOUNT_NONE;
   g_clear_pointer(&a->info.mountpoint, g_free);
   g_clear_pointer(&a->info.fs_type, g_free);
@@ -129,7 +101,7 @@ static void set_unmounted(Attachment *a) {
 
 /* --- The table ---------------------------------------------------------- */
 
-static GPtrArray *attachments_of(TandemDiskManager *self, const char *vm,
+GPtrArray *tdm_attachments_of(TandemDiskManager *self, const char *vm,
                                  gboolean create) {
   GPtrArray *list = g_hash_table_lookup(self->by_vm, vm);
   if (!list && create) {
@@ -139,9 +111,9 @@ static GPtrArray *attachments_of(TandemDiskManager *self, const char *vm,
   return list;
 }
 
-static Attachment *find(TandemDiskManager *self, const char *vm,
+Attachment *tdm_find(TandemDiskManager *self, const char *vm,
                         const char *name) {
-  GPtrArray *list = attachments_of(self, vm, FALSE);
+  GPtrArray *list = tdm_attachments_of(self, vm, FALSE);
   for (guint i = 0; list && i < list->len; i++) {
     Attachment *a = list->pdata[i];
     if (!strcmp(a->info.name, name))
@@ -150,13 +122,13 @@ static Attachment *find(TandemDiskManager *self, const char *vm,
   return NULL;
 }
 
-static void changed(TandemDiskManager *self, const char *vm) {
+void tdm_changed(TandemDiskManager *self, const char *vm) {
   g_signal_emit(self, signals[SIG_CHANGED], 0, vm);
 }
 
 /* The VM's configuration follows what the user attached and detached, so
  * that the next start attaches it again. */
-static void remember(TandemDiskManager *self, const TandemDiskInfo *info,
+void tdm_remember(TandemDiskManager *self, const TandemDiskInfo *info,
                      gboolean keep) {
   TandemVm *vm = tandem_vm_manager_lookup(self->vms, info->vm);
   if (!vm)
@@ -192,7 +164,7 @@ static void remember(TandemDiskManager *self, const TandemDiskInfo *info,
 
 /* A configured attachment that is not plugged in: its port is no longer
  * the guest's, so a snapshot taken now must not put it back there. */
-static void remember_unplugged(TandemDiskManager *self, const char *vm_name,
+static void tdm_remember_unplugged(TandemDiskManager *self, const char *vm_name,
                                const char *name) {
   TandemVm *vm = tandem_vm_manager_lookup(self->vms, vm_name);
   TandemVmConfig *c = vm ? (TandemVmConfig *)tandem_vm_get_config(vm) : NULL;
@@ -208,15 +180,15 @@ static void remember_unplugged(TandemDiskManager *self, const char *vm_name,
               "configuration: %s", vm_name, name, error->message);
 }
 
-static void forget(TandemDiskManager *self, Attachment *a) {
+void tdm_forget(TandemDiskManager *self, Attachment *a) {
   g_autofree char *vm = g_strdup(a->info.vm);
-  GPtrArray *list = attachments_of(self, vm, FALSE);
+  GPtrArray *list = tdm_attachments_of(self, vm, FALSE);
   if (list)
     g_ptr_array_remove(list, a);
-  changed(self, vm);
+  tdm_changed(self, vm);
 }
 
-static gboolean port_is_free(TandemDiskManager *self, TandemVm *vm,
+gboolean tdm_port_is_free(TandemDiskManager *self, TandemVm *vm,
                              const char *port) {
   const TandemVmConfig *c = tandem_vm_get_config(vm);
   guint64 n;
@@ -227,7 +199,7 @@ static gboolean port_is_free(TandemDiskManager *self, TandemVm *vm,
                                   &n, NULL) ||
       n >= c->hotplug_ports)
     return FALSE;
-  GPtrArray *list = attachments_of(self, tandem_vm_get_name(vm), FALSE);
+  GPtrArray *list = tdm_attachments_of(self, tandem_vm_get_name(vm), FALSE);
   for (guint i = 0; list && i < list->len; i++)
     if (!g_strcmp0(((Attachment *)list->pdata[i])->info.port, port))
       return FALSE;
@@ -237,13 +209,13 @@ static gboolean port_is_free(TandemDiskManager *self, TandemVm *vm,
 /* A free PCIe root port of @vm, @wanted if it is one, or NULL. */
 static char *free_port(TandemDiskManager *self, TandemVm *vm,
                        const char *wanted) {
-  if (port_is_free(self, vm, wanted))
+  if (tdm_port_is_free(self, vm, wanted))
     return g_strdup(wanted);
   const TandemVmConfig *c = tandem_vm_get_config(vm);
   for (guint p = 0; p < c->hotplug_ports; p++) {
     g_autofree char *port =
         g_strdup_printf(TANDEM_HOTPLUG_PORT_PREFIX "%u", p);
-    if (port_is_free(self, vm, port))
+    if (tdm_port_is_free(self, vm, port))
       return g_steal_pointer(&port);
   }
   return NULL;
@@ -270,7 +242,7 @@ static void on_vm_state_changed(TandemVmManager *vms, TandemVm *vm,
   if (new_state == TANDEM_VM_RUNNING || new_state == TANDEM_VM_PAUSED)
     return;
   const char *name = tandem_vm_get_name(vm);
-  GPtrArray *list = attachments_of(self, name, FALSE);
+  GPtrArray *list = tdm_attachments_of(self, name, FALSE);
   if (!list || !list->len)
     return;
   /* Attachments under way fail on their own (QMP disconnects). */
@@ -280,7 +252,7 @@ static void on_vm_state_changed(TandemVmManager *vms, TandemVm *vm,
         a->info.state == TANDEM_DISK_FAILED)
       g_ptr_array_remove_index(list, i);
   }
-  changed(self, name);
+  tdm_changed(self, name);
 }
 
 /* --- Attach ----------------------------------------------------------------- */
@@ -307,7 +279,7 @@ static void attach_data_free(gpointer data) {
   g_free(d);
 }
 
-static TandemGuestLink *link_of(TandemDiskManager *self, const char *vm) {
+TandemGuestLink *tdm_link_of(TandemDiskManager *self, const char *vm) {
   TandemGuestLink *link =
       self->link_func ? self->link_func(vm, self->link_data) : NULL;
   if (!link || tandem_guest_link_get_state(link) != TANDEM_GUEST_LINK_READY ||
@@ -316,7 +288,7 @@ static TandemGuestLink *link_of(TandemDiskManager *self, const char *vm) {
   return link;
 }
 
-static gboolean vm_runs(TandemDiskManager *self, const char *vm) {
+gboolean tdm_vm_runs(TandemDiskManager *self, const char *vm) {
   TandemVm *v = tandem_vm_manager_lookup(self->vms, vm);
   return v && tandem_vm_get_state(v) == TANDEM_VM_RUNNING;
 }
@@ -325,15 +297,15 @@ static void attach_fail(GTask *task, GError *error);
 
 static void attach_done(GTask *task) {
   AttachData *d = g_task_get_task_data(task);
-  if (!vm_runs(d->self, d->a->info.vm)) {
+  if (!tdm_vm_runs(d->self, d->a->info.vm)) {
     attach_fail(task, g_error_new(G_IO_ERROR, G_IO_ERROR_CLOSED,
                                   _("VM “%s” stopped while the disk was "
                                     "being attached"), d->a->info.vm));
     return;
   }
   d->a->info.state = TANDEM_DISK_ATTACHED;
-  remember(d->self, &d->a->info, TRUE); /* with where it is plugged in */
-  changed(d->self, d->a->info.vm);
+  tdm_remember(d->self, &d->a->info, TRUE); /* with where it is plugged in */
+  tdm_changed(d->self, d->a->info.vm);
   g_task_return_pointer(task, tandem_disk_info_copy(&d->a->info),
                         (GDestroyNotify)tandem_disk_info_free);
   g_object_unref(task);
@@ -361,20 +333,20 @@ static gboolean apply_mount(Attachment *a, TandemGuestMount *m,
     a->info.fs_type = g_strdup(m->fs_type);
     a->info.total_bytes = m->total_bytes;
     a->info.free_bytes = m->free_bytes;
-    set_message(a, "");
+    tdm_set_message(a, "");
   } else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) &&
              g_get_monotonic_time() < deadline) {
     return FALSE; /* the guest has not seen the new disk yet */
   } else if (g_error_matches(error, G_IO_ERROR,
                              G_IO_ERROR_NOT_MOUNTABLE_FILE)) {
     a->info.mount = TANDEM_DISK_MOUNT_NO_FILESYSTEM;
-    set_message(a, _("The disk has no file system the guest can mount; "
+    tdm_set_message(a, _("The disk has no file system the guest can mount; "
                      "nothing was formatted."));
   } else {
     a->info.mount = TANDEM_DISK_MOUNT_FAILED;
     g_autofree char *msg = g_strdup_printf(
         _("The guest could not mount the disk: %s"), error->message);
-    set_message(a, msg);
+    tdm_set_message(a, msg);
   }
   return TRUE;
 }
@@ -411,12 +383,12 @@ static void on_remounted(GObject *source, GAsyncResult *res, gpointer data) {
   g_autoptr(GError) error = NULL;
   g_autoptr(TandemGuestMount) m = tandem_guest_link_mount_finish(
       TANDEM_GUEST_LINK(source), res, &error);
-  Attachment *a = find(r->self, r->vm, r->name);
+  Attachment *a = tdm_find(r->self, r->vm, r->name);
   /* Detached or gone meanwhile: nothing to record. The disk is there
    * since the start, so an unknown one is an answer, not a wait. */
   if (a && a->info.state == TANDEM_DISK_ATTACHED) {
     apply_mount(a, m, error, 0);
-    changed(r->self, r->vm);
+    tdm_changed(r->self, r->vm);
   }
   remount_free(r);
 }
@@ -427,7 +399,7 @@ static void mount_when_ready(TandemGuestLink *link, gpointer data) {
       !(tandem_guest_link_get_caps(link) & TP_CAP_MOUNT))
     return;
   const char *vm = tandem_guest_link_get_vm_name(link);
-  GPtrArray *list = attachments_of(self, vm, FALSE);
+  GPtrArray *list = tdm_attachments_of(self, vm, FALSE);
   for (guint i = 0; list && i < list->len; i++) {
     Attachment *a = list->pdata[i];
     if (a->info.state != TANDEM_DISK_ATTACHED ||
@@ -451,10 +423,10 @@ void tandem_disk_manager_watch_link(TandemDiskManager *self,
 
 static void mount_disk(GTask *task) {
   AttachData *d = g_task_get_task_data(task);
-  TandemGuestLink *link = link_of(d->self, d->a->info.vm);
+  TandemGuestLink *link = tdm_link_of(d->self, d->a->info.vm);
   if (!link) {
     d->a->info.mount = TANDEM_DISK_MOUNT_NO_AGENT;
-    set_message(d->a, _("The guest has no agent that mounts disks: the disk "
+    tdm_set_message(d->a, _("The guest has no agent that mounts disks: the disk "
                         "is attached but not mounted."));
     attach_done(task);
     return;
@@ -465,14 +437,14 @@ static void mount_disk(GTask *task) {
 
 static void attach_fail(GTask *task, GError *error) {
   AttachData *d = g_task_get_task_data(task);
-  if (d->from_config && vm_runs(d->self, d->a->info.vm)) {
+  if (d->from_config && tdm_vm_runs(d->self, d->a->info.vm)) {
     /* Listed, so that the user sees why, and can detach it for good. */
-    remember_unplugged(d->self, d->a->info.vm, d->a->info.name);
+    tdm_remember_unplugged(d->self, d->a->info.vm, d->a->info.name);
     d->a->info.state = TANDEM_DISK_FAILED;
-    set_message(d->a, error->message);
-    changed(d->self, d->a->info.vm);
+    tdm_set_message(d->a, error->message);
+    tdm_changed(d->self, d->a->info.vm);
   } else {
-    forget(d->self, d->a);
+    tdm_forget(d->self, d->a);
   }
   d->a = NULL;
   g_task_return_error(task, error);
@@ -649,7 +621,7 @@ static gboolean check_attach(TandemDiskManager *self, TandemVm *vm,
                   "dots, dashes or underscores"), name, TANDEM_DISK_MAX_NAME);
     return FALSE;
   }
-  if (find(self, vm_name, name)) {
+  if (tdm_find(self, vm_name, name)) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
                 _("VM “%s” already has a disk named “%s”: choose another "
                   "with --name"), vm_name, name);
@@ -670,9 +642,9 @@ static void list_failed(TandemDiskManager *self, const char *vm,
   a->info.read_only = read_only;
   a->info.state = TANDEM_DISK_FAILED;
   a->info.message = g_strdup(why);
-  remember_unplugged(self, vm, name);
-  g_ptr_array_add(attachments_of(self, vm, TRUE), a);
-  changed(self, vm);
+  tdm_remember_unplugged(self, vm, name);
+  g_ptr_array_add(tdm_attachments_of(self, vm, TRUE), a);
+  tdm_changed(self, vm);
 }
 
 /* @at: the configuration's entry when attaching again at a start (its
@@ -696,7 +668,7 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
           "raise HotplugPorts in its configuration and restart it"),
         vm, tandem_vm_get_config(v)->hotplug_ports);
   if (error) {
-    if (from_config && v && !find(self, vm, name))
+    if (from_config && v && !tdm_find(self, vm, name))
       list_failed(self, vm, name, uri, bus, read_only, error->message);
     g_task_return_error(task, error);
     g_object_unref(task);
@@ -718,8 +690,8 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
   a->info.serial = g_strdup_printf("tdm-%08x", tag); /* NVMe: <= 20 */
   a->info.port = g_steal_pointer(&port);
   a->info.message = g_strdup("");
-  g_ptr_array_add(attachments_of(self, vm, TRUE), a);
-  changed(self, vm);
+  g_ptr_array_add(tdm_attachments_of(self, vm, TRUE), a);
+  tdm_changed(self, vm);
 
   AttachData *d = g_new0(AttachData, 1);
   d->self = self;
@@ -761,7 +733,7 @@ static void attach_configured(TandemDiskManager *self, TandemVm *vm) {
   const char *name = tandem_vm_get_name(vm);
   for (guint i = 0; i < c->attachments->len; i++) {
     const TandemVmAttachment *at = c->attachments->pdata[i];
-    if (find(self, name, at->name))
+    if (tdm_find(self, name, at->name))
       continue;
     TandemDiskBus bus = TANDEM_DISK_BUS_NVME;
     tandem_disk_bus_from_string(at->bus, &bus);
@@ -770,359 +742,6 @@ static void attach_configured(TandemDiskManager *self, TandemVm *vm) {
     g_task_set_source_tag(task, tandem_disk_manager_attach_async);
     attach_start(self, task, name, at->uri, bus, at->name, at->read_only, at);
   }
-}
-
-/* --- A snapshot restored: its disks back where the guest had them ------- */
-
-typedef struct {
-  TandemDiskManager *self;
-  TandemVm *vm;
-  TandemQmpClient *qmp;
-  guint next;      /* the configuration's next attachment */
-  Attachment *a;   /* being plugged */
-} Plug;
-
-static void plug_free(gpointer data) {
-  Plug *p = data;
-  g_clear_object(&p->qmp);
-  g_clear_object(&p->vm);
-  g_free(p);
-}
-
-static void plug_next(GTask *task);
-
-static void plug_fail(GTask *task, const char *what, GError *error) {
-  Plug *p = g_task_get_task_data(task);
-  g_autofree char *name = g_strdup(p->a->info.name);
-  forget(p->self, p->a);
-  p->a = NULL;
-  g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED,
-                          _("The snapshot had network disk “%s” attached, "
-                            "and it cannot be put back (%s: %s): bring its "
-                            "server back, then restore again"),
-                          name, what, error->message);
-  g_object_unref(task);
-}
-
-static void on_plug_device(GObject *source, GAsyncResult *res, gpointer data) {
-  GTask *task = data;
-  Plug *p = g_task_get_task_data(task);
-  g_autoptr(GError) error = NULL;
-  if (!tandem_qmp_device_add_finish(TANDEM_QMP_CLIENT(source), res, &error)) {
-    plug_fail(task, "device_add", error);
-    return;
-  }
-  /* Mounted or not as the guest's memory has it; the agent tells which
-   * once it is back (mount_when_ready). */
-  p->a->info.state = TANDEM_DISK_ATTACHED;
-  p->a->info.mount = TANDEM_DISK_MOUNT_NO_AGENT;
-  changed(p->self, p->a->info.vm);
-  p->a = NULL;
-  plug_next(task);
-}
-
-static void on_plug_node(GObject *source, GAsyncResult *res, gpointer data) {
-  GTask *task = data;
-  Plug *p = g_task_get_task_data(task);
-  g_autoptr(GError) error = NULL;
-  if (!tandem_qmp_blockdev_add_finish(TANDEM_QMP_CLIENT(source), res,
-                                      &error)) {
-    plug_fail(task, "blockdev-add", error);
-    return;
-  }
-  TandemQmpDiskDevice dev = {
-      .driver = p->a->info.bus == TANDEM_DISK_BUS_VIRTIO
-                    ? TANDEM_QMP_DISK_VIRTIO
-                    : TANDEM_QMP_DISK_NVME,
-      .id = p->a->device,
-      .bus = p->a->info.port,
-      .drive = p->a->node,
-      .serial = p->a->info.serial,
-      .nvme_mdts = NVME_MDTS,
-  };
-  tandem_qmp_device_add_disk_async(p->qmp, &dev, NULL, on_plug_device, task);
-}
-
-static void plug_next(GTask *task) {
-  Plug *p = g_task_get_task_data(task);
-  const TandemVmConfig *c = tandem_vm_get_config(p->vm);
-  const char *vm = tandem_vm_get_name(p->vm);
-  while (p->next < c->attachments->len) {
-    const TandemVmAttachment *at = c->attachments->pdata[p->next++];
-    g_autoptr(TandemStorageUri) u = tandem_storage_uri_parse(at->uri, NULL);
-    /* Only what was plugged in: a disk that never was is not in the
-     * guest's memory either. */
-    if (!u || !tandem_vm_attachment_serial_is_valid(at->serial) ||
-        !port_is_free(p->self, p->vm, at->port) || find(p->self, vm, at->name))
-      continue;
-    guint32 tag = (guint32)g_ascii_strtoull(at->serial + 4, NULL, 16);
-    Attachment *a = g_new0(Attachment, 1);
-    a->node = g_strdup_printf("tandem-ext-%08x", tag);
-    a->device = g_strdup_printf("tandem-ext-%08x-dev", tag);
-    a->info.vm = g_strdup(vm);
-    a->info.name = g_strdup(at->name);
-    a->info.uri = g_strdup(at->uri);
-    tandem_disk_bus_from_string(at->bus, &a->info.bus);
-    a->info.read_only = at->read_only;
-    a->info.state = TANDEM_DISK_ATTACHING;
-    a->info.serial = g_strdup(at->serial);
-    a->info.port = g_strdup(at->port);
-    a->info.message = g_strdup("");
-    g_ptr_array_add(attachments_of(p->self, vm, TRUE), a);
-    changed(p->self, vm);
-    p->a = a;
-    TandemQmpNbdBlockdev nbd = {
-        .node_name = a->node, .unix_path = u->socket_path, .host = u->host,
-        .port = u->port, .export_name = u->export_name,
-        .read_only = at->read_only,
-        .reconnect_delay = TANDEM_DISK_RECONNECT_DELAY,
-        .open_timeout = OPEN_TIMEOUT_S};
-    TandemQmpIscsiBlockdev iscsi = {
-        .node_name = a->node, .host = u->host, .port = u->port,
-        .target = u->target, .lun = u->lun, .read_only = at->read_only};
-    if (u->protocol == TANDEM_STORAGE_NBD)
-      tandem_qmp_blockdev_add_nbd_async(p->qmp, &nbd, NULL, on_plug_node,
-                                        task);
-    else
-      tandem_qmp_blockdev_add_iscsi_async(p->qmp, &iscsi, NULL, on_plug_node,
-                                          task);
-    return;
-  }
-  g_task_return_boolean(task, TRUE);
-  g_object_unref(task);
-}
-
-void tandem_disk_manager_plug_restored_async(TandemDiskManager *self,
-                                             TandemVm *vm,
-                                             GCancellable *cancellable,
-                                             GAsyncReadyCallback callback,
-                                             gpointer user_data) {
-  GTask *task = g_task_new(self, cancellable, callback, user_data);
-  g_task_set_source_tag(task, tandem_disk_manager_plug_restored_async);
-  TandemQmpClient *qmp = tandem_vm_get_qmp(vm);
-  if (!qmp) {
-    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                            "VM %s has no QMP connection",
-                            tandem_vm_get_name(vm));
-    g_object_unref(task);
-    return;
-  }
-  Plug *p = g_new0(Plug, 1);
-  p->self = self;
-  p->vm = g_object_ref(vm);
-  p->qmp = g_object_ref(qmp);
-  g_task_set_task_data(task, p, plug_free);
-  plug_next(task);
-}
-
-gboolean tandem_disk_manager_plug_restored_finish(TandemDiskManager *self,
-                                                  GAsyncResult *result,
-                                                  GError **error) {
-  return g_task_propagate_boolean(G_TASK(result), error);
-}
-
-TandemDiskInfo *tandem_disk_manager_attach_finish(TandemDiskManager *self,
-                                                  GAsyncResult *result,
-                                                  GError **error) {
-  return g_task_propagate_pointer(G_TASK(result), error);
-}
-
-/* --- Detach ----------------------------------------------------------------- */
-
-typedef struct {
-  TandemDiskManager *self;
-  Attachment *a;
-  TandemQmpClient *qmp;
-  gboolean force;
-  guint busy_tries;  /* unmounts refused as busy so far */
-  guint retry_id;
-} DetachData;
-
-static void detach_data_free(gpointer data) {
-  DetachData *d = data;
-  if (d->retry_id)
-    g_source_remove(d->retry_id);
-  g_clear_object(&d->qmp);
-  g_free(d);
-}
-
-/* The detach stopped: the disk stays attached, as it is now. */
-static void detach_fail(GTask *task, GError *error) {
-  DetachData *d = g_task_get_task_data(task);
-  if (vm_runs(d->self, d->a->info.vm)) {
-    d->a->info.state = TANDEM_DISK_ATTACHED;
-    changed(d->self, d->a->info.vm);
-  } else {
-    forget(d->self, d->a); /* QEMU is gone, and the disk with it */
-  }
-  g_task_return_error(task, error);
-  g_object_unref(task);
-}
-
-static void on_detached_node(GObject *source, GAsyncResult *res,
-                             gpointer data) {
-  GTask *task = data;
-  DetachData *d = g_task_get_task_data(task);
-  g_autoptr(GError) error = NULL;
-  if (!tandem_qmp_blockdev_del_finish(TANDEM_QMP_CLIENT(source), res, &error))
-    /* The guest has no disk any more; QEMU keeps an unused node until it
-     * stops. Nothing the user can do about it. */
-    g_warning("VM %s: the block node of disk %s stays until the VM stops: "
-              "%s", d->a->info.vm, d->a->info.name, error->message);
-  remember(d->self, &d->a->info, FALSE);
-  forget(d->self, d->a);
-  g_task_return_boolean(task, TRUE);
-  g_object_unref(task);
-}
-
-static void on_unplugged(GObject *source, GAsyncResult *res, gpointer data) {
-  GTask *task = data;
-  DetachData *d = g_task_get_task_data(task);
-  GError *error = NULL;
-  if (!tandem_qmp_device_del_wait_finish(TANDEM_QMP_CLIENT(source), res,
-                                         &error)) {
-    GError *e = g_error_new(
-        G_IO_ERROR,
-        error->domain == G_IO_ERROR ? error->code : G_IO_ERROR_FAILED,
-        _("The guest did not release disk “%s”: it stays attached (%s)"),
-        d->a->info.name, error->message);
-    g_error_free(error);
-    detach_fail(task, e);
-    return;
-  }
-  tandem_qmp_blockdev_del_async(d->qmp, d->a->node, NULL, on_detached_node,
-                                task);
-}
-
-static void unplug(GTask *task) {
-  DetachData *d = g_task_get_task_data(task);
-  tandem_qmp_device_del_wait_async(d->qmp, d->a->device, UNPLUG_WAIT_MS, NULL,
-                                   on_unplugged, task);
-}
-
-static void unmount(GTask *task);
-
-static gboolean unmount_again(gpointer data) {
-  GTask *task = data;
-  DetachData *d = g_task_get_task_data(task);
-  d->retry_id = 0;
-  unmount(task);
-  return G_SOURCE_REMOVE;
-}
-
-static void on_unmounted(GObject *source, GAsyncResult *res, gpointer data) {
-  GTask *task = data;
-  DetachData *d = g_task_get_task_data(task);
-  GError *error = NULL;
-  if (!tandem_guest_link_unmount_finish(TANDEM_GUEST_LINK(source), res,
-                                        &error) &&
-      !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
-    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BUSY) &&
-        ++d->busy_tries < UNMOUNT_TRIES) {
-      /* A program that only passes by (a file manager listing it, a
-       * backup reading a file) is gone in a moment: ask again. */
-      g_error_free(error);
-      d->retry_id = g_timeout_add(UNMOUNT_RETRY_MS, unmount_again, task);
-      return;
-    }
-    GError *e;
-    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BUSY))
-      e = g_error_new(G_IO_ERROR, G_IO_ERROR_BUSY,
-                      _("Disk “%s” is in use in the guest (%s): close those "
-                        "programs, or detach with --force"),
-                      d->a->info.name, error->message);
-    else
-      e = g_error_new(G_IO_ERROR, G_IO_ERROR_FAILED,
-                      _("The guest could not unmount disk “%s”: %s"),
-                      d->a->info.name, error->message);
-    g_error_free(error);
-    detach_fail(task, e);
-    return;
-  }
-  g_clear_error(&error);
-  set_unmounted(d->a);
-  changed(d->self, d->a->info.vm);
-  unplug(task);
-}
-
-static void unmount(GTask *task) {
-  DetachData *d = g_task_get_task_data(task);
-  TandemGuestLink *link = link_of(d->self, d->a->info.vm);
-  if (!link) {
-    detach_fail(task, g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                                  _("The guest's agent went away while disk "
-                                    "“%s” was being unmounted"),
-                                  d->a->info.name));
-    return;
-  }
-  tandem_guest_link_unmount_async(link, d->a->info.serial, d->force, NULL,
-                                  on_unmounted, task);
-}
-
-void tandem_disk_manager_detach_async(TandemDiskManager *self, const char *vm,
-                                      const char *name, gboolean force,
-                                      GCancellable *cancellable,
-                                      GAsyncReadyCallback callback,
-                                      gpointer user_data) {
-  GTask *task = g_task_new(self, cancellable, callback, user_data);
-  g_task_set_source_tag(task, tandem_disk_manager_detach_async);
-  TandemVm *v = tandem_vm_manager_lookup(self->vms, vm);
-  Attachment *a = v ? find(self, vm, name) : NULL;
-  if (!a) {
-    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                            v ? _("VM “%s” has no disk named “%s” (tandemctl "
-                                  "storage list %s shows them)")
-                              : _("There is no VM named “%s”"),
-                            vm, name, vm);
-    g_object_unref(task);
-    return;
-  }
-  if (a->info.state == TANDEM_DISK_FAILED) {
-    /* Nothing is plugged in: it leaves the list and the configuration. */
-    remember(self, &a->info, FALSE);
-    forget(self, a);
-    g_task_return_boolean(task, TRUE);
-    g_object_unref(task);
-    return;
-  }
-  if (a->info.state != TANDEM_DISK_ATTACHED || !tandem_vm_get_qmp(v)) {
-    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_PENDING,
-                            _("Disk “%s” is being %s: try again when that is "
-                              "done"), name,
-                            a->info.state == TANDEM_DISK_ATTACHING
-                                ? _("attached")
-                                : _("detached"));
-    g_object_unref(task);
-    return;
-  }
-  TandemGuestLink *link = link_of(self, vm);
-  if (a->info.mount == TANDEM_DISK_MOUNT_MOUNTED && !link && !force) {
-    g_task_return_new_error(
-        task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-        _("The guest's agent is not connected, so disk “%s” cannot be "
-          "unmounted safely: wait for the agent, or detach with --force"),
-        name);
-    g_object_unref(task);
-    return;
-  }
-  DetachData *d = g_new0(DetachData, 1);
-  d->self = self;
-  d->a = a;
-  d->qmp = g_object_ref(tandem_vm_get_qmp(v));
-  d->force = force;
-  g_task_set_task_data(task, d, detach_data_free);
-  a->info.state = TANDEM_DISK_DETACHING;
-  changed(self, vm);
-  if (link && a->info.mount == TANDEM_DISK_MOUNT_MOUNTED)
-    unmount(task);
-  else
-    unplug(task);
-}
-
-gboolean tandem_disk_manager_detach_finish(TandemDiskManager *self,
-                                           GAsyncResult *result,
-                                           GError **error) {
-  return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 /* --- List ------------------------------------------------------------------- */
@@ -1136,7 +755,7 @@ GPtrArray *tandem_disk_manager_list(TandemDiskManager *self, const char *vm,
   }
   GPtrArray *out =
       g_ptr_array_new_with_free_func((GDestroyNotify)tandem_disk_info_free);
-  GPtrArray *list = attachments_of(self, vm, FALSE);
+  GPtrArray *list = tdm_attachments_of(self, vm, FALSE);
   for (guint i = 0; list && i < list->len; i++)
     g_ptr_array_add(out, tandem_disk_info_copy(
                              &((Attachment *)list->pdata[i])->info));

@@ -1,6 +1,7 @@
 /* Finding disks by serial, recognising file systems, and the privileged
  * mount and unmount. See tandem-agent-mount.h and docs/mount.md. */
 #include "tandem-agent-mount.h"
+#include "tandem-agent-mount-private.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -249,170 +250,6 @@ static GArray *disk_and_partitions(const char *sysfs_root, const char *disk) {
   return devs;
 }
 
-/* --- File systems -------------------------------------------------------- */
-
-static guint16 le16(const guint8 *p) {
-  return (guint16)(p[0] | p[1] << 8);
-}
-
-static guint32 le32(const guint8 *p) {
-  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 |
-         (guint32)p[3] << 24;
-}
-
-static gboolean has_at(const guint8 *data, gsize len, gsize off,
-                       const char *magic, gsize n) {
-  return off + n <= len && memcmp(data + off, magic, n) == 0;
-}
-
-#define EXT_SB 1024u
-#define EXT3_COMPAT_HAS_JOURNAL 0x4u
-#define EXT3_INCOMPAT_JOURNAL_DEV 0x8u
-/* Features ext3 knows; anything else is ext4's. */
-#define EXT3_INCOMPAT_KNOWN (0x2u | 0x4u | 0x8u | 0x10u)
-#define EXT3_RO_COMPAT_KNOWN (0x1u | 0x2u | 0x4u)
-
-static TandemFsType probe_ext(const guint8 *d, gsize len) {
-  if (len < EXT_SB + 0x68 || le16(d + EXT_SB + 0x38) != 0xEF53)
-    return TANDEM_FS_UNKNOWN;
-  guint32 compat = le32(d + EXT_SB + 0x5C);
-  guint32 incompat = le32(d + EXT_SB + 0x60);
-  guint32 ro_compat = le32(d + EXT_SB + 0x64);
-  if (incompat & EXT3_INCOMPAT_JOURNAL_DEV)
-    return TANDEM_FS_EXT_JOURNAL;
-  if ((incompat & ~EXT3_INCOMPAT_KNOWN) || (ro_compat & ~EXT3_RO_COMPAT_KNOWN))
-    return TANDEM_FS_EXT4;
-  return compat & EXT3_COMPAT_HAS_JOURNAL ? TANDEM_FS_EXT3 : TANDEM_FS_EXT2;
-}
-
-/* A FAT boot sector: a jump, a sane BIOS parameter block, the signature. */
-static gboolean probe_fat(const guint8 *d, gsize len) {
-  if (len < 512 || d[510] != 0x55 || d[511] != 0xAA)
-    return FALSE;
-  if (d[0] != 0xEB && d[0] != 0xE9)
-    return FALSE;
-  guint16 bytes_per_sector = le16(d + 11);
-  guint8 per_cluster = d[13];
-  guint16 reserved = le16(d + 14);
-  guint8 fats = d[16];
-  if (bytes_per_sector != 512 && bytes_per_sector != 1024 &&
-      bytes_per_sector != 2048 && bytes_per_sector != 4096)
-    return FALSE;
-  if (per_cluster == 0 || (per_cluster & (per_cluster - 1)) != 0)
-    return FALSE;
-  if (reserved == 0 || fats == 0 || fats > 4)
-    return FALSE;
-  /* The type string is only a hint, but every formatter writes one. */
-  return has_at(d, len, 54, "FAT", 3) || has_at(d, len, 82, "FAT", 3) ||
-         has_at(d, len, 54, "MSDOS", 5);
-}
-
-TandemFsType tandem_mount_probe_bytes(const guint8 *data, gsize len) {
-  if (!data)
-    return TANDEM_FS_UNKNOWN;
-  TandemFsType ext = probe_ext(data, len);
-  if (ext != TANDEM_FS_UNKNOWN)
-    return ext;
-  if (has_at(data, len, 0, "XFSB", 4))
-    return TANDEM_FS_XFS;
-  if (has_at(data, len, 0x10040, "_BHRfS_M", 8))
-    return TANDEM_FS_BTRFS;
-  if (has_at(data, len, 3, "EXFAT   ", 8))
-    return TANDEM_FS_EXFAT;
-  if (has_at(data, len, 3, "NTFS    ", 8))
-    return TANDEM_FS_NTFS;
-  if (probe_fat(data, len))
-    return TANDEM_FS_VFAT;
-  if (has_at(data, len, 0x8001, "CD001", 5))
-    return TANDEM_FS_ISO9660;
-  if (has_at(data, len, 4086, "SWAPSPACE2", 10) ||
-      has_at(data, len, 4086, "SWAP-SPACE", 10))
-    return TANDEM_FS_SWAP;
-  return TANDEM_FS_UNKNOWN;
-}
-
-gboolean tandem_mount_bytes_have_partition_table(const guint8 *data,
-                                                 gsize len) {
-  return has_at(data, len, 512, "EFI PART", 8) ||
-         (len >= 512 && data[510] == 0x55 && data[511] == 0xAA);
-}
-
-/* Reads the start of @path into @buf (TANDEM_MOUNT_PROBE_BYTES). */
-static gboolean read_start(const char *path, guint8 *buf, gsize *len,
-                           GError **error) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    int e = errno;
-    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
-                "cannot open %s: %s", path, g_strerror(e));
-    return FALSE;
-  }
-  gsize got = 0;
-  while (got < TANDEM_MOUNT_PROBE_BYTES) {
-    ssize_t n = pread(fd, buf + got, TANDEM_MOUNT_PROBE_BYTES - got,
-                      (off_t)got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int e = errno;
-      close(fd);
-      g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
-                  "cannot read %s: %s", path, g_strerror(e));
-      return FALSE;
-    }
-    if (n == 0)
-      break;
-    got += (gsize)n;
-  }
-  close(fd);
-  *len = got;
-  return TRUE;
-}
-
-TandemFsType tandem_mount_probe_file(const char *path, GError **error) {
-  g_autofree guint8 *buf = g_malloc(TANDEM_MOUNT_PROBE_BYTES);
-  gsize len = 0;
-  if (!read_start(path, buf, &len, error))
-    return TANDEM_FS_UNKNOWN;
-  return tandem_mount_probe_bytes(buf, len);
-}
-
-const char *tandem_fs_type_to_string(TandemFsType type) {
-  switch (type) {
-  case TANDEM_FS_EXT2: return "ext2";
-  case TANDEM_FS_EXT3: return "ext3";
-  case TANDEM_FS_EXT4: return "ext4";
-  case TANDEM_FS_VFAT: return "vfat";
-  case TANDEM_FS_EXFAT: return "exfat";
-  case TANDEM_FS_NTFS: return "ntfs";
-  case TANDEM_FS_XFS: return "xfs";
-  case TANDEM_FS_BTRFS: return "btrfs";
-  case TANDEM_FS_ISO9660: return "iso9660";
-  case TANDEM_FS_SWAP: return "swap";
-  case TANDEM_FS_EXT_JOURNAL: return "ext journal";
-  case TANDEM_FS_UNKNOWN: break;
-  }
-  return "unknown";
-}
-
-const char *tandem_fs_type_kernel_name(TandemFsType type) {
-  switch (type) {
-  case TANDEM_FS_EXT2:
-  case TANDEM_FS_EXT3:
-  case TANDEM_FS_EXT4: return "ext4";
-  case TANDEM_FS_VFAT: return "vfat";
-  case TANDEM_FS_EXFAT: return "exfat";
-  case TANDEM_FS_NTFS: return "ntfs3";
-  case TANDEM_FS_XFS: return "xfs";
-  case TANDEM_FS_BTRFS: return "btrfs";
-  case TANDEM_FS_ISO9660: return "iso9660";
-  case TANDEM_FS_SWAP:
-  case TANDEM_FS_EXT_JOURNAL:
-  case TANDEM_FS_UNKNOWN: break;
-  }
-  return NULL;
-}
-
 /* File systems without Unix owners: the owner is a mount option. */
 static gboolean fs_has_owner_option(TandemFsType type) {
   return type == TANDEM_FS_VFAT || type == TANDEM_FS_EXFAT ||
@@ -423,7 +260,7 @@ static gboolean fs_has_owner_option(TandemFsType type) {
 
 /* Valid UTF-8, no control characters (tabs and line breaks become
  * spaces), at most @max bytes. */
-static char *clean_text(const char *s, gsize max) {
+char *tam_clean_text(const char *s, gsize max) {
   char *valid = g_utf8_make_valid(s, -1);
   g_strdelimit(valid, "\t\n\r", ' ');
   gsize len = tp_text_sanitize(valid, strlen(valid));
@@ -454,7 +291,7 @@ TandemMountResult *tandem_mount_result_new(TpMountStatus status,
   va_start(ap, format);
   g_autofree char *msg = g_strdup_vprintf(format, ap);
   va_end(ap);
-  r->message = clean_text(msg, TP_MAX_MESSAGE_LEN);
+  r->message = tam_clean_text(msg, TP_MAX_MESSAGE_LEN);
   r->fs_type = g_strdup("");
   return r;
 }
@@ -715,7 +552,7 @@ static int choose_source(const TandemMountConfig *c, GArray *devs,
     g_autofree char *path = g_build_filename(c->dev_root, b->name, NULL);
     g_autoptr(GError) error = NULL;
     gsize len = 0;
-    if (!read_start(path, buf, &len, &error)) {
+    if (!tam_read_start(path, buf, &len, &error)) {
       read_all = FALSE;
       g_string_append_printf(seen, "%s%s", seen->len ? "; " : "",
                              error->message);
@@ -898,148 +735,6 @@ TandemMountResult *tandem_mount_do_mount(const TandemMountConfig *c,
 
 /* --- Unmount ------------------------------------------------------------- */
 
-static gboolean path_within(const char *path, const char *dir) {
-  size_t n = strlen(dir);
-  return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-/* Whether the symbolic link @name in @dirfd points into @path. The link is
- * read, never followed. */
-static gboolean link_within_at(int dirfd, const char *name, const char *path) {
-  char target[PATH_MAX];
-  ssize_t n = readlinkat(dirfd, name, target, sizeof target - 1);
-  if (n <= 0)
-    return FALSE;
-  target[n] = '\0';
-  return path_within(target, path);
-}
-
-/* "comm (pid N)"; the name cut to what the kernel allows and cleaned. */
-static char *describe_process(int piddir, guint pid) {
-  char comm[64] = "";
-  int fd = openat(piddir, "comm", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = read(fd, comm, sizeof comm - 1);
-    comm[n > 0 ? n : 0] = '\0';
-    close(fd);
-  }
-  g_autofree char *name = clean_text(comm, 32);
-  g_strstrip(name);
-  return g_strdup_printf("%s (pid %u)", *name ? name : "?", pid);
-}
-
-static gint compare_pids(gconstpointer a, gconstpointer b) {
-  guint x = *(const guint *)a, y = *(const guint *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* The processes under PROC_ROOT, by number, at most @max (*cut set if there
- * are more); NULL if it cannot be read. */
-static GArray *list_pids(int procfd, guint max, gboolean *cut) {
-  int fd = dup(procfd);
-  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-  if (!d) {
-    if (fd >= 0)
-      close(fd);
-    return NULL;
-  }
-  GArray *pids = g_array_new(FALSE, FALSE, sizeof(guint));
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    guint64 pid;
-    if (!g_ascii_isdigit(de->d_name[0]) ||
-        !g_ascii_string_to_unsigned(de->d_name, 10, 1, G_MAXINT, &pid, NULL))
-      continue;
-    if (pids->len >= max) {
-      *cut = TRUE;
-      break;
-    }
-    guint v = (guint)pid;
-    g_array_append_val(pids, v);
-  }
-  closedir(d);
-  g_array_sort(pids, compare_pids);
-  return pids;
-}
-
-GStrv tandem_mount_scan_users(const char *proc_root, const char *path,
-                              const TandemProcScanLimits *limits,
-                              gboolean *incomplete) {
-  const TandemProcScanLimits defaults = TANDEM_PROC_SCAN_LIMITS_DEFAULT;
-  const TandemProcScanLimits *l = limits ? limits : &defaults;
-  GPtrArray *users = g_ptr_array_new();
-  gboolean cut = FALSE;
-  gint64 deadline = g_get_monotonic_time() + l->max_time_us;
-  guint entries = 0;
-  int procfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  g_autoptr(GArray) pids =
-      procfd >= 0 ? list_pids(procfd, l->max_processes, &cut) : NULL;
-  for (guint i = 0; pids && i < pids->len; i++) {
-    if (g_get_monotonic_time() > deadline || entries >= l->max_entries) {
-      cut = TRUE;
-      break;
-    }
-    guint pid = g_array_index(pids, guint, i);
-    char name[16];
-    g_snprintf(name, sizeof name, "%u", pid);
-    int piddir = openat(procfd, name,
-                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (piddir < 0)
-      continue; /* gone meanwhile, or not a directory */
-    gboolean found = FALSE;
-    static const char *const links[] = {"cwd", "root", "exe"};
-    for (guint k = 0; k < G_N_ELEMENTS(links) && !found; k++) {
-      entries++;
-      found = link_within_at(piddir, links[k], path);
-    }
-    int fdfd = found ? -1
-                     : openat(piddir, "fd",
-                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    DIR *fds = fdfd >= 0 ? fdopendir(fdfd) : NULL;
-    if (!fds && fdfd >= 0)
-      close(fdfd);
-    struct dirent *de;
-    while (fds && !found && (de = readdir(fds))) {
-      if (de->d_name[0] == '.')
-        continue;
-      if (++entries > l->max_entries ||
-          ((entries & 63) == 0 && g_get_monotonic_time() > deadline)) {
-        cut = TRUE;
-        break;
-      }
-      found = link_within_at(dirfd(fds), de->d_name, path);
-    }
-    if (fds)
-      closedir(fds);
-    if (found) {
-      if (users->len >= l->max_users) {
-        cut = TRUE; /* more than we name */
-        close(piddir);
-        break;
-      }
-      g_ptr_array_add(users, describe_process(piddir, pid));
-    }
-    close(piddir);
-    if (cut)
-      break;
-  }
-  if (procfd >= 0)
-    close(procfd);
-  if (incomplete)
-    *incomplete = cut;
-  g_ptr_array_add(users, NULL);
-  return (GStrv)g_ptr_array_free(users, FALSE);
-}
-
-GStrv tandem_mount_find_users(const char *proc_root, const char *path,
-                              guint max) {
-  TandemProcScanLimits l = TANDEM_PROC_SCAN_LIMITS_DEFAULT;
-  l.max_users = max;
-  return tandem_mount_scan_users(proc_root, path, &l, NULL);
-}
-
-/* "in use by: a (pid 1), b (pid 2)", "and maybe others" when the scan was
- * cut short; "" when it found nobody. */
 static char *users_text(const char *proc_root, const char *path) {
   gboolean more = FALSE;
   g_auto(GStrv) users = tandem_mount_scan_users(proc_root, path, NULL, &more);
