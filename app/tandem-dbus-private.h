@@ -42,6 +42,18 @@ const char *tandem_dbus_error_name_for(const GError *error);
 /* The VM called @name, the configuration directory re-read first (files
  * written or deleted by hand count at once); NULL with NotFound set in
  * @ret_error if there is none. */
+/* A method call answered later (an attach, a snapshot): the call, and the
+ * application held until the answer is sent. */
+typedef struct {
+  sd_bus_message *call; /* a reference */
+  GApplication *app;    /* a reference and a hold */
+} TandemDbusPending;
+
+TandemDbusPending *tandem_dbus_pending_new(sd_bus_message *call,
+                                           GApplication *app);
+void tandem_dbus_pending_free(TandemDbusPending *pending);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TandemDbusPending, tandem_dbus_pending_free)
+
 /* Replies to @call with an array of @signature (one element's), one
  * element per item of @items written by @append. */
 int tandem_dbus_reply_array(sd_bus_message *call, const char *signature,

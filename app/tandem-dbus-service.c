@@ -781,3 +781,19 @@ int tandem_dbus_reply_array(sd_bus_message *call, const char *signature,
     return r;
   return sd_bus_send(NULL, reply, NULL);
 }
+
+TandemDbusPending *tandem_dbus_pending_new(sd_bus_message *call,
+                                           GApplication *app) {
+  TandemDbusPending *pending = g_new0(TandemDbusPending, 1);
+  pending->call = sd_bus_message_ref(call);
+  pending->app = g_object_ref(app);
+  g_application_hold(app);
+  return pending;
+}
+
+void tandem_dbus_pending_free(TandemDbusPending *pending) {
+  sd_bus_message_unref(pending->call);
+  g_application_release(pending->app);
+  g_object_unref(pending->app);
+  g_free(pending);
+}

@@ -103,31 +103,7 @@ static int check_vm_settled(TandemVm *vm, sd_bus_error *ret_error) {
 /* A Create or Restore waiting for the manager: seconds to minutes. It
  * holds the application like a VM operation does, so that the shell does
  * not quit with the caller still waiting. */
-typedef struct {
-  sd_bus_message *call; /* a reference */
-  GApplication *app;    /* a reference and a hold */
-} PendingSnapshot;
-
-static PendingSnapshot *pending_snapshot_new(sd_bus_message *call,
-                                             GApplication *app) {
-  PendingSnapshot *pending = g_new0(PendingSnapshot, 1);
-
-  pending->call = sd_bus_message_ref(call);
-  pending->app = g_object_ref(app);
-  g_application_hold(app);
-  return pending;
-}
-
-static void pending_snapshot_free(PendingSnapshot *pending) {
-  sd_bus_message_unref(pending->call);
-  g_application_release(pending->app);
-  g_object_unref(pending->app);
-  g_free(pending);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(PendingSnapshot, pending_snapshot_free)
-
-static void reply_error(PendingSnapshot *pending, const GError *error) {
+static void reply_error(TandemDbusPending *pending, const GError *error) {
   int r = sd_bus_reply_method_errorf(pending->call,
                                      tandem_dbus_error_name_for(error), "%s",
                                      error->message);
@@ -138,7 +114,7 @@ static void reply_error(PendingSnapshot *pending, const GError *error) {
 }
 
 /* Create's and Suspend's answer: the new snapshot's id, or the error. */
-static void reply_id(PendingSnapshot *pending, const TandemSnapshotInfo *info,
+static void reply_id(TandemDbusPending *pending, const TandemSnapshotInfo *info,
                      const GError *error) {
   int r;
 
@@ -154,7 +130,7 @@ static void reply_id(PendingSnapshot *pending, const TandemSnapshotInfo *info,
 
 static void create_done(GObject *source, GAsyncResult *result,
                         gpointer data) {
-  g_autoptr(PendingSnapshot) pending = data;
+  g_autoptr(TandemDbusPending) pending = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(TandemSnapshotInfo) info = tandem_snapshot_manager_create_finish(
       TANDEM_SNAPSHOT_MANAGER(source), result, &error);
@@ -199,13 +175,13 @@ static int snapshots_create(sd_bus_message *call, void *userdata,
 
   tandem_snapshot_manager_create_async(
       self->snapshots, name, label, self->cancellable, create_done,
-      pending_snapshot_new(call, self->app));
+      tandem_dbus_pending_new(call, self->app));
   return 1; /* answered later, by create_done() */
 }
 
 static void suspend_done(GObject *source, GAsyncResult *result,
                          gpointer data) {
-  g_autoptr(PendingSnapshot) pending = data;
+  g_autoptr(TandemDbusPending) pending = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(TandemSnapshotInfo) info = tandem_snapshot_manager_suspend_finish(
       TANDEM_SNAPSHOT_MANAGER(source), result, &error);
@@ -241,13 +217,13 @@ static int snapshots_suspend(sd_bus_message *call, void *userdata,
         _("“%s” is not running: there is no session to save."), name);
   tandem_snapshot_manager_suspend_async(self->snapshots, name,
                                         self->cancellable, suspend_done,
-                                        pending_snapshot_new(call, self->app));
+                                        tandem_dbus_pending_new(call, self->app));
   return 1; /* answered later, by suspend_done() */
 }
 
 static void restore_done(GObject *source, GAsyncResult *result,
                          gpointer data) {
-  g_autoptr(PendingSnapshot) pending = data;
+  g_autoptr(TandemDbusPending) pending = data;
   g_autoptr(GError) error = NULL;
   int r;
 
@@ -287,7 +263,7 @@ static int snapshots_restore(sd_bus_message *call, void *userdata,
   /* A running, paused or stopped VM is restored (a stopped one starts). */
   tandem_snapshot_manager_restore_async(
       self->snapshots, name, id, self->cancellable, restore_done,
-      pending_snapshot_new(call, self->app));
+      tandem_dbus_pending_new(call, self->app));
   return 1; /* answered later, by restore_done() */
 }
 

@@ -169,38 +169,14 @@ static int append_disk(sd_bus_message *reply, gconstpointer item) {
  * that may be slow to answer). It holds the application like a VM
  * operation does, so that the shell does not quit with the caller still
  * waiting. */
-typedef struct {
-  sd_bus_message *call; /* a reference */
-  GApplication *app;    /* a reference and a hold */
-} PendingDisk;
-
-static PendingDisk *pending_disk_new(sd_bus_message *call,
-                                     GApplication *app) {
-  PendingDisk *pending = g_new0(PendingDisk, 1);
-
-  pending->call = sd_bus_message_ref(call);
-  pending->app = g_object_ref(app);
-  g_application_hold(app);
-  return pending;
-}
-
-static void pending_disk_free(PendingDisk *pending) {
-  sd_bus_message_unref(pending->call);
-  g_application_release(pending->app);
-  g_object_unref(pending->app);
-  g_free(pending);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(PendingDisk, pending_disk_free)
-
 /* The caller may be gone, or the bus with it at shutdown. */
-static void check_reply(PendingDisk *pending, int r) {
+static void check_reply(TandemDbusPending *pending, int r) {
   if (r < 0)
     g_debug("No reply to %s: %s", sd_bus_message_get_member(pending->call),
             g_strerror(-r));
 }
 
-static void reply_error(PendingDisk *pending, const GError *error) {
+static void reply_error(TandemDbusPending *pending, const GError *error) {
   check_reply(pending, sd_bus_reply_method_errorf(
                            pending->call, storage_error_name_for(error), "%s",
                            error->message));
@@ -208,7 +184,7 @@ static void reply_error(PendingDisk *pending, const GError *error) {
 
 static void attach_done(GObject *source, GAsyncResult *result,
                         gpointer data) {
-  g_autoptr(PendingDisk) pending = data;
+  g_autoptr(TandemDbusPending) pending = data;
   g_autoptr(sd_bus_message) reply = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(TandemDiskInfo) info = tandem_disk_manager_attach_finish(
@@ -269,13 +245,13 @@ static int storage_attach(sd_bus_message *call, void *userdata,
   tandem_disk_manager_attach_async(self->disks, name, uri, bus,
                                    *disk ? disk : NULL, read_only,
                                    self->cancellable, attach_done,
-                                   pending_disk_new(call, self->app));
+                                   tandem_dbus_pending_new(call, self->app));
   return 1; /* answered later, by attach_done() */
 }
 
 static void detach_done(GObject *source, GAsyncResult *result,
                         gpointer data) {
-  g_autoptr(PendingDisk) pending = data;
+  g_autoptr(TandemDbusPending) pending = data;
   g_autoptr(GError) error = NULL;
 
   if (!tandem_disk_manager_detach_finish(TANDEM_DISK_MANAGER(source), result,
@@ -307,7 +283,7 @@ static int storage_detach(sd_bus_message *call, void *userdata,
   /* Whatever the VM's state: the manager knows what is left to undo. */
   tandem_disk_manager_detach_async(self->disks, name, disk, force,
                                    self->cancellable, detach_done,
-                                   pending_disk_new(call, self->app));
+                                   tandem_dbus_pending_new(call, self->app));
   return 1; /* answered later, by detach_done() */
 }
 

@@ -65,17 +65,7 @@ static void on_plug_node(GObject *source, GAsyncResult *res, gpointer data) {
     plug_fail(task, "blockdev-add", error);
     return;
   }
-  TandemQmpDiskDevice dev = {
-      .driver = p->a->info.bus == TANDEM_DISK_BUS_VIRTIO
-                    ? TANDEM_QMP_DISK_VIRTIO
-                    : TANDEM_QMP_DISK_NVME,
-      .id = p->a->device,
-      .bus = p->a->info.port,
-      .drive = p->a->node,
-      .serial = p->a->info.serial,
-      .nvme_mdts = NVME_MDTS,
-  };
-  tandem_qmp_device_add_disk_async(p->qmp, &dev, NULL, on_plug_device, task);
+  tdm_plug(p->qmp, p->a, on_plug_device, task);
 }
 
 static void plug_next(GTask *task) {
@@ -88,39 +78,18 @@ static void plug_next(GTask *task) {
     /* Only what was plugged in: a disk that never was is not in the
      * guest's memory either. */
     if (!u || !tandem_vm_attachment_serial_is_valid(at->serial) ||
-        !tdm_port_is_free(p->self, p->vm, at->port) || tdm_find(p->self, vm, at->name))
+        !tdm_port_is_free(p->self, p->vm, at->port) ||
+        tdm_find(p->self, vm, at->name))
       continue;
     guint32 tag = (guint32)g_ascii_strtoull(at->serial + 4, NULL, 16);
-    Attachment *a = g_new0(Attachment, 1);
-    a->node = g_strdup_printf("tandem-ext-%08x", tag);
-    a->device = g_strdup_printf("tandem-ext-%08x-dev", tag);
-    a->info.vm = g_strdup(vm);
-    a->info.name = g_strdup(at->name);
-    a->info.uri = g_strdup(at->uri);
-    tandem_disk_bus_from_string(at->bus, &a->info.bus);
-    a->info.read_only = at->read_only;
-    a->info.state = TANDEM_DISK_ATTACHING;
-    a->info.serial = g_strdup(at->serial);
-    a->info.port = g_strdup(at->port);
-    a->info.message = g_strdup("");
+    TandemDiskBus bus = TANDEM_DISK_BUS_NVME;
+    tandem_disk_bus_from_string(at->bus, &bus);
+    Attachment *a = tdm_attachment_new(vm, at->name, at->uri, bus,
+                                       at->read_only, tag, at->port);
     g_ptr_array_add(tdm_attachments_of(p->self, vm, TRUE), a);
     tdm_changed(p->self, vm);
     p->a = a;
-    TandemQmpNbdBlockdev nbd = {
-        .node_name = a->node, .unix_path = u->socket_path, .host = u->host,
-        .port = u->port, .export_name = u->export_name,
-        .read_only = at->read_only,
-        .reconnect_delay = TANDEM_DISK_RECONNECT_DELAY,
-        .open_timeout = OPEN_TIMEOUT_S};
-    TandemQmpIscsiBlockdev iscsi = {
-        .node_name = a->node, .host = u->host, .port = u->port,
-        .target = u->target, .lun = u->lun, .read_only = at->read_only};
-    if (u->protocol == TANDEM_STORAGE_NBD)
-      tandem_qmp_blockdev_add_nbd_async(p->qmp, &nbd, NULL, on_plug_node,
-                                        task);
-    else
-      tandem_qmp_blockdev_add_iscsi_async(p->qmp, &iscsi, NULL, on_plug_node,
-                                          task);
+    tdm_add_node(p->qmp, a, u, at->read_only, on_plug_node, task);
     return;
   }
   g_task_return_boolean(task, TRUE);

@@ -99,6 +99,71 @@ void tdm_set_unmounted(Attachment *a) {
   a->info.total_bytes = a->info.free_bytes = 0;
 }
 
+/* --- Plugging in ------------------------------------------------------- */
+
+Attachment *tdm_attachment_new(const char *vm, const char *name,
+                               const char *uri, TandemDiskBus bus,
+                               gboolean read_only, guint32 tag,
+                               const char *port) {
+  Attachment *a = g_new0(Attachment, 1);
+  a->node = g_strdup_printf("tandem-ext-%08x", tag);
+  a->device = g_strdup_printf("tandem-ext-%08x-dev", tag);
+  a->info.vm = g_strdup(vm);
+  a->info.name = g_strdup(name);
+  a->info.uri = g_strdup(uri);
+  a->info.bus = bus;
+  a->info.read_only = read_only;
+  a->info.state = TANDEM_DISK_ATTACHING;
+  a->info.serial = g_strdup_printf("tdm-%08x", tag); /* NVMe: <= 20 */
+  a->info.port = g_strdup(port);
+  a->info.message = g_strdup("");
+  return a;
+}
+
+void tdm_add_node(TandemQmpClient *qmp, const Attachment *a,
+                  const TandemStorageUri *u, gboolean read_only,
+                  GAsyncReadyCallback callback, gpointer data) {
+  if (u->protocol == TANDEM_STORAGE_NBD) {
+    TandemQmpNbdBlockdev o = {
+        .node_name = a->node,
+        .unix_path = u->socket_path,
+        .host = u->host,
+        .port = u->port,
+        .export_name = u->export_name,
+        .read_only = read_only,
+        .reconnect_delay = TANDEM_DISK_RECONNECT_DELAY,
+        /* A server that accepts and never answers would hold QEMU's
+         * monitor: bounded, at the cost of a refusal taking that long. */
+        .open_timeout = OPEN_TIMEOUT_S,
+    };
+    tandem_qmp_blockdev_add_nbd_async(qmp, &o, NULL, callback, data);
+  } else {
+    TandemQmpIscsiBlockdev o = {
+        .node_name = a->node,
+        .host = u->host,
+        .port = u->port,
+        .target = u->target,
+        .lun = u->lun,
+        .read_only = read_only,
+    };
+    tandem_qmp_blockdev_add_iscsi_async(qmp, &o, NULL, callback, data);
+  }
+}
+
+void tdm_plug(TandemQmpClient *qmp, const Attachment *a,
+              GAsyncReadyCallback callback, gpointer data) {
+  TandemQmpDiskDevice dev = {
+      .driver = a->info.bus == TANDEM_DISK_BUS_VIRTIO ? TANDEM_QMP_DISK_VIRTIO
+                                                      : TANDEM_QMP_DISK_NVME,
+      .id = a->device,
+      .bus = a->info.port,
+      .drive = a->node,
+      .serial = a->info.serial,
+      .nvme_mdts = NVME_MDTS,
+  };
+  tandem_qmp_device_add_disk_async(qmp, &dev, NULL, callback, data);
+}
+
 /* --- The table ---------------------------------------------------------- */
 
 GPtrArray *tdm_attachments_of(TandemDiskManager *self, const char *vm,
@@ -556,48 +621,12 @@ static void on_node_added(GObject *source, GAsyncResult *res, gpointer data) {
     attach_fail(task, explain_add_error(d, error));
     return;
   }
-  TandemQmpDiskDevice dev = {
-      .driver = d->a->info.bus == TANDEM_DISK_BUS_VIRTIO
-                    ? TANDEM_QMP_DISK_VIRTIO
-                    : TANDEM_QMP_DISK_NVME,
-      .id = d->a->device,
-      .bus = d->a->info.port,
-      .drive = d->a->node,
-      .serial = d->a->info.serial,
-      .nvme_mdts = NVME_MDTS,
-  };
-  tandem_qmp_device_add_disk_async(d->qmp, &dev, NULL, on_device_added, task);
+  tdm_plug(d->qmp, d->a, on_device_added, task);
 }
 
 static void add_node(GTask *task, gboolean read_only) {
   AttachData *d = g_task_get_task_data(task);
-  TandemStorageUri *u = d->uri;
-  if (u->protocol == TANDEM_STORAGE_NBD) {
-    TandemQmpNbdBlockdev o = {
-        .node_name = d->a->node,
-        .unix_path = u->socket_path,
-        .host = u->host,
-        .port = u->port,
-        .export_name = u->export_name,
-        .read_only = read_only,
-        .reconnect_delay = TANDEM_DISK_RECONNECT_DELAY,
-        /* A server that accepts and never answers would hold QEMU's
-         * monitor: bounded, at the cost of a refusal taking that long. */
-        .open_timeout = OPEN_TIMEOUT_S,
-    };
-    tandem_qmp_blockdev_add_nbd_async(d->qmp, &o, NULL, on_node_added, task);
-  } else {
-    TandemQmpIscsiBlockdev o = {
-        .node_name = d->a->node,
-        .host = u->host,
-        .port = u->port,
-        .target = u->target,
-        .lun = u->lun,
-        .read_only = read_only,
-    };
-    tandem_qmp_blockdev_add_iscsi_async(d->qmp, &o, NULL, on_node_added,
-                                        task);
-  }
+  tdm_add_node(d->qmp, d->a, d->uri, read_only, on_node_added, task);
 }
 
 static gboolean check_attach(TandemDiskManager *self, TandemVm *vm,
@@ -674,22 +703,14 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
     g_object_unref(task);
     return;
   }
-  Attachment *a = g_new0(Attachment, 1);
   guint32 tag = g_random_int();
   if (at && tandem_vm_attachment_serial_is_valid(at->serial))
     tag = (guint32)g_ascii_strtoull(at->serial + 4, NULL, 16);
-  a->node = g_strdup_printf("tandem-ext-%08x", tag);
-  a->device = g_strdup_printf("tandem-ext-%08x-dev", tag);
-  a->info.vm = g_strdup(vm);
-  a->info.name = g_strdup(n);
   /* A configured one keeps the user's words: they are its key there. */
-  a->info.uri = from_config ? g_strdup(uri) : tandem_storage_uri_to_string(u);
-  a->info.bus = bus;
-  a->info.read_only = read_only;
-  a->info.state = TANDEM_DISK_ATTACHING;
-  a->info.serial = g_strdup_printf("tdm-%08x", tag); /* NVMe: <= 20 */
-  a->info.port = g_steal_pointer(&port);
-  a->info.message = g_strdup("");
+  g_autofree char *canonical =
+      from_config ? g_strdup(uri) : tandem_storage_uri_to_string(u);
+  Attachment *a =
+      tdm_attachment_new(vm, n, canonical, bus, read_only, tag, port);
   g_ptr_array_add(tdm_attachments_of(self, vm, TRUE), a);
   tdm_changed(self, vm);
 

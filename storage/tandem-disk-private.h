@@ -54,3 +54,17 @@ gboolean tdm_vm_runs(TandemDiskManager *self, const char *vm);
 TandemGuestLink *tdm_link_of(TandemDiskManager *self, const char *vm);
 gboolean tdm_port_is_free(TandemDiskManager *self, TandemVm *vm,
                           const char *port);
+
+/* A new attachment (not in the table yet), state attaching, its node,
+ * device and serial named after @tag. */
+Attachment *tdm_attachment_new(const char *vm, const char *name,
+                               const char *uri, TandemDiskBus bus,
+                               gboolean read_only, guint32 tag,
+                               const char *port);
+/* blockdev-add of @a's node on @u (finish: tandem_qmp_blockdev_add_finish). */
+void tdm_add_node(TandemQmpClient *qmp, const Attachment *a,
+                  const TandemStorageUri *u, gboolean read_only,
+                  GAsyncReadyCallback callback, gpointer data);
+/* device_add of @a on its port (finish: tandem_qmp_device_add_finish). */
+void tdm_plug(TandemQmpClient *qmp, const Attachment *a,
+              GAsyncReadyCallback callback, gpointer data);
