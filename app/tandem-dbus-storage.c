@@ -146,9 +146,10 @@ static int check_running(TandemVm *vm, sd_bus_error *ret_error) {
 static int append_disk(sd_bus_message *reply, gconstpointer item) {
   const TandemDiskInfo *info = item;
   return sd_bus_message_append(
-      reply, "a{sv}", 14,
+      reply, "a{sv}", 15,
       "name", "s", or_empty(info->name),
       "uri", "s", or_empty(info->uri),
+      "mirror", "s", or_empty(info->mirror),
       "bus", "s", tandem_disk_bus_to_string(info->bus),
       "read-only", "b", (int)!!info->read_only,
       "state", "s", tandem_disk_state_to_string(info->state),
@@ -203,28 +204,27 @@ static void attach_done(GObject *source, GAsyncResult *result,
   check_reply(pending, r);
 }
 
-static int storage_attach(sd_bus_message *call, void *userdata,
-                          sd_bus_error *ret_error) {
-  TandemDbusService *self = userdata;
+/* Attach and AttachMirrored (@mirror "" for Attach). */
+static int attach(TandemDbusService *self, sd_bus_message *call,
+                  const char *name, const char *uri, const char *mirror,
+                  const char *bus_name, const char *disk, int read_only,
+                  sd_bus_error *ret_error) {
   g_autoptr(TandemStorageUri) parsed = NULL;
+  g_autoptr(TandemStorageUri) parsed_mirror = NULL;
   g_autoptr(GError) error = NULL;
-  const char *name, *uri, *bus_name, *disk;
   TandemDiskBus bus = TANDEM_DISK_BUS_NVME;
-  int read_only;
   TandemVm *vm;
   int r;
 
-  r = sd_bus_message_read(call, "ssssb", &name, &uri, &bus_name, &disk,
-                          &read_only);
-  if (r < 0)
-    return r;
   vm = tandem_dbus_service_lookup_vm(self, name, ret_error);
   if (!vm)
     return -ENOENT;
   /* The address's mistakes in the parser's words: it says what form was
    * expected. */
   parsed = tandem_storage_uri_parse(uri, &error);
-  if (!parsed)
+  if (parsed && *mirror)
+    parsed_mirror = tandem_storage_uri_parse(mirror, &error);
+  if (!parsed || (*mirror && !parsed_mirror))
     return set_bus_error(ret_error, error);
   if (*bus_name && !tandem_disk_bus_from_string(bus_name, &bus)) {
     g_autofree char *shown = g_strescape(bus_name, NULL);
@@ -242,11 +242,40 @@ static int storage_attach(sd_bus_message *call, void *userdata,
   if (r < 0)
     return r;
 
-  tandem_disk_manager_attach_async(self->disks, name, uri, bus,
+  tandem_disk_manager_attach_async(self->disks, name, uri,
+                                   *mirror ? mirror : NULL, bus,
                                    *disk ? disk : NULL, read_only,
                                    self->cancellable, attach_done,
                                    tandem_dbus_pending_new(call, self->app));
   return 1; /* answered later, by attach_done() */
+}
+
+static int storage_attach(sd_bus_message *call, void *userdata,
+                          sd_bus_error *ret_error) {
+  const char *name, *uri, *bus_name, *disk;
+  int read_only;
+  int r = sd_bus_message_read(call, "ssssb", &name, &uri, &bus_name, &disk,
+                              &read_only);
+  if (r < 0)
+    return r;
+  return attach(userdata, call, name, uri, "", bus_name, disk, read_only,
+                ret_error);
+}
+
+static int storage_attach_mirrored(sd_bus_message *call, void *userdata,
+                                   sd_bus_error *ret_error) {
+  const char *name, *uri, *mirror, *bus_name, *disk;
+  int read_only;
+  int r = sd_bus_message_read(call, "sssssb", &name, &uri, &mirror, &bus_name,
+                              &disk, &read_only);
+  if (r < 0)
+    return r;
+  if (!*mirror)
+    return sd_bus_error_setf(ret_error, TANDEM_DBUS_ERROR_INVALID,
+                             _("A mirrored disk needs the address of its "
+                               "second export."));
+  return attach(userdata, call, name, uri, mirror, bus_name, disk, read_only,
+                ret_error);
 }
 
 static void detach_done(GObject *source, GAsyncResult *result,
@@ -315,6 +344,12 @@ static const sd_bus_vtable storage_vtable[] = {
                             SD_BUS_ARGS("s", vm, "s", uri, "s", bus, "s",
                                         name, "b", read_only),
                             SD_BUS_RESULT("a{sv}", disk), storage_attach,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("AttachMirrored",
+                            SD_BUS_ARGS("s", vm, "s", uri, "s", mirror, "s",
+                                        bus, "s", name, "b", read_only),
+                            SD_BUS_RESULT("a{sv}", disk),
+                            storage_attach_mirrored,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Detach",
                             SD_BUS_ARGS("s", vm, "s", name, "b", force),

@@ -54,6 +54,8 @@ static const char *state_text(TandemDiskState state) {
   case TANDEM_DISK_ATTACHED: return _("Attached");
   case TANDEM_DISK_DETACHING: return _("Detaching…");
   case TANDEM_DISK_FAILED: return _("Not attached");
+  /* TRANSLATORS: a mirrored disk that lost one of its two servers. */
+  case TANDEM_DISK_DEGRADED: return _("Degraded");
   }
   return "";
 }
@@ -77,6 +79,12 @@ static char *mount_text(const TandemDiskInfo *info) {
                                    : _("it could not be attached when the "
                                        "VM started"));
     return g_string_free(text, FALSE);
+  }
+  if (info->state == TANDEM_DISK_DEGRADED && *message) {
+    /* Which server was lost, and that the other carries on. */
+    g_string_append(text, message);
+    g_string_append(text, " · ");
+    message = "";
   }
   switch (info->mount) {
   case TANDEM_DISK_MOUNT_MOUNTED:
@@ -472,7 +480,7 @@ void tandem_storage_panel_attach(TandemStoragePanel *self) {
   set_status(self, text, TRUE);
   self->attaching_vm = g_strdup(self->vm);
   tandem_disk_manager_attach_async(
-      self->disks, self->vm, address, bus, *name ? name : NULL,
+      self->disks, self->vm, address, NULL, bus, *name ? name : NULL,
       gtk_toggle_button_get_active(self->read_only), NULL, on_attached,
       op_new(self, shown_name, TRUE));
   update_sensitivity(self);

@@ -60,6 +60,10 @@ static const char *state_label(const char *state) {
     return C_("disk state", "attached");
   if (g_str_equal(state, "detaching"))
     return C_("disk state", "detaching");
+  if (g_str_equal(state, "failed"))
+    return C_("disk state", "failed");
+  if (g_str_equal(state, "degraded"))
+    return C_("disk state", "degraded");
   return state;
 }
 
@@ -189,7 +193,16 @@ static void print_disks(const char *vm, JsonArray *disks) {
                                : mount_label(member_string(disk, "mount"));
     cells[7 * i + 4] = mounted && *fs ? fs : "-";
     cells[7 * i + 5] = free_text;
-    cells[7 * i + 6] = member_string(disk, "uri");
+    const char *mirror = member_string(disk, "mirror");
+    if (*mirror) {
+      /* TRANSLATORS: the two addresses of a mirrored disk. */
+      char *both = g_strdup_printf(_("%s + %s"), member_string(disk, "uri"),
+                                   mirror);
+      g_ptr_array_add(texts, both);
+      cells[7 * i + 6] = both;
+    } else {
+      cells[7 * i + 6] = member_string(disk, "uri");
+    }
   }
   tandemctl_print_table(headers, 7, cells, n);
 }
@@ -236,9 +249,14 @@ static JsonArray *list_disks(sd_bus *bus, const char *vm) {
 /* --- The commands ------------------------------------------------------ */
 
 static int storage_attach(int argc, char **argv) {
-  g_autofree char *as = NULL, *name = NULL;
+  g_autofree char *as = NULL, *name = NULL, *mirror = NULL;
   gboolean read_only = FALSE, json = FALSE;
   const GOptionEntry entries[] = {
+      {"mirror", 0, 0, G_OPTION_ARG_STRING, &mirror,
+       N_("A second export of the same size that mirrors the first: the "
+          "guest sees one disk, which goes on working when either server "
+          "is lost"),
+       N_("URI")},
       {"as", 0, 0, G_OPTION_ARG_STRING, &as,
        N_("How the guest sees the disk: nvme (the default) or virtio"),
        N_("BUS")},
@@ -280,9 +298,12 @@ static int storage_attach(int argc, char **argv) {
   }
   if (!(bus = tandemctl_connect_session_bus()))
     return TANDEMCTL_EXIT_FAILED;
-  r = tandemctl_new_call(bus, TANDEM_DBUS_STORAGE_INTERFACE, "Attach",
-                         &call);
-  if (r >= 0)
+  r = tandemctl_new_call(bus, TANDEM_DBUS_STORAGE_INTERFACE,
+                         mirror ? "AttachMirrored" : "Attach", &call);
+  if (r >= 0 && mirror)
+    r = sd_bus_message_append(call, "sssssb", argv[1], argv[2], mirror,
+                              as ? as : "", name ? name : "", read_only);
+  else if (r >= 0)
     r = sd_bus_message_append(call, "ssssb", argv[1], argv[2],
                               as ? as : "", name ? name : "", read_only);
   if (r < 0)
@@ -383,7 +404,8 @@ static void print_storage_help(FILE *stream) {
       _("COMMAND [ARGUMENTS…]"),
       /* TRANSLATORS: keep the command names and options as they are. */
       _("Commands:\n"
-        "  attach VM URI [--as nvme|virtio] [--name NAME] [--read-only]\n"
+        "  attach VM URI [--mirror URI] [--as nvme|virtio] [--name NAME]\n"
+        "         [--read-only]\n"
         "                       Attach a network disk (NBD, iSCSI) to a "
         "running virtual machine\n"
         "  detach VM NAME [--force]\n"

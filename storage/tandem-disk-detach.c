@@ -60,11 +60,13 @@ static void on_plug_node(GObject *source, GAsyncResult *res, gpointer data) {
   GTask *task = data;
   Plug *p = g_task_get_task_data(task);
   g_autoptr(GError) error = NULL;
-  if (!tandem_qmp_blockdev_add_finish(TANDEM_QMP_CLIENT(source), res,
-                                      &error)) {
+  int failed = 0;
+  if (!tdm_add_node_finish(res, &failed, &error)) {
     plug_fail(task, "blockdev-add", error);
     return;
   }
+  if (p->a->mirror)
+    tdm_mirror_watch(p->a->mirror, p->self, p->qmp);
   tdm_plug(p->qmp, p->a, on_plug_device, task);
 }
 
@@ -84,12 +86,12 @@ static void plug_next(GTask *task) {
     guint32 tag = (guint32)g_ascii_strtoull(at->serial + 4, NULL, 16);
     TandemDiskBus bus = TANDEM_DISK_BUS_NVME;
     tandem_disk_bus_from_string(at->bus, &bus);
-    Attachment *a = tdm_attachment_new(vm, at->name, at->uri, bus,
-                                       at->read_only, tag, at->port);
+    Attachment *a = tdm_attachment_new(vm, at->name, at->uri, at->mirror,
+                                       bus, at->read_only, tag, at->port);
     g_ptr_array_add(tdm_attachments_of(p->self, vm, TRUE), a);
     tdm_changed(p->self, vm);
     p->a = a;
-    tdm_add_node(p->qmp, a, u, at->read_only, on_plug_node, task);
+    tdm_add_node(p->qmp, a, at->read_only, on_plug_node, task);
     return;
   }
   g_task_return_boolean(task, TRUE);
@@ -173,6 +175,7 @@ static void on_detached_node(GObject *source, GAsyncResult *res,
      * stops. Nothing the user can do about it. */
     g_warning("VM %s: the block node of disk %s stays until the VM stops: "
               "%s", d->a->info.vm, d->a->info.name, error->message);
+  tdm_mirror_remove_children(d->a->mirror, d->qmp);
   tdm_remember(d->self, &d->a->info, FALSE);
   tdm_forget(d->self, d->a);
   g_task_return_boolean(task, TRUE);
@@ -289,7 +292,15 @@ void tandem_disk_manager_detach_async(TandemDiskManager *self, const char *vm,
     g_object_unref(task);
     return;
   }
-  if (a->info.state != TANDEM_DISK_ATTACHED || !tandem_vm_get_qmp(v)) {
+  if (tdm_mirror_busy(a->mirror)) {
+    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_PENDING,
+                            _("Disk “%s” is being brought up to date from its "
+                              "mirror: try again when that is done"), name);
+    g_object_unref(task);
+    return;
+  }
+  if ((a->info.state != TANDEM_DISK_ATTACHED &&
+       a->info.state != TANDEM_DISK_DEGRADED) || !tandem_vm_get_qmp(v)) {
     g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_PENDING,
                             _("Disk “%s” is being %s: try again when that is "
                               "done"), name,

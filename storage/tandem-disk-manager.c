@@ -33,7 +33,7 @@ gboolean tandem_disk_bus_from_string(const char *text, TandemDiskBus *bus) {
 
 const char *tandem_disk_state_to_string(TandemDiskState state) {
   static const char *const names[] = {"attaching", "attached", "detaching",
-                                      "failed"};
+                                      "failed", "degraded"};
   return state < G_N_ELEMENTS(names) ? names[state] : "unknown";
 }
 
@@ -51,6 +51,7 @@ static void info_clear(TandemDiskInfo *i) {
   g_free(i->vm);
   g_free(i->name);
   g_free(i->uri);
+  g_free(i->mirror);
   g_free(i->serial);
   g_free(i->port);
   g_free(i->mountpoint);
@@ -71,6 +72,7 @@ TandemDiskInfo *tandem_disk_info_copy(const TandemDiskInfo *info) {
   c->vm = g_strdup(info->vm);
   c->name = g_strdup(info->name);
   c->uri = g_strdup(info->uri);
+  c->mirror = g_strdup(info->mirror);
   c->serial = g_strdup(info->serial);
   c->port = g_strdup(info->port);
   c->mountpoint = g_strdup(info->mountpoint);
@@ -81,6 +83,7 @@ TandemDiskInfo *tandem_disk_info_copy(const TandemDiskInfo *info) {
 
 static void attachment_free(gpointer data) {
   Attachment *a = data;
+  tdm_mirror_free(a->mirror);
   info_clear(&a->info);
   g_free(a->node);
   g_free(a->device);
@@ -102,9 +105,9 @@ void tdm_set_unmounted(Attachment *a) {
 /* --- Plugging in ------------------------------------------------------- */
 
 Attachment *tdm_attachment_new(const char *vm, const char *name,
-                               const char *uri, TandemDiskBus bus,
-                               gboolean read_only, guint32 tag,
-                               const char *port) {
+                               const char *uri, const char *mirror,
+                               TandemDiskBus bus, gboolean read_only,
+                               guint32 tag, const char *port) {
   Attachment *a = g_new0(Attachment, 1);
   a->node = g_strdup_printf("tandem-ext-%08x", tag);
   a->device = g_strdup_printf("tandem-ext-%08x-dev", tag);
@@ -117,29 +120,32 @@ Attachment *tdm_attachment_new(const char *vm, const char *name,
   a->info.serial = g_strdup_printf("tdm-%08x", tag); /* NVMe: <= 20 */
   a->info.port = g_strdup(port);
   a->info.message = g_strdup("");
+  if (mirror) {
+    a->info.mirror = g_strdup(mirror);
+    a->mirror = tdm_mirror_new(a);
+  }
   return a;
 }
 
-void tdm_add_node(TandemQmpClient *qmp, const Attachment *a,
-                  const TandemStorageUri *u, gboolean read_only,
-                  GAsyncReadyCallback callback, gpointer data) {
+void tdm_add_one_node(TandemQmpClient *qmp, const char *node,
+                      const TandemStorageUri *u, gboolean read_only,
+                      guint open_timeout, GAsyncReadyCallback callback,
+                      gpointer data) {
   if (u->protocol == TANDEM_STORAGE_NBD) {
     TandemQmpNbdBlockdev o = {
-        .node_name = a->node,
+        .node_name = node,
         .unix_path = u->socket_path,
         .host = u->host,
         .port = u->port,
         .export_name = u->export_name,
         .read_only = read_only,
         .reconnect_delay = TANDEM_DISK_RECONNECT_DELAY,
-        /* A server that accepts and never answers would hold QEMU's
-         * monitor: bounded, at the cost of a refusal taking that long. */
-        .open_timeout = OPEN_TIMEOUT_S,
+        .open_timeout = open_timeout,
     };
     tandem_qmp_blockdev_add_nbd_async(qmp, &o, NULL, callback, data);
   } else {
     TandemQmpIscsiBlockdev o = {
-        .node_name = a->node,
+        .node_name = node,
         .host = u->host,
         .port = u->port,
         .target = u->target,
@@ -148,6 +154,47 @@ void tdm_add_node(TandemQmpClient *qmp, const Attachment *a,
     };
     tandem_qmp_blockdev_add_iscsi_async(qmp, &o, NULL, callback, data);
   }
+}
+
+static void on_one_node(GObject *source, GAsyncResult *res, gpointer data) {
+  GTask *task = data;
+  GError *error = NULL;
+  if (tandem_qmp_blockdev_add_finish(TANDEM_QMP_CLIENT(source), res, &error))
+    g_task_return_boolean(task, TRUE);
+  else
+    g_task_return_error(task, error);
+  g_object_unref(task);
+}
+
+void tdm_add_node(TandemQmpClient *qmp, Attachment *a, gboolean read_only,
+                  GAsyncReadyCallback callback, gpointer data) {
+  GTask *task = g_task_new(qmp, NULL, callback, data);
+  g_task_set_source_tag(task, tdm_add_node);
+  if (a->mirror) {
+    tdm_mirror_add_nodes(a->mirror, qmp, read_only, task);
+    return;
+  }
+  g_autoptr(TandemStorageUri) u = tandem_storage_uri_parse(a->info.uri, NULL);
+  if (!u) {
+    g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            _("“%s” is not an address of a network disk"),
+                            a->info.uri);
+    g_object_unref(task);
+    return;
+  }
+  /* A server that accepts and never answers would hold QEMU's monitor:
+   * bounded, at the cost of a refusal taking that long. */
+  tdm_add_one_node(qmp, a->node, u, read_only, OPEN_TIMEOUT_S, on_one_node,
+                   task);
+}
+
+gboolean tdm_add_node_finish(GAsyncResult *result, int *failed,
+                             GError **error) {
+  g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == tdm_add_node,
+                       FALSE);
+  /* The mirror's steps leave which address failed as the task's data. */
+  *failed = GPOINTER_TO_INT(g_task_get_task_data(G_TASK(result))) == 1;
+  return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 void tdm_plug(TandemQmpClient *qmp, const Attachment *a,
@@ -216,6 +263,7 @@ void tdm_remember(TandemDiskManager *self, const TandemDiskInfo *info,
     TandemVmAttachment *a = tandem_vm_attachment_new(
         info->name, info->uri, tandem_disk_bus_to_string(info->bus),
         info->read_only);
+    a->mirror = g_strdup(info->mirror);
     a->serial = g_strdup(info->serial);
     a->port = g_strdup(info->port);
     g_ptr_array_add(c->attachments, a);
@@ -544,6 +592,8 @@ static void on_device_added(GObject *source, GAsyncResult *res,
                                   task);
     return;
   }
+  if (d->a->mirror)
+    tdm_mirror_watch(d->a->mirror, d->self, d->qmp);
   d->mount_deadline = g_get_monotonic_time() + MOUNT_WAIT_MS * 1000;
   mount_disk(task);
 }
@@ -551,9 +601,8 @@ static void on_device_added(GObject *source, GAsyncResult *res,
 /* Why blockdev-add failed, for the user. QEMU says it only in words (its
  * error class is always GenericError), so the words choose the advice;
  * QEMU's own message is always kept. */
-static GError *explain_add_error(AttachData *d, GError *qemu) {
+static GError *explain_add_error(const TandemStorageUri *u, GError *qemu) {
   const char *desc = qemu->message;
-  TandemStorageUri *u = d->uri;
   g_autofree char *where = tandem_storage_uri_to_string(u);
   if (u->protocol == TANDEM_STORAGE_ISCSI && strstr(desc, "nknown driver"))
     return g_error_new(G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -594,8 +643,8 @@ static void on_node_added(GObject *source, GAsyncResult *res, gpointer data) {
   GTask *task = data;
   AttachData *d = g_task_get_task_data(task);
   g_autoptr(GError) error = NULL;
-  gboolean added =
-      tandem_qmp_blockdev_add_finish(TANDEM_QMP_CLIENT(source), res, &error);
+  int failed = 0;
+  gboolean added = tdm_add_node_finish(res, &failed, &error);
   if (d->probing) {
     /* Did it fail only because it was asked for writing? */
     d->probing = FALSE;
@@ -605,7 +654,7 @@ static void on_node_added(GObject *source, GAsyncResult *res, gpointer data) {
       return;
     }
     error = g_steal_pointer(&d->first_error);
-  } else if (!added && !d->a->info.read_only &&
+  } else if (!added && !d->a->info.read_only && !d->a->mirror &&
              g_error_matches(error, TANDEM_QMP_ERROR,
                              TANDEM_QMP_ERROR_GENERIC) &&
              !strstr(error->message, "onnect")) {
@@ -618,7 +667,9 @@ static void on_node_added(GObject *source, GAsyncResult *res, gpointer data) {
     return;
   }
   if (!added) {
-    attach_fail(task, explain_add_error(d, error));
+    g_autoptr(TandemStorageUri) mirror =
+        failed ? tandem_storage_uri_parse(d->a->info.mirror, NULL) : NULL;
+    attach_fail(task, explain_add_error(mirror ? mirror : d->uri, error));
     return;
   }
   tdm_plug(d->qmp, d->a, on_device_added, task);
@@ -626,7 +677,7 @@ static void on_node_added(GObject *source, GAsyncResult *res, gpointer data) {
 
 static void add_node(GTask *task, gboolean read_only) {
   AttachData *d = g_task_get_task_data(task);
-  tdm_add_node(d->qmp, d->a, d->uri, read_only, on_node_added, task);
+  tdm_add_node(d->qmp, d->a, read_only, on_node_added, task);
 }
 
 static gboolean check_attach(TandemDiskManager *self, TandemVm *vm,
@@ -661,12 +712,14 @@ static gboolean check_attach(TandemDiskManager *self, TandemVm *vm,
 
 /* A configured attachment that cannot even start: listed as failed. */
 static void list_failed(TandemDiskManager *self, const char *vm,
-                        const char *name, const char *uri, TandemDiskBus bus,
+                        const char *name, const char *uri,
+                        const char *mirror, TandemDiskBus bus,
                         gboolean read_only, const char *why) {
   Attachment *a = g_new0(Attachment, 1);
   a->info.vm = g_strdup(vm);
   a->info.name = g_strdup(name);
   a->info.uri = g_strdup(uri);
+  a->info.mirror = g_strdup(mirror);
   a->info.bus = bus;
   a->info.read_only = read_only;
   a->info.state = TANDEM_DISK_FAILED;
@@ -679,12 +732,25 @@ static void list_failed(TandemDiskManager *self, const char *vm,
 /* @at: the configuration's entry when attaching again at a start (its
  * serial and port kept when they still can be), else NULL. */
 static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
-                         const char *uri, TandemDiskBus bus, const char *name,
+                         const char *uri, const char *mirror,
+                         TandemDiskBus bus, const char *name,
                          gboolean read_only, const TandemVmAttachment *at) {
   gboolean from_config = at != NULL;
   GError *error = NULL;
   TandemVm *v = tandem_vm_manager_lookup(self->vms, vm);
   g_autoptr(TandemStorageUri) u = tandem_storage_uri_parse(uri, &error);
+  g_autoptr(TandemStorageUri) m =
+      u && mirror ? tandem_storage_uri_parse(mirror, &error) : NULL;
+  if (m) {
+    g_autofree char *a = tandem_storage_uri_to_string(u);
+    g_autofree char *b = tandem_storage_uri_to_string(m);
+    if (g_str_equal(a, b))
+      error = g_error_new(G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                          _("A disk cannot mirror itself: give the address "
+                            "of a second export with --mirror"));
+  }
+  if (error)
+    g_clear_pointer(&u, tandem_storage_uri_free);
   g_autofree char *derived =
       u && !(name && *name) ? tandem_storage_uri_default_name(u) : NULL;
   const char *n = derived ? derived : name;
@@ -698,7 +764,8 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
         vm, tandem_vm_get_config(v)->hotplug_ports);
   if (error) {
     if (from_config && v && !tdm_find(self, vm, name))
-      list_failed(self, vm, name, uri, bus, read_only, error->message);
+      list_failed(self, vm, name, uri, mirror, bus, read_only,
+                  error->message);
     g_task_return_error(task, error);
     g_object_unref(task);
     return;
@@ -709,8 +776,11 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
   /* A configured one keeps the user's words: they are its key there. */
   g_autofree char *canonical =
       from_config ? g_strdup(uri) : tandem_storage_uri_to_string(u);
-  Attachment *a =
-      tdm_attachment_new(vm, n, canonical, bus, read_only, tag, port);
+  g_autofree char *canonical_mirror =
+      !m ? NULL : from_config ? g_strdup(mirror)
+                              : tandem_storage_uri_to_string(m);
+  Attachment *a = tdm_attachment_new(vm, n, canonical, canonical_mirror, bus,
+                                     read_only, tag, port);
   g_ptr_array_add(tdm_attachments_of(self, vm, TRUE), a);
   tdm_changed(self, vm);
 
@@ -725,14 +795,15 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
 }
 
 void tandem_disk_manager_attach_async(TandemDiskManager *self, const char *vm,
-                                      const char *uri, TandemDiskBus bus,
+                                      const char *uri, const char *mirror,
+                                      TandemDiskBus bus,
                                       const char *name, gboolean read_only,
                                       GCancellable *cancellable,
                                       GAsyncReadyCallback callback,
                                       gpointer user_data) {
   GTask *task = g_task_new(self, cancellable, callback, user_data);
   g_task_set_source_tag(task, tandem_disk_manager_attach_async);
-  attach_start(self, task, vm, uri, bus, name, read_only, NULL);
+  attach_start(self, task, vm, uri, mirror, bus, name, read_only, NULL);
 }
 
 static void on_configured_attached(GObject *source, GAsyncResult *res,
@@ -761,7 +832,8 @@ static void attach_configured(TandemDiskManager *self, TandemVm *vm) {
     GTask *task = g_task_new(self, NULL, on_configured_attached,
                              g_strdup(name));
     g_task_set_source_tag(task, tandem_disk_manager_attach_async);
-    attach_start(self, task, name, at->uri, bus, at->name, at->read_only, at);
+    attach_start(self, task, name, at->uri, at->mirror, bus, at->name,
+                 at->read_only, at);
   }
 }
 

@@ -46,9 +46,12 @@ typedef enum {
   TANDEM_DISK_DETACHING,
   TANDEM_DISK_FAILED,       /* in the configuration, could not be attached
                                at the start: the message says why */
+  TANDEM_DISK_DEGRADED,     /* mirrored, one server lost: the guest goes on
+                               with the other; resynchronised when it is
+                               back (the message says which) */
 } TandemDiskState;
 
-/* "attaching", "attached", "detaching", "failed". */
+/* "attaching", "attached", "detaching", "failed", "degraded". */
 const char *tandem_disk_state_to_string(TandemDiskState state);
 
 typedef enum {
@@ -66,6 +69,7 @@ const char *tandem_disk_mount_to_string(TandemDiskMount mount);
 typedef struct {
   char *vm, *name;
   char *uri;           /* canonical */
+  char *mirror;        /* the second export's (canonical), or NULL */
   TandemDiskBus bus;
   gboolean read_only;
   TandemDiskState state;
@@ -111,9 +115,14 @@ TandemDiskManager *tandem_disk_manager_new(TandemVmManager *vms,
  * (a malformed address or name), EXISTS (the name is taken), NO_SPACE (no
  * free hot-plug port), HOST_UNREACHABLE (server unreachable),
  * NOT_SUPPORTED (iSCSI without QEMU's driver), READ_ONLY (a read-only
- * export attached writable), FAILED (QEMU refused, with its words). */
+ * export attached writable), FAILED (QEMU refused, with its words).
+ * With @mirror (NULL: none) the disk is the two exports, which must be of
+ * the same size, as mirrors (QEMU's quorum): every write goes to both,
+ * and losing one server leaves the disk working ("degraded") until it is
+ * back and resynchronised. */
 void tandem_disk_manager_attach_async(TandemDiskManager *self, const char *vm,
-                                      const char *uri, TandemDiskBus bus,
+                                      const char *uri, const char *mirror,
+                                      TandemDiskBus bus,
                                       const char *name, gboolean read_only,
                                       GCancellable *cancellable,
                                       GAsyncReadyCallback callback,

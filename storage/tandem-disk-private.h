@@ -22,9 +22,12 @@
 #define UNMOUNT_TRIES 5
 #define UNMOUNT_RETRY_MS 300
 
+typedef struct _TdmMirror TdmMirror;
+
 typedef struct {
   TandemDiskInfo info;
   char *node, *device;
+  TdmMirror *mirror; /* two exports as one disk (tandem-disk-mirror.c) */
 } Attachment;
 
 struct _TandemDiskManager {
@@ -56,15 +59,46 @@ gboolean tdm_port_is_free(TandemDiskManager *self, TandemVm *vm,
                           const char *port);
 
 /* A new attachment (not in the table yet), state attaching, its node,
- * device and serial named after @tag. */
+ * device and serial named after @tag; @mirror (may be NULL) the address of
+ * its second export. */
 Attachment *tdm_attachment_new(const char *vm, const char *name,
-                               const char *uri, TandemDiskBus bus,
-                               gboolean read_only, guint32 tag,
-                               const char *port);
-/* blockdev-add of @a's node on @u (finish: tandem_qmp_blockdev_add_finish). */
-void tdm_add_node(TandemQmpClient *qmp, const Attachment *a,
-                  const TandemStorageUri *u, gboolean read_only,
+                               const char *uri, const char *mirror,
+                               TandemDiskBus bus, gboolean read_only,
+                               guint32 tag, const char *port);
+/* blockdev-add of @a's node: on its address, or for a mirrored one on
+ * both (a quorum over two nodes). Finish with tdm_add_node_finish(); on an
+ * error nothing is left added, and @failed is 1 when it was the mirror's
+ * address that failed, else 0. */
+void tdm_add_node(TandemQmpClient *qmp, Attachment *a, gboolean read_only,
                   GAsyncReadyCallback callback, gpointer data);
+gboolean tdm_add_node_finish(GAsyncResult *result, int *failed,
+                             GError **error);
+/* blockdev-add of one node @node on @u (finish:
+ * tandem_qmp_blockdev_add_finish). @open_timeout: see
+ * TandemQmpNbdBlockdev. */
+void tdm_add_one_node(TandemQmpClient *qmp, const char *node,
+                      const TandemStorageUri *u, gboolean read_only,
+                      guint open_timeout, GAsyncReadyCallback callback,
+                      gpointer data);
+
+/* --- Mirrors (tandem-disk-mirror.c) ----------------------------------- */
+
+/* The mirror of @a (whose info.mirror is set), its children named after
+ * @a's node. */
+TdmMirror *tdm_mirror_new(Attachment *a);
+/* The attachment is going: no more steps for it (a step under way ends
+ * quietly). */
+void tdm_mirror_free(TdmMirror *m);
+/* Adds the two children and the quorum over them (tdm_add_node). */
+void tdm_mirror_add_nodes(TdmMirror *m, TandemQmpClient *qmp,
+                          gboolean read_only, GTask *task);
+/* Watches QEMU's events for @m's children: a child that fails makes the
+ * attachment degraded and is resynchronised when its server is back. */
+void tdm_mirror_watch(TdmMirror *m, TandemDiskManager *mgr, TandemQmpClient *qmp);
+/* A resynchronisation is copying: the disk cannot be detached now. */
+gboolean tdm_mirror_busy(const TdmMirror *m);
+/* After the quorum node is gone: its children go too. */
+void tdm_mirror_remove_children(TdmMirror *m, TandemQmpClient *qmp);
 /* device_add of @a on its port (finish: tandem_qmp_device_add_finish). */
 void tdm_plug(TandemQmpClient *qmp, const Attachment *a,
               GAsyncReadyCallback callback, gpointer data);

@@ -63,6 +63,8 @@ typedef struct {
   gboolean suspend;         /* save, then stop: the next start resumes */
   gboolean scheduled;       /* the schedule's */
   guint settle_tries;
+  guint cancel_tries;
+  GError *error;            /* why it failed, while QEMU cancels */
   gulong event_id, gone_id;
   guint progress_id;
   guint64 last_bytes;
@@ -94,6 +96,7 @@ static void take_free(Take *t) {
   g_clear_object(&t->qmp);
   g_clear_object(&t->vm);
   g_clear_object(&t->cancellable);
+  g_clear_error(&t->error);
   g_clear_pointer(&t->manifest, tandem_snapshot_manifest_free);
   g_clear_pointer(&t->overlays, g_ptr_array_unref);
   g_free(t->vm_name);
@@ -137,19 +140,20 @@ static void on_cleanup_done(GObject *source, GAsyncResult *result,
     json_node_unref(n);
 }
 
-static void fail(GTask *task, GError *error) {
+/* After a failure QEMU may still be saving (the queue discards what it
+ * is sent) or cancelling: the next snapshot would be refused ("a
+ * migration is in progress"), so the VM is let go only once QEMU has
+ * ended its migration, asking every CANCEL_MS for at most CANCEL_TRIES. */
+#define CANCEL_TRIES 300
+#define CANCEL_MS 50
+
+static void fail_now(GTask *task) {
   Take *t = take_of(task);
-  if (t->progress_id)
-    g_source_remove(t->progress_id);
-  t->progress_id = 0;
-  if (t->qmp && tandem_qmp_client_is_connected(t->qmp)) {
-    if (t->migrating)
-      tandem_qmp_client_execute_async(t->qmp, "migrate_cancel", NULL, -1, 0,
-                                      NULL, on_cleanup_done, NULL);
-    if (t->stopped && t->was_running)
-      tandem_qmp_client_execute_async(t->qmp, "cont", NULL, -1, 0, NULL,
-                                      on_cleanup_done, NULL);
-  }
+  GError *error = g_steal_pointer(&t->error);
+  if (t->qmp && tandem_qmp_client_is_connected(t->qmp) && t->stopped &&
+      t->was_running)
+    tandem_qmp_client_execute_async(t->qmp, "cont", NULL, -1, 0, NULL,
+                                    on_cleanup_done, NULL);
   progress(task, TANDEM_SNAPSHOT_PHASE_FAILED, 0, 0);
   tsm_release(t->mgr, t->vm_name);
   if (strstr(error->message, "non-migratable device")) {
@@ -167,6 +171,63 @@ static void fail(GTask *task, GError *error) {
   g_prefix_error(&error, "The snapshot of “%s” failed: ", t->vm_name);
   g_task_return_error(task, error);
   g_object_unref(task);
+}
+
+static void poll_cancelled(GTask *task);
+
+static gboolean cancel_poll_again(gpointer data) {
+  poll_cancelled(data);
+  return G_SOURCE_REMOVE;
+}
+
+static void on_cancel_status(GObject *source, GAsyncResult *result,
+                             gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  g_autoptr(TandemQmpMigrationInfo) info =
+      tandem_qmp_query_migrate_finish(t->qmp, result, NULL);
+  gboolean over = !info || info->status == TANDEM_QMP_MIGRATION_STATUS_NONE ||
+                  info->status == TANDEM_QMP_MIGRATION_STATUS_CANCELLED ||
+                  info->status == TANDEM_QMP_MIGRATION_STATUS_FAILED ||
+                  info->status == TANDEM_QMP_MIGRATION_STATUS_COMPLETED;
+  if (!over && ++t->cancel_tries < CANCEL_TRIES) {
+    g_timeout_add(CANCEL_MS, cancel_poll_again, task);
+    return;
+  }
+  if (!over)
+    g_warning("VM %s: QEMU's migration is still %s %d ms after the "
+              "snapshot failed",
+              t->vm_name, tandem_qmp_migration_status_to_string(info->status),
+              CANCEL_TRIES * CANCEL_MS);
+  fail_now(task);
+}
+
+static void poll_cancelled(GTask *task) {
+  Take *t = take_of(task);
+  if (!tandem_qmp_client_is_connected(t->qmp)) {
+    fail_now(task);
+    return;
+  }
+  tandem_qmp_query_migrate_async(t->qmp, NULL, on_cancel_status, task);
+}
+
+static void fail(GTask *task, GError *error) {
+  Take *t = take_of(task);
+  if (t->progress_id)
+    g_source_remove(t->progress_id);
+  t->progress_id = 0;
+  g_clear_error(&t->error);
+  t->error = error;
+  gboolean migrating = t->migrating;
+  t->migrating = FALSE; /* its events are no longer this task's */
+  t->awaiting = FALSE;
+  if (migrating && t->qmp && tandem_qmp_client_is_connected(t->qmp)) {
+    tandem_qmp_client_execute_async(t->qmp, "migrate_cancel", NULL, -1, 0,
+                                    NULL, on_cleanup_done, NULL);
+    poll_cancelled(task);
+    return;
+  }
+  fail_now(task);
 }
 
 /* --- Finishing ------------------------------------------------------------------ */

@@ -15,6 +15,26 @@ TAP_LINE = re.compile(r"^(not ok|ok)\b", re.MULTILINE)
 GOOD = {"OK", "EXPECTEDFAIL", "SKIP"}
 
 
+def failed_cases(stdout, limit=10):
+    """The failing TAP cases with the diagnostics after them, so that the
+    tail of a CI log says what failed, not only where."""
+    lines = stdout.splitlines()
+    shown = []
+    for i, line in enumerate(lines):
+        if line.startswith("not ok"):
+            shown.append("  " + line[:200])
+            for extra in lines[i + 1:i + 6]:
+                if not extra.startswith("#"):
+                    break
+                shown.append("    " + extra[:200])
+            if len(shown) >= limit * 3:
+                shown.append("  ...")
+                break
+    if not shown:
+        shown = ["  last output: " + l[:200] for l in lines[-5:]]
+    return shown
+
+
 def count(path):
     passed = failed = 0
     failures = []
@@ -34,6 +54,7 @@ def count(path):
             failed += f
             if f:
                 failures.append(f"{test['name']} ({test['result']})")
+                failures.extend(failed_cases(test.get("stdout") or ""))
     return passed, failed, failures
 
 

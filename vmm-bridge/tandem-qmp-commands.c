@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tandem-qmp-call.h"
+#include "tandem-qmp-mirror.h"
 
 /* --- Run state ---------------------------------------------------------- */
 
@@ -555,7 +556,8 @@ gboolean tandem_qmp_blockdev_add_finish(TandemQmpClient *client,
   g_return_val_if_fail(G_IS_TASK(result), FALSE);
   gpointer tag = g_task_get_source_tag(G_TASK(result));
   g_return_val_if_fail(tag == tandem_qmp_blockdev_add_nbd_async ||
-                           tag == tandem_qmp_blockdev_add_iscsi_async,
+                           tag == tandem_qmp_blockdev_add_iscsi_async ||
+                           tag == tandem_qmp_blockdev_add_quorum_async,
                        FALSE);
   return tandem_qmp_call_finish_boolean(client, result, tag, error);
 }

@@ -302,7 +302,8 @@ void tandem_qmp_blockdev_add_iscsi_async(TandemQmpClient *client,
                                          GAsyncReadyCallback callback,
                                          gpointer user_data);
 
-/* Finishes either blockdev-add above. */
+/* Finishes either blockdev-add above, and the quorum's
+ * (tandem-qmp-mirror.h). */
 gboolean tandem_qmp_blockdev_add_finish(TandemQmpClient *client,
                                         GAsyncResult *result, GError **error);
 

@@ -85,6 +85,7 @@ void tandem_vm_attachment_free(TandemVmAttachment *a) {
   g_free(a->port);
   g_free(a->name);
   g_free(a->uri);
+  g_free(a->mirror);
   g_free(a->bus);
   g_free(a);
 }
@@ -390,8 +391,8 @@ static gboolean parse_disk_group(const Parser *p, TandemVmConfig *c,
 
 static gboolean parse_storage_group(const Parser *p, TandemVmConfig *c,
                                     const char *group, GError **error) {
-  static const char *const keys[] = {"URI", "Bus", "ReadOnly", "Serial",
-                                     "Port", NULL};
+  static const char *const keys[] = {"URI", "Mirror", "Bus", "ReadOnly",
+                                     "Serial", "Port", NULL};
   const char *name = group + strlen(STORAGE_PREFIX);
   if (!tandem_vm_attachment_name_is_valid(name))
     return fail(error, p, "network disk name “%s” in [%s] is not valid: use "
@@ -409,6 +410,10 @@ static gboolean parse_storage_group(const Parser *p, TandemVmConfig *c,
     return fail(error, p, "[%s] needs URI= (nbd://HOST/EXPORT, "
                 "nbd+unix:///EXPORT?socket=PATH or iscsi://HOST/TARGET/LUN)",
                 group);
+  g_autofree char *mirror = get_string(p, group, "Mirror");
+  if (mirror && (!*mirror || strlen(mirror) > MAX_URI))
+    return fail(error, p, "Mirror in [%s] must be the address of a second "
+                "export, like URI=", group);
   g_autofree char *bus = get_string(p, group, "Bus");
   if (bus && !g_str_equal(bus, "nvme") && !g_str_equal(bus, "virtio"))
     return fail(error, p, "Bus in [%s] must be nvme or virtio, not “%s”",
@@ -434,6 +439,7 @@ static gboolean parse_storage_group(const Parser *p, TandemVmConfig *c,
                 "remove the line", group, port);
   TandemVmAttachment *a =
       tandem_vm_attachment_new(name, uri, bus ? bus : "nvme", ro);
+  a->mirror = g_steal_pointer(&mirror);
   a->serial = g_steal_pointer(&serial);
   a->port = g_steal_pointer(&port);
   g_ptr_array_add(c->attachments, a);
@@ -630,6 +636,7 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
     TandemVmAttachment *a = c->attachments->pdata[i];
     g_autofree char *group = g_strconcat(STORAGE_PREFIX, a->name, NULL);
     g_key_file_set_string(kf, group, "URI", a->uri);
+    set_if(kf, group, "Mirror", a->mirror);
     g_key_file_set_string(kf, group, "Bus", a->bus);
     g_key_file_set_boolean(kf, group, "ReadOnly", a->read_only);
     set_if(kf, group, "Serial", a->serial);

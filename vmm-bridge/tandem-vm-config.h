@@ -55,6 +55,9 @@ typedef struct {
 typedef struct {
   char *name;        /* tandem_vm_attachment_name_is_valid() */
   char *uri;         /* as the user wrote it, at most 8192 bytes */
+  /* A second export of the same size mirroring the first (QEMU's quorum:
+   * the guest sees one disk that survives either server), or NULL. */
+  char *mirror;
   char *bus;         /* "nvme" or "virtio" */
   gboolean read_only;
   /* Where it was last plugged in (written by storage/, NULL if never):

@@ -74,6 +74,11 @@ echo "read-only $token" >"$tmp/src3/hello.txt"
 mke2fs -q -F -t ext4 -L ro -d "$tmp/src3" "$tmp/ro.img" 32M >/dev/null 2>&1 ||
   bail "mke2fs failed"
 cp "$tmp/ro.img" "$tmp/ro.orig"
+mkdir -p "$tmp/src4"
+echo "$token-m" >"$tmp/src4/write-request"
+mke2fs -q -F -t ext4 -L mir -E root_owner=1000:1000 -d "$tmp/src4" \
+  "$tmp/mA.img" 64M >/dev/null 2>&1 || bail "mke2fs failed"
+cp "$tmp/mA.img" "$tmp/mB.img" # two servers of the same disk
 truncate -s 16M "$tmp/blank.img"
 # serve NAME IMAGE [OPTION...]: qemu-nbd on $tmp/NAME.sock, export NAME,
 # serving client after client (-t); its pid in $tmp/NAME.pid.
@@ -91,6 +96,8 @@ serve data "$tmp/data.img"
 serve more "$tmp/more.img"
 serve ro "$tmp/ro.img" -r
 serve blank "$tmp/blank.img"
+serve mA "$tmp/mA.img"
+serve mB "$tmp/mB.img"
 uri() { echo "nbd+unix:///$1?socket=$tmp/$1.sock"; }
 
 # --- The VM ----------------------------------------------------------------
@@ -226,6 +233,53 @@ check "a read-only export attached read-only: mounted" \
   sh -c "grep -q '/media/tandem/ro' '$tmp/attach4.out' || { cat '$tmp/attach4.out'; exit 1; }"
 check "read-only: detached" tandemctl storage detach "$vm" ro
 check "read-only: the image is unchanged" cmp -s "$tmp/ro.img" "$tmp/ro.orig"
+
+# --- Two servers as one disk: one lost while the guest writes --------------
+disk_is() { # disk_is NAME STATE
+  tandemctl storage list "$vm" --json 2>/dev/null | python3 -c "
+import json, sys
+sys.exit(0 if any(x['name'] == '$1' and x['state'] == '$2'
+                  for x in json.load(sys.stdin)) else 1)"
+}
+check "a disk cannot mirror itself" output_has "cannot mirror itself" \
+  tandemctl storage attach "$vm" "$(uri mA)" --mirror "$(uri mA)"
+check "a mirror whose server is not there: says which, attaches nothing" \
+  sh -c "tandemctl storage attach '$vm' '$(uri mA)' --mirror \
+'nbd+unix:///none?socket=$tmp/none.sock' 2>&1 | grep -q 'none.sock' &&
+tandemctl storage list '$vm' --json | grep -qx '\[\]'"
+tandemctl storage attach "$vm" "$(uri mA)" --mirror "$(uri mB)" --as virtio \
+  --name mir >"$tmp/attach5.out" 2>&1
+check "mirrored: attached and mounted as one disk" \
+  sh -c "grep -q '/media/tandem/mir' '$tmp/attach5.out' || { cat '$tmp/attach5.out'; exit 1; }"
+check "mirrored: the list shows both addresses" json_check \
+  "d[0]['name'] == 'mir' and d[0]['mirror'].endswith('mB.sock') and d[0]['state'] == 'attached'" \
+  tandemctl storage list "$vm" --json
+check "mirrored: the guest starts writing" \
+  until_ok 60 console_has "diskwrite mir start"
+kill "$(cat "$tmp/mB.pid")"
+t0=$(now_ms)
+check "one server lost: the attachment shows degraded, naming it" \
+  until_ok 90 sh -c "tandemctl storage list '$vm' | grep -q 'degraded' &&
+tandemctl storage list '$vm' --json | grep -q 'mB.sock is unreachable'"
+echo "# server lost to degraded: $(($(now_ms) - t0)) ms"
+check "the guest's write completes on the other server" \
+  until_ok 120 console_has "diskwrite mir done"
+check "no write failed in the guest" \
+  sh -c "! grep -q 'diskwrite mir failed' '$console'"
+sum_mir=$(sed -n 's/.*diskwrite mir done sha256=\([0-9a-f]*\).*/\1/p' "$console" | tail -n 1)
+serve mB "$tmp/mB.img"
+t0=$(now_ms)
+check "the server back: resynchronised, attached again" \
+  until_ok 120 disk_is mir attached
+echo "# server back to resynchronised: $(($(now_ms) - t0)) ms"
+check "the guest was paused only for the switch" \
+  sh -c "grep 'mirror switched back' '$tmp/tandem.log' | grep -q 'paused [0-9]* ms'"
+check "mirrored: detached" tandemctl storage detach "$vm" mir
+check "the survivor has every file the guest wrote" \
+  readback "$tmp/mA.img" "$token-m" "$sum_mir"
+check "and, resynchronised, so has the server that was lost" \
+  readback "$tmp/mB.img" "$token-m" "$sum_mir"
+check "the two are the same disk again" cmp -s "$tmp/mA.img" "$tmp/mB.img"
 
 # --- The configuration: attached again at the next start --------------------
 conf=$XDG_CONFIG_HOME/tandem/vms/$vm.conf

@@ -1,0 +1,467 @@
+/* Two exports as one disk (tandem-disk-manager.h): a quorum node over two
+ * NBD or iSCSI nodes, vote threshold 1, reads from the first that answers.
+ *
+ * A server lost: QEMU holds the guest's requests for the reconnect delay,
+ * then the child fails them and the quorum goes on with the other child,
+ * reporting QUORUM_REPORT_BAD with an error. The attachment becomes
+ * degraded, the failed child leaves the quorum (so that no later request
+ * waits for it) and its node is removed. Every RETRY_MS the node is added
+ * again: while the server is away that fails at once. Once it is back, the
+ * quorum is mirrored onto it (every block, then every guest write to both),
+ * and when the two are the same the guest is paused for the moment it
+ * takes to end the copy and add the child back to the quorum (field notes:
+ * a child merely re-added never gets the writes it missed).
+ *
+ * Each step is a callback holding a reference to the mirror; a mirror whose
+ * attachment is gone (tdm_mirror_free) stops at the next step. */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+#include <string.h>
+
+#include "tandem-disk-private.h"
+#include "tandem-qmp-mirror.h"
+
+/* How often a lost server is tried again. A try on a server that is not
+ * there fails at once (refused), and holds QEMU's monitor only that long. */
+#define RETRY_MS 3000
+
+struct _TdmMirror {
+  gint refs;
+  Attachment *a;          /* NULL once the attachment is gone */
+  TandemDiskManager *mgr; /* not owned: it owns the attachment */
+  TandemQmpClient *qmp;   /* while watching */
+  gulong event_id;
+  char *uri[2];
+  char *child_node[2];
+  char *child_name[2];    /* its name in the quorum; NULL while out */
+  guint next_index;       /* QEMU's next "children.N" */
+  int out;                /* the child out of the quorum, or -1 */
+  gboolean added;         /* its node is there again */
+  char *job;              /* the mirror job's id while it copies */
+  gboolean ready, was_running;
+  gint64 paused_at;       /* when the guest was paused for the switch */
+  guint retry_id;
+  gboolean read_only;
+};
+
+static TdmMirror *mirror_ref(TdmMirror *m) {
+  g_atomic_int_inc(&m->refs);
+  return m;
+}
+
+static void mirror_unref(TdmMirror *m) {
+  if (!g_atomic_int_dec_and_test(&m->refs))
+    return;
+  if (m->event_id)
+    g_signal_handler_disconnect(m->qmp, m->event_id);
+  g_clear_object(&m->qmp);
+  for (int i = 0; i < 2; i++) {
+    g_free(m->uri[i]);
+    g_free(m->child_node[i]);
+    g_free(m->child_name[i]);
+  }
+  g_free(m->job);
+  g_free(m);
+}
+
+TdmMirror *tdm_mirror_new(Attachment *a) {
+  TdmMirror *m = g_new0(TdmMirror, 1);
+  m->refs = 1;
+  m->a = a;
+  m->out = -1;
+  m->uri[0] = g_strdup(a->info.uri);
+  m->uri[1] = g_strdup(a->info.mirror);
+  for (int i = 0; i < 2; i++)
+    m->child_node[i] = g_strdup_printf("%s-%d", a->node, i);
+  return m;
+}
+
+void tdm_mirror_free(TdmMirror *m) {
+  if (!m)
+    return;
+  m->a = NULL;
+  g_clear_handle_id(&m->retry_id, g_source_remove);
+  if (m->event_id)
+    g_clear_signal_handler(&m->event_id, m->qmp);
+  mirror_unref(m);
+}
+
+gboolean tdm_mirror_busy(const TdmMirror *m) { return m && m->job; }
+
+/* --- Adding the nodes ------------------------------------------------------- */
+
+typedef struct {
+  TdmMirror *m;
+  TandemQmpClient *qmp;
+  gboolean read_only;
+  int step; /* 0, 1: the children; 2: the quorum */
+  GError *error;
+} AddNodes;
+
+static void add_nodes_free(gpointer data) {
+  AddNodes *n = data;
+  mirror_unref(n->m);
+  g_object_unref(n->qmp);
+  if (n->error)
+    g_error_free(n->error);
+  g_free(n);
+}
+
+static void ignore_reply(GObject *source, GAsyncResult *res, gpointer data) {
+  g_autoptr(GError) ignored = NULL;
+  tandem_qmp_blockdev_del_finish(TANDEM_QMP_CLIENT(source), res, &ignored);
+}
+
+static void add_step(GTask *task);
+
+static void on_add_step(GObject *source, GAsyncResult *res, gpointer data) {
+  GTask *task = data;
+  AddNodes *n = g_task_get_task_data(task);
+  GError *error = NULL;
+  if (!tandem_qmp_blockdev_add_finish(TANDEM_QMP_CLIENT(source), res,
+                                      &error)) {
+    /* What was added goes again: nothing is left behind. */
+    for (int i = 0; i < n->step && i < 2; i++)
+      tandem_qmp_blockdev_del_async(n->qmp, n->m->child_node[i], NULL,
+                                    ignore_reply, NULL);
+    g_task_set_task_data(task, GINT_TO_POINTER(n->step == 1), NULL);
+    g_task_return_error(task, error);
+    g_object_unref(task);
+    return;
+  }
+  n->step++;
+  add_step(task);
+}
+
+static void add_step(GTask *task) {
+  AddNodes *n = g_task_get_task_data(task);
+  TdmMirror *m = n->m;
+  if (n->step < 2) {
+    g_autoptr(TandemStorageUri) u =
+        tandem_storage_uri_parse(m->uri[n->step], NULL);
+    if (!u) {
+      g_task_set_task_data(task, GINT_TO_POINTER(n->step == 1), NULL);
+      g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                              _("“%s” is not an address of a network disk"),
+                              m->uri[n->step]);
+      g_object_unref(task);
+      return;
+    }
+    tdm_add_one_node(n->qmp, m->child_node[n->step], u, n->read_only,
+                     OPEN_TIMEOUT_S, on_add_step, task);
+    return;
+  }
+  if (n->step == 2) {
+    const char *children[] = {m->child_node[0], m->child_node[1], NULL};
+    tandem_qmp_blockdev_add_quorum_async(n->qmp, m->a->node, children,
+                                         n->read_only, NULL, on_add_step,
+                                         task);
+    return;
+  }
+  for (int i = 0; i < 2; i++) {
+    g_free(m->child_name[i]);
+    m->child_name[i] = g_strdup_printf("children.%d", i);
+  }
+  m->next_index = 2;
+  m->read_only = n->read_only;
+  g_task_set_task_data(task, GINT_TO_POINTER(0), NULL);
+  g_task_return_boolean(task, TRUE);
+  g_object_unref(task);
+}
+
+void tdm_mirror_add_nodes(TdmMirror *m, TandemQmpClient *qmp,
+                          gboolean read_only, GTask *task) {
+  AddNodes *n = g_new0(AddNodes, 1);
+  n->m = mirror_ref(m);
+  n->qmp = g_object_ref(qmp);
+  n->read_only = read_only;
+  g_task_set_task_data(task, n, add_nodes_free);
+  add_step(task);
+}
+
+void tdm_mirror_remove_children(TdmMirror *m, TandemQmpClient *qmp) {
+  for (int i = 0; m && i < 2; i++)
+    if (m->child_name[i] || (i == m->out && m->added))
+      tandem_qmp_blockdev_del_async(qmp, m->child_node[i], NULL,
+                                    ignore_reply, NULL);
+}
+
+/* --- Losing a child, and resynchronising it ------------------------------- */
+
+static void set_state(TdmMirror *m, TandemDiskState state,
+                      const char *message) {
+  Attachment *a = m->a;
+  if (!a)
+    return;
+  a->info.state = state;
+  g_free(a->info.message);
+  a->info.message = g_strdup(message ? message : "");
+  tdm_changed(m->mgr, a->info.vm);
+}
+
+static void retry_later(TdmMirror *m);
+static void try_child(TdmMirror *m);
+
+static gboolean on_retry(gpointer data) {
+  TdmMirror *m = data;
+  m->retry_id = 0;
+  if (m->a)
+    try_child(m);
+  return G_SOURCE_REMOVE;
+}
+
+static void retry_later(TdmMirror *m) {
+  if (m->a && !m->retry_id)
+    m->retry_id = g_timeout_add_full(G_PRIORITY_DEFAULT, RETRY_MS, on_retry,
+                                     mirror_ref(m),
+                                     (GDestroyNotify)mirror_unref);
+}
+
+static void on_child_deleted(GObject *source, GAsyncResult *res,
+                             gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_blockdev_del_finish(TANDEM_QMP_CLIENT(source), res, &error))
+    g_warning("mirror child %s could not be removed: %s",
+              m->child_node[m->out], error->message);
+  m->added = FALSE;
+  retry_later(m);
+  mirror_unref(m);
+}
+
+static void on_child_removed(GObject *source, GAsyncResult *res,
+                             gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_blockdev_change_finish(TANDEM_QMP_CLIENT(source), res,
+                                         &error)) {
+    g_warning("mirror child %s could not leave the quorum: %s",
+              m->child_node[m->out], error->message);
+    mirror_unref(m);
+    return;
+  }
+  /* QEMU gives back the last index when the last child leaves. */
+  g_autofree char *last = g_strdup_printf("children.%u", m->next_index - 1);
+  if (!g_strcmp0(m->child_name[m->out], last))
+    m->next_index--;
+  g_clear_pointer(&m->child_name[m->out], g_free);
+  tandem_qmp_blockdev_del_async(m->qmp, m->child_node[m->out], NULL,
+                                on_child_deleted, m);
+}
+
+static void degrade(TdmMirror *m, int lost) {
+  m->out = lost;
+  g_autofree char *message = g_strdup_printf(
+      _("The server of %s is unreachable: the disk goes on with %s alone, "
+        "and is brought up to date when that server is back."),
+      m->uri[lost], m->uri[!lost]);
+  g_message("VM %s: network disk %s: %s", m->a->info.vm, m->a->info.name,
+            message);
+  set_state(m, TANDEM_DISK_DEGRADED, message);
+  tandem_qmp_blockdev_change_async(m->qmp, m->a->node, m->child_name[lost],
+                                   NULL, NULL, on_child_removed,
+                                   mirror_ref(m));
+}
+
+static void resync_failed(TdmMirror *m, const char *why);
+
+static void on_resumed(GObject *source, GAsyncResult *res, gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_cont_finish(TANDEM_QMP_CLIENT(source), res, &error))
+    g_warning("the guest could not go on after a mirror was resynchronised: "
+              "%s", error->message);
+  mirror_unref(m);
+}
+
+static void resume_guest(TdmMirror *m) {
+  if (m->was_running)
+    tandem_qmp_cont_async(m->qmp, NULL, on_resumed, mirror_ref(m));
+  m->was_running = FALSE;
+}
+
+static void on_child_back(GObject *source, GAsyncResult *res, gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok =
+      tandem_qmp_blockdev_change_finish(TANDEM_QMP_CLIENT(source), res, &error);
+  gint64 paused_ms =
+      m->was_running ? (g_get_monotonic_time() - m->paused_at) / 1000 : 0;
+  resume_guest(m);
+  if (!ok) {
+    resync_failed(m, error->message);
+  } else {
+    int back = m->out;
+    m->child_name[back] = g_strdup_printf("children.%u", m->next_index++);
+    m->out = -1;
+    m->added = FALSE;
+    if (m->a)
+      g_message("VM %s: network disk %s: %s is up to date again (mirror "
+                "switched back, the guest paused %" G_GINT64_FORMAT " ms)",
+                m->a->info.vm, m->a->info.name, m->uri[back], paused_ms);
+    set_state(m, TANDEM_DISK_ATTACHED, NULL);
+  }
+  mirror_unref(m);
+}
+
+/* The copy ended (BLOCK_JOB_COMPLETED or _CANCELLED). */
+static void copy_ended(TdmMirror *m, gboolean completed, const char *error) {
+  g_clear_pointer(&m->job, g_free);
+  if (!completed || error || !m->ready) {
+    resume_guest(m);
+    resync_failed(m, error ? error : "the copy was cancelled");
+    return;
+  }
+  m->ready = FALSE;
+  if (!m->a) {
+    resume_guest(m);
+    return;
+  }
+  tandem_qmp_blockdev_change_async(m->qmp, m->a->node, NULL,
+                                   m->child_node[m->out], NULL, on_child_back,
+                                   mirror_ref(m));
+}
+
+static void on_job_cancel(GObject *source, GAsyncResult *res, gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_block_job_cancel_finish(TANDEM_QMP_CLIENT(source), res,
+                                          &error) && m->job)
+    /* It ended by itself meanwhile: its event says how. */
+    g_debug("block-job-cancel: %s", error->message);
+  mirror_unref(m);
+}
+
+static void on_paused(GObject *source, GAsyncResult *res, gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_stop_finish(TANDEM_QMP_CLIENT(source), res, &error))
+    m->was_running = FALSE;
+  m->paused_at = g_get_monotonic_time();
+  /* The guest writes nothing now: the two are the same when the job
+   * ends. */
+  if (m->job)
+    tandem_qmp_block_job_cancel_async(m->qmp, m->job, NULL, on_job_cancel,
+                                      mirror_ref(m));
+  mirror_unref(m);
+}
+
+static void on_status_for_pause(GObject *source, GAsyncResult *res,
+                                gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(TandemQmpStatusInfo) s =
+      tandem_qmp_query_status_finish(TANDEM_QMP_CLIENT(source), res, NULL);
+  m->was_running = s && s->running;
+  if (m->was_running)
+    tandem_qmp_stop_async(m->qmp, NULL, on_paused, mirror_ref(m));
+  else if (m->job)
+    tandem_qmp_block_job_cancel_async(m->qmp, m->job, NULL, on_job_cancel,
+                                      mirror_ref(m));
+  mirror_unref(m);
+}
+
+static void copy_ready(TdmMirror *m) {
+  m->ready = TRUE;
+  tandem_qmp_query_status_async(m->qmp, NULL, on_status_for_pause,
+                                mirror_ref(m));
+}
+
+static void on_copy_started(GObject *source, GAsyncResult *res,
+                            gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_blockdev_mirror_finish(TANDEM_QMP_CLIENT(source), res,
+                                         &error)) {
+    g_clear_pointer(&m->job, g_free);
+    resync_failed(m, error->message);
+  }
+  mirror_unref(m);
+}
+
+static void on_child_added(GObject *source, GAsyncResult *res,
+                           gpointer data) {
+  TdmMirror *m = data;
+  g_autoptr(GError) error = NULL;
+  if (!tandem_qmp_blockdev_add_finish(TANDEM_QMP_CLIENT(source), res,
+                                      &error)) {
+    retry_later(m); /* still away */
+    mirror_unref(m);
+    return;
+  }
+  m->added = TRUE;
+  if (!m->a) {
+    mirror_unref(m);
+    return;
+  }
+  g_autofree char *message = g_strdup_printf(
+      _("The server of %s is back: bringing it up to date."), m->uri[m->out]);
+  set_state(m, TANDEM_DISK_DEGRADED, message);
+  m->job = g_strdup_printf("%s-sync", m->a->node);
+  m->ready = FALSE;
+  tandem_qmp_blockdev_mirror_async(m->qmp, m->job, m->a->node,
+                                   m->child_node[m->out], NULL,
+                                   on_copy_started, mirror_ref(m));
+  mirror_unref(m);
+}
+
+static void try_child(TdmMirror *m) {
+  g_autoptr(TandemStorageUri) u = tandem_storage_uri_parse(m->uri[m->out],
+                                                           NULL);
+  if (!u || m->out < 0 || !tandem_qmp_client_is_connected(m->qmp))
+    return;
+  /* No open-timeout: a refused connection fails at once, and a try that
+   * waited would hold QEMU's monitor every RETRY_MS. */
+  tdm_add_one_node(m->qmp, m->child_node[m->out], u, m->read_only, 0,
+                   on_child_added, mirror_ref(m));
+}
+
+/* The child came back but could not be brought up to date: its node goes
+ * and it is tried again later. */
+static void resync_failed(TdmMirror *m, const char *why) {
+  if (m->a)
+    g_warning("VM %s: network disk %s: %s could not be brought up to date: "
+              "%s", m->a->info.vm, m->a->info.name, m->uri[m->out], why);
+  if (m->added)
+    tandem_qmp_blockdev_del_async(m->qmp, m->child_node[m->out], NULL,
+                                  on_child_deleted, mirror_ref(m));
+  else
+    retry_later(m);
+}
+
+/* --- QEMU's events ------------------------------------------------------- */
+
+static void on_event(TandemQmpClient *qmp, const char *name,
+                     JsonObject *data, gint64 us, gpointer user) {
+  TdmMirror *m = user;
+  const char *node, *error;
+  gboolean io_error;
+  if (!m->a)
+    return;
+  if (g_str_equal(name, "QUORUM_REPORT_BAD")) {
+    if (!tandem_qmp_quorum_report_bad_parse(data, &node, &io_error) ||
+        !io_error || m->out >= 0)
+      return;
+    for (int i = 0; i < 2; i++)
+      if (m->child_name[i] && !g_strcmp0(node, m->child_node[i])) {
+        degrade(m, i);
+        return;
+      }
+  } else if (m->job && tandem_qmp_block_job_event_is(data, m->job, &error)) {
+    if (g_str_equal(name, "BLOCK_JOB_READY"))
+      copy_ready(m);
+    else if (g_str_equal(name, "BLOCK_JOB_COMPLETED"))
+      copy_ended(m, TRUE, error);
+    else if (g_str_equal(name, "BLOCK_JOB_CANCELLED"))
+      copy_ended(m, FALSE, error);
+  }
+}
+
+void tdm_mirror_watch(TdmMirror *m, TandemDiskManager *mgr,
+                      TandemQmpClient *qmp) {
+  m->mgr = mgr;
+  if (m->event_id)
+    g_signal_handler_disconnect(m->qmp, m->event_id);
+  g_set_object(&m->qmp, qmp);
+  m->event_id = g_signal_connect(qmp, "event", G_CALLBACK(on_event), m);
+}
