@@ -56,6 +56,8 @@ static const char *state_text(TandemDiskState state) {
   case TANDEM_DISK_FAILED: return _("Not attached");
   /* TRANSLATORS: a mirrored disk that lost one of its two servers. */
   case TANDEM_DISK_DEGRADED: return _("Degraded");
+  /* TRANSLATORS: a disk whose server is away; QEMU tries again. */
+  case TANDEM_DISK_RECONNECTING: return _("Reconnecting…");
   }
   return "";
 }
@@ -72,7 +74,8 @@ static char *mount_text(const TandemDiskInfo *info) {
   const char *message = info->message ? info->message : "";
   GString *text = g_string_new(NULL);
 
-  if (info->state == TANDEM_DISK_FAILED) {
+  if (info->state == TANDEM_DISK_FAILED ||
+      info->state == TANDEM_DISK_RECONNECTING) {
     /* In the VM's configuration, but it could not be attached at the
      * start: the message says why. */
     g_string_append(text, *message ? message
@@ -277,7 +280,9 @@ static GtkWidget *row_new(TandemStoragePanel *self,
   GtkWidget *spinner = gtk_spinner_new();
   GtkWidget *detach = gtk_button_new_with_mnemonic(_("_Detach"));
   gboolean failed = info->state == TANDEM_DISK_FAILED;
-  gboolean settled = info->state == TANDEM_DISK_ATTACHED || failed;
+  gboolean trouble = failed || info->state == TANDEM_DISK_DEGRADED ||
+                     info->state == TANDEM_DISK_RECONNECTING;
+  gboolean settled = info->state == TANDEM_DISK_ATTACHED || trouble;
   /* TRANSLATORS: the accessible name of a disk's Detach button. */
   g_autofree char *detach_name = g_strdup_printf(_("Detach %s"), info->name);
 
@@ -298,7 +303,7 @@ static GtkWidget *row_new(TandemStoragePanel *self,
 
   gtk_widget_set_valign(detach, GTK_ALIGN_CENTER);
   gtk_widget_set_sensitive(detach, settled);
-  if (failed)
+  if (failed && !info->plugged)
     gtk_widget_set_tooltip_text(detach,
                                 _("Remove it from the VM's configuration: it "
                                   "is not attached."));
@@ -310,7 +315,7 @@ static GtkWidget *row_new(TandemStoragePanel *self,
   g_object_set(box, "margin", 6, NULL);
   gtk_container_add(GTK_CONTAINER(box),
                     gtk_image_new_from_icon_name(
-                        failed ? "dialog-warning-symbolic"
+                        trouble ? "dialog-warning-symbolic"
                                : "drive-harddisk-symbolic",
                         GTK_ICON_SIZE_BUTTON));
   gtk_container_add(GTK_CONTAINER(box), text);

@@ -64,6 +64,8 @@ static const char *state_label(const char *state) {
     return C_("disk state", "failed");
   if (g_str_equal(state, "degraded"))
     return C_("disk state", "degraded");
+  if (g_str_equal(state, "reconnecting"))
+    return C_("disk state", "reconnecting");
   return state;
 }
 

@@ -50,6 +50,7 @@ static void on_plug_device(GObject *source, GAsyncResult *res, gpointer data) {
   /* Mounted or not as the guest's memory has it; the agent tells which
    * once it is back (mount_when_ready). */
   p->a->info.state = TANDEM_DISK_ATTACHED;
+  p->a->info.plugged = TRUE;
   p->a->info.mount = TANDEM_DISK_MOUNT_NO_AGENT;
   tdm_changed(p->self, p->a->info.vm);
   p->a = NULL;
@@ -142,6 +143,7 @@ typedef struct {
   gboolean force;
   guint busy_tries;  /* unmounts refused as busy so far */
   guint retry_id;
+  TandemDiskState was; /* given back when the detach fails */
 } DetachData;
 
 static void detach_data_free(gpointer data) {
@@ -156,7 +158,7 @@ static void detach_data_free(gpointer data) {
 static void detach_fail(GTask *task, GError *error) {
   DetachData *d = g_task_get_task_data(task);
   if (tdm_vm_runs(d->self, d->a->info.vm)) {
-    d->a->info.state = TANDEM_DISK_ATTACHED;
+    d->a->info.state = d->was;
     tdm_changed(d->self, d->a->info.vm);
   } else {
     tdm_forget(d->self, d->a); /* QEMU is gone, and the disk with it */
@@ -175,6 +177,7 @@ static void on_detached_node(GObject *source, GAsyncResult *res,
      * stops. Nothing the user can do about it. */
     g_warning("VM %s: the block node of disk %s stays until the VM stops: "
               "%s", d->a->info.vm, d->a->info.name, error->message);
+  d->a->info.plugged = FALSE;
   tdm_mirror_remove_children(d->a->mirror, d->qmp);
   tdm_remember(d->self, &d->a->info, FALSE);
   tdm_forget(d->self, d->a);
@@ -284,7 +287,7 @@ void tandem_disk_manager_detach_async(TandemDiskManager *self, const char *vm,
     g_object_unref(task);
     return;
   }
-  if (a->info.state == TANDEM_DISK_FAILED) {
+  if (a->info.state == TANDEM_DISK_FAILED && !a->info.plugged) {
     /* Nothing is plugged in: it leaves the list and the configuration. */
     tdm_remember(self, &a->info, FALSE);
     tdm_forget(self, a);
@@ -299,8 +302,8 @@ void tandem_disk_manager_detach_async(TandemDiskManager *self, const char *vm,
     g_object_unref(task);
     return;
   }
-  if ((a->info.state != TANDEM_DISK_ATTACHED &&
-       a->info.state != TANDEM_DISK_DEGRADED) || !tandem_vm_get_qmp(v)) {
+  if (a->info.state == TANDEM_DISK_ATTACHING ||
+      a->info.state == TANDEM_DISK_DETACHING || !tandem_vm_get_qmp(v)) {
     g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_PENDING,
                             _("Disk “%s” is being %s: try again when that is "
                               "done"), name,
@@ -325,6 +328,7 @@ void tandem_disk_manager_detach_async(TandemDiskManager *self, const char *vm,
   d->a = a;
   d->qmp = g_object_ref(tandem_vm_get_qmp(v));
   d->force = force;
+  d->was = a->info.state;
   g_task_set_task_data(task, d, detach_data_free);
   a->info.state = TANDEM_DISK_DETACHING;
   tdm_changed(self, vm);

@@ -33,7 +33,7 @@ gboolean tandem_disk_bus_from_string(const char *text, TandemDiskBus *bus) {
 
 const char *tandem_disk_state_to_string(TandemDiskState state) {
   static const char *const names[] = {"attaching", "attached", "detaching",
-                                      "failed", "degraded"};
+                                      "failed", "degraded", "reconnecting"};
   return state < G_N_ELEMENTS(names) ? names[state] : "unknown";
 }
 
@@ -84,6 +84,7 @@ TandemDiskInfo *tandem_disk_info_copy(const TandemDiskInfo *info) {
 static void attachment_free(gpointer data) {
   Attachment *a = data;
   tdm_mirror_free(a->mirror);
+  g_free(a->saved_message);
   info_clear(&a->info);
   g_free(a->node);
   g_free(a->device);
@@ -235,6 +236,7 @@ Attachment *tdm_find(TandemDiskManager *self, const char *vm,
 }
 
 void tdm_changed(TandemDiskManager *self, const char *vm) {
+  tdm_watch_update(self);
   g_signal_emit(self, signals[SIG_CHANGED], 0, vm);
 }
 
@@ -362,7 +364,9 @@ static void on_vm_state_changed(TandemVmManager *vms, TandemVm *vm,
   for (guint i = list->len; i-- > 0;) {
     Attachment *a = list->pdata[i];
     if (a->info.state == TANDEM_DISK_ATTACHED ||
-        a->info.state == TANDEM_DISK_FAILED)
+        a->info.state == TANDEM_DISK_FAILED ||
+        a->info.state == TANDEM_DISK_DEGRADED ||
+        a->info.state == TANDEM_DISK_RECONNECTING)
       g_ptr_array_remove_index(list, i);
   }
   tdm_changed(self, name);
@@ -592,6 +596,7 @@ static void on_device_added(GObject *source, GAsyncResult *res,
                                   task);
     return;
   }
+  d->a->info.plugged = TRUE;
   if (d->a->mirror)
     tdm_mirror_watch(d->a->mirror, d->self, d->qmp);
   d->mount_deadline = g_get_monotonic_time() + MOUNT_WAIT_MS * 1000;
@@ -871,6 +876,7 @@ TandemDiskManager *tandem_disk_manager_new(TandemVmManager *vms,
 
 static void tandem_disk_manager_finalize(GObject *object) {
   TandemDiskManager *self = TANDEM_DISK_MANAGER(object);
+  g_clear_handle_id(&self->watch_id, g_source_remove);
   g_hash_table_unref(self->by_vm);
   g_hash_table_unref(self->starting);
   g_clear_object(&self->vms);

@@ -49,9 +49,14 @@ typedef enum {
   TANDEM_DISK_DEGRADED,     /* mirrored, one server lost: the guest goes on
                                with the other; resynchronised when it is
                                back (the message says which) */
+  TANDEM_DISK_RECONNECTING, /* its server is away: QEMU holds the guest's
+                               requests for the reconnect delay */
 } TandemDiskState;
 
-/* "attaching", "attached", "detaching", "failed", "degraded". */
+/* "attaching", "attached", "detaching", "failed", "degraded",
+ * "reconnecting". FAILED is also an attached disk whose server stayed
+ * away longer than the reconnect delay: the guest's requests fail until it
+ * is back (then it is attached again). */
 const char *tandem_disk_state_to_string(TandemDiskState state);
 
 typedef enum {
@@ -81,6 +86,8 @@ typedef struct {
   guint64 total_bytes, free_bytes;
   char *message;       /* for the user: why not mounted, ... ("" if none) */
   guint64 size_bytes;  /* the export's size, 0 if unknown */
+  gboolean plugged;    /* the guest has the device (a failed one too when
+                          its server went away after it was attached) */
 } TandemDiskInfo;
 
 void tandem_disk_info_free(TandemDiskInfo *info);

@@ -28,6 +28,8 @@ typedef struct {
   TandemDiskInfo info;
   char *node, *device;
   TdmMirror *mirror; /* two exports as one disk (tandem-disk-mirror.c) */
+  gint64 lost_at;    /* when its server was found gone (tandem-disk-watch.c) */
+  char *saved_message; /* the message before, given back when it is back */
 } Attachment;
 
 struct _TandemDiskManager {
@@ -37,6 +39,7 @@ struct _TandemDiskManager {
   gpointer link_data;
   GHashTable *by_vm; /* VM name -> GPtrArray of Attachment */
   GHashTable *starting; /* VM names started and not running yet */
+  guint watch_id;       /* tandem-disk-watch.c's timer, while it runs */
 };
 
 /* The VM's attachments (created empty when @create), one by name. */
@@ -80,6 +83,10 @@ void tdm_add_one_node(TandemQmpClient *qmp, const char *node,
                       const TandemStorageUri *u, gboolean read_only,
                       guint open_timeout, GAsyncReadyCallback callback,
                       gpointer data);
+
+/* Starts watching the servers of plugged-in disks if there are any and
+ * the watch is not running (tandem-disk-watch.c); it stops by itself. */
+void tdm_watch_update(TandemDiskManager *self);
 
 /* --- Mirrors (tandem-disk-mirror.c) ----------------------------------- */
 

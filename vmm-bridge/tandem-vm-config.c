@@ -411,9 +411,8 @@ static gboolean parse_storage_group(const Parser *p, TandemVmConfig *c,
                 "nbd+unix:///EXPORT?socket=PATH or iscsi://HOST/TARGET/LUN)",
                 group);
   g_autofree char *mirror = get_string(p, group, "Mirror");
-  if (mirror && (!*mirror || strlen(mirror) > MAX_URI))
-    return fail(error, p, "Mirror in [%s] must be the address of a second "
-                "export, like URI=", group);
+  if (mirror && strlen(mirror) > MAX_URI)
+    return fail(error, p, "Mirror in [%s] is too long", group);
   g_autofree char *bus = get_string(p, group, "Bus");
   if (bus && !g_str_equal(bus, "nvme") && !g_str_equal(bus, "virtio"))
     return fail(error, p, "Bus in [%s] must be nvme or virtio, not “%s”",

@@ -40,6 +40,7 @@ check "tandemctl --help lists storage" output_has "storage attach VM URI" \
 check "storage attach --help has --as" output_has "--as=BUS" \
   "$ctl" storage attach --help
 check "and --read-only" output_has "--read-only" "$ctl" storage attach --help
+check "and --mirror" output_has "--mirror=URI" "$ctl" storage attach --help
 check "storage detach --help has --force" output_has "--force" \
   "$ctl" storage detach --help
 check "storage list --help has --json" output_has "--json" \
@@ -74,7 +75,7 @@ check "a VM is created" status_is 0 \
 # --- The interface ------------------------------------------------------
 check "the shell exports org.tandem.Tandem1.Storage" \
   introspection_has 'interface name="org.tandem.Tandem1.Storage"'
-for member in Attach Detach List Changed; do
+for member in Attach AttachMirrored Detach List Changed; do
   check "with $member" introspection_has "name=\"$member\""
 done
 
@@ -97,6 +98,13 @@ check "a bus that is not one is Invalid on the bus" \
   output_has "org.tandem.Tandem1.Error.Invalid" \
   raw_call Attach string:demo string:nbd://server/data string:floppy \
   string: boolean:false
+check "a malformed mirror address gets the parser's words" \
+  fails_with "Tandem cannot attach “http:” addresses" \
+  "$ctl" storage attach demo nbd://server/data --mirror http://other/data
+check "a mirrored disk with no mirror address is Invalid" \
+  output_has "needs the address of its second export" \
+  raw_call AttachMirrored string:demo string:nbd://server/data string: \
+  string: string: boolean:false
 check "a name that is not one is refused" \
   fails_with "“../x” is not a disk name" \
   "$ctl" storage attach demo nbd://server/data --name ../x

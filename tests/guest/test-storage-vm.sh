@@ -274,12 +274,38 @@ check "the server back: resynchronised, attached again" \
 echo "# server back to resynchronised: $(($(now_ms) - t0)) ms"
 check "the guest was paused only for the switch" \
   sh -c "grep 'mirror switched back' '$tmp/tandem.log' | grep -q 'paused [0-9]* ms'"
+grep -o 'the guest paused [0-9]* ms' "$tmp/tandem.log" | sed 's/^/# /'
 check "mirrored: detached" tandemctl storage detach "$vm" mir
 check "the survivor has every file the guest wrote" \
   readback "$tmp/mA.img" "$token-m" "$sum_mir"
 check "and, resynchronised, so has the server that was lost" \
   readback "$tmp/mB.img" "$token-m" "$sum_mir"
 check "the two are the same disk again" cmp -s "$tmp/mA.img" "$tmp/mB.img"
+
+# --- A server that stays away: reconnecting, failed, back --------------------
+tandemctl storage attach "$vm" "$(uri data)" --as virtio --name lost \
+  >"$tmp/attach6.out" 2>&1
+check "a disk to lose: attached" \
+  sh -c "grep -q '/media/tandem/lost' '$tmp/attach6.out' || { cat '$tmp/attach6.out'; exit 1; }"
+kill "$(cat "$tmp/data.pid")"
+t0=$(now_ms)
+lost_is() { # lost_is STATE WORDS: the disk "lost" in STATE, its message
+  disk_is lost "$1" && tandemctl storage list "$vm" --json | grep -q "$2"
+}
+check "its server gone: the disk shows reconnecting, saying why" \
+  until_ok 20 lost_is reconnecting "QEMU is reconnecting"
+echo "# server gone to reconnecting: $(($(now_ms) - t0)) ms"
+check "away longer than the reconnect delay: failed, saying so" \
+  until_ok 60 lost_is failed "fail until it is back"
+echo "# server gone to failed: $(($(now_ms) - t0)) ms"
+check "the VM goes on meanwhile" json_check \
+  "any(v['name'] == '$vm' and v['state'] == 'running' for v in d)" \
+  tandemctl vm list --json
+serve data "$tmp/data.img"
+t0=$(now_ms)
+check "the server back: attached again" until_ok 60 disk_is lost attached
+echo "# server back to attached: $(($(now_ms) - t0)) ms"
+check "the disk that came back is detached" tandemctl storage detach "$vm" lost
 
 # --- The configuration: attached again at the next start --------------------
 conf=$XDG_CONFIG_HOME/tandem/vms/$vm.conf

@@ -455,6 +455,7 @@ static void test_storage(void **state) {
   (void)state;
   const char *text = KERNEL_BOOT
       "[Storage photos]\nURI=nbd://nas.local/photos\n"
+      "Mirror=nbd://nas2.local/photos\n"
       "[Storage scratch.1]\nURI=nbd+unix:///s?socket=/run/s.sock\n"
       "Bus=virtio\nReadOnly=true\n";
   g_autoptr(GError) error = NULL;
@@ -465,11 +466,13 @@ static void test_storage(void **state) {
   TandemVmAttachment *p = tandem_vm_config_find_attachment(c, "photos");
   assert_non_null(p);
   assert_string_equal(p->uri, "nbd://nas.local/photos");
+  assert_string_equal(p->mirror, "nbd://nas2.local/photos");
   assert_string_equal(p->bus, "nvme"); /* the default */
   assert_false(p->read_only);
   TandemVmAttachment *s = tandem_vm_config_find_attachment(c, "scratch.1");
   assert_string_equal(s->bus, "virtio");
   assert_true(s->read_only);
+  assert_null(s->mirror);
   assert_null(tandem_vm_config_find_attachment(c, "nope"));
   /* Saved and read back: the same. */
   g_autofree char *data = tandem_vm_config_to_data(c);
@@ -480,6 +483,9 @@ static void test_storage(void **state) {
   assert_string_equal(
       tandem_vm_config_find_attachment(again, "scratch.1")->uri,
       "nbd+unix:///s?socket=/run/s.sock");
+  assert_string_equal(tandem_vm_config_find_attachment(again, "photos")->mirror,
+                      "nbd://nas2.local/photos");
+  assert_null(tandem_vm_config_find_attachment(again, "scratch.1")->mirror);
   static const char *const bad[] = {
       "[Storage photos]\nBus=nvme\n",              /* no URI */
       "[Storage photos]\nURI=nbd://h/e\nBus=scsi\n",
