@@ -276,7 +276,12 @@ static GtkWidget *row_new(TandemStoragePanel *self,
   g_autofree char *markup = g_markup_printf_escaped("<b>%s</b>", info->name);
   g_autofree char *detail = detail_text(info);
   GtkWidget *detail_label = label_new(detail, TRUE);
-  GtkWidget *uri = label_new(info->uri, TRUE);
+  /* TRANSLATORS: the two addresses of a mirrored disk. */
+  g_autofree char *uris = info->mirror && *info->mirror
+                              ? g_strdup_printf(_("%s + %s"), info->uri,
+                                                info->mirror)
+                              : g_strdup(info->uri);
+  GtkWidget *uri = label_new(uris, TRUE);
   GtkWidget *spinner = gtk_spinner_new();
   GtkWidget *detach = gtk_button_new_with_mnemonic(_("_Detach"));
   gboolean failed = info->state == TANDEM_DISK_FAILED;
@@ -295,7 +300,7 @@ static GtkWidget *row_new(TandemStoragePanel *self,
   gtk_label_set_ellipsize(GTK_LABEL(detail_label), PANGO_ELLIPSIZE_NONE);
   gtk_label_set_max_width_chars(GTK_LABEL(detail_label), 60);
   gtk_label_set_ellipsize(GTK_LABEL(uri), PANGO_ELLIPSIZE_MIDDLE);
-  gtk_widget_set_tooltip_text(uri, info->uri);
+  gtk_widget_set_tooltip_text(uri, uris);
   gtk_widget_set_hexpand(text, TRUE);
   gtk_container_add(GTK_CONTAINER(text), heading);
   gtk_container_add(GTK_CONTAINER(text), detail_label);

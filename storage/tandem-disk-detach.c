@@ -49,7 +49,7 @@ static void on_plug_device(GObject *source, GAsyncResult *res, gpointer data) {
   }
   /* Mounted or not as the guest's memory has it; the agent tells which
    * once it is back (mount_when_ready). */
-  p->a->info.state = TANDEM_DISK_ATTACHED;
+  p->a->info.state = tdm_mirror_settle(p->a->mirror);
   p->a->info.plugged = TRUE;
   p->a->info.mount = TANDEM_DISK_MOUNT_NO_AGENT;
   tdm_changed(p->self, p->a->info.vm);
@@ -89,6 +89,8 @@ static void plug_next(GTask *task) {
     tandem_disk_bus_from_string(at->bus, &bus);
     Attachment *a = tdm_attachment_new(vm, at->name, at->uri, at->mirror,
                                        bus, at->read_only, tag, at->port);
+    if (a->mirror)
+      tdm_mirror_allow_degraded(a->mirror);
     g_ptr_array_add(tdm_attachments_of(p->self, vm, TRUE), a);
     tdm_changed(p->self, vm);
     p->a = a;
@@ -159,6 +161,7 @@ static void detach_fail(GTask *task, GError *error) {
   DetachData *d = g_task_get_task_data(task);
   if (tdm_vm_runs(d->self, d->a->info.vm)) {
     d->a->info.state = d->was;
+    tdm_mirror_hold(d->a->mirror, FALSE);
     tdm_changed(d->self, d->a->info.vm);
   } else {
     tdm_forget(d->self, d->a); /* QEMU is gone, and the disk with it */
@@ -329,6 +332,7 @@ void tandem_disk_manager_detach_async(TandemDiskManager *self, const char *vm,
   d->qmp = g_object_ref(tandem_vm_get_qmp(v));
   d->force = force;
   d->was = a->info.state;
+  tdm_mirror_hold(a->mirror, TRUE);
   g_task_set_task_data(task, d, detach_data_free);
   a->info.state = TANDEM_DISK_DETACHING;
   tdm_changed(self, vm);

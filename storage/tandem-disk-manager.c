@@ -420,7 +420,7 @@ static void attach_done(GTask *task) {
                                     "being attached"), d->a->info.vm));
     return;
   }
-  d->a->info.state = TANDEM_DISK_ATTACHED;
+  d->a->info.state = tdm_mirror_settle(d->a->mirror);
   tdm_remember(d->self, &d->a->info, TRUE); /* with where it is plugged in */
   tdm_changed(d->self, d->a->info.vm);
   g_task_return_pointer(task, tandem_disk_info_copy(&d->a->info),
@@ -483,6 +483,13 @@ static void on_mounted(GObject *source, GAsyncResult *res, gpointer data) {
 
 /* --- Mounting when the agent comes (after a start) ------------------------ */
 
+/* The guest has the disk and can read it: attached, or a mirror on one of
+ * its servers. */
+static gboolean tdm_usable(const Attachment *a) {
+  return a->info.state == TANDEM_DISK_ATTACHED ||
+         a->info.state == TANDEM_DISK_DEGRADED;
+}
+
 typedef struct {
   TandemDiskManager *self;
   char *vm, *name;
@@ -503,7 +510,7 @@ static void on_remounted(GObject *source, GAsyncResult *res, gpointer data) {
   Attachment *a = tdm_find(r->self, r->vm, r->name);
   /* Detached or gone meanwhile: nothing to record. The disk is there
    * since the start, so an unknown one is an answer, not a wait. */
-  if (a && a->info.state == TANDEM_DISK_ATTACHED) {
+  if (a && tdm_usable(a)) {
     apply_mount(a, m, error, 0);
     tdm_changed(r->self, r->vm);
   }
@@ -519,8 +526,7 @@ static void mount_when_ready(TandemGuestLink *link, gpointer data) {
   GPtrArray *list = tdm_attachments_of(self, vm, FALSE);
   for (guint i = 0; list && i < list->len; i++) {
     Attachment *a = list->pdata[i];
-    if (a->info.state != TANDEM_DISK_ATTACHED ||
-        a->info.mount != TANDEM_DISK_MOUNT_NO_AGENT)
+    if (!tdm_usable(a) || a->info.mount != TANDEM_DISK_MOUNT_NO_AGENT)
       continue;
     Remount *r = g_new0(Remount, 1);
     r->self = g_object_ref(self);
@@ -795,6 +801,8 @@ static void attach_start(TandemDiskManager *self, GTask *task, const char *vm,
   d->uri = g_steal_pointer(&u);
   d->qmp = g_object_ref(tandem_vm_get_qmp(v));
   d->from_config = from_config;
+  if (from_config && a->mirror)
+    tdm_mirror_allow_degraded(a->mirror);
   g_task_set_task_data(task, d, attach_data_free);
   add_node(task, read_only);
 }

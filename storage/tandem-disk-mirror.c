@@ -43,6 +43,8 @@ struct _TdmMirror {
   gint64 paused_at;       /* when the guest was paused for the switch */
   guint retry_id;
   gboolean read_only;
+  gboolean held;          /* a detach is under way: no new tries */
+  gboolean may_degrade;   /* one server may be missing when it is added */
 };
 
 static TdmMirror *mirror_ref(TdmMirror *m) {
@@ -89,13 +91,15 @@ void tdm_mirror_free(TdmMirror *m) {
 
 gboolean tdm_mirror_busy(const TdmMirror *m) { return m && m->job; }
 
+
 /* --- Adding the nodes ------------------------------------------------------- */
 
 typedef struct {
   TdmMirror *m;
   TandemQmpClient *qmp;
   gboolean read_only;
-  int step; /* 0, 1: the children; 2: the quorum */
+  int step;    /* 0, 1: the children; 2: the quorum */
+  int missing; /* the child that could not be added (may_degrade), or -1 */
   GError *error;
 } AddNodes;
 
@@ -121,10 +125,22 @@ static void on_add_step(GObject *source, GAsyncResult *res, gpointer data) {
   GError *error = NULL;
   if (!tandem_qmp_blockdev_add_finish(TANDEM_QMP_CLIENT(source), res,
                                       &error)) {
+    if (n->step < 2 && n->m->may_degrade && n->missing < 0) {
+      /* At a start or a restore the disk comes up on one server, degraded,
+       * and the other is brought up to date once it is there. */
+      g_message("mirror %s: %s is not there: going on without it (%s)",
+                n->m->child_node[n->step], n->m->uri[n->step],
+                error->message);
+      n->missing = n->step++;
+      n->error = error;
+      add_step(task);
+      return;
+    }
     /* What was added goes again: nothing is left behind. */
     for (int i = 0; i < n->step && i < 2; i++)
-      tandem_qmp_blockdev_del_async(n->qmp, n->m->child_node[i], NULL,
-                                    ignore_reply, NULL);
+      if (i != n->missing)
+        tandem_qmp_blockdev_del_async(n->qmp, n->m->child_node[i], NULL,
+                                      ignore_reply, NULL);
     g_task_set_task_data(task, GINT_TO_POINTER(n->step == 1), NULL);
     g_task_return_error(task, error);
     g_object_unref(task);
@@ -153,17 +169,23 @@ static void add_step(GTask *task) {
     return;
   }
   if (n->step == 2) {
-    const char *children[] = {m->child_node[0], m->child_node[1], NULL};
+    const char *children[3] = {NULL};
+    for (int i = 0, k = 0; i < 2; i++)
+      if (i != n->missing)
+        children[k++] = m->child_node[i];
     tandem_qmp_blockdev_add_quorum_async(n->qmp, m->a->node, children,
                                          n->read_only, NULL, on_add_step,
                                          task);
     return;
   }
+  m->next_index = 0;
   for (int i = 0; i < 2; i++) {
-    g_free(m->child_name[i]);
-    m->child_name[i] = g_strdup_printf("children.%d", i);
+    g_clear_pointer(&m->child_name[i], g_free);
+    if (i != n->missing)
+      m->child_name[i] = g_strdup_printf("children.%u", m->next_index++);
   }
-  m->next_index = 2;
+  m->out = n->missing;
+  m->added = FALSE;
   m->read_only = n->read_only;
   g_task_set_task_data(task, GINT_TO_POINTER(0), NULL);
   g_task_return_boolean(task, TRUE);
@@ -173,6 +195,7 @@ static void add_step(GTask *task) {
 void tdm_mirror_add_nodes(TdmMirror *m, TandemQmpClient *qmp,
                           gboolean read_only, GTask *task) {
   AddNodes *n = g_new0(AddNodes, 1);
+  n->missing = -1;
   n->m = mirror_ref(m);
   n->qmp = g_object_ref(qmp);
   n->read_only = read_only;
@@ -212,7 +235,7 @@ static gboolean on_retry(gpointer data) {
 }
 
 static void retry_later(TdmMirror *m) {
-  if (m->a && !m->retry_id)
+  if (m->a && !m->retry_id && !m->held)
     m->retry_id = g_timeout_add_full(G_PRIORITY_DEFAULT, RETRY_MS, on_retry,
                                      mirror_ref(m),
                                      (GDestroyNotify)mirror_unref);
@@ -426,6 +449,30 @@ static void resync_failed(TdmMirror *m, const char *why) {
     tandem_qmp_blockdev_del_async(m->qmp, m->child_node[m->out], NULL,
                                   on_child_deleted, mirror_ref(m));
   else
+    retry_later(m);
+}
+
+void tdm_mirror_allow_degraded(TdmMirror *m) { m->may_degrade = TRUE; }
+
+TandemDiskState tdm_mirror_settle(TdmMirror *m) {
+  if (!m || m->out < 0 || m->added || m->job)
+    return TANDEM_DISK_ATTACHED;
+  g_free(m->a->info.message);
+  m->a->info.message = g_strdup_printf(
+      _("The server of %s is unreachable: the disk goes on with %s alone, "
+        "and is brought up to date when that server is back."),
+      m->uri[m->out], m->uri[!m->out]);
+  retry_later(m);
+  return TANDEM_DISK_DEGRADED;
+}
+
+void tdm_mirror_hold(TdmMirror *m, gboolean hold) {
+  if (!m)
+    return;
+  m->held = hold;
+  if (hold)
+    g_clear_handle_id(&m->retry_id, g_source_remove);
+  else if (m->out >= 0 && !m->added && !m->job)
     retry_later(m);
 }
 

@@ -102,6 +102,16 @@ void tdm_mirror_add_nodes(TdmMirror *m, TandemQmpClient *qmp,
 /* Watches QEMU's events for @m's children: a child that fails makes the
  * attachment degraded and is resynchronised when its server is back. */
 void tdm_mirror_watch(TdmMirror *m, TandemDiskManager *mgr, TandemQmpClient *qmp);
+/* At a start or a restore: a mirror whose one server is not there is
+ * attached degraded on the other, rather than not at all. */
+void tdm_mirror_allow_degraded(TdmMirror *m);
+/* The state of @m's attachment once plugged in: DEGRADED (with the
+ * message, and the missing server tried again) when it came up on one
+ * server, else ATTACHED (also for NULL). */
+TandemDiskState tdm_mirror_settle(TdmMirror *m);
+/* While a detach runs (@hold), a lost child is not tried again; after a
+ * detach that failed, it is. */
+void tdm_mirror_hold(TdmMirror *m, gboolean hold);
 /* A resynchronisation is copying: the disk cannot be detached now. */
 gboolean tdm_mirror_busy(const TdmMirror *m);
 /* After the quorum node is gone: its children go too. */

@@ -90,6 +90,60 @@ void tandem_disk_probe_parse_tcp(const char *text, gboolean v6,
 
 /* --- UNIX sockets: sock_diag ------------------------------------------ */
 
+typedef enum { DIAG_MORE, DIAG_DONE, DIAG_BAD } DiagStep;
+
+static void add_unix(TandemDiskProbe *p, guint64 ino, guint16 type,
+                     const char *data, gsize len) {
+  if (type == UNIX_DIAG_PEER && len >= sizeof(guint32) &&
+      g_hash_table_contains(p->inodes, &ino)) {
+    guint32 peer;
+    memcpy(&peer, data, sizeof peer);
+    guint64 *k = g_new(guint64, 1), *v = g_new(guint64, 1);
+    *k = ino;
+    *v = peer;
+    g_hash_table_replace(p->peer_of, k, v);
+  } else if (type == UNIX_DIAG_NAME && len > 0 && data[0] != '\0') {
+    guint64 *k = g_new(guint64, 1);
+    *k = ino;
+    g_hash_table_replace(p->path_of, k, g_strndup(data, len));
+  }
+}
+
+/* One datagram of the dump. Headers are copied out rather than cast in
+ * place (the buffer has no alignment to rely on), and every length is
+ * checked against what is left. */
+static DiagStep parse_unix_diag(TandemDiskProbe *p, const char *buf,
+                                gsize len, guint *seen) {
+  gsize off = 0;
+  while (off + sizeof(struct nlmsghdr) <= len) {
+    struct nlmsghdr h;
+    memcpy(&h, buf + off, sizeof h);
+    if (h.nlmsg_len < sizeof h || h.nlmsg_len > len - off)
+      return DIAG_BAD;
+    if (h.nlmsg_type == NLMSG_DONE)
+      return DIAG_DONE;
+    gsize plen = h.nlmsg_len - NLMSG_HDRLEN;
+    if (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_len < NLMSG_HDRLEN ||
+        plen < sizeof(struct unix_diag_msg) || ++*seen > MAX_UNIX_SOCKETS)
+      return DIAG_BAD;
+    const char *payload = buf + off + NLMSG_HDRLEN;
+    struct unix_diag_msg d;
+    memcpy(&d, payload, sizeof d);
+    gsize a_off = NLMSG_ALIGN(sizeof d);
+    while (a_off + sizeof(struct rtattr) <= plen) {
+      struct rtattr a;
+      memcpy(&a, payload + a_off, sizeof a);
+      if (a.rta_len < sizeof a || a.rta_len > plen - a_off)
+        break;
+      add_unix(p, d.udiag_ino, a.rta_type, payload + a_off + RTA_LENGTH(0),
+               a.rta_len - RTA_LENGTH(0));
+      a_off += RTA_ALIGN(a.rta_len);
+    }
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+  return DIAG_MORE;
+}
+
 /* Every UNIX socket of the host: its peer's inode when it is the
  * process's, its path when it has one. */
 static gboolean read_unix(TandemDiskProbe *p) {
@@ -111,46 +165,21 @@ static gboolean read_unix(TandemDiskProbe *p) {
   guint seen = 0;
   if (send(fd, &msg, sizeof msg, 0) != (ssize_t)sizeof msg)
     goto out;
-  char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+  char buf[32768];
   for (;;) {
     ssize_t len = recv(fd, buf, sizeof buf, 0);
     if (len < 0 && errno == EINTR)
       continue;
     if (len <= 0)
       goto out;
-    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
-         h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_type == NLMSG_DONE) {
-        ok = TRUE;
-        goto out;
-      }
-      if (h->nlmsg_type == NLMSG_ERROR ||
-          h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
-        goto out;
-      if (++seen > MAX_UNIX_SOCKETS)
-        goto out;
-      struct unix_diag_msg *d = NLMSG_DATA(h);
-      guint64 ino = d->udiag_ino;
-      gboolean ours = g_hash_table_contains(p->inodes, &ino);
-      int rta_len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *d));
-      for (struct rtattr *a = (struct rtattr *)(d + 1); RTA_OK(a, rta_len);
-           a = RTA_NEXT(a, rta_len)) {
-        if (a->rta_type == UNIX_DIAG_PEER && ours &&
-            RTA_PAYLOAD(a) >= (int)sizeof(guint32)) {
-          guint32 peer;
-          memcpy(&peer, RTA_DATA(a), sizeof peer);
-          guint64 *k = g_new(guint64, 1), *v = g_new(guint64, 1);
-          *k = ino;
-          *v = peer;
-          g_hash_table_replace(p->peer_of, k, v);
-        } else if (a->rta_type == UNIX_DIAG_NAME && RTA_PAYLOAD(a) > 0 &&
-                   ((char *)RTA_DATA(a))[0] != '\0') {
-          guint64 *k = g_new(guint64, 1);
-          *k = ino;
-          g_hash_table_replace(p->path_of, k,
-                               g_strndup(RTA_DATA(a), RTA_PAYLOAD(a)));
-        }
-      }
+    switch (parse_unix_diag(p, buf, (gsize)len, &seen)) {
+    case DIAG_MORE:
+      continue;
+    case DIAG_DONE:
+      ok = TRUE;
+      goto out;
+    case DIAG_BAD:
+      goto out;
     }
   }
 out:

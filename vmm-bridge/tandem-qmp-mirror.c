@@ -11,7 +11,7 @@ void tandem_qmp_blockdev_add_quorum_async(TandemQmpClient *client,
                                           GAsyncReadyCallback callback,
                                           gpointer user_data) {
   g_return_if_fail(node_name != NULL && children != NULL);
-  g_return_if_fail(children[0] != NULL && children[1] != NULL);
+  g_return_if_fail(children[0] != NULL);
   JsonArray *list = json_array_new();
   for (guint i = 0; children[i]; i++)
     json_array_add_string_element(list, children[i]);

@@ -18,7 +18,8 @@
 G_BEGIN_DECLS
 
 /* A quorum node (blockdev-add, driver "quorum") over the existing nodes
- * @children (NULL-terminated, at least 2): "vote-threshold" 1 and
+ * @children (NULL-terminated, at least 1; 2 for a mirror, 1 for a mirror
+ * that starts with one server missing): "vote-threshold" 1 and
  * "read-pattern" fifo, so that the node keeps working while one child
  * does; QEMU then names the children "children.0", "children.1", ... in
  * that order. Finish with tandem_qmp_blockdev_add_finish(). */

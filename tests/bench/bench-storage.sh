@@ -142,6 +142,21 @@ measure_nbd() {
 measure_nbd nvme nvme
 measure_nbd virtio virtio
 
+# The same export read on the host, no VM (qemu-img bench: QEMU's own NBD
+# client, 1 MiB reads, queue depth 16), beside the file it serves: what
+# NBD over a UNIX socket can give on this machine at all.
+host_bench() { # host_bench SOURCE: MiB/s
+  _n=$([ "$short" = 1 ] && echo 256 || echo 2048)
+  _s=$(qemu-img bench -f raw -c "$_n" -s 1M -d 16 "$1" 2>&1 |
+    sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p')
+  [ -n "$_s" ] || die "qemu-img bench $1 failed"
+  python3 -c "print('%.1f' % ($_n / max($_s, 1e-6)))"
+}
+echo "# the host alone: qemu-img bench on the file and on the export" >&2
+host_file=$(host_bench "$tmp/nbd.img")
+host_nbd=$(host_bench "$uri")
+echo "host $host_file $host_nbd" >>"$results"
+
 python3 - "$console" "$results" "$short" "$json" "$runtime" "$size" <<'EOF'
 import json, sys
 console, times, short, out, runtime, size = sys.argv[1:7]
@@ -163,8 +178,12 @@ for line in open(console, errors="replace"):
         "iops": float(t[48 if w else 7]),
         "lat_ms": float(t[80 if w else 39]) / 1000}
 timing = {}
+host = None
 for line in open(times):
     n, a, d = line.split()
+    if n == "host":
+        host = {"file_mib_s": float(a), "nbd_mib_s": float(d)}
+        continue
     timing[n] = {"attach_ms": int(a), "detach_ms": int(d)}
 disks = [("local", "local qcow2 (virtio-blk)"), ("nvme", "NBD as NVMe"),
          ("virtio", "NBD as virtio-blk")]
@@ -188,6 +207,16 @@ print("  %-26s %12s %12s" % ("attachment", "attach ms", "detach ms"))
 for d in ("nvme", "virtio"):
     print("  %-26s %12d %12d" % (dict(disks)[d], timing[d]["attach_ms"],
                                  timing[d]["detach_ms"]))
+if host:
+    host["ratio"] = host["nbd_mib_s"] / (host["file_mib_s"] or 1)
+    print()
+    print("The host alone, no VM (qemu-img bench, 1 MiB reads, queue depth "
+          "16):")
+    print("  %-26s %9.1f MiB/s" % ("the image file", host["file_mib_s"]))
+    print("  %-26s %9.1f MiB/s %8.2f" % ("the same over NBD",
+                                        host["nbd_mib_s"], host["ratio"]))
+    print("  NBD's own ceiling here, over the guest's local read: %.2fx" %
+          (host["nbd_mib_s"] / (res["local"]["read"]["mib_s"] or 1)))
 seq = min(res["nvme"]["read"]["ratio"], res["nvme"]["write"]["ratio"])
 ok_seq = seq >= 0.8
 ok_time = all(t["attach_ms"] < 2000 and t["detach_ms"] < 2000
@@ -198,6 +227,7 @@ print("targets: NBD NVMe sequential >= 0.8x local (%.2f: %s); attach and "
 if out:
     json.dump({"short": short == "1", "runtime_s": int(runtime),
                "file_size": size, "fio": res, "times": timing,
+               "host": host,
                "nvme_sequential_ratio": seq, "ok": ok_seq and ok_time},
               open(out, "w"), indent=2)
 EOF

@@ -357,5 +357,28 @@ check "it is gone from the configuration" sh -c "! grep -q '^\[Storage ro\]' '$c
 check "the disk attached again is detached" tandemctl storage detach "$vm" data
 check "and gone from the configuration" sh -c "! grep -q '^\[Storage data\]' '$conf'"
 
+# --- A mirrored disk at a start with one of its servers away ----------------
+check "a mirrored disk is attached for the next start" \
+  tandemctl storage attach "$vm" "$(uri mA)" --mirror "$(uri mB)" --as virtio \
+  --name mir
+check "its mirror is in the VM's configuration" \
+  sh -c "grep -q '^Mirror=.*mB.sock' '$conf'"
+check "the VM stops" tandemctl vm stop "$vm"
+kill "$(cat "$tmp/mB.pid")"
+check "the VM starts with one of the two servers away" tandemctl vm start "$vm"
+check "the disk comes up degraded on the other, naming the one away" \
+  until_ok 300 sh -c "tandemctl storage list '$vm' --json | grep -q 'mB.sock is unreachable' &&
+tandemctl storage list '$vm' | grep -q degraded"
+mir_mounted() {
+  json_check "[x['mount'] for x in d if x['name'] == 'mir'] == ['mounted']" \
+    tandemctl storage list "$vm" --json
+}
+check "and the guest has it mounted" until_ok 120 mir_mounted
+serve mB "$tmp/mB.img"
+check "the server back: brought up to date, attached" \
+  until_ok 120 disk_is mir attached
+check "detached" tandemctl storage detach "$vm" mir
+check "the two are the same disk" cmp -s "$tmp/mA.img" "$tmp/mB.img"
+
 tandemctl vm stop "$vm" >/dev/null 2>&1
 tap_end
