@@ -142,19 +142,25 @@ measure_nbd() {
 measure_nbd nvme nvme
 measure_nbd virtio virtio
 
-# The same export read on the host, no VM (qemu-img bench: QEMU's own NBD
-# client, 1 MiB reads, queue depth 16), beside the file it serves: what
-# NBD over a UNIX socket can give on this machine at all.
+# NBD on the host alone, no VM (qemu-img bench: QEMU's own NBD client,
+# 1 MiB reads, queue depth 16) beside the file it serves: what NBD over a
+# UNIX socket can give on this machine at all. The file is random bytes:
+# holes would cross as "zeroes here" without their bytes.
 host_bench() { # host_bench SOURCE: MiB/s
-  _n=$([ "$short" = 1 ] && echo 256 || echo 2048)
+  _n=$([ "$short" = 1 ] && echo 1024 || echo 4096)
   _s=$(qemu-img bench -f raw -c "$_n" -s 1M -d 16 "$1" 2>&1 |
     sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p')
   [ -n "$_s" ] || die "qemu-img bench $1 failed"
   python3 -c "print('%.1f' % ($_n / max($_s, 1e-6)))"
 }
-echo "# the host alone: qemu-img bench on the file and on the export" >&2
-host_file=$(host_bench "$tmp/nbd.img")
-host_nbd=$(host_bench "$uri")
+echo "# the host alone: qemu-img bench on a file and on its export" >&2
+head -c 256M /dev/urandom >"$tmp/host.img"
+qemu-nbd -t -k "$tmp/host.sock" -x host -f raw "$tmp/host.img" \
+  >"$tmp/nbd-host.log" 2>&1 &
+pids="$pids $!"
+until_ok 10 test -S "$tmp/host.sock" || die "qemu-nbd (host) did not start"
+host_file=$(host_bench "$tmp/host.img")
+host_nbd=$(host_bench "nbd+unix:///host?socket=$tmp/host.sock")
 echo "host $host_file $host_nbd" >>"$results"
 
 python3 - "$console" "$results" "$short" "$json" "$runtime" "$size" <<'EOF'
