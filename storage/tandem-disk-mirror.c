@@ -45,6 +45,7 @@ struct _TdmMirror {
   gboolean read_only;
   gboolean held;          /* a detach is under way: no new tries */
   gboolean may_degrade;   /* one server may be missing when it is added */
+  gint64 down_since[2];   /* QEMU not connected to it since (the watch) */
 };
 
 static TdmMirror *mirror_ref(TdmMirror *m) {
@@ -223,6 +224,14 @@ static void set_state(TdmMirror *m, TandemDiskState state,
   tdm_changed(m->mgr, a->info.vm);
 }
 
+/* Why the disk is degraded, for the user: m->out is the server lost. */
+static char *degraded_message(const TdmMirror *m) {
+  return g_strdup_printf(
+      _("The server of %s is unreachable: the disk goes on with %s alone, "
+        "and is brought up to date when that server is back."),
+      m->uri[m->out], m->uri[!m->out]);
+}
+
 static void retry_later(TdmMirror *m);
 static void try_child(TdmMirror *m);
 
@@ -275,10 +284,7 @@ static void on_child_removed(GObject *source, GAsyncResult *res,
 
 static void degrade(TdmMirror *m, int lost) {
   m->out = lost;
-  g_autofree char *message = g_strdup_printf(
-      _("The server of %s is unreachable: the disk goes on with %s alone, "
-        "and is brought up to date when that server is back."),
-      m->uri[lost], m->uri[!lost]);
+  g_autofree char *message = degraded_message(m);
   g_message("VM %s: network disk %s: %s", m->a->info.vm, m->a->info.name,
             message);
   set_state(m, TANDEM_DISK_DEGRADED, message);
@@ -316,6 +322,7 @@ static void on_child_back(GObject *source, GAsyncResult *res, gpointer data) {
     resync_failed(m, error->message);
   } else {
     int back = m->out;
+    m->down_since[back] = 0;
     m->child_name[back] = g_strdup_printf("children.%u", m->next_index++);
     m->out = -1;
     m->added = FALSE;
@@ -458,10 +465,7 @@ TandemDiskState tdm_mirror_settle(TdmMirror *m) {
   if (!m || m->out < 0 || m->added || m->job)
     return TANDEM_DISK_ATTACHED;
   g_free(m->a->info.message);
-  m->a->info.message = g_strdup_printf(
-      _("The server of %s is unreachable: the disk goes on with %s alone, "
-        "and is brought up to date when that server is back."),
-      m->uri[m->out], m->uri[!m->out]);
+  m->a->info.message = degraded_message(m);
   retry_later(m);
   return TANDEM_DISK_DEGRADED;
 }
@@ -474,6 +478,52 @@ void tdm_mirror_hold(TdmMirror *m, gboolean hold) {
     g_clear_handle_id(&m->retry_id, g_source_remove);
   else if (m->out >= 0 && !m->added && !m->job)
     retry_later(m);
+}
+
+/* --- The watch's turn ------------------------------------------------------ */
+
+gboolean tdm_mirror_check(TdmMirror *m, const TandemDiskProbe *probe,
+                          gint64 now) {
+  Attachment *a = m->a;
+  if (!a || m->job || !m->qmp)
+    return FALSE;
+  gint64 delay = (gint64)TANDEM_DISK_RECONNECT_DELAY * G_USEC_PER_SEC;
+  gboolean lost[2];
+  for (int k = 0; k < 2; k++) {
+    g_autoptr(TandemStorageUri) u = tandem_storage_uri_parse(m->uri[k], NULL);
+    gboolean down = u && tandem_disk_probe_check(probe, u) ==
+                             TANDEM_DISK_PROBE_NOT_CONNECTED;
+    if (!down)
+      m->down_since[k] = 0;
+    else if (!m->down_since[k])
+      m->down_since[k] = now;
+    lost[k] = down && now - m->down_since[k] > delay;
+  }
+  if (m->out < 0) {
+    /* Found even when the guest is not using the disk, which is the only
+     * time QEMU says it (QUORUM_REPORT_BAD). */
+    for (int k = 0; k < 2; k++)
+      if (lost[k] && m->child_name[k]) {
+        degrade(m, k);
+        break;
+      }
+    return FALSE;
+  }
+  int alone = !m->out;
+  if (lost[alone] && a->info.state != TANDEM_DISK_FAILED) {
+    g_autofree char *message = g_strdup_printf(
+        _("Neither server of this mirrored disk answers (%s, %s): the "
+          "guest's reads and writes on it fail until one is back."),
+        m->uri[0], m->uri[1]);
+    g_message("VM %s: network disk %s: %s", a->info.vm, a->info.name,
+              message);
+    set_state(m, TANDEM_DISK_FAILED, message);
+  } else if (!lost[alone] && m->down_since[alone] == 0 &&
+             a->info.state == TANDEM_DISK_FAILED) {
+    g_autofree char *message = degraded_message(m);
+    set_state(m, TANDEM_DISK_DEGRADED, message);
+  }
+  return FALSE;
 }
 
 /* --- QEMU's events ------------------------------------------------------- */

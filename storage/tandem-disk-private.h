@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tandem-disk-manager.h"
+#include "tandem-disk-probe.h"
 #include "tandem-qmp-commands.h"
 
 /* How long the guest has to see a hot-plugged disk before the mount gives
@@ -109,6 +110,14 @@ void tdm_mirror_allow_degraded(TdmMirror *m);
  * message, and the missing server tried again) when it came up on one
  * server, else ATTACHED (also for NULL). */
 TandemDiskState tdm_mirror_settle(TdmMirror *m);
+/* The watch's turn (tandem-disk-watch.c) for a mirrored disk, with the
+ * host's socket tables of now: a server QEMU has not been connected to
+ * for longer than the reconnect delay is lost (degraded, even when the
+ * guest is not using the disk); when the server the disk runs on alone is
+ * lost too, the disk is failed until it is back. Emits "changed" itself
+ * (returns FALSE). */
+gboolean tdm_mirror_check(TdmMirror *m, const TandemDiskProbe *probe,
+                          gint64 now);
 /* While a detach runs (@hold), a lost child is not tried again; after a
  * detach that failed, it is. */
 void tdm_mirror_hold(TdmMirror *m, gboolean hold);

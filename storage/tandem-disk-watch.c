@@ -4,8 +4,8 @@
  * say whether QEMU is connected to it (tandem-disk-probe.h). Not
  * connected: "reconnecting" (QEMU holds the guest's requests), and after
  * the reconnect delay "failed" (QEMU fails them); connected again:
- * "attached". Mirrored disks have their own watch (tandem-disk-mirror.c):
- * for them a lost server is a lost child. The timer runs only while there
+ * "attached". For a mirrored disk the mirror decides (tdm_mirror_check):
+ * a lost server is a lost child. The timer runs only while there
  * is something to watch, so a shell with no network disk stays idle. */
 #include "config.h"
 
@@ -17,10 +17,15 @@
 #define WATCH_MS 2000
 
 static gboolean watched(const Attachment *a) {
-  return a->info.plugged && !a->mirror &&
-         (a->info.state == TANDEM_DISK_ATTACHED ||
-          a->info.state == TANDEM_DISK_RECONNECTING ||
-          a->info.state == TANDEM_DISK_FAILED);
+  if (!a->info.plugged)
+    return FALSE;
+  if (a->mirror)
+    return a->info.state == TANDEM_DISK_ATTACHED ||
+           a->info.state == TANDEM_DISK_DEGRADED ||
+           a->info.state == TANDEM_DISK_FAILED;
+  return a->info.state == TANDEM_DISK_ATTACHED ||
+         a->info.state == TANDEM_DISK_RECONNECTING ||
+         a->info.state == TANDEM_DISK_FAILED;
 }
 
 static void set_lost(Attachment *a, TandemDiskState state, gint64 now) {
@@ -81,34 +86,38 @@ static gboolean check(Attachment *a, const TandemDiskProbe *probe,
 static gboolean on_watch(gpointer data) {
   TandemDiskManager *self = data;
   gint64 now = g_get_monotonic_time();
-  GHashTableIter it;
-  gpointer key, value;
   gboolean any = FALSE;
-  g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func(g_free);
+  /* By name, found again before each check: "changed" listeners may
+   * change the table under the walk. */
+  g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func(g_free);
+  GHashTableIter it;
+  gpointer key;
   g_hash_table_iter_init(&it, self->by_vm);
-  while (g_hash_table_iter_next(&it, &key, &value)) {
-    GPtrArray *list = value;
-    g_autoptr(TandemDiskProbe) probe = NULL;
-    gboolean vm_changed = FALSE;
-    for (guint i = 0; i < list->len; i++) {
-      Attachment *a = list->pdata[i];
-      if (!watched(a))
+  while (g_hash_table_iter_next(&it, &key, NULL))
+    g_ptr_array_add(vms, g_strdup(key));
+  for (guint v = 0; v < vms->len; v++) {
+    const char *vm_name = vms->pdata[v];
+    GPtrArray *list = tdm_attachments_of(self, vm_name, FALSE);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; list && i < list->len; i++)
+      if (watched(list->pdata[i]))
+        g_ptr_array_add(names,
+                        g_strdup(((Attachment *)list->pdata[i])->info.name));
+    if (!names->len)
+      continue;
+    any = TRUE;
+    TandemVm *vm = tandem_vm_manager_lookup(self->vms, vm_name);
+    g_autoptr(TandemDiskProbe) probe =
+        vm ? tandem_disk_probe_new(tandem_vm_get_pid(vm)) : NULL;
+    for (guint i = 0; probe && i < names->len; i++) {
+      Attachment *a = tdm_find(self, vm_name, names->pdata[i]);
+      if (!a || !watched(a))
         continue;
-      any = TRUE;
-      if (!probe) {
-        TandemVm *vm = tandem_vm_manager_lookup(self->vms, key);
-        probe = vm ? tandem_disk_probe_new(tandem_vm_get_pid(vm)) : NULL;
-        if (!probe)
-          break;
-      }
-      vm_changed |= check(a, probe, now);
+      if (a->mirror ? tdm_mirror_check(a->mirror, probe, now)
+                    : check(a, probe, now))
+        tdm_changed(self, vm_name);
     }
-    if (vm_changed)
-      g_ptr_array_add(changed, g_strdup(key));
   }
-  /* Listeners may change the table: told once the walk is over. */
-  for (guint i = 0; i < changed->len; i++)
-    tdm_changed(self, changed->pdata[i]);
   if (!any)
     self->watch_id = 0;
   return any ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;

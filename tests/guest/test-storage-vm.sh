@@ -275,6 +275,25 @@ echo "# server back to resynchronised: $(($(now_ms) - t0)) ms"
 check "the guest was paused only for the switch" \
   sh -c "grep 'mirror switched back' '$tmp/tandem.log' | grep -q 'paused [0-9]* ms'"
 grep -o 'the guest paused [0-9]* ms' "$tmp/tandem.log" | sed 's/^/# /'
+# The guest idle now: a lost server is found all the same (the host's
+# socket tables), and both lost is a failed disk until one is back.
+mir_is() { # mir_is STATE WORDS: the disk "mir" in STATE, its message
+  disk_is mir "$1" && tandemctl storage list "$vm" --json | grep -q "$2"
+}
+kill "$(cat "$tmp/mA.pid")"
+t0=$(now_ms)
+check "a server lost while the guest does nothing: degraded all the same" \
+  until_ok 60 mir_is degraded "mA.sock is unreachable"
+echo "# guest idle, server lost to degraded: $(($(now_ms) - t0)) ms"
+kill "$(cat "$tmp/mB.pid")"
+check "the other lost too: failed, saying so" \
+  until_ok 60 mir_is failed "Neither server"
+serve mB "$tmp/mB.img"
+check "the one it ran on back: degraded again, no longer failed" \
+  until_ok 60 mir_is degraded "mA.sock is unreachable"
+serve mA "$tmp/mA.img"
+check "both back: brought up to date, attached" \
+  until_ok 120 disk_is mir attached
 check "mirrored: detached" tandemctl storage detach "$vm" mir
 check "the survivor has every file the guest wrote" \
   readback "$tmp/mA.img" "$token-m" "$sum_mir"
