@@ -65,6 +65,8 @@ static gboolean parse_hex_address(const char *text, gboolean v6,
 void tandem_disk_probe_parse_tcp(const char *text, gboolean v6,
                                  guint max_lines, GArray *out) {
   g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+  if (!lines[0]) /* "" splits into no lines at all */
+    return;
   for (guint i = 1; lines[i] && i <= max_lines; i++) { /* 0: the header */
     g_auto(GStrv) f = g_strsplit_set(g_strstrip(lines[i]), " ", -1);
     const char *field[10];
