@@ -61,8 +61,7 @@ static void on_plug_node(GObject *source, GAsyncResult *res, gpointer data) {
   GTask *task = data;
   Plug *p = g_task_get_task_data(task);
   g_autoptr(GError) error = NULL;
-  int failed = 0;
-  if (!tdm_add_node_finish(res, &failed, &error)) {
+  if (!tdm_add_node_finish(res, &error)) {
     plug_fail(task, "blockdev-add", error);
     return;
   }

@@ -189,12 +189,9 @@ void tdm_add_node(TandemQmpClient *qmp, Attachment *a, gboolean read_only,
                    task);
 }
 
-gboolean tdm_add_node_finish(GAsyncResult *result, int *failed,
-                             GError **error) {
+gboolean tdm_add_node_finish(GAsyncResult *result, GError **error) {
   g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == tdm_add_node,
                        FALSE);
-  /* The mirror's steps leave which address failed as the task's data. */
-  *failed = GPOINTER_TO_INT(g_task_get_task_data(G_TASK(result))) == 1;
   return g_task_propagate_boolean(G_TASK(result), error);
 }
 
@@ -612,7 +609,8 @@ static void on_device_added(GObject *source, GAsyncResult *res,
 /* Why blockdev-add failed, for the user. QEMU says it only in words (its
  * error class is always GenericError), so the words choose the advice;
  * QEMU's own message is always kept. */
-static GError *explain_add_error(const TandemStorageUri *u, GError *qemu) {
+GError *tdm_explain_add_error(const TandemStorageUri *u,
+                              const GError *qemu) {
   const char *desc = qemu->message;
   g_autofree char *where = tandem_storage_uri_to_string(u);
   if (u->protocol == TANDEM_STORAGE_ISCSI && strstr(desc, "nknown driver"))
@@ -654,8 +652,7 @@ static void on_node_added(GObject *source, GAsyncResult *res, gpointer data) {
   GTask *task = data;
   AttachData *d = g_task_get_task_data(task);
   g_autoptr(GError) error = NULL;
-  int failed = 0;
-  gboolean added = tdm_add_node_finish(res, &failed, &error);
+  gboolean added = tdm_add_node_finish(res, &error);
   if (d->probing) {
     /* Did it fail only because it was asked for writing? */
     d->probing = FALSE;
@@ -678,9 +675,9 @@ static void on_node_added(GObject *source, GAsyncResult *res, gpointer data) {
     return;
   }
   if (!added) {
-    g_autoptr(TandemStorageUri) mirror =
-        failed ? tandem_storage_uri_parse(d->a->info.mirror, NULL) : NULL;
-    attach_fail(task, explain_add_error(mirror ? mirror : d->uri, error));
+    /* A mirror's are explained already, naming the address that failed. */
+    attach_fail(task, d->a->mirror ? g_steal_pointer(&error)
+                                   : tdm_explain_add_error(d->uri, error));
     return;
   }
   tdm_plug(d->qmp, d->a, on_device_added, task);

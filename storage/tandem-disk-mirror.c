@@ -101,15 +101,12 @@ typedef struct {
   gboolean read_only;
   int step;    /* 0, 1: the children; 2: the quorum */
   int missing; /* the child that could not be added (may_degrade), or -1 */
-  GError *error;
 } AddNodes;
 
 static void add_nodes_free(gpointer data) {
   AddNodes *n = data;
   mirror_unref(n->m);
   g_object_unref(n->qmp);
-  if (n->error)
-    g_error_free(n->error);
   g_free(n);
 }
 
@@ -133,7 +130,7 @@ static void on_add_step(GObject *source, GAsyncResult *res, gpointer data) {
                 n->m->child_node[n->step], n->m->uri[n->step],
                 error->message);
       n->missing = n->step++;
-      n->error = error;
+      g_error_free(error);
       add_step(task);
       return;
     }
@@ -142,8 +139,12 @@ static void on_add_step(GObject *source, GAsyncResult *res, gpointer data) {
       if (i != n->missing)
         tandem_qmp_blockdev_del_async(n->qmp, n->m->child_node[i], NULL,
                                       ignore_reply, NULL);
-    g_task_set_task_data(task, GINT_TO_POINTER(n->step == 1), NULL);
-    g_task_return_error(task, error);
+    /* Said with the address it is about (the quorum's: the first). */
+    g_autoptr(TandemStorageUri) u =
+        tandem_storage_uri_parse(n->m->uri[n->step == 1], NULL);
+    g_task_return_error(task, u ? tdm_explain_add_error(u, error)
+                                : g_error_copy(error));
+    g_error_free(error);
     g_object_unref(task);
     return;
   }
@@ -158,7 +159,6 @@ static void add_step(GTask *task) {
     g_autoptr(TandemStorageUri) u =
         tandem_storage_uri_parse(m->uri[n->step], NULL);
     if (!u) {
-      g_task_set_task_data(task, GINT_TO_POINTER(n->step == 1), NULL);
       g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                               _("“%s” is not an address of a network disk"),
                               m->uri[n->step]);
@@ -188,7 +188,6 @@ static void add_step(GTask *task) {
   m->out = n->missing;
   m->added = FALSE;
   m->read_only = n->read_only;
-  g_task_set_task_data(task, GINT_TO_POINTER(0), NULL);
   g_task_return_boolean(task, TRUE);
   g_object_unref(task);
 }

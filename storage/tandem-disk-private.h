@@ -71,12 +71,14 @@ Attachment *tdm_attachment_new(const char *vm, const char *name,
                                guint32 tag, const char *port);
 /* blockdev-add of @a's node: on its address, or for a mirrored one on
  * both (a quorum over two nodes). Finish with tdm_add_node_finish(); on an
- * error nothing is left added, and @failed is 1 when it was the mirror's
- * address that failed, else 0. */
+ * error nothing is left added. The error is QEMU's for a single address
+ * (the caller may ask again read-only), and already explained
+ * (tdm_explain_add_error, naming the address that failed) for a mirror. */
 void tdm_add_node(TandemQmpClient *qmp, Attachment *a, gboolean read_only,
                   GAsyncReadyCallback callback, gpointer data);
-gboolean tdm_add_node_finish(GAsyncResult *result, int *failed,
-                             GError **error);
+gboolean tdm_add_node_finish(GAsyncResult *result, GError **error);
+/* Why blockdev-add of @u failed, for the user (QEMU's words kept). */
+GError *tdm_explain_add_error(const TandemStorageUri *u, const GError *qemu);
 /* blockdev-add of one node @node on @u (finish:
  * tandem_qmp_blockdev_add_finish). @open_timeout: see
  * TandemQmpNbdBlockdev. */
