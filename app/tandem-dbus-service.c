@@ -184,6 +184,18 @@ static int manager_list_vms(sd_bus_message *call, void *userdata,
   return sd_bus_send(NULL, reply, NULL);
 }
 
+/* How the guest's windows reach the host: "shared-memory", "channel", or
+ * "" while no agent is connected. */
+static const char *pixel_path(TandemDbusService *self, TandemVm *vm) {
+  TandemGuestLink *link =
+      self->hub ? tandem_guest_hub_get_link(self->hub, tandem_vm_get_name(vm))
+                : NULL;
+  if (!link || tandem_guest_link_get_state(link) != TANDEM_GUEST_LINK_READY)
+    return "";
+  return tandem_guest_link_get_pixel_region(link) ? "shared-memory"
+                                                  : "channel";
+}
+
 static int manager_get_vm(sd_bus_message *call, void *userdata,
                           sd_bus_error *ret_error) {
   TandemDbusService *self = userdata;
@@ -200,7 +212,7 @@ static int manager_get_vm(sd_bus_message *call, void *userdata,
     return -ENOENT;
   config = tandem_vm_get_config(vm);
   return sd_bus_reply_method_return(
-      call, "a{sv}", 9,
+      call, "a{sv}", 10,
       "name", "s", tandem_vm_get_name(vm),
       "state", "s", tandem_vm_state_to_string(tandem_vm_get_state(vm)),
       "accelerator", "s", vm_accelerator(vm),
@@ -209,7 +221,8 @@ static int manager_get_vm(sd_bus_message *call, void *userdata,
       "cpus", "u", (uint32_t)config->cpus,
       "pid", "u", (uint32_t)MAX(tandem_vm_get_pid(vm), 0),
       "runtime-dir", "s", or_empty(tandem_vm_get_runtime_dir(vm)),
-      "crash-report", "s", or_empty(tandem_vm_get_crash_report(vm)));
+      "crash-report", "s", or_empty(tandem_vm_get_crash_report(vm)),
+      "pixels", "s", pixel_path(self, vm));
 }
 
 /* --- org.tandem.Tandem1.Manager: CreateVM ------------------------------ */

@@ -22,6 +22,7 @@ typedef struct {
   TandemGuestHub *hub;
   char *name;
   TandemVm *vm; /* NULL: a loopback guest */
+  TandemPixelRegion *pixels; /* a loopback guest's (a VM has its own) */
   TandemGuestLink *link;
   int listen_fd;
   guint listen_id;
@@ -132,6 +133,8 @@ static void add_link(Guest *g) {
   if (g->link)
     return;
   g->link = tandem_guest_link_new(g->name);
+  tandem_guest_link_set_pixel_region(
+      g->link, g->vm ? tandem_vm_get_pixel_region(g->vm) : g->pixels);
   const TandemVmConfig *c = g->vm ? tandem_vm_get_config(g->vm) : NULL;
   if (c)
     tandem_guest_link_set_limits(
@@ -183,6 +186,7 @@ static void guest_free(Guest *g) {
   if (g->listen_fd >= 0)
     close(g->listen_fd);
   g_clear_object(&g->vm);
+  g_clear_pointer(&g->pixels, tandem_pixel_region_unref);
   g_hash_table_unref(g->startup_ids);
   g_free(g->name);
   g_free(g);
@@ -264,6 +268,14 @@ gboolean tandem_guest_hub_add_loopback(TandemGuestHub *self, const char *name,
   Guest *g = guest_new(self, name, NULL);
   g->listen_fd = fd;
   g->listen_id = g_unix_fd_add(fd, G_IO_IN, on_accept, g);
+  /* Pixels shared as with a VM: an agent started with
+   * --pixel-memory SOCKET.pixels uses it. */
+  g_autoptr(GError) local = NULL;
+  g_autofree char *pixels = g_strconcat(socket_path, ".pixels", NULL);
+  g->pixels = tandem_pixel_region_create(
+      pixels, TANDEM_VM_DEFAULT_PIXEL_MEMORY, &local);
+  if (!g->pixels)
+    g_warning("%s: %s", name, local->message);
   add_link(g);
   return TRUE;
 }

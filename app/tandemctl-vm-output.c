@@ -172,6 +172,12 @@ void tandemctl_print_vm_status(JsonObject *vm, gboolean details) {
     g_print(_("  QEMU process: %u\n"), (unsigned)pid);
   if (*runtime_dir)
     g_print(_("  Runtime directory: %s\n"), runtime_dir);
+  const char *pixels = member_string(vm, "pixels");
+  if (g_str_equal(pixels, "shared-memory"))
+    g_print(_("  Window pixels: in memory shared with the guest\n"));
+  else if (g_str_equal(pixels, "channel"))
+    g_print(_("  Window pixels: through the agent's channel (no shared "
+              "memory)\n"));
   if (*crash_report) {
     g_print(_("  Crash report:\n"));
     print_indented(crash_report);

@@ -22,6 +22,7 @@ static gboolean on_signal(gpointer loop) {
 int main(int argc, char **argv) {
   g_autofree char *address = NULL;
   g_autofree char *display = NULL;
+  g_autofree char *pixel_memory = NULL;
   gboolean version = FALSE;
   const GOptionEntry entries[] = {
       {"connect", 'c', 0, G_OPTION_ARG_STRING, &address,
@@ -30,6 +31,11 @@ int main(int argc, char **argv) {
        "ADDRESS"},
       {"display", 'd', 0, G_OPTION_ARG_STRING, &display,
        "X display whose windows to offer (default: $DISPLAY)", "DISPLAY"},
+      {"pixel-memory", 0, 0, G_OPTION_ARG_FILENAME, &pixel_memory,
+       "Memory shared with the host for window pixels: a file (loopback "
+       "mode; the host makes SOCKET.pixels), or \"none\" (default: the "
+       "VM's ivshmem device when there is one)",
+       "FILE"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version,
        "Print the version and exit", NULL},
       {NULL},
@@ -61,6 +67,8 @@ int main(int argc, char **argv) {
   g_signal_connect_swapped(agent, "display-lost", G_CALLBACK(on_lost), loop);
   if (display)
     tandem_agent_set_display(agent, display);
+  if (pixel_memory)
+    tandem_agent_set_pixel_memory(agent, pixel_memory);
   if (!tandem_agent_start(agent, &error)) {
     g_printerr("tandem-agent: %s\n", error->message);
     return 1;

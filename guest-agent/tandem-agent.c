@@ -42,6 +42,7 @@ struct _TandemAgent {
 
   TandemMounter *mounter; /* attached disks, through the mount helper */
   char *display_name;
+  char *pixel_memory;     /* path, "none", NULL: the VM's device if any */
   TandemDisplay *display; /* windows, pixels, input, focus; NULL: none */
 };
 
@@ -496,12 +497,31 @@ static void display_lost(const char *reason, gpointer data) {
   g_signal_emit(self, signals[SIGNAL_DISPLAY_LOST], 0, reason);
 }
 
+/* The memory shared with the host for pixels: the one asked for, or in a
+ * VM its ivshmem device; NULL (pixels through the channel) otherwise. */
+static TandemPixelMemory *open_pixel_memory(TandemAgent *self) {
+  if (g_strcmp0(self->pixel_memory, "none") == 0 ||
+      (!self->pixel_memory && g_str_has_prefix(self->address, "unix:")))
+    return NULL;
+  g_autoptr(GError) error = NULL;
+  TandemPixelMemory *pm = tandem_pixel_memory_open(self->pixel_memory, NULL,
+                                                   &error);
+  if (pm)
+    g_message("pixels through shared memory (%s, %" G_GUINT64_FORMAT
+              " MiB)", tandem_pixel_memory_get_path(pm),
+              tandem_pixel_memory_get_size(pm) >> 20);
+  else
+    g_message("pixels through the channel: %s", error->message);
+  return pm;
+}
+
 gboolean tandem_agent_start(TandemAgent *self, GError **error) {
   const char *name = self->display_name ? self->display_name
                                         : g_getenv("DISPLAY");
   if (name && *name) {
     TandemDisplaySink sink = {display_send, display_lost, self};
-    self->display = tandem_display_x11_new(name, &sink, error);
+    self->display = tandem_display_x11_new(name, &sink,
+                                           open_pixel_memory(self), error);
     if (!self->display)
       return FALSE;
   } else {
@@ -510,6 +530,11 @@ gboolean tandem_agent_start(TandemAgent *self, GError **error) {
   watch_dirs(self);
   try_connect(self);
   return TRUE;
+}
+
+void tandem_agent_set_pixel_memory(TandemAgent *self, const char *path) {
+  g_free(self->pixel_memory);
+  self->pixel_memory = g_strdup(path);
 }
 
 void tandem_agent_set_display(TandemAgent *self, const char *display_name) {
@@ -528,6 +553,7 @@ TandemAgent *tandem_agent_new(const char *address,
 
 static void tandem_agent_finalize(GObject *object) {
   TandemAgent *self = TANDEM_AGENT(object);
+  g_free(self->pixel_memory);
   if (self->retry_id)
     g_source_remove(self->retry_id);
   if (self->rescan_id)

@@ -21,6 +21,11 @@ TandemAgent *tandem_agent_new(const char *address,
  * its catalog only). Call before tandem_agent_start(). */
 void tandem_agent_set_display(TandemAgent *self, const char *display_name);
 
+/* The memory shared with the host for pixels: a file (loopback), "none",
+ * or NULL for the VM's ivshmem device when there is one (the default;
+ * in loopback, none). Call before tandem_agent_start(). */
+void tandem_agent_set_pixel_memory(TandemAgent *self, const char *path);
+
 /* Opens the display, then connects now, and again whenever the host goes
  * away, backing off from 200 ms to 2 s between tries. FALSE if the
  * display cannot be used (@error says why).

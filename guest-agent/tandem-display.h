@@ -13,6 +13,7 @@
 
 #include <glib.h>
 
+#include "tandem-pixel-memory.h"
 #include "tandem-protocol.h"
 
 G_BEGIN_DECLS
@@ -54,9 +55,12 @@ gboolean tandem_display_handles(uint16_t type);
  * to at most @max bytes at a character boundary, for a text field. */
 char *tandem_fit_text(const char *s, gssize len, size_t max);
 
-/* The X11 backend on @display_name (NULL: $DISPLAY). */
+/* The X11 backend on @display_name (NULL: $DISPLAY). It takes
+ * @pixel_memory (NULL: none), and offers TP_CAP_SHM when its X server can
+ * use it. */
 TandemDisplay *tandem_display_x11_new(const char *display_name,
                                       const TandemDisplaySink *sink,
+                                      TandemPixelMemory *pixel_memory,
                                       GError **error);
 
 static inline void tandem_display_free(TandemDisplay *self) {

@@ -57,8 +57,11 @@
 #define TP_MAX_DAMAGE_PAYLOAD (16u * 1024u * 1024u)
 /* A compressed rectangle may not be larger than this bound of its raw size. */
 #define TP_COMPRESSED_BOUND(raw) ((raw) + (raw) / 255u + 64u)
-/* Flow control: an agent keeps at most this many frames un-acknowledged. */
-#define TP_MAX_FRAMES_IN_FLIGHT 3u
+/* Flow control: an agent keeps at most this many frames un-acknowledged.
+ * The host acknowledges a frame when it painted it (or when it will not be
+ * painted soon): with one in flight the guest captures only frames that
+ * will be shown, and damage meanwhile is merged into the next one. */
+#define TP_MAX_FRAMES_IN_FLIGHT 1u
 
 /* Stateful limits enforced by the receiving side (not the decoder). */
 #define TP_MAX_WINDOWS 1024u

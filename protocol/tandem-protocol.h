@@ -104,7 +104,7 @@ const char *tp_message_type_name(uint16_t type); /* NULL if unknown */
 enum {
   TP_CAP_LZ4 = 1u << 0,        /* DAMAGE rectangles may be LZ4-compressed */
   TP_CAP_ZSTD = 1u << 1,       /* ... or zstd-compressed */
-  TP_CAP_SHM = 1u << 2,        /* shared-memory pixel transport (planned) */
+  TP_CAP_SHM = 1u << 2,        /* DAMAGE may point into the shared region */
   TP_CAP_MOUNT = 1u << 3,      /* agent can mount attached disks */
   TP_CAP_WM = 1u << 4,         /* agent acts as the guest's window manager */
   TP_CAP_SVG_ICONS = 1u << 5,  /* agent renders SVG icons to PNG */
@@ -290,8 +290,26 @@ typedef enum {
   TP_ENCODING_RAW = 0,       /* BGRA, stride = width * 4 */
   TP_ENCODING_LZ4 = 1,
   TP_ENCODING_ZSTD = 2,
-  TP_ENCODING_LAST = TP_ENCODING_ZSTD
+  /* The pixels are in the shared pixel region (TP_CAP_SHM): each
+   * rectangle's data is a TpShmRef of TP_SHM_REF_SIZE bytes saying where. */
+  TP_ENCODING_SHM = 3,
+  TP_ENCODING_LAST = TP_ENCODING_SHM
 } TpEncoding;
+
+/* The shared pixel region: memory both sides map (ivshmem in a VM, a file
+ * in loopback). The host creates it and writes this header at its start;
+ * rectangles live after it. A rectangle in it is BGRA rows of
+ * width * 4 bytes, @stride bytes apart, the first at @offset. */
+#define TP_SHM_MAGIC "TANDEMPX"
+#define TP_SHM_HEADER_SIZE 4096u
+#define TP_SHM_REF_SIZE 8u
+/* Header: magic (8 bytes, no NUL), u32 version (1), u32 header size,
+ * u64 size of the whole region; zeros to TP_SHM_HEADER_SIZE. */
+
+typedef struct {
+  uint32_t offset;           /* from the region's start */
+  uint32_t stride;           /* bytes from one row to the next */
+} TpShmRef;
 
 enum { TP_DAMAGE_FRAME_END = 1u << 0 };
 #define TP_DAMAGE_FLAGS_KNOWN 0x1u
@@ -555,6 +573,23 @@ size_t tp_text_sanitize(char *s, size_t len);
 /* Length of the longest prefix of @s, at most @max bytes, that does not cut
  * a UTF-8 sequence: senders use it to fit text into a field's limit. */
 size_t tp_utf8_truncate(const char *s, size_t len, size_t max);
+
+/* --- The shared pixel region -------------------------------------------- */
+
+/* Where a TP_ENCODING_SHM rectangle's pixels are, checked against a region
+ * of @region_size bytes: every byte of it lies in the region after the
+ * header, rows do not overlap (stride >= width * 4) and are 4-byte
+ * aligned. TP_ERR_BAD_LENGTH for a reference of the wrong size,
+ * TP_ERR_BAD_VALUE for one that points outside. */
+TpError tp_shm_ref_read(const TpRect *rect, uint64_t region_size,
+                        TpShmRef *out);
+void tp_shm_ref_write(uint8_t out[TP_SHM_REF_SIZE], const TpShmRef *ref);
+
+/* The header a region of @size bytes starts with, and its check: FALSE
+ * unless @data (at least TP_SHM_HEADER_SIZE bytes) holds a version 1
+ * header for a region of at most @mapped bytes. */
+void tp_shm_header_write(uint8_t *data, uint64_t size);
+bool tp_shm_header_check(const uint8_t *data, uint64_t mapped);
 
 /* --- Handshake ---------------------------------------------------------- */
 

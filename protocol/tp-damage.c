@@ -30,7 +30,10 @@ TpError tp_damage_check(const TpMessage *msg) {
         (uint32_t)r->y + r->height > TP_MAX_WINDOW_DIM)
       return TP_ERR_BAD_SIZE;
     uint64_t raw = (uint64_t)r->width * r->height * 4u;
-    if (d->encoding == TP_ENCODING_RAW ? r->len != raw
+    if (d->encoding == TP_ENCODING_SHM) {
+      if (r->len != TP_SHM_REF_SIZE)
+        return TP_ERR_BAD_LENGTH;
+    } else if (d->encoding == TP_ENCODING_RAW ? r->len != raw
                                        : (r->len == 0 ||
                                           r->len > TP_COMPRESSED_BOUND(raw)))
       return TP_ERR_BAD_LENGTH;
@@ -112,4 +115,46 @@ TpError tp_damage_encode(const TpMessage *msg, TpBuf *buf) {
     data += r->len;
   }
   return TP_OK;
+}
+
+/* --- The shared pixel region ------------------------------------------- */
+
+TpError tp_shm_ref_read(const TpRect *rect, uint64_t region_size,
+                        TpShmRef *out) {
+  if (rect->len != TP_SHM_REF_SIZE || !rect->data)
+    return TP_ERR_BAD_LENGTH;
+  TpShmRef ref = {tp_get_u32(rect->data), tp_get_u32(rect->data + 4)};
+  uint64_t row = (uint64_t)rect->width * 4u;
+  if (rect->width == 0 || rect->height == 0 || ref.stride < row ||
+      ref.stride % 4u || ref.offset % 4u || ref.offset < TP_SHM_HEADER_SIZE)
+    return TP_ERR_BAD_VALUE;
+  /* At most 65535 rows of at most 4 GiB: no overflow in 64 bits. */
+  uint64_t end = (uint64_t)ref.offset +
+                 (uint64_t)(rect->height - 1u) * ref.stride + row;
+  if (end > region_size)
+    return TP_ERR_BAD_VALUE;
+  *out = ref;
+  return TP_OK;
+}
+
+void tp_shm_ref_write(uint8_t out[TP_SHM_REF_SIZE], const TpShmRef *ref) {
+  tp_put_u32(out, ref->offset);
+  tp_put_u32(out + 4, ref->stride);
+}
+
+void tp_shm_header_write(uint8_t *data, uint64_t size) {
+  memset(data, 0, TP_SHM_HEADER_SIZE);
+  memcpy(data, TP_SHM_MAGIC, 8);
+  tp_put_u32(data + 8, 1);
+  tp_put_u32(data + 12, TP_SHM_HEADER_SIZE);
+  tp_put_u32(data + 16, (uint32_t)size);
+  tp_put_u32(data + 20, (uint32_t)(size >> 32));
+}
+
+bool tp_shm_header_check(const uint8_t *data, uint64_t mapped) {
+  uint64_t size = tp_get_u32(data + 16) |
+                  (uint64_t)tp_get_u32(data + 20) << 32;
+  return memcmp(data, TP_SHM_MAGIC, 8) == 0 && tp_get_u32(data + 8) == 1 &&
+         tp_get_u32(data + 12) == TP_SHM_HEADER_SIZE &&
+         size > TP_SHM_HEADER_SIZE && size <= mapped;
 }

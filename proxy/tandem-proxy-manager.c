@@ -256,6 +256,8 @@ static void on_window_message(TandemGuestLink *link, const TpMessage *m,
     w = tandem_proxy_window_new(tandem_guest_link_get_vm_name(link),
                                 m->window, &m->u.create, parent, &hooks);
     g_object_ref_sink(w);
+    tandem_proxy_window_set_pixel_region(
+        w, tandem_guest_link_get_pixel_region(link));
     g_hash_table_insert(self->by_id, GUINT_TO_POINTER(m->window), w);
     g_ptr_array_add(self->order, w);
     /* Popups inherit their parent's application (and class). */

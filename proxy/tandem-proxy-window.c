@@ -20,6 +20,7 @@ struct _TandemProxyWindow {
   GtkWidget *area;
 
   cairo_surface_t *surface; /* guest pixels, RGB24, device scale = GDK's */
+  TandemPixelRegion *pixels; /* shared with the guest, NULL: none */
   int32_t gx, gy;
   uint32_t gw, gh;
   char *title, *app_id;
@@ -137,14 +138,35 @@ static gboolean ack_fallback(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* Where @r's pixels are and how far apart its rows: in the message, or
+ * in the shared region for TP_ENCODING_SHM. NULL (logged) if they are
+ * nowhere this window may read. */
+static const uint8_t *rect_pixels(TandemProxyWindow *self, uint8_t encoding,
+                                  const TpRect *r, size_t *stride) {
+  if (encoding == TP_ENCODING_RAW) {
+    *stride = (size_t)r->width * 4;
+    return r->data;
+  }
+  if (encoding == TP_ENCODING_SHM && self->pixels) {
+    TpError err;
+    const uint8_t *p = tandem_pixel_region_locate(self->pixels, r, stride,
+                                                  &err);
+    if (!p)
+      g_warning("%s: window %u: a rectangle %ux%u at %u,%u in shared memory "
+                "is not within it (%s): not drawn",
+                self->vm_name, self->id, r->width, r->height, r->x, r->y,
+                tp_error_to_string(err));
+    return p;
+  }
+  g_warning("%s: window %u: pixels encoded as %u, which was not negotiated: "
+            "not drawn", self->vm_name, self->id, encoding);
+  return NULL;
+}
+
 static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
   ensure_surface(self);
   if (!self->surface)
     return;
-  if (d->encoding != TP_ENCODING_RAW) {
-    g_warning("%s: compressed damage was not negotiated", self->vm_name);
-    return;
-  }
   int sw = cairo_image_surface_get_width(self->surface);
   int sh = cairo_image_surface_get_height(self->surface);
   int stride = cairo_image_surface_get_stride(self->surface);
@@ -158,9 +180,13 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
     int h = MIN((int)r->height, sh - (int)r->y);
     if (w <= 0 || h <= 0)
       continue;
+    size_t src_stride;
+    const uint8_t *src = rect_pixels(self, d->encoding, r, &src_stride);
+    if (!src)
+      break;
     for (int y = 0; y < h; y++)
       memcpy(dst + (size_t)(r->y + y) * (size_t)stride + (size_t)r->x * 4,
-             r->data + (size_t)y * r->width * 4, (size_t)w * 4);
+             src + (size_t)y * src_stride, (size_t)w * 4);
     cairo_surface_mark_dirty_rectangle(self->surface, r->x, r->y, w, h);
     if (gw) {
       GdkRectangle area = {r->x / self->scale, r->y / self->scale,
@@ -830,6 +856,14 @@ const char *tandem_proxy_window_get_app_id(TandemProxyWindow *self) {
 gboolean tandem_proxy_window_is_shown(TandemProxyWindow *self) {
   return self->shown;
 }
+void tandem_proxy_window_set_pixel_region(TandemProxyWindow *self,
+                                          TandemPixelRegion *region) {
+  if (region)
+    tandem_pixel_region_ref(region);
+  g_clear_pointer(&self->pixels, tandem_pixel_region_unref);
+  self->pixels = region;
+}
+
 guint64 tandem_proxy_window_get_frames(TandemProxyWindow *self) {
   return self->frames;
 }
@@ -857,6 +891,7 @@ static void tandem_proxy_window_dispose(GObject *object) {
 
 static void tandem_proxy_window_finalize(GObject *object) {
   TandemProxyWindow *self = TANDEM_PROXY_WINDOW(object);
+  g_clear_pointer(&self->pixels, tandem_pixel_region_unref);
   g_clear_pointer(&self->surface, cairo_surface_destroy);
   g_free(self->vm_name);
   g_free(self->title);

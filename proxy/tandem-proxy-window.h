@@ -7,6 +7,7 @@
 
 #include <gtk/gtk.h>
 
+#include "tandem-pixel-region.h"
 #include "tandem-protocol.h"
 
 G_BEGIN_DECLS
@@ -49,6 +50,10 @@ void tandem_proxy_window_get_guest_geometry(TandemProxyWindow *self,
                                             uint32_t *w, uint32_t *h);
 /* Frames painted so far, and the guest time of the last one's arrival. */
 guint64 tandem_proxy_window_get_frames(TandemProxyWindow *self);
+/* The memory shared with the guest that TP_ENCODING_SHM damage points
+ * into (NULL: such damage is refused). */
+void tandem_proxy_window_set_pixel_region(TandemProxyWindow *self,
+                                          TandemPixelRegion *region);
 
 /* The application this window belongs to, and the WM_CLASS it gets
  * (set before the window is first shown). */

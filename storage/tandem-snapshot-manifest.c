@@ -49,6 +49,7 @@ TandemSnapshotInfo *tandem_snapshot_info_copy(const TandemSnapshotInfo *s) {
   i->memory_file = g_strdup(s->memory_file);
   i->config = g_strdup(s->config);
   i->scheduled = s->scheduled;
+  i->ignore_shared = s->ignore_shared;
   for (guint k = 0; k < s->disks->len; k++) {
     const TandemSnapshotDisk *d = s->disks->pdata[k];
     TandemSnapshotDisk *c = g_new0(TandemSnapshotDisk, 1);
@@ -126,6 +127,8 @@ static void info_to_json(JsonBuilder *b, const TandemSnapshotInfo *i) {
   add_string(b, "config", i->config);
   json_builder_set_member_name(b, "scheduled");
   json_builder_add_boolean_value(b, i->scheduled);
+  json_builder_set_member_name(b, "ignore-shared");
+  json_builder_add_boolean_value(b, i->ignore_shared);
   json_builder_set_member_name(b, "disks");
   json_builder_begin_array(b);
   for (guint k = 0; k < i->disks->len; k++) {
@@ -223,12 +226,16 @@ static TandemSnapshotInfo *parse_info(JsonNode *node) {
       json_array_get_length(json_node_get_array(disks)) > MAX_DISKS)
     return NULL;
   g_autoptr(TandemSnapshotInfo) i = tandem_snapshot_info_new();
-  JsonNode *scheduled = json_object_get_member(o, "scheduled");
-  if (scheduled) {
-    if (!JSON_NODE_HOLDS_VALUE(scheduled) ||
-        json_node_get_value_type(scheduled) != G_TYPE_BOOLEAN)
+  static const char *const flags[] = {"scheduled", "ignore-shared"};
+  gboolean *fields[] = {&i->scheduled, &i->ignore_shared};
+  for (guint k = 0; k < G_N_ELEMENTS(flags); k++) {
+    JsonNode *flag = json_object_get_member(o, flags[k]);
+    if (!flag)
+      continue; /* older manifests lack them: false */
+    if (!JSON_NODE_HOLDS_VALUE(flag) ||
+        json_node_get_value_type(flag) != G_TYPE_BOOLEAN)
       return NULL;
-    i->scheduled = json_node_get_boolean(scheduled);
+    *fields[k] = json_node_get_boolean(flag);
   }
   JsonArray *a = json_node_get_array(disks);
   for (guint k = 0; k < json_array_get_length(a); k++) {

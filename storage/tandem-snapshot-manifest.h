@@ -38,6 +38,9 @@ typedef struct {
   gint64 duration_ms; /* from the request to the file on disk */
   char *config;       /* the VM's configuration then (key-file text) */
   gboolean scheduled; /* taken by the schedule: its retention applies */
+  /* Taken with QEMU's x-ignore-shared: memory shared with the host (the
+   * window pixels) is not in it, and the restore must say so too. */
+  gboolean ignore_shared;
   GPtrArray *disks;   /* TandemSnapshotDisk */
 } TandemSnapshotInfo;
 

@@ -218,10 +218,12 @@ static void on_caps(GObject *source, GAsyncResult *result, gpointer data) {
 
 static void set_caps(GTask *task) {
   Restore *r = restore_of(task);
+  /* As it was taken (the stream's layout depends on it). */
   TandemQmpMigrationCapabilityState caps[] = {
-      {TANDEM_QMP_MIGRATION_CAP_EVENTS, TRUE}};
-  tandem_qmp_migrate_set_capabilities_async(r->qmp, caps, 1, NULL, on_caps,
-                                            task);
+      {TANDEM_QMP_MIGRATION_CAP_EVENTS, TRUE},
+      {TANDEM_QMP_MIGRATION_CAP_X_IGNORE_SHARED, r->info->ignore_shared}};
+  tandem_qmp_migrate_set_capabilities_async(r->qmp, caps, G_N_ELEMENTS(caps),
+                                            NULL, on_caps, task);
 }
 
 /* The network disks the guest had are back where its memory has them. */

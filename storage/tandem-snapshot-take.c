@@ -285,6 +285,7 @@ static void finish(GTask *task) {
   i->memory = tandem_vm_get_config(t->vm)->memory;
   i->duration_ms = (g_get_monotonic_time() - t->t0) / 1000;
   i->scheduled = t->scheduled;
+  i->ignore_shared = TRUE;
   for (guint k = 0; k < t->overlays->len; k++) {
     const Overlay *o = t->overlays->pdata[k];
     TandemSnapshotDisk *d = g_new0(TandemSnapshotDisk, 1);
@@ -717,9 +718,46 @@ static void set_capabilities(GTask *task) {
                                             NULL, on_capabilities, task);
 }
 
+static void on_ignore_shared(GObject *source, GAsyncResult *result,
+                             gpointer data) {
+  GTask *task = data;
+  Take *t = take_of(task);
+  GError *error = NULL;
+  if (!tandem_qmp_migrate_set_capabilities_finish(t->qmp, result, &error)) {
+    fail(task, error);
+    return;
+  }
+  set_capabilities(task);
+}
+
+/* Memory shared with the host (the window pixels) stays out: the agent
+ * sends its windows again after a restore, and QEMU 7.2 cannot
+ * write-protect shared memory for a background snapshot. A call of its
+ * own, first: QEMU checks background-snapshot against the capabilities
+ * already set, not those set with it. */
+static void ignore_shared(GTask *task) {
+  Take *t = take_of(task);
+  TandemQmpMigrationCapabilityState caps[] = {
+      {TANDEM_QMP_MIGRATION_CAP_X_IGNORE_SHARED, TRUE}};
+  tandem_qmp_migrate_set_capabilities_async(t->qmp, caps, 1, NULL,
+                                            on_ignore_shared, task);
+}
+
 /* --- The overlays --------------------------------------------------------------- */
 
 static void make_next_overlay(GTask *task);
+
+/* Is there an overlay of @id in @dir/disks ("DISK-ID.qcow2")? */
+static gboolean id_used_on_disk(const char *dir, const char *id) {
+  g_autofree char *disks = g_build_filename(dir, "disks", NULL);
+  g_autofree char *tail = g_strdup_printf("-%s.qcow2", id);
+  g_autoptr(GDir) d = g_dir_open(disks, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name(d)))
+    if (g_str_has_suffix(name, tail))
+      return TRUE;
+  return FALSE;
+}
 
 static void on_overlay_made(GObject *source, GAsyncResult *result,
                             gpointer data) {
@@ -758,7 +796,7 @@ static void make_next_overlay(GTask *task) {
     fail(task, error);
     return;
   }
-  set_capabilities(task);
+  ignore_shared(task);
 }
 
 static void on_block(GObject *source, GAsyncResult *result, gpointer data) {
@@ -897,6 +935,13 @@ void tsm_take_async(TandemSnapshotManager *self, const char *vm_name,
   }
   t->id = tandem_snapshot_manifest_new_id(t->manifest,
                                           g_get_real_time() / G_USEC_PER_SEC);
+  /* A snapshot that failed in the same second is not in the list but its
+   * overlays are on disk (the guest writes to them now). */
+  g_autofree char *base = g_strdup(t->id);
+  for (int n = 2; id_used_on_disk(t->dir, t->id); n++) {
+    g_free(t->id);
+    t->id = g_strdup_printf("%s-%d", base, n);
+  }
   g_autofree char *file = g_strconcat(t->id, ".tsnap", NULL);
   g_autofree char *part = g_strconcat(t->id, ".tsnap.part", NULL);
   t->final_path = g_build_filename(t->dir, file, NULL);

@@ -32,6 +32,7 @@ struct _TandemGuestLink {
 
   char *agent_software;
   uint64_t caps;
+  TandemPixelRegion *pixels;   /* offered to the agent, NULL: none */
   GPtrArray *apps;         /* TandemGuestApp, sorted by id */
   gboolean has_catalog;
   GPtrArray *incoming;     /* the list being received, or NULL */
@@ -303,6 +304,35 @@ static void on_catalog(TandemGuestLink *self, const TpMessage *m) {
 
 /* --- Windows ------------------------------------------------------------ */
 
+/* Pixels in an encoding this session uses, and in shared memory only
+ * where they lie within it. */
+static gboolean damage_ok(TandemGuestLink *self, const TpMessage *m) {
+  const TpDamage *d = &m->u.damage;
+  if (d->encoding == TP_ENCODING_RAW)
+    return TRUE;
+  TandemPixelRegion *region = tandem_guest_link_get_pixel_region(self);
+  if (d->encoding != TP_ENCODING_SHM || !region) {
+    violation(self, "pixels in an encoding that was not offered", m);
+    return FALSE;
+  }
+  for (guint i = 0; i < d->n_rects; i++) {
+    TpShmRef ref;
+    TpError err = tp_shm_ref_read(&d->rects[i],
+                                  tandem_pixel_region_get_size(region), &ref);
+    if (err) {
+      g_autofree char *what = g_strdup_printf(
+          "the pixels of a %ux%u rectangle at %u,%u said to be outside the "
+          "%" G_GUINT64_FORMAT " bytes of shared memory (%s)",
+          d->rects[i].width, d->rects[i].height, d->rects[i].x,
+          d->rects[i].y, tandem_pixel_region_get_size(region),
+          tp_error_to_string(err));
+      violation(self, what, m);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 static void on_window(TandemGuestLink *self, const TpMessage *m) {
   gpointer key = GUINT_TO_POINTER(m->window);
   gboolean live = g_hash_table_contains(self->windows, key);
@@ -324,9 +354,7 @@ static void on_window(TandemGuestLink *self, const TpMessage *m) {
   } else if (!live) {
     violation(self, "unknown window", m);
     return;
-  } else if (m->type == TP_MSG_DAMAGE &&
-             m->u.damage.encoding != TP_ENCODING_RAW) {
-    violation(self, "pixels in an encoding that was not offered", m);
+  } else if (m->type == TP_MSG_DAMAGE && !damage_ok(self, m)) {
     return;
   }
   g_object_ref(self);
@@ -341,6 +369,11 @@ static void on_window(TandemGuestLink *self, const TpMessage *m) {
 
 /* --- Messages ----------------------------------------------------------- */
 
+static uint64_t our_caps(TandemGuestLink *self) {
+  return TP_CAP_SVG_ICONS | TP_CAP_WM | TP_CAP_MOUNT |
+         (self->pixels ? TP_CAP_SHM : 0);
+}
+
 static void send_hello(TandemGuestLink *self) {
   const char *locale = self->locale ? self->locale
                                     : setlocale(LC_MESSAGES, NULL);
@@ -348,7 +381,7 @@ static void send_hello(TandemGuestLink *self) {
     locale = "C";
   TpMessage m = {.type = TP_MSG_HELLO};
   m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION,
-                        TP_CAP_SVG_ICONS | TP_CAP_WM | TP_CAP_MOUNT,
+                        our_caps(self),
                         0, 0, MIN(self->host_w, TP_MAX_SCREEN_DIM),
                         MIN(self->host_h, TP_MAX_SCREEN_DIM),
                         self->scale_percent, self->icon_size,
@@ -379,7 +412,7 @@ static gboolean heartbeat(gpointer data) {
 static void on_hello(TandemGuestLink *self, const TpMessage *m) {
   TpHello ours = {.magic = TP_MAGIC, .version = TP_PROTOCOL_VERSION,
                   .min_version = TP_PROTOCOL_MIN_VERSION,
-                  .caps = TP_CAP_SVG_ICONS | TP_CAP_WM | TP_CAP_MOUNT};
+                  .caps = our_caps(self)};
   uint16_t version;
   uint64_t caps;
   TpError err = tp_hello_negotiate(&ours, &m->u.hello, &version, &caps);
@@ -707,6 +740,18 @@ const char *tandem_guest_link_get_agent_software(TandemGuestLink *self) {
 uint64_t tandem_guest_link_get_caps(TandemGuestLink *self) {
   return self->caps;
 }
+
+void tandem_guest_link_set_pixel_region(TandemGuestLink *self,
+                                        TandemPixelRegion *region) {
+  if (region)
+    tandem_pixel_region_ref(region);
+  g_clear_pointer(&self->pixels, tandem_pixel_region_unref);
+  self->pixels = region;
+}
+
+TandemPixelRegion *tandem_guest_link_get_pixel_region(TandemGuestLink *self) {
+  return (self->caps & TP_CAP_SHM) ? self->pixels : NULL;
+}
 GPtrArray *tandem_guest_link_get_apps(TandemGuestLink *self) {
   return self->apps;
 }
@@ -743,6 +788,7 @@ static void tandem_guest_link_dispose(GObject *object) {
 
 static void tandem_guest_link_finalize(GObject *object) {
   TandemGuestLink *self = TANDEM_GUEST_LINK(object);
+  g_clear_pointer(&self->pixels, tandem_pixel_region_unref);
   g_free(self->vm_name);
   g_free(self->locale);
   g_free(self->agent_software);

@@ -14,6 +14,7 @@
 
 #include <gio/gio.h>
 
+#include "tandem-pixel-region.h"
 #include "tandem-protocol.h"
 
 G_BEGIN_DECLS
@@ -74,6 +75,12 @@ TandemGuestLinkState tandem_guest_link_get_state(TandemGuestLink *self);
 /* The agent's HELLO fields (valid while READY). */
 const char *tandem_guest_link_get_agent_software(TandemGuestLink *self);
 uint64_t tandem_guest_link_get_caps(TandemGuestLink *self);
+/* Memory shared with the agent for pixels: offered (TP_CAP_SHM) in the
+ * HELLOs after this call; the getter gives it only while the session uses
+ * it (both sides offered it). */
+void tandem_guest_link_set_pixel_region(TandemGuestLink *self,
+                                        TandemPixelRegion *region);
+TandemPixelRegion *tandem_guest_link_get_pixel_region(TandemGuestLink *self);
 
 /* The catalog as the agent last sent it: TandemGuestApp, sorted by id. */
 GPtrArray *tandem_guest_link_get_apps(TandemGuestLink *self);

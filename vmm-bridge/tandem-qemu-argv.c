@@ -123,6 +123,34 @@ GStrv tandem_qemu_argv_build(const TandemVmConfig *c,
     add_pair(argv, "-device", g_strdup("VGA,id=tandem-vga"));
   }
 
+  /* Window pixels the agent and the host both map: a file in the runtime
+   * directory (shared with QEMU, so the host maps it too) behind an
+   * ivshmem-plain device, BAR 2 in the guest. master=on lets the VM be
+   * saved; snapshots leave the shared memory out (x-ignore-shared).
+   * A restored VM gets private memory there instead: QEMU 7.2 refuses to
+   * load a snapshot into shared memory whose BAR the guest has not mapped
+   * yet ("Mismatched GPAs"), so its pixels take the channel until the
+   * next cold boot. The device is there either way: the guest's memory
+   * remembers it. */
+  if (c->pixel_memory) {
+    if (l->pixel_region && !l->incoming) {
+      g_autofree char *pixels = runtime_path(l, TANDEM_RUNTIME_PIXELS);
+      add_pair(argv, "-object",
+               g_strdup_printf("memory-backend-file,id=tandem-pixels,"
+                               "mem-path=%s,size=%" G_GUINT64_FORMAT "M,"
+                               "share=on",
+                               pixels, c->pixel_memory >> 20));
+    } else {
+      add_pair(argv, "-object",
+               g_strdup_printf("memory-backend-ram,id=tandem-pixels,"
+                               "size=%" G_GUINT64_FORMAT "M",
+                               c->pixel_memory >> 20));
+    }
+    add_pair(argv, "-device",
+             g_strdup("ivshmem-plain,id=tandem-pixels-dev,"
+                      "memdev=tandem-pixels,master=on,bus=pcie.0"));
+  }
+
   /* Empty root ports, so disks can be hot-plugged later (q35's pcie.0 does
    * not take hot-plug). */
   for (guint i = 0; i < c->hotplug_ports; i++)

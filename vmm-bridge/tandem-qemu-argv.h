@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 #define TANDEM_RUNTIME_CONSOLE_LOG "console.log"
 #define TANDEM_RUNTIME_QEMU_LOG "qemu.log"
 #define TANDEM_RUNTIME_LOCK "lock"
+#define TANDEM_RUNTIME_PIXELS "pixels"  /* the shared pixel memory */
 
 /* The virtio-serial port the agent opens in the guest. */
 #define TANDEM_AGENT_PORT_NAME "org.tandem.agent.0"
@@ -39,6 +40,10 @@ typedef struct {
   gboolean incoming;        /* -incoming defer: a saved state comes in */
   gboolean sandbox;         /* -sandbox TANDEM_QEMU_SANDBOX: only when this
                              * QEMU has seccomp (tandem-sandbox-probe.h) */
+  /* config->pixel_memory is shared with the host through
+   * TANDEM_RUNTIME_PIXELS, which the caller made (else, and when
+   * incoming, the ivshmem device has private memory). */
+  gboolean pixel_region;
 } TandemQemuLaunch;
 
 /* The argument vector (NULL-terminated, argv[0] the binary). */

@@ -115,6 +115,7 @@ TandemVmConfig *tandem_vm_config_new(const char *name) {
   c->accel = TANDEM_ACCEL_AUTO;
   c->display = TANDEM_DISPLAY_SPICE;
   c->hotplug_ports = 4;
+  c->pixel_memory = TANDEM_VM_DEFAULT_PIXEL_MEMORY;
   c->snapshot_keep = TANDEM_VM_DEFAULT_SNAPSHOT_KEEP;
   c->disks = g_ptr_array_new_with_free_func((GDestroyNotify)disk_free);
   c->attachments = g_ptr_array_new_with_free_func(
@@ -299,7 +300,7 @@ static gboolean parse_vm_group(const Parser *p, TandemVmConfig *c,
                                GError **error) {
   static const char *const keys[] = {"Memory", "CPUs", "Accelerator",
                                      "Display", "HotplugPorts",
-                                     "SaveOnStop", NULL};
+                                     "SaveOnStop", "PixelMemory", NULL};
   static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
   static const char *const displays[] = {"spice", "none", NULL};
   if (!g_key_file_has_group(p->kf, GROUP_VM))
@@ -314,6 +315,18 @@ static gboolean parse_vm_group(const Parser *p, TandemVmConfig *c,
                   "unit, like 512M or 2G", mem);
     if (c->memory < TANDEM_VM_MIN_MEMORY || c->memory > TANDEM_VM_MAX_MEMORY)
       return fail(error, p, "Memory %s is out of range: give 64M to 1T", mem);
+  }
+  g_autofree char *pix = get_string(p, GROUP_VM, "PixelMemory");
+  if (pix) {
+    if (!tandem_parse_size(pix, &c->pixel_memory))
+      return fail(error, p, "PixelMemory “%s” is not a size: write a number "
+                  "and a unit, like 64M (0 for none)", pix);
+    if (c->pixel_memory &&
+        (c->pixel_memory < TANDEM_VM_MIN_PIXEL_MEMORY ||
+         c->pixel_memory > TANDEM_VM_MAX_PIXEL_MEMORY ||
+         (c->pixel_memory & (c->pixel_memory - 1))))
+      return fail(error, p, "PixelMemory %s is not possible: give a power of "
+                  "two from 4M to 1G, or 0 for none", pix);
   }
   int accel = c->accel, display = c->display;
   if (!get_uint(p, GROUP_VM, "CPUs", 1, TANDEM_VM_MAX_CPUS, &c->cpus, error) ||
@@ -617,6 +630,11 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
   g_key_file_set_string(kf, GROUP_VM, "Display",
                         c->display == TANDEM_DISPLAY_NONE ? "none" : "spice");
   g_key_file_set_integer(kf, GROUP_VM, "HotplugPorts", (int)c->hotplug_ports);
+  if (c->pixel_memory != TANDEM_VM_DEFAULT_PIXEL_MEMORY) {
+    g_autofree char *pix = g_strdup_printf("%" G_GUINT64_FORMAT "M",
+                                           c->pixel_memory >> 20);
+    g_key_file_set_string(kf, GROUP_VM, "PixelMemory", pix);
+  }
   if (c->save_on_stop)
     g_key_file_set_boolean(kf, GROUP_VM, "SaveOnStop", TRUE);
   set_if(kf, GROUP_BOOT, "Kernel", c->kernel);

@@ -75,6 +75,9 @@ typedef struct {
   TandemAccel accel;
   TandemDisplay display;
   guint hotplug_ports;
+  /* Memory the guest's agent and the host share for window pixels
+   * (ivshmem), bytes; 0: none, pixels go through the agent's channel. */
+  guint64 pixel_memory;
   gboolean save_on_stop;           /* a stop saves, the next start resumes */
   /* Scheduled snapshots: every @snapshot_every seconds while the VM runs
    * (0: off), keeping the newest @snapshot_keep of them and none older
@@ -105,6 +108,9 @@ typedef struct {
 #define TANDEM_VM_MAX_MEMORY (1ull << 40)
 #define TANDEM_VM_MAX_CPUS 64
 #define TANDEM_VM_MAX_HOTPLUG_PORTS 16
+#define TANDEM_VM_DEFAULT_PIXEL_MEMORY (64ull << 20)
+#define TANDEM_VM_MIN_PIXEL_MEMORY (4ull << 20)
+#define TANDEM_VM_MAX_PIXEL_MEMORY (1ull << 30)
 #define TANDEM_VM_MAX_DISKS 16
 #define TANDEM_VM_MAX_ATTACHMENTS TANDEM_VM_MAX_HOTPLUG_PORTS
 

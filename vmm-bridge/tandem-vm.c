@@ -31,6 +31,7 @@ struct _TandemVm {
 
   /* One run of QEMU; all cleared when it exits. */
   TandemRuntimeDir *rundir;
+  TandemPixelRegion *pixels;   /* shared with the guest, NULL: none */
   GSubprocess *proc;
   TandemQmpClient *qmp;
   GCancellable *run_cancel;    /* cancelled when the process exits */
@@ -156,6 +157,7 @@ static void on_exited(GObject *source, GAsyncResult *result, gpointer data) {
   g_byte_array_set_size(self->console_line, 0);
   self->console_skipping = FALSE;
   clear_stop_timer(self);
+  g_clear_pointer(&self->pixels, tandem_pixel_region_unref);
   g_clear_pointer(&self->rundir, tandem_runtime_dir_release);
   g_clear_object(&self->proc);
 
@@ -379,8 +381,20 @@ static gboolean spawn_qemu(TandemVm *self, GError **error) {
   const char *dir = tandem_runtime_dir_get_path(self->rundir);
   self->run_incoming = self->incoming;
   self->incoming = FALSE;
+  if (self->config->pixel_memory && !self->run_incoming) {
+    /* Without it pixels go through the agent's channel: slower, not
+     * broken. */
+    g_autoptr(GError) local = NULL;
+    g_autofree char *pixels = g_build_filename(dir, TANDEM_RUNTIME_PIXELS,
+                                               NULL);
+    self->pixels = tandem_pixel_region_create(
+        pixels, self->config->pixel_memory, &local);
+    if (!self->pixels)
+      g_warning("VM %s: %s", self->config->name, local->message);
+  }
   TandemQemuLaunch launch = {found, dir, self->accel, TRUE,
-                             self->run_incoming, self->sandbox};
+                             self->run_incoming, self->sandbox,
+                             self->pixels != NULL};
   g_auto(GStrv) argv = tandem_qemu_argv_build(self->config, &launch);
   g_autofree char *log = g_build_filename(dir, TANDEM_RUNTIME_QEMU_LOG, NULL);
   g_autofree char *cmdline = g_strjoinv(" ", argv);
@@ -397,6 +411,7 @@ static gboolean spawn_qemu(TandemVm *self, GError **error) {
   self->proc = g_subprocess_launcher_spawnv(l, (const char *const *)argv,
                                             error);
   if (!self->proc) {
+    g_clear_pointer(&self->pixels, tandem_pixel_region_unref);
     g_clear_pointer(&self->rundir, tandem_runtime_dir_release);
     return FALSE;
   }
@@ -674,6 +689,9 @@ const char *tandem_vm_get_runtime_dir(TandemVm *self) {
   return self->rundir ? tandem_runtime_dir_get_path(self->rundir) : NULL;
 }
 TandemQmpClient *tandem_vm_get_qmp(TandemVm *self) { return self->qmp; }
+TandemPixelRegion *tandem_vm_get_pixel_region(TandemVm *self) {
+  return self->pixels;
+}
 GPid tandem_vm_get_pid(TandemVm *self) {
   return self->proc ? (GPid)atoi(g_subprocess_get_identifier(self->proc)) : 0;
 }
@@ -769,6 +787,7 @@ static void tandem_vm_dispose(GObject *object) {
   g_clear_object(&self->console);
   g_clear_object(&self->run_cancel);
   g_clear_object(&self->proc);
+  g_clear_pointer(&self->pixels, tandem_pixel_region_unref);
   g_clear_pointer(&self->rundir, tandem_runtime_dir_release);
   G_OBJECT_CLASS(tandem_vm_parent_class)->dispose(object);
 }

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "tandem-pixel-region.h"
 #include "tandem-qmp-client.h"
 #include "tandem-vm-config.h"
 
@@ -52,6 +53,9 @@ const char *tandem_vm_get_crash_report(TandemVm *self);
 /* While running: $XDG_RUNTIME_DIR/tandem/NAME, the QMP client. */
 const char *tandem_vm_get_runtime_dir(TandemVm *self);
 TandemQmpClient *tandem_vm_get_qmp(TandemVm *self);
+/* While running: the memory shared with the guest for pixels (NULL when
+ * the VM has none, PixelMemory=0). */
+TandemPixelRegion *tandem_vm_get_pixel_region(TandemVm *self);
 GPid tandem_vm_get_pid(TandemVm *self); /* 0 when not running */
 void tandem_vm_get_timings(TandemVm *self, TandemVmTimings *out);
 

@@ -348,7 +348,7 @@ while read -r applet; do
     ln -s /usr/bin/busybox "$root/$applet"
 done <"$work/applets"
 for applet in sh mount umount insmod acpid poweroff sleep cat su hexdump dd \
-  timeout sed grep; do
+  timeout sed grep chown; do
   [ -e "$root/usr/bin/$applet" ] || [ -e "$root/usr/sbin/$applet" ] ||
     die "busybox lacks the '$applet' applet"
 done
@@ -1137,6 +1137,16 @@ wait_for 10 test -c /dev/dri/card0 || say "error: no /dev/dri/card0 (bochs DRM d
 /usr/lib/xorg/Xorg :0 vt1 -config /etc/X11/xorg.conf -logfile /var/log/Xorg.0.log \
   -nolisten tcp -noreset -s 0 -dpms -br </dev/null >/var/log/Xorg.out 2>&1 &
 xorg=$!
+
+# The memory Tandem shares with the agent for window pixels (ivshmem-plain,
+# PCI 1af4:1110): its BAR 2 for the session's user, who hands it to X.
+for dev in /sys/bus/pci/devices/*; do
+  [ "$(cat "$dev/vendor")" = 0x1af4 ] && [ "$(cat "$dev/device")" = 0x1110 ] ||
+    continue
+  for bar in "$dev/resource2" "$dev/resource2_wc"; do
+    [ -e "$bar" ] && chown 1000:1000 "$bar"
+  done
+done
 
 export HOME=/home/user USER=user LOGNAME=user SHELL=/bin/sh
 export DISPLAY=:0 XDG_RUNTIME_DIR=/run/user/1000 LANG=C.UTF-8

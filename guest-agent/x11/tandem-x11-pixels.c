@@ -1,8 +1,13 @@
 /* Window pixels: Composite keeps every top-level's contents in a pixmap of
  * its own, DAMAGE says what changed, MIT-SHM brings the changed pixels over
- * without a copy through the socket. Frames are paced by the host's
- * acknowledgements: at most TP_MAX_FRAMES_IN_FLIGHT per window, further
- * damage accumulating in the server meanwhile. */
+ * without a copy through the socket. Where the host shares memory with us
+ * (TP_CAP_SHM: ivshmem in a VM), the X server writes them straight into
+ * it and the channel only says where: one copy from the window to memory
+ * the host reads. Otherwise they go through the channel, as BGRA whose
+ * fourth byte the host ignores. Frames are paced by the host's
+ * acknowledgements, which come when it painted them: at most
+ * TP_MAX_FRAMES_IN_FLIGHT per window, further damage accumulating in the
+ * server meanwhile and sent as one frame. */
 #include "tandem-x11-private.h"
 
 #include <errno.h>
@@ -14,6 +19,7 @@
 #define BAND_BYTES (8u * 1024u * 1024u)
 
 static gboolean capture_dirty(gpointer data);
+static gboolean attach_shared(TandemX11 *x);
 
 static void schedule(TandemX11 *x) {
   /* After every pending X event has been read: one capture per burst. */
@@ -54,6 +60,11 @@ gboolean tx_pixels_init(TandemX11 *x, GError **error) {
                                     XCB_COMPOSITE_REDIRECT_AUTOMATIC);
   x->region = xcb_generate_id(x->c);
   xcb_xfixes_create_region(x->c, x->region, 0, NULL);
+  if (x->pm) {
+    x->pm_attached = attach_shared(x);
+    if (!x->pm_attached)
+      g_clear_pointer(&x->pm, tandem_pixel_memory_free);
+  }
   return TRUE;
 }
 
@@ -97,14 +108,50 @@ static gboolean shm_reserve(TandemX11 *x, size_t size) {
   return TRUE;
 }
 
+/* Gives the shared memory to the X server as a segment of its own; FALSE
+ * (logged) if it refuses it. */
+static gboolean attach_shared(TandemX11 *x) {
+  int fd = x->have_shm ? dup(tandem_pixel_memory_get_fd(x->pm)) : -1;
+  if (fd < 0) {
+    g_message("x11: no MIT-SHM 1.2 to share pixel memory with the X server: "
+              "pixels through the channel");
+    return FALSE;
+  }
+  x->pm_seg = xcb_generate_id(x->c);
+  xcb_generic_error_t *e = xcb_request_check(
+      x->c, xcb_shm_attach_fd_checked(x->c, x->pm_seg, fd, 0));
+  if (e) {
+    g_message("x11: the X server refused the shared pixel memory %s (X error "
+              "%u): pixels through the channel",
+              tandem_pixel_memory_get_path(x->pm), e->error_code);
+    free(e);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void tx_pixels_host_ready(TandemX11 *x, const TpHello *host) {
+  if (x->pm)
+    tandem_pixel_memory_release_owner(x->pm, 0);
+  x->pm_active = host && x->pm_attached && (host->caps & TP_CAP_SHM);
+  if (host)
+    g_message("x11: pixels %s", x->pm_active ? "in shared memory"
+                                             : "through the channel");
+}
+
 void tx_pixels_fini(TandemX11 *x) {
   if (x->capture_id)
     g_source_remove(x->capture_id);
   x->capture_id = 0;
-  if (x->c && !xcb_connection_has_error(x->c))
+  gboolean live = x->c && !xcb_connection_has_error(x->c);
+  if (live)
     shm_release(x);
   else if (x->shm_data)
     munmap(x->shm_data, x->shm_size);
+  if (live && x->pm_attached)
+    xcb_shm_detach(x->c, x->pm_seg);
+  x->pm_attached = FALSE;
+  g_clear_pointer(&x->pm, tandem_pixel_memory_free);
 }
 
 void tx_pixels_track(TandemX11 *x, TxWindow *w) {
@@ -116,6 +163,8 @@ void tx_pixels_track(TandemX11 *x, TxWindow *w) {
 void tx_pixels_untrack(TandemX11 *x, TxWindow *w) {
   /* The server destroyed the damage object with the window. */
   w->damage = XCB_NONE;
+  if (x->pm && w->id)
+    tandem_pixel_memory_release_owner(x->pm, w->id);
 }
 
 static gboolean may_send(TxWindow *w) {
@@ -144,6 +193,8 @@ void tx_pixels_ack(TandemX11 *x, TxWindow *w, uint32_t seq) {
   if (seq - w->acked_seq > w->frame_seq - w->acked_seq || seq == w->acked_seq)
     return;
   w->acked_seq = seq;
+  if (x->pm)
+    tandem_pixel_memory_release(x->pm, w->id, seq);
   if ((w->dirty || w->full) && may_send(w))
     schedule(x);
 }
@@ -190,12 +241,6 @@ static GArray *pieces_for(const TxRect *rects, size_t n) {
     }
   }
   return p;
-}
-
-static void opaque(uint8_t *data, size_t len) {
-  uint32_t *px = (uint32_t *)(void *)data;
-  for (size_t i = 0; i < len / 4; i++)
-    px[i] |= 0xff000000u;
 }
 
 /* Reads every piece's pixels; FALSE if the window is not drawable now. */
@@ -252,7 +297,8 @@ static gboolean read_pixels(TandemX11 *x, TxWindow *w, GArray *pieces) {
 
 /* Sends one frame as DAMAGE messages of at most 256 rectangles and
  * TP_MAX_DAMAGE_PAYLOAD bytes each, the last flagged FRAME_END. */
-static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces) {
+static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces,
+                       TpEncoding encoding) {
   uint32_t seq = w->frame_seq + 1;
   guint start = 0;
   TpRect *rects = g_new(TpRect, MIN(pieces->len, TP_MAX_DAMAGE_RECTS) + 1);
@@ -268,7 +314,7 @@ static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces) {
     }
     start += n;
     TpMessage m = {.type = TP_MSG_DAMAGE, .window = w->id};
-    m.u.damage = (TpDamage){seq, TP_ENCODING_RAW,
+    m.u.damage = (TpDamage){seq, encoding,
                             start >= pieces->len ? TP_DAMAGE_FRAME_END : 0,
                             (uint16_t)n, rects};
     tx_send(x, &m);
@@ -277,6 +323,51 @@ static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces) {
   g_free(rects);
   w->frame_seq = seq;
   x->frames_sent++;
+}
+
+/* Captures the frame straight into the shared memory; FALSE if that has
+ * no room for it now (it then goes through the channel). */
+static gboolean capture_shared(TandemX11 *x, TxWindow *w, const TxRect *rects,
+                               size_t n) {
+  uint32_t seq = w->frame_seq + 1;
+  guint64 total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += (guint64)rects[i].width * rects[i].height * 4u;
+  uint32_t at;
+  if (!tandem_pixel_memory_alloc(x->pm, w->id, seq, total, &at))
+    return FALSE;
+  GArray *pieces = g_array_sized_new(FALSE, TRUE, sizeof(Piece), (guint)n);
+  uint8_t *refs = g_malloc(n * TP_SHM_REF_SIZE);
+  xcb_shm_get_image_cookie_t ck[TX_MAX_CAPTURE_RECTS];
+  for (size_t i = 0; i < n; i++) { /* pipelined */
+    const TxRect *r = &rects[i];
+    TpShmRef ref = {at, r->width * 4u};
+    uint8_t *data = refs + i * TP_SHM_REF_SIZE;
+    tp_shm_ref_write(data, &ref);
+    Piece p = {.rect = {(uint16_t)r->x, (uint16_t)r->y, (uint16_t)r->width,
+                        (uint16_t)r->height, TP_SHM_REF_SIZE, data}};
+    g_array_append_val(pieces, p);
+    ck[i] = xcb_shm_get_image(x->c, w->xid, (int16_t)r->x, (int16_t)r->y,
+                              (uint16_t)r->width, (uint16_t)r->height, ~0u,
+                              XCB_IMAGE_FORMAT_Z_PIXMAP, x->pm_seg, at);
+    at += r->width * r->height * 4u;
+  }
+  gboolean ok = TRUE;
+  for (size_t i = 0; i < n; i++) {
+    xcb_shm_get_image_reply_t *r = xcb_shm_get_image_reply(x->c, ck[i], NULL);
+    if (!r || r->size < rects[i].width * rects[i].height * 4u)
+      ok = FALSE;
+    free(r);
+  }
+  if (ok) {
+    send_frame(x, w, pieces, TP_ENCODING_SHM);
+  } else {
+    tandem_pixel_memory_release(x->pm, w->id, seq);
+    g_debug("x11: window 0x%x could not be read", w->xid);
+  }
+  g_free(refs);
+  g_array_unref(pieces);
+  return TRUE;
 }
 
 static void capture(TandemX11 *x, TxWindow *w) {
@@ -291,16 +382,11 @@ static void capture(TandemX11 *x, TxWindow *w) {
     n = 1;
   }
   w->dirty = w->full = FALSE;
-  if (!n)
+  if (!n || (x->pm_active && capture_shared(x, w, rects, n)))
     return;
   GArray *pieces = pieces_for(rects, n);
   if (read_pixels(x, w, pieces)) {
-    if (w->depth != 32) /* no alpha channel: the X byte is undefined */
-      for (guint i = 0; i < pieces->len; i++) {
-        Piece *p = &g_array_index(pieces, Piece, i);
-        opaque((uint8_t *)p->rect.data, p->rect.len);
-      }
-    send_frame(x, w, pieces);
+    send_frame(x, w, pieces, TP_ENCODING_RAW);
   } else {
     /* Unmapped or resized meanwhile: its next map or configure asks for a
      * full frame again. */

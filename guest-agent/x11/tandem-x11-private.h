@@ -78,6 +78,12 @@ typedef struct {
   xcb_shm_seg_t shm_seg;
   uint8_t *shm_data;
   size_t shm_size;
+  /* The memory shared with the host (tandem-pixel-memory.h), attached to
+   * the X server as a segment of its own: frames go there when the host
+   * takes them (pm_active), through the channel otherwise. */
+  TandemPixelMemory *pm;
+  xcb_shm_seg_t pm_seg;
+  gboolean pm_attached, pm_active;
   guint capture_id;       /* idle source that captures dirty windows */
   uint64_t bytes_sent, frames_sent;
 
@@ -159,6 +165,8 @@ void tx_pixels_untrack(TandemX11 *x, TxWindow *w);
 void tx_pixels_damaged(TandemX11 *x, xcb_damage_notify_event_t *ev);
 void tx_pixels_full(TandemX11 *x, TxWindow *w);
 void tx_pixels_ack(TandemX11 *x, TxWindow *w, uint32_t seq);
+/* A host said HELLO (@host) or went away (NULL). */
+void tx_pixels_host_ready(TandemX11 *x, const TpHello *host);
 
 /* tandem-x11-input.c */
 void tx_input_init(TandemX11 *x);

@@ -210,6 +210,7 @@ static void op_host_ready(TandemDisplay *d, const TpHello *host) {
   TandemX11 *x = (TandemX11 *)d;
   x->host_ready = TRUE;
   x->reported_kind = -1;
+  tx_pixels_host_ready(x, host);
   tx_windows_announce_all(x);
   tx_focus_report_now(x, 0);
   xcb_flush(x->c);
@@ -221,6 +222,7 @@ static void op_host_gone(TandemDisplay *d) {
   gpointer value;
   x->host_ready = FALSE;
   x->focus_pending = FALSE;
+  tx_pixels_host_ready(x, NULL);
   g_hash_table_iter_init(&it, x->by_xid);
   while (g_hash_table_iter_next(&it, NULL, &value)) {
     TxWindow *w = value;
@@ -268,7 +270,7 @@ static void op_handle(TandemDisplay *d, const TpMessage *m) {
 
 static uint64_t op_caps(TandemDisplay *d) {
   TandemX11 *x = (TandemX11 *)d;
-  return x->wm ? TP_CAP_WM : 0;
+  return (x->wm ? TP_CAP_WM : 0) | (x->pm_attached ? TP_CAP_SHM : 0);
 }
 
 static void op_screen(TandemDisplay *d, uint32_t *w, uint32_t *h) {
@@ -311,9 +313,11 @@ static gboolean need_extension(TandemX11 *x, xcb_extension_t *ext,
 
 TandemDisplay *tandem_display_x11_new(const char *display_name,
                                       const TandemDisplaySink *sink,
+                                      TandemPixelMemory *pixel_memory,
                                       GError **error) {
   TandemX11 *x = g_new0(TandemX11, 1);
   x->base.ops = &x11_ops;
+  x->pm = pixel_memory;
   x->base.sink = *sink;
   x->by_xid = g_hash_table_new_full(NULL, NULL, NULL, g_free);
   x->by_id = g_hash_table_new(NULL, NULL);

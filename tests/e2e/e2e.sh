@@ -71,7 +71,7 @@ json() { # json PROGRAM: runs a Python expression over tandemctl's --json
 xterm_app=debian-xterm
 editor_app=org.xfce.mousepad
 if [ "$mode" = loopback ]; then
-  echo "1..16"
+  echo "1..17"
   mkdir -p "$tmp/guest"
   tandem_start_xvfb "$tmp/guest" || exit 1
   guest_display=$DISPLAY
@@ -88,10 +88,11 @@ if [ "$mode" = loopback ]; then
   env DISPLAY="$guest_display" HOME="$tmp/guest-home" \
     XDG_DATA_HOME="$tmp/guest-home/.local/share" XDG_DATA_DIRS=/usr/share \
     XDG_CONFIG_HOME="$tmp/guest-home/.config" \
-    "$TANDEM_GUEST_AGENT" --connect "unix:$sock" >"$tmp/agent.log" 2>&1 &
+    "$TANDEM_GUEST_AGENT" --connect "unix:$sock" \
+    --pixel-memory "$sock.pixels" >"$tmp/agent.log" 2>&1 &
   pids="$pids $!"
 else
-  echo "1..19"
+  echo "1..20"
   dir=${TANDEM_DEFAULT_GUEST:-}
   if [ -z "$dir" ] || ! [ -f "$dir/initramfs.img" ]; then
     echo "1..0 # SKIP no default guest (TANDEM_DEFAULT_GUEST)"
@@ -200,6 +201,15 @@ diff=$(compare -metric AE -fuzz 3% "$tmp/proxy.png" "$tmp/guest.png" null: 2>&1)
 pixels=$(identify -format '%[fx:w*h]' "$tmp/proxy.png")
 note "$diff of $pixels pixels differ"
 check "its pixels match the guest window's" [ "${diff%% *}" -le $((pixels / 100)) ]
+if [ "$mode" = loopback ]; then
+  check "they came through the memory the shell shares" \
+    grep -q "x11: pixels in shared memory" "$tmp/agent.log"
+else
+  tandemctl vm status "$guest" >"$tmp/status.txt"
+  note "$(grep 'Window pixels' "$tmp/status.txt")"
+  check "they came through the memory the VM shares (ivshmem)" \
+    grep -q "in memory shared with the guest" "$tmp/status.txt"
+fi
 
 # --- Typing ---------------------------------------------------------------------
 

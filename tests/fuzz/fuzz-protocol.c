@@ -31,6 +31,27 @@ static void check_reencode(const TpMessage *msg, TpRole role) {
   tp_buf_clear(&second);
 }
 
+/* Shared-memory pixels: whatever a reference says, an accepted one lies
+ * within the region after its header (as the host would then copy it). */
+static void check_shm_refs(const TpMessage *msg) {
+  if (msg->type != TP_MSG_DAMAGE || msg->u.damage.encoding != TP_ENCODING_SHM)
+    return;
+  static const uint64_t sizes[] = {2 * TP_SHM_HEADER_SIZE, 64u << 20,
+                                   (uint64_t)1 << 32};
+  for (unsigned i = 0; i < msg->u.damage.n_rects; i++)
+    for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+      const TpRect *r = &msg->u.damage.rects[i];
+      TpShmRef ref;
+      if (tp_shm_ref_read(r, sizes[k], &ref) != TP_OK)
+        continue;
+      uint64_t end = ref.offset + (uint64_t)(r->height - 1) * ref.stride +
+                     (uint64_t)r->width * 4;
+      if (ref.offset < TP_SHM_HEADER_SIZE || end > sizes[k] ||
+          ref.stride < (uint64_t)r->width * 4)
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
@@ -46,8 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     pos += taken;
     TpMessage msg;
     TpError err;
-    while ((err = tp_reader_next(r, &msg)) == TP_OK)
+    while ((err = tp_reader_next(r, &msg)) == TP_OK) {
       check_reencode(&msg, role);
+      check_shm_refs(&msg);
+    }
     if (err != TP_AGAIN)
       break; /* the connection would be dropped here */
     if (taken == 0)

@@ -37,6 +37,20 @@ int main(int argc, char **argv) {
       tp_encode(&m, &all_host);
   }
   write_seed(argv[1], "STREAM_TO_HOST", 0x41, &all_host);
+
+  /* Pixels in shared memory: two references, one at the region's start. */
+  uint8_t refs[2][TP_SHM_REF_SIZE];
+  tp_shm_ref_write(refs[0], &(TpShmRef){TP_SHM_HEADER_SIZE, 64});
+  tp_shm_ref_write(refs[1], &(TpShmRef){TP_SHM_HEADER_SIZE + 4096, 16});
+  TpRect rects[2] = {{0, 0, 16, 8, TP_SHM_REF_SIZE, refs[0]},
+                     {100, 30, 4, 2, TP_SHM_REF_SIZE, refs[1]}};
+  TpMessage shm = {.type = TP_MSG_DAMAGE, .window = 7};
+  shm.u.damage = (TpDamage){18, TP_ENCODING_SHM, TP_DAMAGE_FRAME_END, 2,
+                            rects};
+  tp_buf_reset(&one);
+  if (tp_encode(&shm, &one) != TP_OK)
+    return 1;
+  write_seed(argv[1], "DAMAGE_SHM", 1, &one);
   tp_buf_clear(&all_host);
   tp_buf_clear(&one);
   return 0;

@@ -324,6 +324,67 @@ static void test_damage_malformed(void **state) {
   f = frame_raw(TP_ROLE_HOST, TP_MSG_DAMAGE, 7, c,
                 TP_DAMAGE_FIXED + TP_DAMAGE_RECT_SIZE + 10);
   assert_rejected(&f, TP_OK);
+
+  /* In shared memory a rectangle's data is exactly a reference. */
+  c[4] = TP_ENCODING_SHM;
+  tp_put_u16(c + RECT0 + 4, 64), tp_put_u16(c + RECT0 + 6, 64);
+  for (uint32_t len = 0; len <= 16; len++) {
+    tp_put_u32(c + RECT0 + 8, len);
+    f = frame_raw(TP_ROLE_HOST, TP_MSG_DAMAGE, 7, c,
+                  TP_DAMAGE_FIXED + TP_DAMAGE_RECT_SIZE + len);
+    assert_rejected(&f, len == TP_SHM_REF_SIZE ? TP_OK : TP_ERR_BAD_LENGTH);
+  }
+}
+
+/* Where a shared-memory rectangle's pixels are: within the region after
+ * its header, rows not overlapping, aligned, or refused. */
+static void test_shm_ref(void **state) {
+  const uint64_t size = 1u << 20;
+  uint8_t data[TP_SHM_REF_SIZE];
+  TpRect r = {0, 0, 16, 4, TP_SHM_REF_SIZE, data};
+  TpShmRef out;
+  static const struct {
+    uint16_t w, h;
+    uint32_t offset, stride;
+    TpError want;
+  } cases[] = {
+      {16, 4, TP_SHM_HEADER_SIZE, 64, TP_OK},
+      {16, 4, TP_SHM_HEADER_SIZE, 128, TP_OK},     /* padded rows */
+      {1, 1, (1u << 20) - 4, 4, TP_OK},            /* the very last pixel */
+      {16, 4, (1u << 20) - 3 * 128 - 64, 128, TP_OK}, /* last row ends there */
+      {16, 4, (1u << 20) - 3 * 128 - 60, 128, TP_ERR_BAD_VALUE},
+      {1, 1, 1u << 20, 4, TP_ERR_BAD_VALUE},
+      {16, 4, 0, 64, TP_ERR_BAD_VALUE},            /* the header */
+      {16, 4, TP_SHM_HEADER_SIZE - 64, 64, TP_ERR_BAD_VALUE},
+      {16, 4, TP_SHM_HEADER_SIZE, 60, TP_ERR_BAD_VALUE}, /* rows overlap */
+      {16, 4, TP_SHM_HEADER_SIZE, 66, TP_ERR_BAD_VALUE}, /* misaligned */
+      {16, 4, TP_SHM_HEADER_SIZE + 1, 64, TP_ERR_BAD_VALUE},
+      {1, 65535, TP_SHM_HEADER_SIZE, 0xfffffffcu, TP_ERR_BAD_VALUE},
+      {65535, 65535, TP_SHM_HEADER_SIZE, 65535u * 4, TP_ERR_BAD_VALUE},
+      {0, 4, TP_SHM_HEADER_SIZE, 64, TP_ERR_BAD_VALUE},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    r.width = cases[i].w, r.height = cases[i].h;
+    tp_shm_ref_write(data, &(TpShmRef){cases[i].offset, cases[i].stride});
+    TpError err = tp_shm_ref_read(&r, size, &out);
+    if (err != cases[i].want)
+      fail_msg("case %zu: %s, wanted %s", i, tp_error_to_string(err),
+               tp_error_to_string(cases[i].want));
+    if (!err)
+      assert_int_equal(out.offset, cases[i].offset);
+  }
+  r.len = 7;
+  assert_int_equal(tp_shm_ref_read(&r, size, &out), TP_ERR_BAD_LENGTH);
+
+  /* The header: written, checked, and refused when it claims more than
+   * is mapped or is not ours. */
+  uint8_t header[TP_SHM_HEADER_SIZE];
+  tp_shm_header_write(header, size);
+  assert_true(tp_shm_header_check(header, size));
+  assert_true(tp_shm_header_check(header, size * 2));
+  assert_false(tp_shm_header_check(header, size - 1));
+  header[0] ^= 1;
+  assert_false(tp_shm_header_check(header, size));
 }
 
 /* --- Strings ---------------------------------------------------------------- */
@@ -677,6 +738,7 @@ int main(void) {
       cmocka_unit_test(test_integer_ranges),
       cmocka_unit_test(test_window_sizes),
       cmocka_unit_test(test_damage_malformed),
+      cmocka_unit_test(test_shm_ref),
       cmocka_unit_test(test_invalid_utf8),
       cmocka_unit_test(test_unterminated_string),
       cmocka_unit_test(test_title_sanitised),

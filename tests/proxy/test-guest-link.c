@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -247,6 +248,133 @@ static void test_destroyed_window_is_gone(void **state) {
   expect_violation(f, "unknown window");
 }
 
+/* --- Pixels in shared memory ---------------------------------------------- */
+
+#define REGION_SIZE (1u << 20)
+
+typedef struct {
+  Fixture base;
+  char *dir;
+  TandemPixelRegion *region;
+} ShmFixture;
+
+/* The link with a region to offer, as a VM's has; the agent's HELLO says
+ * whether it takes it. */
+static ShmFixture *shm_setup(gboolean agent_takes_it) {
+  ShmFixture *s = g_new0(ShmFixture, 1);
+  s->dir = g_dir_make_tmp("tandem-link-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename(s->dir, "pixels", NULL);
+  s->region = tandem_pixel_region_create(path, REGION_SIZE, NULL);
+  assert_non_null(s->region);
+  Fixture *f = &s->base;
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  f->link = tandem_guest_link_new("test");
+  tandem_guest_link_set_pixel_region(f->link, s->region);
+  g_signal_connect(f->link, "closed", G_CALLBACK(on_closed), f);
+  g_signal_connect(f->link, "window-message", G_CALLBACK(on_window), f);
+  tandem_guest_link_attach_fd(f->link, sv[0]);
+  f->agent_fd = sv[1];
+  fcntl(sv[1], F_SETFL, O_NONBLOCK);
+  f->reader = tp_reader_new(TP_ROLE_AGENT);
+  TpMessage m = {.type = TP_MSG_HELLO};
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION,
+                        TP_CAP_WM | (agent_takes_it ? TP_CAP_SHM : 0), 0, 0,
+                        1024, 768, 100, 0, "Test OS", "test agent", ""};
+  agent_send(f, &m);
+  assert_true(tandem_test_wait(is_ready, f, 5000));
+  create(f, 5, 0);
+  return s;
+}
+
+static void shm_teardown(ShmFixture *s) {
+  Fixture *f = &s->base;
+  g_object_unref(f->link);
+  close(f->agent_fd);
+  tp_reader_free(f->reader);
+  g_free(f->closed);
+  tandem_pixel_region_unref(s->region);
+  g_rmdir(s->dir);
+  g_free(s->dir);
+  g_free(s);
+}
+
+static void send_shm_damage(Fixture *f, uint16_t w, uint16_t h,
+                            uint32_t offset, uint32_t stride) {
+  uint8_t ref[TP_SHM_REF_SIZE];
+  tp_shm_ref_write(ref, &(TpShmRef){offset, stride});
+  TpRect r = {0, 0, w, h, TP_SHM_REF_SIZE, ref};
+  TpMessage m = {.type = TP_MSG_DAMAGE, .window = 5};
+  m.u.damage = (TpDamage){1, TP_ENCODING_SHM, TP_DAMAGE_FRAME_END, 1, &r};
+  agent_send(f, &m);
+}
+
+static gboolean four_messages(gpointer d) {
+  return ((Fixture *)d)->window_msgs >= 4 || ((Fixture *)d)->closed;
+}
+
+static void test_shm_offered_and_used(void **state) {
+  ShmFixture *s = shm_setup(TRUE);
+  Fixture *f = &s->base;
+  /* Our HELLO offered it. */
+  uint8_t buf[4096];
+  ssize_t n = read(f->agent_fd, buf, sizeof(buf));
+  assert_true(n > 0);
+  tp_reader_feed(f->reader, buf, (size_t)n);
+  TpMessage m;
+  assert_int_equal(tp_reader_next(f->reader, &m), TP_OK);
+  assert_int_equal(m.type, TP_MSG_HELLO);
+  assert_true(m.u.hello.caps & TP_CAP_SHM);
+  assert_ptr_equal(tandem_guest_link_get_pixel_region(f->link), s->region);
+  /* The last byte of the region, and a whole row at its end. */
+  send_shm_damage(f, 1, 1, REGION_SIZE - 4, 4);
+  send_shm_damage(f, 256, 2, REGION_SIZE - 2048, 1024);
+  create(f, 6, 0); /* after both: once it is in, so are they */
+  assert_true(tandem_test_wait(four_messages, f, 5000));
+  assert_null(f->closed);
+  assert_int_equal(f->window_msgs, 4); /* CREATE, DAMAGE x2, CREATE */
+  shm_teardown(s);
+}
+
+static void test_shm_not_taken(void **state) {
+  ShmFixture *s = shm_setup(FALSE);
+  Fixture *f = &s->base;
+  assert_null(tandem_guest_link_get_pixel_region(f->link));
+  send_shm_damage(f, 1, 1, TP_SHM_HEADER_SIZE, 4);
+  expect_violation(f, "not offered");
+  assert_int_equal(f->window_msgs, 1); /* the CREATE only */
+  shm_teardown(s);
+}
+
+/* Every way of pointing outside the region, or into its header, ends the
+ * session before a proxy reads a byte. */
+static void test_shm_outside_refused(void **state) {
+  static const struct {
+    uint16_t w, h;
+    uint32_t offset, stride;
+    const char *why;
+  } bad[] = {
+      {1, 1, REGION_SIZE, 4, "just past the end"},
+      {2, 1, REGION_SIZE - 4, 8, "its last pixel past the end"},
+      {16, 16, 0, 64, "in the header"},
+      {16, 16, TP_SHM_HEADER_SIZE - 4, 64, "overlapping the header"},
+      {16, 2, TP_SHM_HEADER_SIZE, 60, "rows narrower than the rectangle"},
+      {16, 2, TP_SHM_HEADER_SIZE + 2, 64, "misaligned"},
+      {1, 8192, TP_SHM_HEADER_SIZE, 0xfffffffcu, "rows 4 GiB apart"},
+      {1, 1, 0xfffffffcu, 4, "at the end of the offset space"},
+  };
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    ShmFixture *s = shm_setup(TRUE);
+    Fixture *f = &s->base;
+    send_shm_damage(f, bad[i].w, bad[i].h, bad[i].offset, bad[i].stride);
+    assert_true(tandem_test_wait(is_closed, f, 5000));
+    if (!strstr(f->closed, "outside"))
+      fail_msg("%s: closed for “%s”", bad[i].why, f->closed);
+    assert_int_equal(f->window_msgs, 1);
+    shm_teardown(s);
+  }
+}
+
 static void test_garbage_bytes(void **state) {
   Fixture *f = *state;
   hello(f);
@@ -359,6 +487,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_destroyed_window_is_gone, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_garbage_bytes, setup, teardown),
+      cmocka_unit_test(test_shm_offered_and_used),
+      cmocka_unit_test(test_shm_not_taken),
+      cmocka_unit_test(test_shm_outside_refused),
       cmocka_unit_test_setup_teardown(test_second_hello_starts_over, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_launch_fails_when_link_drops,

@@ -335,6 +335,44 @@ static void test_argv_kvm_paused_no_display(void **state) {
   assert_int_equal(count_opt(a, "-device", "pcie-root-port"), 0);
 }
 
+/* The window pixels' shared memory: a file the host maps on a boot, private
+ * memory on a restore (QEMU 7.2 cannot load a snapshot into shared memory
+ * behind a BAR), the device either way, none with PixelMemory=0. */
+static void test_argv_pixel_memory(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) c = parse_ok(KERNEL_BOOT);
+  assert_int_equal(c->pixel_memory, TANDEM_VM_DEFAULT_PIXEL_MEMORY);
+  TandemQemuLaunch l = {"/usr/bin/qemu-system-x86_64", "/r", TANDEM_ACCEL_TCG,
+                        TRUE, FALSE, FALSE, TRUE};
+  g_auto(GStrv) a = tandem_qemu_argv_build(c, &l);
+  assert_non_null(find_opt(a, "-object",
+                           "memory-backend-file,id=tandem-pixels,"
+                           "mem-path=/r/pixels,size=64M,share=on"));
+  assert_non_null(find_opt(a, "-device", "ivshmem-plain,id=tandem-pixels-dev,"
+                                         "memdev=tandem-pixels,master=on"));
+  l.incoming = TRUE;
+  g_auto(GStrv) b = tandem_qemu_argv_build(c, &l);
+  assert_non_null(find_opt(b, "-object",
+                           "memory-backend-ram,id=tandem-pixels,size=64M"));
+  assert_null(find_opt(b, "-object", "share=on"));
+  assert_non_null(find_opt(b, "-device", "ivshmem-plain"));
+
+  g_autoptr(TandemVmConfig) none = parse_ok("[VM]\nPixelMemory=0\n"
+                                            KERNEL_BOOT);
+  l.incoming = FALSE;
+  g_auto(GStrv) n = tandem_qemu_argv_build(none, &l);
+  assert_null(find_opt(n, "-device", "ivshmem"));
+  assert_null(find_opt(n, "-object", "tandem-pixels"));
+
+  g_autoptr(TandemVmConfig) big = parse_ok("[VM]\nPixelMemory=256M\n"
+                                           KERNEL_BOOT);
+  assert_int_equal(big->pixel_memory, 256ull << 20);
+  parse_fails("[VM]\nPixelMemory=2M\n" KERNEL_BOOT, "power of two from 4M");
+  parse_fails("[VM]\nPixelMemory=48M\n" KERNEL_BOOT, "power of two");
+  parse_fails("[VM]\nPixelMemory=2G\n" KERNEL_BOOT, "to 1G");
+  parse_fails("[VM]\nPixelMemory=lots\n" KERNEL_BOOT, "not a size");
+}
+
 static void test_argv_disks_as_blockdev(void **state) {
   (void)state;
   g_auto(GStrv) a = build("[Boot]\nImage=/vm/boot,1.qcow2\n"
@@ -531,6 +569,7 @@ int main(void) {
       cmocka_unit_test(test_sizes),
       cmocka_unit_test(test_argv_kernel_tcg),
       cmocka_unit_test(test_argv_kvm_paused_no_display),
+      cmocka_unit_test(test_argv_pixel_memory),
       cmocka_unit_test(test_argv_disks_as_blockdev),
       cmocka_unit_test(test_argv_sandbox),
       cmocka_unit_test(test_opt_escape),
