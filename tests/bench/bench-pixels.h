@@ -27,6 +27,7 @@ typedef struct {
   int frames;
   double fps, drawn_fps, bytes_per_frame, p50_ms, p99_ms;
   double app_fps;   /* what the app drew in the whole run, -1 unknown */
+  double unshown_pct; /* frames received but never painted, -1 unknown */
   char *note;
 } PxResult;
 

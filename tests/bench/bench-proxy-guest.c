@@ -101,8 +101,8 @@ static gboolean read_stamp(TandemProxyWindow *p, BenchStamp *s) {
 }
 
 static void record(GArray *frames, guint32 id, const BenchStamp *s,
-                   gint64 now) {
-  PxFrame f = {id, s->counter, s->mode, (gint64)s->draw_ns, now, 0, 0};
+                   gint64 now, guint64 bytes) {
+  PxFrame f = {id, s->counter, s->mode, (gint64)s->draw_ns, now, bytes, 0};
   g_array_append_val(frames, f);
 }
 
@@ -122,7 +122,7 @@ static void on_frame_painted(TandemProxyWindow *p, guint seq, gpointer data) {
   }
   if ((gint64)s.counter > w->paint_counter) {
     w->paint_counter = s.counter;
-    record(g->painted, id, &s, now);
+    record(g->painted, id, &s, now, g->damage_bytes);
   }
 }
 
@@ -183,12 +183,16 @@ static void on_window_message(TandemGuestLink *link, const TpMessage *m,
       w->map_ns = now;
     break;
   case TP_MSG_DAMAGE:
+    /* What it took on the channel: header, fixed part, table, data. */
+    g->damage_bytes += TP_HEADER_SIZE + 8u + 12u * m->u.damage.n_rects;
+    for (guint i = 0; i < m->u.damage.n_rects; i++)
+      g->damage_bytes += m->u.damage.rects[i].len;
     if (w && (m->u.damage.flags & TP_DAMAGE_FRAME_END)) {
       BenchStamp s;
       if (read_stamp(tandem_proxy_manager_find(g->pm, m->window), &s) &&
           (gint64)s.counter > w->recv_counter) {
         w->recv_counter = s.counter;
-        record(g->received, m->window, &s, now);
+        record(g->received, m->window, &s, now, g->damage_bytes);
       }
     }
     break;
@@ -303,9 +307,21 @@ static gboolean write_entry(const char *apps, const char *id,
   return g_file_set_contents(path, text, -1, error);
 }
 
+/* The transport as the session uses it: "+shm" when pixels come through
+ * shared memory. */
+static void label_pixels(BpGuest *g) {
+  if (!tandem_guest_link_get_pixel_region(g->link))
+    return;
+  char *old = g->transport;
+  g->transport = g_strconcat(old, "+shm", NULL);
+  g_free(old);
+}
+
 gboolean bp_guest_start_loopback(BpGuest *g, const BpConfig *cfg,
                                  GError **error) {
   guest_init(g, cfg, "loopback", "UNIX socket");
+  g_autofree char *pixels = g_build_filename(g->dir, "agent.sock.pixels",
+                                             NULL);
   g_autofree char *data = g_build_filename(g->dir, "data", NULL);
   g_autofree char *apps = g_build_filename(data, "applications", NULL);
   g_autofree char *sock = g_build_filename(g->dir, "agent.sock", NULL);
@@ -337,7 +353,8 @@ gboolean bp_guest_start_loopback(BpGuest *g, const BpConfig *cfg,
   const char *env[] = {"XDG_DATA_DIRS", data, "XDG_DATA_HOME", data,
                        "G_MESSAGES_DEBUG", "", NULL};
   g->agent = px_spawn(g->display, agent_log, env, error, cfg->px.agent,
-                      "--connect", addr, NULL);
+                      "--connect", addr, "--pixel-memory",
+                      cfg->channel_pixels ? "none" : pixels, NULL);
   if (!g->agent)
     return FALSE;
   if (!bp_wait(has_catalog, g, 15)) {
@@ -346,6 +363,7 @@ gboolean bp_guest_start_loopback(BpGuest *g, const BpConfig *cfg,
                 "15 s (see %s)", agent_log);
     return FALSE;
   }
+  label_pixels(g);
   return TRUE;
 }
 
@@ -359,7 +377,7 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
     *skipped = TRUE;
     return FALSE;
   }
-  guest_init(g, cfg, "vm", "virtio-serial, TCG");
+  guest_init(g, cfg, "vm", "TCG virtio");
   g->is_vm = TRUE;
   g_autofree char *full = px_anim_desktop("tandem-bench-anim", "full",
                                           cfg->px.fps, NULL);
@@ -389,7 +407,14 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
   if (!initrd)
     return FALSE;
   g_autofree char *home = px_guest_home(guest, g->dir);
-  g_autofree char *conf = px_guest_config(guest, initrd, home, cfg->cmdline);
+  g_autofree char *plain = px_guest_config(guest, initrd, home, cfg->cmdline);
+  g_autofree char *conf = NULL;
+  if (cfg->channel_pixels) { /* no ivshmem device */
+    g_auto(GStrv) parts = g_strsplit(plain, "[VM]\n", 2);
+    conf = g_strjoinv("[VM]\nPixelMemory=0\n", parts);
+  } else {
+    conf = g_strdup(plain);
+  }
   g_autofree char *conf_path = g_build_filename(g->dir, "vms", "vm.conf",
                                                 NULL);
   if (!g_file_set_contents(conf_path, conf, -1, error))
@@ -422,6 +447,7 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
     return FALSE;
   }
   g->catalog_s = (double)(px_now_ns() - t0) / 1e9;
+  label_pixels(g);
   if (!tandem_guest_link_find_app(g->link, "tandem-bench-keys")) {
     g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
                 "the guest's catalog lacks the benchmark's apps: the "

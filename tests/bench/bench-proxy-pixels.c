@@ -41,6 +41,7 @@ static void init_result(PxResult *r, BpGuest *g, const char *system,
   r->transport = g_strdup(g->transport);
   r->mode = mode;
   r->app_fps = -1;
+  r->unshown_pct = -1;
 }
 
 gboolean bp_run_pixels(BpGuest *g, const BpConfig *cfg, const char *mode,
@@ -81,6 +82,14 @@ gboolean bp_run_pixels(BpGuest *g, const BpConfig *cfg, const char *mode,
   gint64 offset = g->is_vm ? g->offset_ns : 0;
   px_stats(&cfg->px, g->received, ff.id, t0, offset, received);
   px_stats(&cfg->px, g->painted, ff.id, t0, offset, painted);
+  /* Frames that reached the proxy and were overtaken by a newer one before
+   * GTK drew: captured, copied and sent for nothing. */
+  if (received->frames > 0)
+    painted->unshown_pct = 100.0 * MAX(0, received->frames - painted->frames) /
+                           received->frames;
+  painted->bytes_per_frame = received->bytes_per_frame *
+                             MAX(received->frames, 1) /
+                             MAX(painted->frames, 1);
   g_autofree char *clock = NULL;
   if (g->offset_rtt_ns == G_MAXINT64)
     clock = g_strdup("no heartbeat answered");

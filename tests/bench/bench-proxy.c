@@ -53,12 +53,18 @@ static void print_px(const PxResult *r) {
   if (!r->system)
     return;
   if (!r->done || !r->frames) {
-    printf("%-14s %-20s %-5s  %s\n", r->system, r->transport, r->mode,
+    printf("%-14s %-16s %-5s  %s\n", r->system, r->transport, r->mode,
            r->note ? r->note : "not run");
     return;
   }
-  printf("%-14s %-20s %-5s %6.1f %6.1f %8.2f %8.2f\n", r->system,
-         r->transport, r->mode, r->fps, r->drawn_fps, r->p50_ms, r->p99_ms);
+  char bytes[32] = "-", unshown[32] = "-";
+  if (r->bytes_per_frame > 0)
+    g_snprintf(bytes, sizeof(bytes), "%.0f", r->bytes_per_frame);
+  if (r->unshown_pct >= 0)
+    g_snprintf(unshown, sizeof(unshown), "%.1f", r->unshown_pct);
+  printf("%-14s %-16s %-5s %6.1f %6.1f %8.2f %8.2f %10s %8s\n", r->system,
+         r->transport, r->mode, r->fps, r->drawn_fps, r->p50_ms, r->p99_ms,
+         bytes, unshown);
 }
 
 static void json_px(GString *j, const PxResult *r, const char *at) {
@@ -74,6 +80,11 @@ static void json_px(GString *j, const PxResult *r, const char *at) {
                            r->p99_ms);
   if (r->app_fps >= 0)
     g_string_append_printf(j, ",\"app_fps\":%.1f", r->app_fps);
+  if (r->done && r->frames && r->bytes_per_frame > 0)
+    g_string_append_printf(j, ",\"channel_bytes_per_frame\":%.0f",
+                           r->bytes_per_frame);
+  if (r->done && r->frames && r->unshown_pct >= 0)
+    g_string_append_printf(j, ",\"unshown_pct\":%.2f", r->unshown_pct);
   if (r->note) {
     g_autofree char *esc = g_strescape(r->note, NULL);
     g_string_append_printf(j, ",\"note\":\"%s\"", esc);
@@ -149,6 +160,35 @@ static gboolean run_guest(BpGuest *g, const BpConfig *cfg, GuestResults *out,
   out->launch.note = g_strdup("not measured: xclock is not installed "
                               "(Debian package x11-apps)");
   return TRUE;
+}
+
+/* The pixel cases alone, the guest's pixels through its channel (no shared
+ * memory): the baseline of the shared-memory path, in the same run. */
+static gboolean run_channel_pixels(const BpConfig *cfg, gboolean vm,
+                                   GuestResults *out, GError **error) {
+  BpConfig c = *cfg;
+  c.channel_pixels = TRUE;
+  BpGuest g = {0};
+  gboolean ok;
+  if (vm) {
+    bp_progress("vm (channel): booting");
+    ok = bp_guest_start_vm(&g, &c, &out->skipped, &out->why, error);
+    if (!ok && out->skipped) {
+      bp_guest_stop(&g);
+      return TRUE;
+    }
+  } else {
+    bp_progress("loopback (channel): starting");
+    ok = bp_guest_start_loopback(&g, &c, error);
+  }
+  for (int i = 0; ok && i < 2; i++) {
+    bp_progress("%s (channel): pixels, %s", g.name, modes[i]);
+    ok = bp_run_pixels(&g, &c, modes[i], &out->recv[i], &out->paint[i],
+                       error);
+  }
+  out->started = ok;
+  bp_guest_stop(&g);
+  return ok;
 }
 
 static void guest_results_clear(GuestResults *r) {
@@ -285,6 +325,7 @@ int main(int argc, char **argv) {
   g_autoptr(GError) error = NULL;
   gint64 t_start = px_now_ns();
   GuestResults loop = {.name = "loopback"}, vm = {.name = "vm"};
+  GuestResults loop_ch = {.name = "loopback"}, vm_ch = {.name = "vm"};
   PxResult xpra[2] = {0}, xpra_paint[2] = {0};
   BpBaselineResult base = {0};
   g_autofree char *xpra_info = NULL;
@@ -313,12 +354,15 @@ int main(int argc, char **argv) {
     bp_progress("loopback: stopping");
     bp_guest_stop(&g);
   }
+  if (ok)
+    ok = run_channel_pixels(&cfg, FALSE, &loop_ch, &error);
   /* The baselines: Xpra on the same app, the program without Tandem. */
   for (int i = 0; ok && i < 2 && !xpra_skipped; i++) {
     bp_progress("Xpra: %s", modes[i]);
     g_clear_pointer(&xpra_info, g_free);
     ok = px_run_xpra(&cfg.px, modes[i], &xpra[i], &xpra_paint[i], &xpra_info,
                      &xpra_skipped, &error) || xpra_skipped;
+    xpra[i].unshown_pct = xpra_paint[i].unshown_pct = -1;
     if (ok && !xpra_skipped) {
       g_free(xpra[i].system);
       xpra[i].system = g_strdup("Xpra recv");
@@ -343,6 +387,8 @@ int main(int argc, char **argv) {
     }
     bp_progress("vm: stopping");
     bp_guest_stop(&g);
+    if (ok && vm.started)
+      ok = run_channel_pixels(&cfg, TRUE, &vm_ch, &error);
     vm_s = (double)(px_now_ns() - t_vm) / 1e9;
   }
   if (!ok) {
@@ -370,12 +416,20 @@ int main(int argc, char **argv) {
          "decoding\n");
   printf("   Xpra paint:   its client decoded it and painted it into a numpy "
          "buffer (no window, no screen), acked\n\n");
-  printf("%-14s %-20s %-5s %6s %6s %8s %8s\n", "system", "transport", "mode",
-         "fps", "drawn", "p50 ms", "p99 ms");
+  printf("   B/frame:      bytes of DAMAGE on the channel per frame "
+         "(+shm: the pixels are in shared memory, not on the channel)\n");
+  printf("   unshown:      %% of frames the proxy received that a newer one "
+         "overtook before GTK drew (captured and sent for nothing)\n\n");
+  printf("%-14s %-16s %-5s %6s %6s %8s %8s %10s %8s\n", "system", "transport",
+         "mode", "fps", "drawn", "p50 ms", "p99 ms", "B/frame", "unshown");
   for (int i = 0; i < 2; i++) {
     if (loop.started) {
       print_px(&loop.recv[i]);
       print_px(&loop.paint[i]);
+    }
+    if (loop_ch.started) {
+      print_px(&loop_ch.recv[i]);
+      print_px(&loop_ch.paint[i]);
     }
     if (!xpra_skipped) {
       print_px(&xpra[i]);
@@ -385,6 +439,10 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 2 && vm.started; i++) {
     print_px(&vm.recv[i]);
     print_px(&vm.paint[i]);
+    if (vm_ch.started) {
+      print_px(&vm_ch.recv[i]);
+      print_px(&vm_ch.paint[i]);
+    }
   }
   for (int i = 0; i < 2; i++) {
     if (loop.paint[i].note)
@@ -474,7 +532,11 @@ int main(int argc, char **argv) {
                {&xpra[0], "received"},      {&xpra_paint[0], "painted"},
                {&xpra[1], "received"},      {&xpra_paint[1], "painted"},
                {&vm.recv[0], "received"},   {&vm.paint[0], "painted"},
-               {&vm.recv[1], "received"},   {&vm.paint[1], "painted"}};
+               {&vm.recv[1], "received"},   {&vm.paint[1], "painted"},
+               {&loop_ch.recv[0], "received"}, {&loop_ch.paint[0], "painted"},
+               {&loop_ch.recv[1], "received"}, {&loop_ch.paint[1], "painted"},
+               {&vm_ch.recv[0], "received"},   {&vm_ch.paint[0], "painted"},
+               {&vm_ch.recv[1], "received"},   {&vm_ch.paint[1], "painted"}};
     for (guint i = 0; i < G_N_ELEMENTS(all); i++) {
       if (!all[i].r->system || !all[i].r->transport)
         continue;
@@ -515,6 +577,8 @@ int main(int argc, char **argv) {
   }
   guest_results_clear(&loop);
   guest_results_clear(&vm);
+  guest_results_clear(&loop_ch);
+  guest_results_clear(&vm_ch);
   for (int i = 0; i < 2; i++) {
     px_result_clear(&xpra[i]);
     px_result_clear(&xpra_paint[i]);

@@ -13,6 +13,7 @@ typedef struct {
   int victim_keys;      /* the closing window closes on its Nth key */
   char *memprobe;       /* tandem-memprobe, copied into the VM if set */
   const char *cmdline;  /* more of the VM's kernel command line, or NULL */
+  gboolean channel_pixels; /* no shared pixel memory: the channel path */
   int steal_ms;         /* the focus-taking app's period */
   char *keys;           /* tandem-bench-keys */
   char *xclock;         /* the host's xclock; NULL: not installed */
@@ -50,6 +51,7 @@ typedef struct {
                                * (copied into the proxy's surface) */
   GArray *painted;            /* "frame-painted" (drawn by GTK, acked) */
   guint32 unstamped;          /* frames painted with no readable stamp */
+  guint64 damage_bytes;       /* DAMAGE messages' bytes on the channel */
   char *dir;
   /* Loopback */
   GSubprocess *xvfb, *agent;
