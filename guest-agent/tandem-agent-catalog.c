@@ -70,6 +70,11 @@ static const char *exclusion(GKeyFile *kf, const char *const *desktops) {
 
   if (g_strcmp0(type, "Application") != 0)
     return "not an application";
+  /* A host's Tandem menu entry for a guest application (X-Tandem-VM): a
+   * guest running its own Tandem, or loopback with the shell's data
+   * directory, would otherwise offer the host's copies back, and again. */
+  if (g_key_file_has_key(kf, GROUP, "X-Tandem-VM", NULL))
+    return "a Tandem menu entry for another system's application";
   if (g_key_file_get_boolean(kf, GROUP, "Hidden", NULL))
     return "Hidden";
   if (g_key_file_get_boolean(kf, GROUP, "NoDisplay", NULL))

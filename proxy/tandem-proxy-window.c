@@ -131,11 +131,32 @@ static void send_ack(TandemProxyWindow *self) {
   send(self, &m);
 }
 
+/* Can the user see this proxy at all (mapped, not minimized)? */
+static gboolean viewable(TandemProxyWindow *self) {
+  GdkWindow *gw = gtk_widget_get_window(GTK_WIDGET(self));
+  return gw && gtk_widget_get_mapped(GTK_WIDGET(self)) &&
+         gdk_window_is_viewable(gw) &&
+         !(gdk_window_get_state(gw) & GDK_WINDOW_STATE_ICONIFIED);
+}
+
 static gboolean ack_fallback(gpointer data) {
   TandemProxyWindow *self = data;
   self->ack_timer = 0;
-  send_ack(self); /* not drawn (hidden, obscured): don't stall the guest */
+  /* Shown but not drawn in time (a busy host): don't stall the guest. A
+   * hidden proxy's frame waits until it is shown and drawn, so the guest
+   * captures nothing nobody can see. */
+  if (viewable(self))
+    send_ack(self);
   return G_SOURCE_REMOVE;
+}
+
+/* Shown again: draw the last frame, which acknowledges it. */
+static gboolean on_shown_again(GtkWidget *widget, GdkEvent *event,
+                               gpointer data) {
+  TandemProxyWindow *self = data;
+  if (self->ack_due && self->area)
+    gtk_widget_queue_draw(self->area);
+  return FALSE;
 }
 
 /* Where @r's pixels are and how far apart its rows: in the message, or
@@ -204,8 +225,6 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
     self->frames++;
     if (!self->ack_timer)
       self->ack_timer = g_timeout_add(ACK_FALLBACK_MS, ack_fallback, self);
-    if (!gw || !gtk_widget_get_mapped(GTK_WIDGET(self)))
-      send_ack(self);
   }
 }
 
@@ -794,6 +813,9 @@ TandemProxyWindow *tandem_proxy_window_new(const char *vm_name,
   self->gw = c->width;
   self->gh = c->height;
   self->scale = MAX(1, gtk_widget_get_scale_factor(GTK_WIDGET(self)));
+  g_signal_connect(self, "map-event", G_CALLBACK(on_shown_again), self);
+  g_signal_connect(self, "window-state-event", G_CALLBACK(on_shown_again),
+                   self);
   if (parent) {
     self->parent_proxy = parent;
     g_object_add_weak_pointer(G_OBJECT(parent),

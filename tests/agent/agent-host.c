@@ -78,9 +78,11 @@ void agent_host_expect(AgentHost *h, TpMessage *m, uint16_t type, int ms) {
              tp_message_type_name(m->type));
 }
 
-void agent_host_say_hello(AgentHost *h) {
+void agent_host_say_hello(AgentHost *h) { agent_host_say_hello_caps(h, 0); }
+
+void agent_host_say_hello_caps(AgentHost *h, uint64_t caps) {
   TpMessage m = {.type = TP_MSG_HELLO};
-  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION, TP_CAP_SVG_ICONS, 0, 0, 1920, 1080,
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION, TP_CAP_SVG_ICONS | caps, 0, 0, 1920, 1080,
                         100, 32, "Debian GNU/Linux 12", "test host",
                         "de_DE.UTF-8"};
   agent_host_send(h, &m);

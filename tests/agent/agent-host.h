@@ -30,6 +30,8 @@ void agent_host_expect(AgentHost *h, TpMessage *m, uint16_t type, int ms);
 
 /* Sends the host's HELLO: locale de_DE.UTF-8, icon size 32. */
 void agent_host_say_hello(AgentHost *h);
+/* ... offering TP_CAP_SVG_ICONS and @caps. */
+void agent_host_say_hello_caps(AgentHost *h, uint64_t caps);
 /* Reads APP_LIST_BEGIN, the entries, APP_LIST_END (CatalogItem array). */
 GPtrArray *agent_host_read_catalog(AgentHost *h, int ms);
 const CatalogItem *agent_host_find(GPtrArray *catalog, const char *id);

@@ -14,6 +14,8 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,6 +58,11 @@ static xcb_connection_t *xc;
  * cooperates with it through EWMH instead of managing windows). */
 static GSubprocess *wm;
 static gboolean foreign_wm;
+/* TANDEM_TEST_SHM: the host shares a pixel region with the agent (as a
+ * VM's ivshmem device) and reads every frame from there. */
+#define SHM_SIZE (32u << 20)
+static uint8_t *shm;
+static guint shm_rects;
 
 static void win_free(Win *w) {
   g_free(w->title);
@@ -154,13 +161,24 @@ static void process(const TpMessage *m) {
     w = win(m->window);
     assert_true(w->mapped); /* never pixels of a window not shown */
     const TpDamage *d = &m->u.damage;
-    assert_int_equal(d->encoding, TP_ENCODING_RAW);
+    /* With shared memory every frame fits there: none through the
+     * channel. */
+    assert_int_equal(d->encoding, shm ? TP_ENCODING_SHM : TP_ENCODING_RAW);
     for (uint16_t i = 0; i < d->n_rects; i++) {
       const TpRect *r = &d->rects[i];
       assert_true(r->x + r->width <= w->w && r->y + r->height <= w->h);
+      const uint8_t *src = r->data;
+      size_t stride = (size_t)r->width * 4;
+      if (shm) {
+        TpShmRef ref;
+        assert_int_equal(tp_shm_ref_read(r, SHM_SIZE, &ref), TP_OK);
+        src = shm + ref.offset;
+        stride = ref.stride;
+        shm_rects++;
+      }
       for (uint32_t y = 0; y < r->height; y++)
         memcpy(w->fb + ((size_t)(r->y + y) * w->w + r->x) * 4,
-               r->data + (size_t)y * r->width * 4, (size_t)r->width * 4);
+               src + (size_t)y * stride, (size_t)r->width * 4);
     }
     if (d->flags & TP_DAMAGE_FRAME_END) {
       if (!w->frames) /* sequence numbers go on across connections */
@@ -363,7 +381,8 @@ static void handshake(void) {
   /* The agent manages windows only when no other window manager does. */
   assert_int_equal((m.u.hello.caps & TP_CAP_WM) != 0, !foreign_wm);
   assert_true(m.u.hello.screen_width > 0 && m.u.hello.screen_height > 0);
-  agent_host_say_hello(&host);
+  assert_int_equal((m.u.hello.caps & TP_CAP_SHM) != 0, shm != NULL);
+  agent_host_say_hello_caps(&host, shm ? TP_CAP_SHM : 0);
   g_autoptr(GPtrArray) catalog = agent_host_read_catalog(&host, WAIT_MS);
   assert_non_null(agent_host_find(catalog, "tandem-term"));
 }
@@ -385,6 +404,8 @@ static void test_pixels_equal_the_screen(void **state) {
   (void)state;
   pump_quiet(400, WAIT_MS);
   assert_pixels_match_screen(term);
+  if (shm)
+    assert_true(shm_rects > 0);
 }
 
 static void test_focus_window_and_stub(void **state) {
@@ -746,8 +767,21 @@ static int setup(void **state) {
   g_subprocess_launcher_setenv(l, "XDG_DATA_HOME", data, TRUE);
   g_subprocess_launcher_setenv(l, "XDG_DATA_DIRS", data, TRUE);
   g_autofree char *addr = g_strconcat("unix:", sock_path, NULL);
+  g_autofree char *pixels = g_build_filename(root, "pixels", NULL);
+  if (g_getenv("TANDEM_TEST_SHM")) {
+    /* As the shell makes it: the header, then room for frames. */
+    int fd = open(pixels, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || ftruncate(fd, SHM_SIZE) != 0)
+      return -1;
+    shm = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (shm == MAP_FAILED)
+      return -1;
+    tp_shm_header_write(shm, SHM_SIZE);
+  }
   agent = g_subprocess_launcher_spawn(l, NULL, g_getenv("TANDEM_GUEST_AGENT"),
-                                      "--connect", addr, NULL);
+                                      "--connect", addr, "--pixel-memory",
+                                      shm ? pixels : "none", NULL);
   return agent ? 0 : -1;
 }
 
@@ -768,6 +802,8 @@ static int teardown(void **state) {
   if (xc)
     xcb_disconnect(xc);
   g_clear_pointer(&wins, g_hash_table_destroy);
+  if (shm)
+    munmap(shm, SHM_SIZE);
   close(listen_fd);
   g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", root);
   if (system(cmd) != 0)
@@ -796,6 +832,8 @@ int main(void) {
       cmocka_unit_test(test_close_asks_politely),
   };
   return cmocka_run_group_tests_name(
-      g_getenv("TANDEM_TEST_WM") ? "agent-x11-under-a-wm" : "agent-x11",
+      g_getenv("TANDEM_TEST_WM")    ? "agent-x11-under-a-wm"
+      : g_getenv("TANDEM_TEST_SHM") ? "agent-x11-shared-memory"
+                                    : "agent-x11",
       tests, setup, teardown);
 }

@@ -58,6 +58,10 @@ static int setup(void **state) {
       "[Desktop Entry]\nType=Application\nExec=x\n");
   put(sys_dir, "applications/weird id!.desktop", APP("weird", ""));
   put(sys_dir, "applications/notes.txt", "not a desktop file");
+  /* A host's Tandem entry for a guest's app (loopback sharing the shell's
+   * data directory): offering it back would loop. */
+  put(user_dir, "applications/tandem.demo.xterm.desktop",
+      APP("xterm — demo", "X-Tandem-VM=demo\nX-Tandem-App=xterm\n"));
   return 0;
 }
 
