@@ -16,6 +16,28 @@
 
 #include "test-wait.h"
 
+guint64 px_cpu_ns(GPid pid) {
+  if (pid <= 0)
+    return 0;
+  g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(path, &text, NULL, NULL))
+    return 0;
+  /* Fields after the command (which may hold spaces) and its ')'. */
+  const char *p = strrchr(text, ')');
+  unsigned long long utime = 0, stime = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                          "%llu %llu", &utime, &stime) != 2)
+    return 0;
+  long hz = sysconf(_SC_CLK_TCK);
+  return (utime + stime) * (guint64)(1000000000LL / (hz > 0 ? hz : 100));
+}
+
+GPid px_pid(GSubprocess *p) {
+  const char *id = p ? g_subprocess_get_identifier(p) : NULL;
+  return id ? (GPid)atoi(id) : 0;
+}
+
 gint64 px_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

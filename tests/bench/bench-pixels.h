@@ -28,6 +28,10 @@ typedef struct {
   double fps, drawn_fps, bytes_per_frame, p50_ms, p99_ms;
   double app_fps;   /* what the app drew in the whole run, -1 unknown */
   double unshown_pct; /* frames received but never painted, -1 unknown */
+  /* CPU per painted frame over the measured time, ms (-1: unknown): of
+   * the guest's side (agent or server, and the X server the app draws
+   * on) and of the host's (the client or the shell, and its X server). */
+  double cpu_guest_ms, cpu_host_ms;
   char *note;
 } PxResult;
 
@@ -41,6 +45,11 @@ typedef struct {
 } PxConfig;
 
 gint64 px_now_ns(void);
+/* CPU time (user + system, all threads) of process @pid so far, in ns; 0
+ * if it is gone. */
+guint64 px_cpu_ns(GPid pid);
+/* The same for a subprocess (NULL: 0). */
+GPid px_pid(GSubprocess *p);
 void px_result_clear(PxResult *r);
 /* Fills @r from the frames received in [t0, t0 + measure_s) of @window
  * (0: any), latency taken against draw_ns - @offset_ns (offset: the

@@ -598,6 +598,10 @@ char *bp_locate(const char *env, const char *fallback) {
 }
 
 /* GTK on an Xvfb of our own: the host's display. */
+static GPid host_xvfb_pid;
+
+GPid bp_host_display_pid(void) { return host_xvfb_pid; }
+
 GSubprocess *bp_host_display_start(const char *tmp, GError **error) {
   g_autofree char *dir = g_build_filename(tmp, "host", NULL);
   g_mkdir_with_parents(dir, 0700);
@@ -606,6 +610,7 @@ GSubprocess *bp_host_display_start(const char *tmp, GError **error) {
   if (!xvfb)
     return NULL;
   g_setenv("DISPLAY", display, TRUE);
+  host_xvfb_pid = px_pid(xvfb);
   g_unsetenv("WAYLAND_DISPLAY");
   g_setenv("NO_AT_BRIDGE", "1", TRUE);
   gdk_set_allowed_backends("x11");

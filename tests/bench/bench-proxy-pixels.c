@@ -20,6 +20,7 @@
 #include "bench-proxy.h"
 
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 typedef struct {
   BpGuest *g;
@@ -42,6 +43,16 @@ static void init_result(PxResult *r, BpGuest *g, const char *system,
   r->mode = mode;
   r->app_fps = -1;
   r->unshown_pct = -1;
+  r->cpu_guest_ms = r->cpu_host_ms = -1;
+}
+
+/* CPU so far of the guest's side (the agent and its X server in loopback,
+ * all of QEMU in a VM: the app's drawing too) and of the host's (this
+ * process, where the shell's code runs, and the host's X server). */
+static void sample_cpu(BpGuest *g, guint64 *guest, guint64 *host) {
+  *guest = g->is_vm ? px_cpu_ns(tandem_vm_get_pid(g->vm))
+                    : px_cpu_ns(px_pid(g->agent)) + px_cpu_ns(px_pid(g->xvfb));
+  *host = px_cpu_ns(getpid()) + px_cpu_ns(bp_host_display_pid());
 }
 
 gboolean bp_run_pixels(BpGuest *g, const BpConfig *cfg, const char *mode,
@@ -77,13 +88,22 @@ gboolean bp_run_pixels(BpGuest *g, const BpConfig *cfg, const char *mode,
     if (g_array_index(g->painted, PxFrame, i).window == ff.id)
       t0 = g_array_index(g->painted, PxFrame, i).recv_ns;
   t0 += (gint64)(cfg->px.warmup_s * 1e9);
-  bp_run_for((double)(t0 - px_now_ns()) / 1e9 + cfg->px.measure_s + 0.1);
+  bp_run_for((double)(t0 - px_now_ns()) / 1e9);
+  guint64 guest0, host0, guest1, host1;
+  sample_cpu(g, &guest0, &host0);
+  bp_run_for(cfg->px.measure_s);
+  sample_cpu(g, &guest1, &host1);
+  bp_run_for(0.1);
   /* Offset: the guest's clock minus ours; px_stats takes draw - offset. */
   gint64 offset = g->is_vm ? g->offset_ns : 0;
   px_stats(&cfg->px, g->received, ff.id, t0, offset, received);
   px_stats(&cfg->px, g->painted, ff.id, t0, offset, painted);
   /* Frames that reached the proxy and were overtaken by a newer one before
    * GTK drew: captured, copied and sent for nothing. */
+  if (painted->frames > 0) {
+    painted->cpu_guest_ms = (double)(guest1 - guest0) / 1e6 / painted->frames;
+    painted->cpu_host_ms = (double)(host1 - host0) / 1e6 / painted->frames;
+  }
   if (received->frames > 0)
     painted->unshown_pct = 100.0 * MAX(0, received->frames - painted->frames) /
                            received->frames;

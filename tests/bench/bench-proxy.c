@@ -57,14 +57,18 @@ static void print_px(const PxResult *r) {
            r->note ? r->note : "not run");
     return;
   }
-  char bytes[32] = "-", unshown[32] = "-";
+  char bytes[32] = "-", unshown[32] = "-", cpu_g[32] = "-", cpu_h[32] = "-";
   if (r->bytes_per_frame > 0)
     g_snprintf(bytes, sizeof(bytes), "%.0f", r->bytes_per_frame);
   if (r->unshown_pct >= 0)
     g_snprintf(unshown, sizeof(unshown), "%.1f", r->unshown_pct);
-  printf("%-14s %-16s %-5s %6.1f %6.1f %8.2f %8.2f %10s %8s\n", r->system,
-         r->transport, r->mode, r->fps, r->drawn_fps, r->p50_ms, r->p99_ms,
-         bytes, unshown);
+  if (r->cpu_guest_ms >= 0)
+    g_snprintf(cpu_g, sizeof(cpu_g), "%.2f", r->cpu_guest_ms);
+  if (r->cpu_host_ms >= 0)
+    g_snprintf(cpu_h, sizeof(cpu_h), "%.2f", r->cpu_host_ms);
+  printf("%-14s %-16s %-5s %6.1f %6.1f %8.2f %8.2f %10s %7s %7s %7s\n",
+         r->system, r->transport, r->mode, r->fps, r->drawn_fps, r->p50_ms,
+         r->p99_ms, bytes, unshown, cpu_g, cpu_h);
 }
 
 static void json_px(GString *j, const PxResult *r, const char *at) {
@@ -85,6 +89,10 @@ static void json_px(GString *j, const PxResult *r, const char *at) {
                            r->bytes_per_frame);
   if (r->done && r->frames && r->unshown_pct >= 0)
     g_string_append_printf(j, ",\"unshown_pct\":%.2f", r->unshown_pct);
+  if (r->done && r->frames && r->cpu_guest_ms >= 0)
+    g_string_append_printf(j, ",\"cpu_ms_per_frame\":{\"guest_side\":%.3f,"
+                              "\"host_side\":%.3f}",
+                           r->cpu_guest_ms, r->cpu_host_ms);
   if (r->note) {
     g_autofree char *esc = g_strescape(r->note, NULL);
     g_string_append_printf(j, ",\"note\":\"%s\"", esc);
@@ -363,6 +371,7 @@ int main(int argc, char **argv) {
     ok = px_run_xpra(&cfg.px, modes[i], &xpra[i], &xpra_paint[i], &xpra_info,
                      &xpra_skipped, &error) || xpra_skipped;
     xpra[i].unshown_pct = xpra_paint[i].unshown_pct = -1;
+    xpra[i].cpu_guest_ms = xpra[i].cpu_host_ms = -1;
     if (ok && !xpra_skipped) {
       g_free(xpra[i].system);
       xpra[i].system = g_strdup("Xpra recv");
@@ -419,9 +428,15 @@ int main(int argc, char **argv) {
   printf("   B/frame:      bytes of DAMAGE on the channel per frame "
          "(+shm: the pixels are in shared memory, not on the channel)\n");
   printf("   unshown:      %% of frames the proxy received that a newer one "
-         "overtook before GTK drew (captured and sent for nothing)\n\n");
-  printf("%-14s %-16s %-5s %6s %6s %8s %8s %10s %8s\n", "system", "transport",
-         "mode", "fps", "drawn", "p50 ms", "p99 ms", "B/frame", "unshown");
+         "overtook before GTK drew (captured and sent for nothing)\n");
+  printf("   CPU g / h:    CPU ms per painted frame over the measured time: "
+         "guest side (agent + the app's X server; Xpra: server + the app's X "
+         "server; a VM: all of QEMU, the app too) / host side (the shell's "
+         "process + host X server; Xpra: its client, which paints into "
+         "memory)\n\n");
+  printf("%-14s %-16s %-5s %6s %6s %8s %8s %10s %7s %7s %7s\n", "system",
+         "transport", "mode", "fps", "drawn", "p50 ms", "p99 ms", "B/frame",
+         "unshown", "CPU g", "CPU h");
   for (int i = 0; i < 2; i++) {
     if (loop.started) {
       print_px(&loop.recv[i]);

@@ -87,6 +87,8 @@ void bp_config_clear(BpConfig *cfg, gboolean remove_tmp);
 /* The path in environment variable @env if set, else @fallback. */
 char *bp_locate(const char *env, const char *fallback);
 /* GTK on an Xvfb of our own in @tmp: the host's display (DISPLAY set). */
+/* The host display's X server (for its CPU time). */
+GPid bp_host_display_pid(void);
 GSubprocess *bp_host_display_start(const char *tmp, GError **error);
 /* Stops it (GDK ends the process if its display goes while the main loop
  * runs: this waits without iterating it). */
