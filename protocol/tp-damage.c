@@ -37,6 +37,10 @@ TpError tp_damage_check(const TpMessage *msg) {
                                        : (r->len == 0 ||
                                           r->len > TP_COMPRESSED_BOUND(raw)))
       return TP_ERR_BAD_LENGTH;
+    /* What a compressed rectangle expands to is bounded like a message:
+     * the receiver decodes it into one buffer of that size. */
+    else if (d->encoding != TP_ENCODING_RAW && raw > TP_MAX_DAMAGE_PAYLOAD)
+      return TP_ERR_TOO_LONG;
     if (r->len && !r->data)
       return TP_ERR_INVALID_ARG;
     total += r->len;

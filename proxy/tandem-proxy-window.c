@@ -2,6 +2,9 @@
 
 #include "tandem-proxy-window.h"
 
+#include <limits.h>
+#include <lz4.h>
+
 #include <gdk/gdkx.h>
 #include <glib/gi18n.h>
 #include <string.h>
@@ -21,6 +24,7 @@ struct _TandemProxyWindow {
 
   cairo_surface_t *surface; /* guest pixels, RGB24, device scale = GDK's */
   TandemPixelRegion *pixels; /* shared with the guest, NULL: none */
+  gboolean lz4_warned;       /* a bad LZ4 rectangle was logged */
   int32_t gx, gy;
   uint32_t gw, gh;
   char *title, *app_id;
@@ -162,11 +166,36 @@ static gboolean on_shown_again(GtkWidget *widget, GdkEvent *event,
 /* Where @r's pixels are and how far apart its rows: in the message, or
  * in the shared region for TP_ENCODING_SHM. NULL (logged) if they are
  * nowhere this window may read. */
+/* One buffer for every window's LZ4 rectangles: each is copied out of it
+ * before the next is decoded, and none expands past 16 MiB (the protocol
+ * says so), so a guest cannot make the shell hold more. */
+static uint8_t *lz4_buf;
+static size_t lz4_buf_size;
+
 static const uint8_t *rect_pixels(TandemProxyWindow *self, uint8_t encoding,
                                   const TpRect *r, size_t *stride) {
-  if (encoding == TP_ENCODING_RAW) {
-    *stride = (size_t)r->width * 4;
+  *stride = (size_t)r->width * 4;
+  if (encoding == TP_ENCODING_RAW)
     return r->data;
+  if (encoding == TP_ENCODING_LZ4) {
+    size_t raw = (size_t)r->width * r->height * 4;
+    if (raw > TP_MAX_DAMAGE_PAYLOAD || r->len > INT_MAX)
+      return NULL; /* the decoder refused it already */
+    if (lz4_buf_size < raw) {
+      g_free(lz4_buf);
+      lz4_buf_size = MAX(raw, (size_t)1 << 20);
+      lz4_buf = g_malloc(lz4_buf_size);
+    }
+    int n = LZ4_decompress_safe((const char *)r->data, (char *)lz4_buf,
+                                (int)r->len, (int)raw);
+    if (n == (int)raw)
+      return lz4_buf;
+    if (!self->lz4_warned)
+      g_warning("%s: window %u: a %ux%u LZ4 rectangle does not decode to "
+                "its size (%d of %zu bytes): not drawn (once per window)",
+                self->vm_name, self->id, r->width, r->height, n, raw);
+    self->lz4_warned = TRUE;
+    return NULL;
   }
   if (encoding == TP_ENCODING_SHM && self->pixels) {
     TpError err;

@@ -21,7 +21,8 @@ builddir=${TANDEM_BUILD_DIR:-$root/build}
 DEPS="meson ninja-build gcc pkg-config gettext
   libglib2.0-dev libgtk-3-dev libcmocka-dev libjson-glib-dev libsystemd-dev
   libxcb1-dev libxcb-composite0-dev libxcb-damage0-dev libxcb-xfixes0-dev
-  libxcb-shm0-dev libxcb-xtest0-dev libzstd-dev zlib1g-dev xpra python3-numpy python3-lz4
+  libxcb-shm0-dev libxcb-xtest0-dev libzstd-dev liblz4-dev zlib1g-dev xpra
+  python3-numpy python3-lz4
   libspice-client-gtk-3.0-dev socat openbox
   qemu-system-x86 qemu-utils busybox-static cpio librsvg2-common kmod
   xserver-xorg-core xterm x11-apps x11-xkb-utils xkb-data xfonts-base mousepad

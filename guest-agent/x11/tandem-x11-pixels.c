@@ -16,6 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <lz4.h>
+
 #define BAND_BYTES (8u * 1024u * 1024u)
 
 static gboolean capture_dirty(gpointer data);
@@ -134,6 +136,7 @@ void tx_pixels_host_ready(TandemX11 *x, const TpHello *host) {
   if (x->pm)
     tandem_pixel_memory_release_owner(x->pm, 0);
   x->pm_active = host && x->pm_attached && (host->caps & TP_CAP_SHM);
+  x->lz4 = host && (host->caps & TP_CAP_LZ4);
   if (host)
     g_message("x11: pixels %s", x->pm_active ? "in shared memory"
                                              : "through the channel");
@@ -223,8 +226,14 @@ static size_t fetch_damage(TandemX11 *x, TxWindow *w, TxRect *out,
 typedef struct {
   TpRect rect;
   size_t offset;          /* in the SHM segment (or the reply copy) */
-  uint8_t *copy;          /* GetImage fallback */
+  uint8_t *copy;          /* GetImage fallback, or the LZ4 block */
+  uint8_t encoding;       /* TpEncoding of rect.data */
 } Piece;
+
+/* LZ4 on a window whose content did not compress is tried again only
+ * after this many frames (noise, video: the time is better spent
+ * sending). */
+#define LZ4_RETRY_FRAMES 30u
 
 /* Splits rectangles into bands that keep each DAMAGE message bounded. */
 static GArray *pieces_for(const TxRect *rects, size_t n) {
@@ -295,19 +304,53 @@ static gboolean read_pixels(TandemX11 *x, TxWindow *w, GArray *pieces) {
   return ok;
 }
 
+/* LZ4 for each piece where it saves at least an eighth; a frame where it
+ * saved nothing worth it pauses the attempts on this window. */
+static void compress(TxWindow *w, GArray *pieces) {
+  if (w->lz4_skip) {
+    w->lz4_skip--;
+    return;
+  }
+  uint64_t raw = 0, packed = 0;
+  for (guint i = 0; i < pieces->len; i++) {
+    Piece *p = &g_array_index(pieces, Piece, i);
+    int len = (int)p->rect.len;
+    int bound = LZ4_compressBound(len);
+    uint8_t *out = g_malloc((gsize)bound);
+    int n = LZ4_compress_default((const char *)p->rect.data, (char *)out, len,
+                                 bound);
+    raw += p->rect.len;
+    if (n > 0 && (uint32_t)n <= p->rect.len - p->rect.len / 8) {
+      g_free(p->copy); /* the pixels are in the block now */
+      p->copy = out;
+      p->rect.data = out;
+      p->rect.len = (uint32_t)n;
+      p->encoding = TP_ENCODING_LZ4;
+      packed += (uint64_t)n;
+    } else {
+      g_free(out);
+      packed += p->rect.len;
+    }
+  }
+  if (packed > raw - raw / 8)
+    w->lz4_skip = LZ4_RETRY_FRAMES;
+}
+
 /* Sends one frame as DAMAGE messages of at most 256 rectangles and
- * TP_MAX_DAMAGE_PAYLOAD bytes each, the last flagged FRAME_END. */
-static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces,
-                       TpEncoding encoding) {
+ * TP_MAX_DAMAGE_PAYLOAD bytes each, one encoding each, the last flagged
+ * FRAME_END. */
+static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces) {
   uint32_t seq = w->frame_seq + 1;
   guint start = 0;
   TpRect *rects = g_new(TpRect, MIN(pieces->len, TP_MAX_DAMAGE_RECTS) + 1);
   do {
     guint n = 0;
     uint64_t bytes = 0;
+    uint8_t encoding = g_array_index(pieces, Piece, start).encoding;
     while (start + n < pieces->len && n < TP_MAX_DAMAGE_RECTS) {
       const Piece *p = &g_array_index(pieces, Piece, start + n);
-      if (n && bytes + p->rect.len > TP_MAX_DAMAGE_PAYLOAD)
+      if (n && (bytes + p->rect.len > TP_MAX_DAMAGE_PAYLOAD ||
+                p->encoding != encoding))
         break;
       rects[n++] = p->rect;
       bytes += p->rect.len;
@@ -345,7 +388,8 @@ static gboolean capture_shared(TandemX11 *x, TxWindow *w, const TxRect *rects,
     uint8_t *data = refs + i * TP_SHM_REF_SIZE;
     tp_shm_ref_write(data, &ref);
     Piece p = {.rect = {(uint16_t)r->x, (uint16_t)r->y, (uint16_t)r->width,
-                        (uint16_t)r->height, TP_SHM_REF_SIZE, data}};
+                        (uint16_t)r->height, TP_SHM_REF_SIZE, data},
+               .encoding = TP_ENCODING_SHM};
     g_array_append_val(pieces, p);
     ck[i] = xcb_shm_get_image(x->c, w->xid, (int16_t)r->x, (int16_t)r->y,
                               (uint16_t)r->width, (uint16_t)r->height, ~0u,
@@ -360,7 +404,7 @@ static gboolean capture_shared(TandemX11 *x, TxWindow *w, const TxRect *rects,
     free(r);
   }
   if (ok) {
-    send_frame(x, w, pieces, TP_ENCODING_SHM);
+    send_frame(x, w, pieces);
   } else {
     tandem_pixel_memory_release(x->pm, w->id, seq);
     g_debug("x11: window 0x%x could not be read", w->xid);
@@ -386,7 +430,9 @@ static void capture(TandemX11 *x, TxWindow *w) {
     return;
   GArray *pieces = pieces_for(rects, n);
   if (read_pixels(x, w, pieces)) {
-    send_frame(x, w, pieces, TP_ENCODING_RAW);
+    if (x->lz4)
+      compress(w, pieces);
+    send_frame(x, w, pieces);
   } else {
     /* Unmapped or resized meanwhile: its next map or configure asks for a
      * full frame again. */

@@ -51,6 +51,7 @@ typedef struct {
   uint32_t frame_seq;     /* last frame sent */
   uint32_t acked_seq;     /* last frame the host acknowledged */
   gint64 damage_us;       /* when the oldest uncaptured damage arrived */
+  guint lz4_skip;         /* frames before LZ4 is tried again */
 } TxWindow;
 
 typedef struct {
@@ -84,6 +85,7 @@ typedef struct {
   TandemPixelMemory *pm;
   xcb_shm_seg_t pm_seg;
   gboolean pm_attached, pm_active;
+  gboolean lz4;           /* the host takes LZ4 rectangles */
   guint capture_id;       /* idle source that captures dirty windows */
   uint64_t bytes_sent, frames_sent;
 

@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <xcb/xcb.h>
 
+#include <lz4.h>
+
 #include "agent-host.h"
 #include "tandem-protocol.h"
 
@@ -63,6 +65,9 @@ static gboolean foreign_wm;
 #define SHM_SIZE (32u << 20)
 static uint8_t *shm;
 static guint shm_rects;
+/* The plain run (no other WM, no shared memory) offers LZ4 too. */
+static gboolean lz4;
+static guint lz4_rects;
 
 static void win_free(Win *w) {
   g_free(w->title);
@@ -163,7 +168,13 @@ static void process(const TpMessage *m) {
     const TpDamage *d = &m->u.damage;
     /* With shared memory every frame fits there: none through the
      * channel. */
-    assert_int_equal(d->encoding, shm ? TP_ENCODING_SHM : TP_ENCODING_RAW);
+    if (shm)
+      assert_int_equal(d->encoding, TP_ENCODING_SHM);
+    else if (!lz4)
+      assert_int_equal(d->encoding, TP_ENCODING_RAW);
+    else
+      assert_true(d->encoding == TP_ENCODING_RAW ||
+                  d->encoding == TP_ENCODING_LZ4);
     for (uint16_t i = 0; i < d->n_rects; i++) {
       const TpRect *r = &d->rects[i];
       assert_true(r->x + r->width <= w->w && r->y + r->height <= w->h);
@@ -175,6 +186,18 @@ static void process(const TpMessage *m) {
         src = shm + ref.offset;
         stride = ref.stride;
         shm_rects++;
+      } else if (d->encoding == TP_ENCODING_LZ4) {
+        size_t raw = (size_t)r->width * r->height * 4;
+        char *out = g_malloc(raw);
+        assert_int_equal(LZ4_decompress_safe((const char *)r->data, out,
+                                             (int)r->len, (int)raw),
+                         (int)raw);
+        for (uint32_t y = 0; y < r->height; y++)
+          memcpy(w->fb + ((size_t)(r->y + y) * w->w + r->x) * 4,
+                 out + (size_t)y * r->width * 4, (size_t)r->width * 4);
+        g_free(out);
+        lz4_rects++;
+        continue;
       }
       for (uint32_t y = 0; y < r->height; y++)
         memcpy(w->fb + ((size_t)(r->y + y) * w->w + r->x) * 4,
@@ -382,7 +405,9 @@ static void handshake(void) {
   assert_int_equal((m.u.hello.caps & TP_CAP_WM) != 0, !foreign_wm);
   assert_true(m.u.hello.screen_width > 0 && m.u.hello.screen_height > 0);
   assert_int_equal((m.u.hello.caps & TP_CAP_SHM) != 0, shm != NULL);
-  agent_host_say_hello_caps(&host, shm ? TP_CAP_SHM : 0);
+  assert_true(m.u.hello.caps & TP_CAP_LZ4);
+  agent_host_say_hello_caps(&host,
+                            (shm ? TP_CAP_SHM : 0) | (lz4 ? TP_CAP_LZ4 : 0));
   g_autoptr(GPtrArray) catalog = agent_host_read_catalog(&host, WAIT_MS);
   assert_non_null(agent_host_find(catalog, "tandem-term"));
 }
@@ -406,6 +431,8 @@ static void test_pixels_equal_the_screen(void **state) {
   assert_pixels_match_screen(term);
   if (shm)
     assert_true(shm_rects > 0);
+  if (lz4) /* a terminal's text compresses */
+    assert_true(lz4_rects > 0);
 }
 
 static void test_focus_window_and_stub(void **state) {
@@ -768,6 +795,7 @@ static int setup(void **state) {
   g_subprocess_launcher_setenv(l, "XDG_DATA_DIRS", data, TRUE);
   g_autofree char *addr = g_strconcat("unix:", sock_path, NULL);
   g_autofree char *pixels = g_build_filename(root, "pixels", NULL);
+  lz4 = !g_getenv("TANDEM_TEST_WM") && !g_getenv("TANDEM_TEST_SHM");
   if (g_getenv("TANDEM_TEST_SHM")) {
     /* As the shell makes it: the header, then room for frames. */
     int fd = open(pixels, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -79,6 +79,9 @@ if [ "$mode" = loopback ]; then
   DISPLAY=$host_display
   export DISPLAY
   sock=$tmp/agent.sock
+  # TANDEM_E2E_PIXELS=channel: the agent without shared memory.
+  pixel_memory=$sock.pixels
+  [ "${TANDEM_E2E_PIXELS:-}" = channel ] && pixel_memory=none
   tandem --service --loopback "$guest=$sock" >"$tmp/tandem.log" 2>&1 &
   pids="$pids $!"
   wait_until 20 test -S "$sock" || { echo "Bail out! the shell did not listen"; cat "$tmp/tandem.log"; exit 1; }
@@ -89,7 +92,7 @@ if [ "$mode" = loopback ]; then
     XDG_DATA_HOME="$tmp/guest-home/.local/share" XDG_DATA_DIRS=/usr/share \
     XDG_CONFIG_HOME="$tmp/guest-home/.config" \
     "$TANDEM_GUEST_AGENT" --connect "unix:$sock" \
-    --pixel-memory "$sock.pixels" >"$tmp/agent.log" 2>&1 &
+    --pixel-memory "$pixel_memory" >"$tmp/agent.log" 2>&1 &
   pids="$pids $!"
 else
   echo "1..20"
@@ -201,7 +204,10 @@ diff=$(compare -metric AE -fuzz 3% "$tmp/proxy.png" "$tmp/guest.png" null: 2>&1)
 pixels=$(identify -format '%[fx:w*h]' "$tmp/proxy.png")
 note "$diff of $pixels pixels differ"
 check "its pixels match the guest window's" [ "${diff%% *}" -le $((pixels / 100)) ]
-if [ "$mode" = loopback ]; then
+if [ "$mode" = loopback ] && [ "$pixel_memory" = none ]; then
+  check "they came through the channel (LZ4 where it pays)" \
+    grep -q "x11: pixels through the channel" "$tmp/agent.log"
+elif [ "$mode" = loopback ]; then
   check "they came through the memory the shell shares" \
     grep -q "x11: pixels in shared memory" "$tmp/agent.log"
 else

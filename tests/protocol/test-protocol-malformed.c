@@ -325,6 +325,18 @@ static void test_damage_malformed(void **state) {
                 TP_DAMAGE_FIXED + TP_DAMAGE_RECT_SIZE + 10);
   assert_rejected(&f, TP_OK);
 
+  /* A compressed rectangle expands to at most TP_MAX_DAMAGE_PAYLOAD. */
+  c[4] = TP_ENCODING_LZ4;
+  tp_put_u16(c + RECT0 + 4, 4096), tp_put_u16(c + RECT0 + 6, 1025);
+  tp_put_u32(c + RECT0 + 8, 10);
+  f = frame_raw(TP_ROLE_HOST, TP_MSG_DAMAGE, 7, c,
+                TP_DAMAGE_FIXED + TP_DAMAGE_RECT_SIZE + 10);
+  assert_rejected(&f, TP_ERR_TOO_LONG);
+  tp_put_u16(c + RECT0 + 6, 1024); /* exactly 16 MiB */
+  f = frame_raw(TP_ROLE_HOST, TP_MSG_DAMAGE, 7, c,
+                TP_DAMAGE_FIXED + TP_DAMAGE_RECT_SIZE + 10);
+  assert_rejected(&f, TP_OK);
+
   /* In shared memory a rectangle's data is exactly a reference. */
   c[4] = TP_ENCODING_SHM;
   tp_put_u16(c + RECT0 + 4, 64), tp_put_u16(c + RECT0 + 6, 64);

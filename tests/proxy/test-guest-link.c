@@ -309,6 +309,10 @@ static void send_shm_damage(Fixture *f, uint16_t w, uint16_t h,
   agent_send(f, &m);
 }
 
+static gboolean three_messages(gpointer d) {
+  return ((Fixture *)d)->window_msgs >= 3 || ((Fixture *)d)->closed;
+}
+
 static gboolean four_messages(gpointer d) {
   return ((Fixture *)d)->window_msgs >= 4 || ((Fixture *)d)->closed;
 }
@@ -373,6 +377,39 @@ static void test_shm_outside_refused(void **state) {
     assert_int_equal(f->window_msgs, 1);
     shm_teardown(s);
   }
+}
+
+/* LZ4 rectangles pass when the agent offered LZ4 too (the link always
+ * does), and end the session when it did not. */
+static void send_lz4_damage(Fixture *f) {
+  uint8_t block[16] = {0x1f, 0, 0, 0, 0}; /* the decoder checks, not this */
+  TpRect r = {0, 0, 4, 4, sizeof(block), block};
+  TpMessage m = {.type = TP_MSG_DAMAGE, .window = 5};
+  m.u.damage = (TpDamage){1, TP_ENCODING_LZ4, TP_DAMAGE_FRAME_END, 1, &r};
+  agent_send(f, &m);
+}
+
+static void test_lz4_offered(void **state) {
+  Fixture *f = *state;
+  TpMessage m = {.type = TP_MSG_HELLO};
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION,
+                        TP_CAP_WM | TP_CAP_LZ4, 0, 0, 1024, 768, 100, 0,
+                        "Test OS", "test agent", ""};
+  agent_send(f, &m);
+  assert_true(tandem_test_wait(is_ready, f, 5000));
+  create(f, 5, 0);
+  send_lz4_damage(f);
+  create(f, 6, 0);
+  assert_true(tandem_test_wait(three_messages, f, 5000));
+  assert_null(f->closed);
+}
+
+static void test_lz4_not_offered(void **state) {
+  Fixture *f = *state;
+  hello(f); /* no TP_CAP_LZ4 */
+  create(f, 5, 0);
+  send_lz4_damage(f);
+  expect_violation(f, "not offered");
 }
 
 static void test_garbage_bytes(void **state) {
@@ -488,6 +525,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_garbage_bytes, setup, teardown),
       cmocka_unit_test(test_shm_offered_and_used),
+      cmocka_unit_test_setup_teardown(test_lz4_offered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lz4_not_offered, setup, teardown),
       cmocka_unit_test(test_shm_not_taken),
       cmocka_unit_test(test_shm_outside_refused),
       cmocka_unit_test_setup_teardown(test_second_hello_starts_over, setup,
