@@ -86,11 +86,13 @@ static void hello(Fixture *f) {
   assert_true(tandem_test_wait(is_ready, f, 5000));
 }
 
-static int setup(void **state) {
-  Fixture *f = g_new0(Fixture, 1);
+/* A link on one end of a socket pair, the test on the other; @region
+ * (may be NULL) is offered to the agent. */
+static void link_up(Fixture *f, TandemPixelRegion *region) {
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   f->link = tandem_guest_link_new("test");
+  tandem_guest_link_set_pixel_region(f->link, region);
   g_signal_connect(f->link, "closed", G_CALLBACK(on_closed), f);
   g_signal_connect(f->link, "window-message", G_CALLBACK(on_window), f);
   g_signal_connect(f->link, "catalog-changed", G_CALLBACK(on_catalog), f);
@@ -98,6 +100,11 @@ static int setup(void **state) {
   f->agent_fd = sv[1];
   fcntl(sv[1], F_SETFL, O_NONBLOCK);
   f->reader = tp_reader_new(TP_ROLE_AGENT);
+}
+
+static int setup(void **state) {
+  Fixture *f = g_new0(Fixture, 1);
+  link_up(f, NULL);
   *state = f;
   return 0;
 }
@@ -267,16 +274,7 @@ static ShmFixture *shm_setup(gboolean agent_takes_it) {
   s->region = tandem_pixel_region_create(path, REGION_SIZE, NULL);
   assert_non_null(s->region);
   Fixture *f = &s->base;
-  int sv[2];
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  f->link = tandem_guest_link_new("test");
-  tandem_guest_link_set_pixel_region(f->link, s->region);
-  g_signal_connect(f->link, "closed", G_CALLBACK(on_closed), f);
-  g_signal_connect(f->link, "window-message", G_CALLBACK(on_window), f);
-  tandem_guest_link_attach_fd(f->link, sv[0]);
-  f->agent_fd = sv[1];
-  fcntl(sv[1], F_SETFL, O_NONBLOCK);
-  f->reader = tp_reader_new(TP_ROLE_AGENT);
+  link_up(f, s->region);
   TpMessage m = {.type = TP_MSG_HELLO};
   m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION,
                         TP_CAP_WM | (agent_takes_it ? TP_CAP_SHM : 0), 0, 0,
