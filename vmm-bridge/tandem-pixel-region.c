@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct _TandemPixelRegion {
@@ -12,6 +13,8 @@ struct _TandemPixelRegion {
   char *path;
   const uint8_t *data;
   guint64 size;
+  dev_t dev;      /* the file made, so that only it is removed */
+  ino_t ino;
 };
 
 static gboolean fail(GError **error, const char *path, int e,
@@ -35,7 +38,8 @@ TandemPixelRegion *tandem_pixel_region_create(const char *path, guint64 size,
   uint8_t header[TP_SHM_HEADER_SIZE];
   tp_shm_header_write(header, size);
   void *map = MAP_FAILED;
-  if (ftruncate(fd, (off_t)size) != 0 ||
+  struct stat st;
+  if (fstat(fd, &st) != 0 || ftruncate(fd, (off_t)size) != 0 ||
       pwrite(fd, header, sizeof(header), 0) != (ssize_t)sizeof(header) ||
       (map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
     int e = errno;
@@ -50,6 +54,8 @@ TandemPixelRegion *tandem_pixel_region_create(const char *path, guint64 size,
   self->path = g_strdup(path);
   self->data = map;
   self->size = size;
+  self->dev = st.st_dev;
+  self->ino = st.st_ino;
   return self;
 }
 
@@ -62,7 +68,12 @@ void tandem_pixel_region_unref(TandemPixelRegion *self) {
   if (!self || !g_atomic_int_dec_and_test(&self->refs))
     return;
   munmap((void *)self->data, self->size);
-  g_unlink(self->path);
+  /* A proxy may outlive its VM's run, and the next run has made a new
+   * file at the same path by then: leave that one. */
+  struct stat st;
+  if (lstat(self->path, &st) == 0 && st.st_dev == self->dev &&
+      st.st_ino == self->ino)
+    g_unlink(self->path);
   g_free(self->path);
   g_free(self);
 }

@@ -410,6 +410,42 @@ static void test_lz4_not_offered(void **state) {
   expect_violation(f, "not offered");
 }
 
+/* The host's region: its header, where a rectangle is, and its file,
+ * removed by the last reference only if no newer run made another. */
+static void test_region_file(void **state) {
+  g_autofree char *dir = g_dir_make_tmp("tandem-region-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename(dir, "pixels", NULL);
+  TandemPixelRegion *old = tandem_pixel_region_create(path, REGION_SIZE,
+                                                      NULL);
+  assert_non_null(old);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  assert_true(g_file_get_contents(path, &data, &len, NULL));
+  assert_int_equal(len, REGION_SIZE);
+  assert_true(tp_shm_header_check((const uint8_t *)data, REGION_SIZE));
+
+  uint8_t ref[TP_SHM_REF_SIZE];
+  tp_shm_ref_write(ref, &(TpShmRef){TP_SHM_HEADER_SIZE, 64});
+  TpRect r = {0, 0, 16, 2, TP_SHM_REF_SIZE, ref};
+  size_t stride = 0;
+  TpError err;
+  assert_non_null(tandem_pixel_region_locate(old, &r, &stride, &err));
+  assert_int_equal(stride, 64);
+  tp_shm_ref_write(ref, &(TpShmRef){REGION_SIZE - 64, 64});
+  assert_null(tandem_pixel_region_locate(old, &r, &stride, &err));
+  assert_int_equal(err, TP_ERR_BAD_VALUE);
+
+  /* The VM runs again while a proxy still holds the old region. */
+  TandemPixelRegion *now = tandem_pixel_region_create(path, REGION_SIZE,
+                                                      NULL);
+  assert_non_null(now);
+  tandem_pixel_region_unref(old);
+  assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+  tandem_pixel_region_unref(now);
+  assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+  g_rmdir(dir);
+}
+
 static void test_garbage_bytes(void **state) {
   Fixture *f = *state;
   hello(f);
@@ -523,6 +559,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_garbage_bytes, setup, teardown),
       cmocka_unit_test(test_shm_offered_and_used),
+      cmocka_unit_test(test_region_file),
       cmocka_unit_test_setup_teardown(test_lz4_offered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lz4_not_offered, setup, teardown),
       cmocka_unit_test(test_shm_not_taken),
