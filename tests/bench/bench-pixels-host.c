@@ -138,8 +138,10 @@ static void on_message(PxHost *h, const TpMessage *m) {
     h->software = g_strdup(m->u.hello.software);
     h->screen_width = m->u.hello.screen_width;
     h->screen_height = m->u.hello.screen_height;
-    if (h->hello_on_hello)
+    if (h->hello_on_hello && !h->answered_hello) {
+      h->answered_hello = TRUE;
       px_host_say_hello(h);
+    }
     break;
   case TP_MSG_HEARTBEAT:
     if (!m->u.heartbeat.reply) {

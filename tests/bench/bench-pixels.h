@@ -132,9 +132,12 @@ typedef struct {
   guint32 ping_seq;
   gint64 offset_ns;      /* agent's clock minus ours, best sample */
   gint64 offset_rtt_ns;  /* that sample's round trip, G_MAXINT64: none */
-  gboolean hello_on_hello; /* answer every agent HELLO with ours (VM: the
-                            * first may have gone out before the guest
-                            * opened its port) */
+  gboolean hello_on_hello; /* answer the agent's first HELLO with ours
+                            * (VM: ours may have gone out before the guest
+                            * opened its port). Only the first: the agent
+                            * answers a second host HELLO with its own,
+                            * and answering every one never ends. */
+  gboolean answered_hello;
   gboolean catalog_done;
   GPtrArray *catalog;    /* app ids */
   guint32 launch_status; /* G_MAXUINT32 until LAUNCH_RESULT */
