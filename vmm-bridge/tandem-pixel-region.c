@@ -78,10 +78,6 @@ void tandem_pixel_region_unref(TandemPixelRegion *self) {
   g_free(self);
 }
 
-const char *tandem_pixel_region_get_path(TandemPixelRegion *self) {
-  return self->path;
-}
-
 guint64 tandem_pixel_region_get_size(TandemPixelRegion *self) {
   return self->size;
 }

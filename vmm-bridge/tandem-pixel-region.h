@@ -23,7 +23,6 @@ TandemPixelRegion *tandem_pixel_region_create(const char *path, guint64 size,
 TandemPixelRegion *tandem_pixel_region_ref(TandemPixelRegion *self);
 /* Unmaps; the last reference also removes the file. */
 void tandem_pixel_region_unref(TandemPixelRegion *self);
-const char *tandem_pixel_region_get_path(TandemPixelRegion *self);
 guint64 tandem_pixel_region_get_size(TandemPixelRegion *self);
 
 /* The first pixel of @rect (a TP_ENCODING_SHM rectangle) and its stride,

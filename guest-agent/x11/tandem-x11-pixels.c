@@ -62,11 +62,8 @@ gboolean tx_pixels_init(TandemX11 *x, GError **error) {
                                     XCB_COMPOSITE_REDIRECT_AUTOMATIC);
   x->region = xcb_generate_id(x->c);
   xcb_xfixes_create_region(x->c, x->region, 0, NULL);
-  if (x->pm) {
-    x->pm_attached = attach_shared(x);
-    if (!x->pm_attached)
-      g_clear_pointer(&x->pm, tandem_pixel_memory_free);
-  }
+  if (x->pm && !attach_shared(x))
+    g_clear_pointer(&x->pm, tandem_pixel_memory_free);
   return TRUE;
 }
 
@@ -119,9 +116,9 @@ static gboolean attach_shared(TandemX11 *x) {
               "pixels through the channel");
     return FALSE;
   }
-  x->pm_seg = xcb_generate_id(x->c);
+  xcb_shm_seg_t seg = xcb_generate_id(x->c);
   xcb_generic_error_t *e = xcb_request_check(
-      x->c, xcb_shm_attach_fd_checked(x->c, x->pm_seg, fd, 0));
+      x->c, xcb_shm_attach_fd_checked(x->c, seg, fd, 0));
   if (e) {
     g_message("x11: the X server refused the shared pixel memory %s (X error "
               "%u): pixels through the channel",
@@ -129,13 +126,14 @@ static gboolean attach_shared(TandemX11 *x) {
     free(e);
     return FALSE;
   }
+  x->pm_seg = seg;
   return TRUE;
 }
 
 void tx_pixels_host_ready(TandemX11 *x, const TpHello *host) {
   if (x->pm)
     tandem_pixel_memory_release_owner(x->pm, 0);
-  x->pm_active = host && x->pm_attached && (host->caps & TP_CAP_SHM);
+  x->pm_active = host && x->pm && (host->caps & TP_CAP_SHM);
   x->lz4 = host && (host->caps & TP_CAP_LZ4);
   if (host)
     g_message("x11: pixels %s", x->pm_active ? "in shared memory"
@@ -151,9 +149,9 @@ void tx_pixels_fini(TandemX11 *x) {
     shm_release(x);
   else if (x->shm_data)
     munmap(x->shm_data, x->shm_size);
-  if (live && x->pm_attached)
+  if (live && x->pm_seg)
     xcb_shm_detach(x->c, x->pm_seg);
-  x->pm_attached = FALSE;
+  x->pm_seg = XCB_NONE;
   g_clear_pointer(&x->pm, tandem_pixel_memory_free);
 }
 

@@ -82,9 +82,9 @@ typedef struct {
   /* The memory shared with the host (tandem-pixel-memory.h), attached to
    * the X server as a segment of its own: frames go there when the host
    * takes them (pm_active), through the channel otherwise. */
-  TandemPixelMemory *pm;
+  TandemPixelMemory *pm;  /* NULL unless the X server took it */
   xcb_shm_seg_t pm_seg;
-  gboolean pm_attached, pm_active;
+  gboolean pm_active;
   gboolean lz4;           /* the host takes LZ4 rectangles */
   guint capture_id;       /* idle source that captures dirty windows */
   uint64_t bytes_sent, frames_sent;

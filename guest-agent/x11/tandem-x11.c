@@ -270,7 +270,7 @@ static void op_handle(TandemDisplay *d, const TpMessage *m) {
 
 static uint64_t op_caps(TandemDisplay *d) {
   TandemX11 *x = (TandemX11 *)d;
-  return (x->wm ? TP_CAP_WM : 0) | (x->pm_attached ? TP_CAP_SHM : 0) |
+  return (x->wm ? TP_CAP_WM : 0) | (x->pm ? TP_CAP_SHM : 0) |
          TP_CAP_LZ4;
 }
 
