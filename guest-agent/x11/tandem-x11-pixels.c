@@ -19,6 +19,11 @@
 #include <lz4.h>
 
 #define BAND_BYTES (8u * 1024u * 1024u)
+/* A window that could not be read (its server-side state changing under
+ * us) is read again whole, a bounded number of times: an idle window
+ * would otherwise stay without pixels until it next changes. */
+#define READ_RETRIES 10u
+#define READ_RETRY_MS 100u
 
 static gboolean capture_dirty(gpointer data);
 static gboolean attach_shared(TandemX11 *x);
@@ -144,6 +149,7 @@ void tx_pixels_fini(TandemX11 *x) {
   if (x->capture_id)
     g_source_remove(x->capture_id);
   x->capture_id = 0;
+  g_clear_handle_id(&x->retry_id, g_source_remove);
   gboolean live = x->c && !xcb_connection_has_error(x->c);
   if (live)
     shm_release(x);
@@ -366,6 +372,25 @@ static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces) {
   x->frames_sent++;
 }
 
+static gboolean retry_due(gpointer data) {
+  TandemX11 *x = data;
+  x->retry_id = 0;
+  schedule(x);
+  return G_SOURCE_REMOVE;
+}
+
+/* Unmapped or resized meanwhile (its next map or configure asks for a full
+ * frame again), or busy: the whole window again shortly, a few times. */
+static void read_failed(TandemX11 *x, TxWindow *w) {
+  g_debug("x11: window 0x%x could not be read", w->xid);
+  if (!w->mapped || w->read_retries >= READ_RETRIES)
+    return;
+  w->read_retries++;
+  w->full = TRUE;
+  if (!x->retry_id)
+    x->retry_id = g_timeout_add(READ_RETRY_MS, retry_due, x);
+}
+
 /* Captures the frame straight into the shared memory; FALSE if that has
  * no room for it now (it then goes through the channel). */
 static gboolean capture_shared(TandemX11 *x, TxWindow *w, const TxRect *rects,
@@ -402,10 +427,11 @@ static gboolean capture_shared(TandemX11 *x, TxWindow *w, const TxRect *rects,
     free(r);
   }
   if (ok) {
+    w->read_retries = 0;
     send_frame(x, w, pieces);
   } else {
     tandem_pixel_memory_release(x->pm, w->id, seq);
-    g_debug("x11: window 0x%x could not be read", w->xid);
+    read_failed(x, w);
   }
   g_free(refs);
   g_array_unref(pieces);
@@ -428,13 +454,12 @@ static void capture(TandemX11 *x, TxWindow *w) {
     return;
   GArray *pieces = pieces_for(rects, n);
   if (read_pixels(x, w, pieces)) {
+    w->read_retries = 0;
     if (x->lz4)
       compress(w, pieces);
     send_frame(x, w, pieces);
   } else {
-    /* Unmapped or resized meanwhile: its next map or configure asks for a
-     * full frame again. */
-    g_debug("x11: window 0x%x could not be read", w->xid);
+    read_failed(x, w);
   }
   for (guint i = 0; i < pieces->len; i++)
     g_free(g_array_index(pieces, Piece, i).copy);

@@ -52,6 +52,7 @@ typedef struct {
   uint32_t acked_seq;     /* last frame the host acknowledged */
   gint64 damage_us;       /* when the oldest uncaptured damage arrived */
   guint lz4_skip;         /* frames before LZ4 is tried again */
+  guint read_retries;     /* failed reads in a row */
 } TxWindow;
 
 typedef struct {
@@ -87,6 +88,7 @@ typedef struct {
   gboolean pm_active;
   gboolean lz4;           /* the host takes LZ4 rectangles */
   guint capture_id;       /* idle source that captures dirty windows */
+  guint retry_id;         /* a window to read again (READ_RETRY_MS) */
   uint64_t bytes_sent, frames_sent;
 
   /* Input */
