@@ -8,6 +8,7 @@
 #include <gdk/gdkx.h>
 #include <glib/gi18n.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <X11/Xlib.h>
 
 #define ACK_FALLBACK_MS 100
@@ -23,6 +24,11 @@ struct _TandemProxyWindow {
   GtkWidget *area;
 
   cairo_surface_t *surface; /* guest pixels, RGB24, device scale = GDK's */
+  /* The parts of the surface that hold pixels (the guest's, or kept from
+   * the surface before); the rest was never written and is shown in the
+   * background colour. A new surface is not painted over whole, which for
+   * a large window cost more than anything else the shell does. */
+  cairo_region_t *filled;
   TandemPixelRegion *pixels; /* shared with the guest, NULL: none */
   gboolean lz4_warned;       /* a bad LZ4 rectangle was logged */
   int32_t gx, gy;
@@ -75,6 +81,41 @@ gsize tandem_proxy_window_get_surface_bytes(TandemProxyWindow *self) {
 
 static void host_limit(TandemProxyWindow *self, int *w, int *h);
 
+/* A w x h surface in memory of its own (mmap), whose pages cost nothing
+ * until written: a window the guest draws 16x16 pixels of stays cheap
+ * however large it says it is. (Calloc gives no such promise: with
+ * MALLOC_PERTURB_ set, as in the tests, glibc writes every page.) */
+typedef struct {
+  void *data;
+  size_t len;
+} Pages;
+
+static cairo_user_data_key_t pages_key;
+
+static void free_pages(void *p) {
+  Pages *pages = p;
+  munmap(pages->data, pages->len);
+  g_free(pages);
+}
+
+static cairo_surface_t *new_surface(int w, int h) {
+  int stride = cairo_format_stride_for_width(CAIRO_FORMAT_RGB24, w);
+  size_t len = (size_t)stride * (size_t)h;
+  void *data = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (data == MAP_FAILED)
+    return cairo_image_surface_create(CAIRO_FORMAT_INVALID, 0, 0);
+  cairo_surface_t *s =
+      cairo_image_surface_create_for_data(data, CAIRO_FORMAT_RGB24, w, h,
+                                          stride);
+  Pages *pages = g_new(Pages, 1);
+  *pages = (Pages){data, len};
+  if (cairo_surface_set_user_data(s, &pages_key, pages, free_pages) !=
+      CAIRO_STATUS_SUCCESS)
+    free_pages(pages); /* s is an error surface, which holds nothing */
+  return s;
+}
+
 /* The surface holds the guest pixels the proxy can show: the guest's size,
  * but never more than the proxy's largest size on its monitor. It is
  * (re)allocated only when pixels arrive or are drawn, so a storm of
@@ -97,7 +138,7 @@ static void ensure_surface(TandemProxyWindow *self) {
     g_clear_pointer(&self->surface, cairo_surface_destroy);
     return; /* over the VM's budget: the manager cuts the link */
   }
-  cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+  cairo_surface_t *s = new_surface(w, h);
   if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
     /* Out of memory: show nothing rather than write into a surface that
      * is not there. */
@@ -106,19 +147,61 @@ static void ensure_surface(TandemProxyWindow *self) {
     g_clear_pointer(&self->surface, cairo_surface_destroy);
     return;
   }
-  cairo_t *cr = cairo_create(s);
-  /* Keep what was there: no black frame while the guest redraws. */
-  cairo_set_source_rgb(cr, 0.96, 0.96, 0.96);
-  cairo_paint(cr);
+  cairo_region_t *filled = cairo_region_create();
   if (self->surface) {
+    /* Keep what was there: no black frame while the guest redraws. */
+    cairo_t *cr = cairo_create(s);
     cairo_surface_set_device_scale(self->surface, 1, 1);
     cairo_set_source_surface(cr, self->surface, 0, 0);
     cairo_paint(cr);
+    cairo_destroy(cr);
     cairo_surface_destroy(self->surface);
+    cairo_rectangle_int_t all = {0, 0, w, h};
+    cairo_region_union(filled, self->filled);
+    cairo_region_intersect_rectangle(filled, &all);
   }
-  cairo_destroy(cr);
+  cairo_region_destroy(self->filled);
+  self->filled = filled;
   cairo_surface_set_device_scale(s, self->scale, self->scale);
   self->surface = s;
+}
+
+#define MAX_FILLED_PIECES 64
+
+/* BACKGROUND: what a part of a window shows before the guest drew it. */
+#define BACKGROUND 0.96, 0.96, 0.96
+
+/* Paints the parts never written in the background colour, so that the
+ * whole surface holds pixels: for those who read it, or when the filled
+ * parts have become too many to track. */
+static gboolean all_filled(TandemProxyWindow *self,
+                           cairo_rectangle_int_t *all) {
+  *all = (cairo_rectangle_int_t){
+      0, 0, cairo_image_surface_get_width(self->surface),
+      cairo_image_surface_get_height(self->surface)};
+  return cairo_region_contains_rectangle(self->filled, all) ==
+         CAIRO_REGION_OVERLAP_IN;
+}
+
+static void fill_surface(TandemProxyWindow *self) {
+  cairo_rectangle_int_t all;
+  if (!self->surface || all_filled(self, &all))
+    return;
+  cairo_region_t *empty = cairo_region_create_rectangle(&all);
+  cairo_region_subtract(empty, self->filled);
+  cairo_surface_set_device_scale(self->surface, 1, 1);
+  cairo_t *cr = cairo_create(self->surface);
+  for (int i = 0; i < cairo_region_num_rectangles(empty); i++) {
+    cairo_rectangle_int_t r;
+    cairo_region_get_rectangle(empty, i, &r);
+    cairo_rectangle(cr, r.x, r.y, r.width, r.height);
+  }
+  cairo_set_source_rgb(cr, BACKGROUND);
+  cairo_fill(cr);
+  cairo_destroy(cr);
+  cairo_surface_set_device_scale(self->surface, self->scale, self->scale);
+  cairo_region_destroy(empty);
+  cairo_region_union_rectangle(self->filled, &all);
 }
 
 static void send_ack(TandemProxyWindow *self) {
@@ -238,6 +321,8 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
       memcpy(dst + (size_t)(r->y + y) * (size_t)stride + (size_t)r->x * 4,
              src + (size_t)y * src_stride, (size_t)w * 4);
     cairo_surface_mark_dirty_rectangle(self->surface, r->x, r->y, w, h);
+    cairo_region_union_rectangle(self->filled,
+                                 &(cairo_rectangle_int_t){r->x, r->y, w, h});
     if (gw) {
       GdkRectangle area = {r->x / self->scale, r->y / self->scale,
                            (w + self->scale - 1) / self->scale + 1,
@@ -246,6 +331,10 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
                                  area.height);
     }
   }
+  /* A guest drawing a checkerboard must not make the region costly: past
+   * a few dozen pieces, the rest is painted once and the region is whole. */
+  if (cairo_region_num_rectangles(self->filled) > MAX_FILLED_PIECES)
+    fill_surface(self);
   if (d->flags & TP_DAMAGE_FRAME_END) {
     /* A frame not painted yet is simply superseded by this newer one. */
     self->pending_ack = d->frame_seq;
@@ -260,6 +349,20 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
 static gboolean on_draw(GtkWidget *area, cairo_t *cr, gpointer data) {
   TandemProxyWindow *self = data;
   ensure_surface(self);
+  cairo_rectangle_int_t all;
+  if (self->surface && !all_filled(self, &all)) {
+    /* Not drawn by the guest yet: the background there. */
+    cairo_set_source_rgb(cr, BACKGROUND);
+    cairo_paint(cr);
+    for (int i = 0; i < cairo_region_num_rectangles(self->filled); i++) {
+      cairo_rectangle_int_t r;
+      cairo_region_get_rectangle(self->filled, i, &r);
+      cairo_rectangle(cr, (double)r.x / self->scale, (double)r.y / self->scale,
+                      (double)r.width / self->scale,
+                      (double)r.height / self->scale);
+    }
+    cairo_clip(cr);
+  }
   if (self->surface) {
     cairo_set_source_surface(cr, self->surface, 0, 0);
     cairo_paint(cr);
@@ -273,6 +376,7 @@ static gboolean on_draw(GtkWidget *area, cairo_t *cr, gpointer data) {
 }
 
 cairo_surface_t *tandem_proxy_window_get_surface(TandemProxyWindow *self) {
+  fill_surface(self);
   return self->surface;
 }
 
@@ -944,6 +1048,7 @@ static void tandem_proxy_window_finalize(GObject *object) {
   TandemProxyWindow *self = TANDEM_PROXY_WINDOW(object);
   g_clear_pointer(&self->pixels, tandem_pixel_region_unref);
   g_clear_pointer(&self->surface, cairo_surface_destroy);
+  g_clear_pointer(&self->filled, cairo_region_destroy);
   g_free(self->vm_name);
   g_free(self->title);
   g_free(self->app_id);

@@ -25,6 +25,12 @@ struct _TandemChannel {
 #define READ_SLICE_MESSAGES 64
 #define READ_SLICE_US 4000
 
+/* What a peer sends is read after the user's input, D-Bus and painting
+ * (GDK's redraw runs at G_PRIORITY_HIGH_IDLE + 20), not before them: at
+ * G_PRIORITY_DEFAULT, a peer that never stops sending kept a source ready
+ * all the time, and no window of any guest was painted until it stopped. */
+#define READ_PRIORITY (G_PRIORITY_HIGH_IDLE + 30)
+
 G_DEFINE_TYPE(TandemChannel, tandem_channel, G_TYPE_OBJECT)
 
 enum { SIGNAL_MESSAGE, SIGNAL_CLOSED, N_SIGNALS };
@@ -182,6 +188,7 @@ TandemChannel *tandem_channel_new(int fd, TpRole receiver) {
   self->read_source = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_set_callback(self->read_source,
                         (GSourceFunc)(void (*)(void))on_readable, self, NULL);
+  g_source_set_priority(self->read_source, READ_PRIORITY);
   g_source_attach(self->read_source, NULL);
   return self;
 }

@@ -152,6 +152,14 @@ good_guest_fine rehello
 attack huge 1024
 check "huge: the link is cut" wait_long was_cut
 check "huge: saying why" logged "evil: agent link closed: its windows need more than their memory budget"
+# Each window's budget is reserved, but what the guest never drew is never
+# written: 16x16 pixels per window cost next to nothing (528 MiB before).
+huge_is_cheap() {
+  _peak=$(status_kib VmHWM)
+  echo "# huge: peak $(((_peak - base_kib) / 1024)) MiB over the start"
+  test $((_peak - base_kib)) -le $((96 * 1024))
+}
+check "huge: the pixels it never drew cost the shell no memory" huge_is_cheap
 end_attack
 good_guest_fine huge
 
@@ -207,6 +215,18 @@ check "stray: sent" wait_long attacked
 check "stray: both are shown" wait_long evil_has 2
 check "stray: the menu touches its window, far as the guest put it" \
   wait_long menu_touches_window
+# The colour of the host screen at the window of size $1, at $2,$3 in it.
+color_in() {
+  _g=$(host_geometry "$1") || return 1
+  _x=$(echo "$_g" | cut -d+ -f2) _y=$(echo "$_g" | cut -d+ -f3)
+  timeout 10 import -window root -crop "1x1+$((_x + $2))+$((_y + $3))" \
+    -depth 8 txt:- 2>/dev/null | grep -o '#[0-9A-F]\{6\}'
+}
+shows() { test "$(color_in 400x300 "$2" "$3")" = "$1"; }
+check "stray: its window shows the 16x16 red square the guest drew" \
+  wait_long shows '#FF0000' 8 8
+check "stray: and the background where the guest drew nothing" \
+  shows '#F5F5F5' 200 150
 end_attack
 
 # --- Every window asks for full screen at once -------------------------------

@@ -63,6 +63,17 @@ cpu_percent() { # cpu_percent SECONDS: the shell's CPU over that time
   python3 -c "print('%.3f' % (($_b - $_a) * 100.0 / ($hz * $1)))"
 }
 
+# settle: waits (at most 15 s) until the shell used no CPU for a second,
+# so that "at rest" does not count its start-up or a guest's arrival.
+settle() {
+  for _i in $(seq 15); do
+    _a=$(ticks)
+    sleep 1 # a quiet second is what is waited for
+    [ "$(ticks)" = "$_a" ] && return 0
+  done
+  echo "bench-hostile: the shell never came to rest" >&2
+}
+
 host_display=$DISPLAY
 tandem_start_xvfb "$work/xvfb"
 guest_display=$DISPLAY
@@ -79,6 +90,7 @@ until_ok 30 shell_owns_name || die "the shell did not start; its log: $(cat "$wo
 until_ok 10 test -S "$work/idle.sock" || die "no loopback socket"
 
 # --- At rest -------------------------------------------------------------
+settle
 echo "# the shell at rest, no guest: ${idle_s} s" >&2
 idle_none=$(cpu_percent "$idle_s")
 # The guest's own applications (none): not the host's, nor the entries the
@@ -94,6 +106,7 @@ DISPLAY=$guest_display xterm -geometry 40x10+400+10 &
 x2=$!
 pids="$idle_agent $x1 $x2 $pids"
 until_ok 60 has_windows idle 2 || die "the idle guest's windows did not come"
+settle
 echo "# the shell at rest, one idle guest with two windows: ${idle_s} s" >&2
 idle_guest=$(cpu_percent "$idle_s")
 kill "$x1" "$x2" "$idle_agent" 2>/dev/null
