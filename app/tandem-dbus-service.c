@@ -212,7 +212,7 @@ static int manager_get_vm(sd_bus_message *call, void *userdata,
     return -ENOENT;
   config = tandem_vm_get_config(vm);
   return sd_bus_reply_method_return(
-      call, "a{sv}", 10,
+      call, "a{sv}", 11,
       "name", "s", tandem_vm_get_name(vm),
       "state", "s", tandem_vm_state_to_string(tandem_vm_get_state(vm)),
       "accelerator", "s", vm_accelerator(vm),
@@ -222,7 +222,11 @@ static int manager_get_vm(sd_bus_message *call, void *userdata,
       "pid", "u", (uint32_t)MAX(tandem_vm_get_pid(vm), 0),
       "runtime-dir", "s", or_empty(tandem_vm_get_runtime_dir(vm)),
       "crash-report", "s", or_empty(tandem_vm_get_crash_report(vm)),
-      "pixels", "s", pixel_path(self, vm));
+      "pixels", "s", pixel_path(self, vm),
+      "sandbox", "s",
+      tandem_vm_get_pid(vm) > 0
+          ? (tandem_vm_is_sandboxed(vm) ? "seccomp" : "none")
+          : "");
 }
 
 /* --- org.tandem.Tandem1.Manager: CreateVM ------------------------------ */

@@ -178,6 +178,13 @@ void tandemctl_print_vm_status(JsonObject *vm, gboolean details) {
   else if (g_str_equal(pixels, "channel"))
     g_print(_("  Window pixels: through the agent's channel (no shared "
               "memory)\n"));
+  const char *sandbox = member_string(vm, "sandbox");
+  if (g_str_equal(sandbox, "seccomp"))
+    g_print(_("  Sandbox: QEMU's seccomp filter (no new programs, no "
+              "privilege changes)\n"));
+  else if (g_str_equal(sandbox, "none"))
+    g_print(_("  Sandbox: none (this QEMU refuses -sandbox; its log says "
+              "why)\n"));
   if (*crash_report) {
     g_print(_("  Crash report:\n"));
     print_indented(crash_report);

@@ -695,6 +695,10 @@ TandemPixelRegion *tandem_vm_get_pixel_region(TandemVm *self) {
 GPid tandem_vm_get_pid(TandemVm *self) {
   return self->proc ? (GPid)atoi(g_subprocess_get_identifier(self->proc)) : 0;
 }
+gboolean tandem_vm_is_sandboxed(TandemVm *self) {
+  return self->proc && self->sandbox;
+}
+
 void tandem_vm_get_timings(TandemVm *self, TandemVmTimings *out) {
   *out = self->timings;
 }

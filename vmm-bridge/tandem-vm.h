@@ -57,6 +57,8 @@ TandemQmpClient *tandem_vm_get_qmp(TandemVm *self);
  * the VM has none, PixelMemory=0). */
 TandemPixelRegion *tandem_vm_get_pixel_region(TandemVm *self);
 GPid tandem_vm_get_pid(TandemVm *self); /* 0 when not running */
+/* Its QEMU runs under -sandbox (FALSE when it does not run). */
+gboolean tandem_vm_is_sandboxed(TandemVm *self);
 void tandem_vm_get_timings(TandemVm *self, TandemVmTimings *out);
 
 /* Replaces the configuration (takes it); only while stopped or crashed. */

@@ -120,7 +120,8 @@ check "vm status says it is stopped" output_has "“demo” is stopped." \
 check "with its memory" output_has "Memory: 512.0" "$ctl" vm status demo
 check "vm status --json has every field" \
   json_check "sorted(d) == sorted(['name', 'state', 'accelerator', \
-'accelerator-reason', 'memory', 'cpus', 'pid', 'runtime-dir', 'crash-report', 'pixels'])" \
+'accelerator-reason', 'memory', 'cpus', 'pid', 'runtime-dir', 'crash-report', 'pixels', \
+'sandbox'])" \
   "$ctl" vm status demo --json
 check "with the values" \
   json_check "(d['name'], d['state'], d['memory'], d['cpus'], d['pid']) == \

@@ -95,7 +95,7 @@ if [ "$mode" = loopback ]; then
     --pixel-memory "$pixel_memory" >"$tmp/agent.log" 2>&1 &
   pids="$pids $!"
 else
-  echo "1..20"
+  echo "1..21"
   dir=${TANDEM_DEFAULT_GUEST:-}
   if [ -z "$dir" ] || ! [ -f "$dir/initramfs.img" ]; then
     echo "1..0 # SKIP no default guest (TANDEM_DEFAULT_GUEST)"
@@ -215,6 +215,8 @@ else
   note "$(grep 'Window pixels' "$tmp/status.txt")"
   check "they came through the memory the VM shares (ivshmem)" \
     grep -q "in memory shared with the guest" "$tmp/status.txt"
+  check "and tandemctl says QEMU runs in its seccomp sandbox" \
+    grep -q "Sandbox: QEMU's seccomp filter" "$tmp/status.txt"
 fi
 
 # --- Typing ---------------------------------------------------------------------
