@@ -108,6 +108,7 @@ enum {
   TP_CAP_MOUNT = 1u << 3,      /* agent can mount attached disks */
   TP_CAP_WM = 1u << 4,         /* agent acts as the guest's window manager */
   TP_CAP_SVG_ICONS = 1u << 5,  /* agent renders SVG icons to PNG */
+  TP_CAP_COPY = 1u << 6,       /* DAMAGE may move pixels within a window */
 };
 #define TP_CAPS_KNOWN 0x3fu
 
@@ -293,7 +294,11 @@ typedef enum {
   /* The pixels are in the shared pixel region (TP_CAP_SHM): each
    * rectangle's data is a TpShmRef of TP_SHM_REF_SIZE bytes saying where. */
   TP_ENCODING_SHM = 3,
-  TP_ENCODING_LAST = TP_ENCODING_SHM
+  /* The rectangle is filled with the window's own pixels from elsewhere
+   * (TP_CAP_COPY: a scroll): its data is a TpCopyRef of
+   * TP_COPY_REF_SIZE bytes saying from where. */
+  TP_ENCODING_COPY = 4,
+  TP_ENCODING_LAST = TP_ENCODING_COPY
 } TpEncoding;
 
 /* The shared pixel region: memory both sides map (ivshmem in a VM, a file
@@ -310,6 +315,14 @@ typedef struct {
   uint32_t offset;           /* from the region's start */
   uint32_t stride;           /* bytes from one row to the next */
 } TpShmRef;
+
+/* A TP_ENCODING_COPY rectangle: the pixels of the same size at src_x,
+ * src_y of the window, as they were before this rectangle (the two may
+ * overlap), move to the rectangle. */
+#define TP_COPY_REF_SIZE 4u
+typedef struct {
+  uint16_t src_x, src_y;
+} TpCopyRef;
 
 enum { TP_DAMAGE_FRAME_END = 1u << 0 };
 #define TP_DAMAGE_FLAGS_KNOWN 0x1u
@@ -584,6 +597,12 @@ size_t tp_utf8_truncate(const char *s, size_t len, size_t max);
 TpError tp_shm_ref_read(const TpRect *rect, uint64_t region_size,
                         TpShmRef *out);
 void tp_shm_ref_write(uint8_t out[TP_SHM_REF_SIZE], const TpShmRef *ref);
+
+/* Where a TP_ENCODING_COPY rectangle's pixels come from: TP_ERR_BAD_LENGTH
+ * for a reference of the wrong size, TP_ERR_BAD_SIZE for a source that
+ * does not fit in TP_MAX_WINDOW_DIM. */
+TpError tp_copy_ref_read(const TpRect *rect, TpCopyRef *out);
+void tp_copy_ref_write(uint8_t out[TP_COPY_REF_SIZE], const TpCopyRef *ref);
 
 /* The header a region of @size bytes starts with, and its check: FALSE
  * unless @data (at least TP_SHM_HEADER_SIZE bytes) holds a version 1

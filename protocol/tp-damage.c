@@ -33,6 +33,11 @@ TpError tp_damage_check(const TpMessage *msg) {
     if (d->encoding == TP_ENCODING_SHM) {
       if (r->len != TP_SHM_REF_SIZE)
         return TP_ERR_BAD_LENGTH;
+    } else if (d->encoding == TP_ENCODING_COPY) {
+      TpCopyRef ref; /* its source inside the largest window */
+      TpError err = tp_copy_ref_read(r, &ref);
+      if (err)
+        return err;
     } else if (d->encoding == TP_ENCODING_RAW ? r->len != raw
                                        : (r->len == 0 ||
                                           r->len > TP_COMPRESSED_BOUND(raw)))
@@ -119,6 +124,24 @@ TpError tp_damage_encode(const TpMessage *msg, TpBuf *buf) {
     data += r->len;
   }
   return TP_OK;
+}
+
+/* --- Copies within a window --------------------------------------------- */
+
+TpError tp_copy_ref_read(const TpRect *rect, TpCopyRef *out) {
+  if (rect->len != TP_COPY_REF_SIZE || !rect->data)
+    return TP_ERR_BAD_LENGTH;
+  TpCopyRef ref = {tp_get_u16(rect->data), tp_get_u16(rect->data + 2)};
+  if ((uint32_t)ref.src_x + rect->width > TP_MAX_WINDOW_DIM ||
+      (uint32_t)ref.src_y + rect->height > TP_MAX_WINDOW_DIM)
+    return TP_ERR_BAD_SIZE;
+  *out = ref;
+  return TP_OK;
+}
+
+void tp_copy_ref_write(uint8_t out[TP_COPY_REF_SIZE], const TpCopyRef *ref) {
+  tp_put_u16(out, ref->src_x);
+  tp_put_u16(out + 2, ref->src_y);
 }
 
 /* --- The shared pixel region ------------------------------------------- */

@@ -296,6 +296,54 @@ static const uint8_t *rect_pixels(TandemProxyWindow *self, uint8_t encoding,
   return NULL;
 }
 
+/* Draw that part of the surface (guest pixels) at the next paint. */
+static void queue_area(TandemProxyWindow *self, GdkWindow *gw, int x, int y,
+                       int w, int h) {
+  if (!gw)
+    return;
+  gtk_widget_queue_draw_area(self->area, x / self->scale, y / self->scale,
+                             (w + self->scale - 1) / self->scale + 1,
+                             (h + self->scale - 1) / self->scale + 1);
+}
+
+/* A TP_ENCODING_COPY rectangle: the window's pixels moved within it (a
+ * scroll), as far as both ends lie in the surface. What comes from a part
+ * the host never had (outside the surface, or never drawn) is not filled
+ * afterwards: it shows the background until the guest draws it. */
+static void apply_copy(TandemProxyWindow *self, const TpRect *r, int sw,
+                       int sh, int stride, uint8_t *data) {
+  TpCopyRef ref;
+  if (tp_copy_ref_read(r, &ref) != TP_OK)
+    return; /* the link checked it already */
+  cairo_rectangle_int_t dst = {r->x, r->y, r->width, r->height};
+  int w = MIN(MIN((int)r->width, sw - (int)r->x), sw - (int)ref.src_x);
+  int h = MIN(MIN((int)r->height, sh - (int)r->y), sh - (int)ref.src_y);
+  /* Which pixels of the destination will hold something: the filled part
+   * of the source, moved there. */
+  cairo_region_t *moved = cairo_region_copy(self->filled);
+  cairo_rectangle_int_t src = {ref.src_x, ref.src_y, MAX(w, 0), MAX(h, 0)};
+  cairo_region_intersect_rectangle(moved, &src);
+  cairo_region_translate(moved, (int)r->x - (int)ref.src_x,
+                         (int)r->y - (int)ref.src_y);
+  if (w > 0 && h > 0) {
+    size_t row = (size_t)w * 4;
+    /* Rows in the order that never reads one already overwritten. */
+    gboolean down = r->y > ref.src_y;
+    for (int i = 0; i < h; i++) {
+      int y = down ? h - 1 - i : i;
+      memmove(data + (size_t)(r->y + y) * (size_t)stride + (size_t)r->x * 4,
+              data + (size_t)(ref.src_y + y) * (size_t)stride +
+                  (size_t)ref.src_x * 4,
+              row);
+    }
+  }
+  cairo_region_subtract_rectangle(self->filled, &dst);
+  cairo_region_union(self->filled, moved);
+  cairo_region_destroy(moved);
+  if (w > 0 && h > 0)
+    cairo_surface_mark_dirty_rectangle(self->surface, r->x, r->y, w, h);
+}
+
 static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
   ensure_surface(self);
   if (!self->surface)
@@ -313,6 +361,11 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
     int h = MIN((int)r->height, sh - (int)r->y);
     if (w <= 0 || h <= 0)
       continue;
+    if (d->encoding == TP_ENCODING_COPY) {
+      apply_copy(self, r, sw, sh, stride, dst);
+      queue_area(self, gw, r->x, r->y, w, h);
+      continue;
+    }
     size_t src_stride;
     const uint8_t *src = rect_pixels(self, d->encoding, r, &src_stride);
     if (!src)
@@ -323,13 +376,7 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
     cairo_surface_mark_dirty_rectangle(self->surface, r->x, r->y, w, h);
     cairo_region_union_rectangle(self->filled,
                                  &(cairo_rectangle_int_t){r->x, r->y, w, h});
-    if (gw) {
-      GdkRectangle area = {r->x / self->scale, r->y / self->scale,
-                           (w + self->scale - 1) / self->scale + 1,
-                           (h + self->scale - 1) / self->scale + 1};
-      gtk_widget_queue_draw_area(self->area, area.x, area.y, area.width,
-                                 area.height);
-    }
+    queue_area(self, gw, r->x, r->y, w, h);
   }
   /* A guest drawing a checkerboard must not make the region costly: past
    * a few dozen pieces, the rest is painted once and the region is whole. */

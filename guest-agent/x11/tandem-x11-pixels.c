@@ -135,11 +135,29 @@ static gboolean attach_shared(TandemX11 *x) {
   return TRUE;
 }
 
+static void drop_shadow(TxWindow *w) {
+  g_clear_pointer(&w->shadow, g_free);
+  w->shadow_w = w->shadow_h = 0;
+}
+
+void tx_window_free(gpointer data) {
+  TxWindow *w = data;
+  drop_shadow(w);
+  g_free(w);
+}
+
 void tx_pixels_host_ready(TandemX11 *x, const TpHello *host) {
   if (x->pm)
     tandem_pixel_memory_release_owner(x->pm, 0);
+  /* A new host has none of our pixels. */
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init(&it, x->by_xid);
+  while (g_hash_table_iter_next(&it, NULL, &value))
+    drop_shadow(value);
   x->pm_active = host && x->pm && (host->caps & TP_CAP_SHM);
   x->lz4 = host && (host->caps & TP_CAP_LZ4);
+  x->copy = host && (host->caps & TP_CAP_COPY);
   if (host)
     g_message("x11: pixels %s", x->pm_active ? "in shared memory"
                                              : "through the channel");
@@ -170,6 +188,7 @@ void tx_pixels_track(TandemX11 *x, TxWindow *w) {
 void tx_pixels_untrack(TandemX11 *x, TxWindow *w) {
   /* The server destroyed the damage object with the window. */
   w->damage = XCB_NONE;
+  drop_shadow(w);
   if (x->pm && w->id)
     tandem_pixel_memory_release_owner(x->pm, w->id);
 }
@@ -318,6 +337,8 @@ static void compress(TxWindow *w, GArray *pieces) {
   uint64_t raw = 0, packed = 0;
   for (guint i = 0; i < pieces->len; i++) {
     Piece *p = &g_array_index(pieces, Piece, i);
+    if (p->encoding != TP_ENCODING_RAW)
+      continue;
     int len = (int)p->rect.len;
     int bound = LZ4_compressBound(len);
     uint8_t *out = g_malloc((gsize)bound);
@@ -350,7 +371,8 @@ static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces) {
   do {
     guint n = 0;
     uint64_t bytes = 0;
-    uint8_t encoding = g_array_index(pieces, Piece, start).encoding;
+    uint8_t encoding = pieces->len ? g_array_index(pieces, Piece, start).encoding
+                                   : TP_ENCODING_RAW;
     while (start + n < pieces->len && n < TP_MAX_DAMAGE_RECTS) {
       const Piece *p = &g_array_index(pieces, Piece, start + n);
       if (n && (bytes + p->rect.len > TP_MAX_DAMAGE_PAYLOAD ||
@@ -370,6 +392,106 @@ static void send_frame(TandemX11 *x, TxWindow *w, GArray *pieces) {
   g_free(rects);
   w->frame_seq = seq;
   x->frames_sent++;
+}
+
+static void free_pieces(GArray *pieces) {
+  for (guint i = 0; i < pieces->len; i++)
+    g_free(g_array_index(pieces, Piece, i).copy);
+  g_array_unref(pieces);
+}
+
+/* A window larger than this is sent as damaged, without a shadow: 16 MiB
+ * of guest memory (2048 x 2048) at most per window. */
+#define SHADOW_MAX_BYTES (16u << 20)
+
+/* The shadow's pixels at @r's place. */
+static TxPixels shadow_at(TxWindow *w, const TpRect *r) {
+  size_t stride = (size_t)w->shadow_w * 4;
+  return (TxPixels){w->shadow + (size_t)r->y * stride + (size_t)r->x * 4,
+                    stride};
+}
+
+static void shadow_store(TxWindow *w, const TpRect *r, const uint8_t *data) {
+  TxPixels s = shadow_at(w, r);
+  for (uint32_t y = 0; y < r->height; y++)
+    memcpy(s.data + y * s.stride, data + (size_t)y * r->width * 4,
+           (size_t)r->width * 4);
+}
+
+/* The pixels of @sub (relative to @p's rectangle) in a block of their own,
+ * as a piece of the frame. */
+static Piece sub_piece(const Piece *p, const TxRect *sub) {
+  size_t row = (size_t)sub->width * 4, stride = (size_t)p->rect.width * 4;
+  uint8_t *copy = g_malloc(row * sub->height);
+  const uint8_t *from = p->rect.data + (size_t)sub->y * stride +
+                        (size_t)sub->x * 4;
+  for (uint32_t y = 0; y < sub->height; y++)
+    memcpy(copy + y * row, from + y * stride, row);
+  return (Piece){.rect = {(uint16_t)(p->rect.x + sub->x),
+                          (uint16_t)(p->rect.y + sub->y),
+                          (uint16_t)sub->width, (uint16_t)sub->height,
+                          (uint32_t)(row * sub->height), copy},
+                 .copy = copy, .encoding = TP_ENCODING_RAW};
+}
+
+/* The channel path with a shadow: a full capture is sent whole and becomes
+ * the shadow; otherwise each damaged piece is compared with the shadow, a
+ * scroll found in it goes as a copy (TP_ENCODING_COPY), and only the rows
+ * and columns that still differ go as pixels. Returns the pieces to send
+ * instead of @pieces (copies first), or NULL to send @pieces as they are. */
+static GArray *follow_shadow(TandemX11 *x, TxWindow *w, GArray *pieces,
+                             gboolean full) {
+  uint32_t ww = MIN(w->width, TP_MAX_WINDOW_DIM);
+  uint32_t wh = MIN(w->height, TP_MAX_WINDOW_DIM);
+  if (full || w->shadow_w != ww || w->shadow_h != wh) {
+    drop_shadow(w);
+    if (!full || (guint64)ww * wh * 4 > SHADOW_MAX_BYTES)
+      return NULL;
+    w->shadow = g_malloc((gsize)ww * wh * 4);
+    w->shadow_w = ww;
+    w->shadow_h = wh;
+    for (guint i = 0; i < pieces->len; i++) {
+      const Piece *p = &g_array_index(pieces, Piece, i);
+      shadow_store(w, &p->rect, p->rect.data);
+    }
+    return NULL;
+  }
+  GArray *copies = g_array_new(FALSE, TRUE, sizeof(Piece));
+  GArray *rest = g_array_new(FALSE, TRUE, sizeof(Piece));
+  for (guint i = 0; i < pieces->len; i++) {
+    const Piece *p = &g_array_index(pieces, Piece, i);
+    TxPixels now = {(uint8_t *)p->rect.data, (size_t)p->rect.width * 4};
+    TxPixels before = shadow_at(w, &p->rect);
+    TxScroll s;
+    if (tx_find_scroll(&now, &before, p->rect.width, p->rect.height, &s)) {
+      Piece c = {.rect = {p->rect.x, (uint16_t)(p->rect.y + s.first),
+                          p->rect.width, (uint16_t)s.rows, TP_COPY_REF_SIZE,
+                          NULL},
+                 .encoding = TP_ENCODING_COPY};
+      c.copy = g_malloc(TP_COPY_REF_SIZE);
+      TpCopyRef ref = {p->rect.x,
+                       (uint16_t)((int32_t)p->rect.y + (int32_t)s.first -
+                                  s.dy)};
+      tp_copy_ref_write(c.copy, &ref);
+      c.rect.data = c.copy;
+      g_array_append_val(copies, c);
+      tx_apply_scroll(&before, p->rect.width, &s);
+      if (!x->copies_sent++)
+        g_message("x11: a scroll sent as a copy within window %u (further "
+                  "ones are not logged)", w->id);
+    }
+    TxRect sub[TX_MAX_CAPTURE_RECTS];
+    size_t n = tx_changed_rects(&now, &before, p->rect.width, p->rect.height,
+                                sub, G_N_ELEMENTS(sub));
+    for (size_t k = 0; k < n; k++) {
+      Piece q = sub_piece(p, &sub[k]);
+      g_array_append_val(rest, q);
+    }
+    shadow_store(w, &p->rect, p->rect.data);
+  }
+  g_array_append_vals(copies, rest->data, rest->len);
+  g_array_unref(rest);
+  return copies;
 }
 
 static gboolean retry_due(gpointer data) {
@@ -445,6 +567,7 @@ static void capture(TandemX11 *x, TxWindow *w) {
   uint32_t ch = MIN(w->height, TP_MAX_WINDOW_DIM);
   if (w->dirty)
     n = fetch_damage(x, w, rects, G_N_ELEMENTS(rects));
+  gboolean full = w->full;
   if (w->full) {
     rects[0] = (TxRect){0, 0, cw, ch};
     n = 1;
@@ -455,15 +578,20 @@ static void capture(TandemX11 *x, TxWindow *w) {
   GArray *pieces = pieces_for(rects, n);
   if (read_pixels(x, w, pieces)) {
     w->read_retries = 0;
+    GArray *changed = NULL;
+    if (x->copy && !x->pm_active)
+      changed = follow_shadow(x, w, pieces, full);
+    GArray *out = changed ? changed : pieces;
     if (x->lz4)
-      compress(w, pieces);
-    send_frame(x, w, pieces);
+      compress(w, out);
+    if (out->len)
+      send_frame(x, w, out);
+    if (changed)
+      free_pieces(changed);
   } else {
     read_failed(x, w);
   }
-  for (guint i = 0; i < pieces->len; i++)
-    g_free(g_array_index(pieces, Piece, i).copy);
-  g_array_unref(pieces);
+  free_pieces(pieces);
 }
 
 static gboolean capture_dirty(gpointer data) {

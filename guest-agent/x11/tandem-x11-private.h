@@ -53,7 +53,14 @@ typedef struct {
   gint64 damage_us;       /* when the oldest uncaptured damage arrived */
   guint lz4_skip;         /* frames before LZ4 is tried again */
   guint read_retries;     /* failed reads in a row */
+  /* What the host holds of the window (the pixels last sent through the
+   * channel), to send only what changed and scrolls as copies; NULL when
+   * not known (shared memory, no TP_CAP_COPY, too large, not sent yet). */
+  uint8_t *shadow;
+  uint32_t shadow_w, shadow_h;
 } TxWindow;
+
+void tx_window_free(gpointer w);
 
 typedef struct {
   TandemDisplay base;
@@ -87,9 +94,10 @@ typedef struct {
   xcb_shm_seg_t pm_seg;
   gboolean pm_active;
   gboolean lz4;           /* the host takes LZ4 rectangles */
+  gboolean copy;          /* ... and copies within a window (scrolls) */
   guint capture_id;       /* idle source that captures dirty windows */
   guint retry_id;         /* a window to read again (READ_RETRY_MS) */
-  uint64_t bytes_sent, frames_sent;
+  uint64_t bytes_sent, frames_sent, copies_sent;
 
   /* Input */
   uint32_t *keysyms;

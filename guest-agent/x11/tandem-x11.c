@@ -271,7 +271,7 @@ static void op_handle(TandemDisplay *d, const TpMessage *m) {
 static uint64_t op_caps(TandemDisplay *d) {
   TandemX11 *x = (TandemX11 *)d;
   return (x->wm ? TP_CAP_WM : 0) | (x->pm ? TP_CAP_SHM : 0) |
-         TP_CAP_LZ4;
+         TP_CAP_LZ4 | TP_CAP_COPY;
 }
 
 static void op_screen(TandemDisplay *d, uint32_t *w, uint32_t *h) {
@@ -320,7 +320,7 @@ TandemDisplay *tandem_display_x11_new(const char *display_name,
   x->base.ops = &x11_ops;
   x->pm = pixel_memory;
   x->base.sink = *sink;
-  x->by_xid = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+  x->by_xid = g_hash_table_new_full(NULL, NULL, NULL, tx_window_free);
   x->by_id = g_hash_table_new(NULL, NULL);
   x->by_frame = g_hash_table_new(NULL, NULL);
   x->stack = g_array_new(FALSE, FALSE, sizeof(xcb_window_t));

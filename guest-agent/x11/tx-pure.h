@@ -21,6 +21,48 @@ typedef struct {
 size_t tx_merge_rects(const TxRect *in, size_t n, uint32_t win_w,
                       uint32_t win_h, TxRect *out, size_t max_out);
 
+/* --- What changed between two captures (tx-delta.c) ------------------- */
+
+/* BGRA pixels, rows @stride bytes apart (a multiple of 4). */
+typedef struct {
+  uint8_t *data;
+  size_t stride;
+} TxPixels;
+
+/* A block of @rows rows, from row @first on, that holds what was @dy rows
+ * above it (dy > 0: the content moved down) or below it (dy < 0). */
+typedef struct {
+  int32_t dy;
+  uint32_t first, rows;
+} TxScroll;
+
+/* A scroll is worth a copy from this many rows on; found from rows that
+ * appear once in the old picture and moved, at least this many. */
+#define TX_SCROLL_MIN_ROWS 8u
+#define TX_SCROLL_MIN_VOTES 4u
+
+/* Did the @width x @height picture @before scroll into @now? The shift
+ * most rows that occur once in @before agree on, and the longest block of
+ * rows that moved by it (checked byte for byte). Returns 1 and fills @out,
+ * or 0: no block of TX_SCROLL_MIN_ROWS rows moved (or no memory). */
+int tx_find_scroll(const TxPixels *now, const TxPixels *before,
+                   uint32_t width, uint32_t height, TxScroll *out);
+
+/* Applies @s to @px (the @width columns of it): what the host does with
+ * the copy, done to our picture of what the host has. */
+void tx_apply_scroll(TxPixels *px, uint32_t width, const TxScroll *s);
+
+/* Changed rows closer than this are sent as one rectangle. */
+#define TX_DELTA_JOIN_ROWS 2u
+
+/* The parts of a @width x @height picture that differ between @before and
+ * @now, as at most @max rectangles (relative to the picture) covering
+ * every differing pixel: runs of changed rows, each as wide as its
+ * changed columns. Returns how many; 0 when nothing changed. */
+size_t tx_changed_rects(const TxPixels *now, const TxPixels *before,
+                        uint32_t width, uint32_t height, TxRect *out,
+                        size_t max);
+
 /* Rows of a @width-pixel-wide rectangle that fit into @max_bytes of BGRA
  * (at least 1). */
 uint32_t tx_band_rows(uint32_t width, uint32_t max_bytes);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -276,6 +277,160 @@ static void test_scroll_clicks(void **state) {
   assert_true(acc < 65536 * 1024);
 }
 
+/* --- What changed between two captures (tx-delta.c) --------------------- */
+
+#define PW 48u
+#define PH 120u
+
+/* A picture whose rows all differ: row r holds text-like content r. */
+static void draw_rows(uint8_t *px, uint32_t h, uint32_t first_content) {
+  for (uint32_t y = 0; y < h; y++)
+    for (uint32_t x = 0; x < PW; x++) {
+      uint32_t v = (y + first_content) * 2654435761u ^ (x / 5);
+      memcpy(px + ((size_t)y * PW + x) * 4, &v, 4);
+    }
+}
+
+static void test_scroll_up_found_and_applied(void **state) {
+  (void)state;
+  uint8_t *before = malloc(PW * PH * 4), *now = malloc(PW * PH * 4);
+  draw_rows(before, PH, 0);
+  draw_rows(now, PH, 17); /* the content moved 17 rows up */
+  TxPixels b = {before, PW * 4}, n = {now, PW * 4};
+  TxScroll s;
+  assert_int_equal(tx_find_scroll(&n, &b, PW, PH, &s), 1);
+  assert_int_equal(s.dy, -17);
+  assert_int_equal(s.first, 0);
+  assert_int_equal(s.rows, PH - 17);
+  /* What the host does with the copy, then only the 17 new rows differ. */
+  tx_apply_scroll(&b, PW, &s);
+  TxRect r[8];
+  size_t k = tx_changed_rects(&n, &b, PW, PH, r, 8);
+  assert_int_equal(k, 1);
+  assert_int_equal(r[0].y, PH - 17);
+  assert_int_equal(r[0].height, 17);
+  memcpy(before + (size_t)(PH - 17) * PW * 4, now + (size_t)(PH - 17) * PW * 4,
+         17 * PW * 4);
+  assert_memory_equal(before, now, PW * PH * 4);
+  free(before);
+  free(now);
+}
+
+static void test_scroll_down_within_a_block(void **state) {
+  (void)state;
+  uint8_t *before = malloc(PW * PH * 4), *now = malloc(PW * PH * 4);
+  draw_rows(before, PH, 1000);
+  memcpy(now, before, PW * PH * 4);
+  /* Rows 30..89 move 9 down (to 39..98), row 30..38 become new ones. */
+  memmove(now + 39u * PW * 4, before + 30u * PW * 4, 60u * PW * 4);
+  draw_rows(now + 30u * PW * 4, 9, 5000);
+  TxPixels b = {before, PW * 4}, n = {now, PW * 4};
+  TxScroll s;
+  assert_int_equal(tx_find_scroll(&n, &b, PW, PH, &s), 1);
+  assert_int_equal(s.dy, 9);
+  assert_int_equal(s.first, 39);
+  assert_int_equal(s.rows, 60);
+  tx_apply_scroll(&b, PW, &s);
+  TxRect r[8];
+  size_t k = tx_changed_rects(&n, &b, PW, PH, r, 8);
+  assert_int_equal(k, 1);
+  assert_int_equal(r[0].y, 30);
+  assert_int_equal(r[0].height, 9);
+  free(before);
+  free(now);
+}
+
+static void test_no_scroll_without_evidence(void **state) {
+  (void)state;
+  uint8_t *before = calloc(PW * PH, 4), *now = calloc(PW * PH, 4);
+  TxPixels b = {before, PW * 4}, n = {now, PW * 4};
+  TxScroll s;
+  /* Blank pictures: every row the same, nothing says what moved. */
+  assert_int_equal(tx_find_scroll(&n, &b, PW, PH, &s), 0);
+  /* Unrelated pictures. */
+  draw_rows(before, PH, 0);
+  draw_rows(now, PH, 100000);
+  assert_int_equal(tx_find_scroll(&n, &b, PW, PH, &s), 0);
+  /* Too short to be worth it. */
+  assert_int_equal(tx_find_scroll(&n, &b, PW, TX_SCROLL_MIN_ROWS, &s), 0);
+  /* Nothing changed: no rectangles. */
+  TxRect r[4];
+  assert_int_equal(tx_changed_rects(&b, &b, PW, PH, r, 4), 0);
+  free(before);
+  free(now);
+}
+
+static void set_px(uint8_t *px, uint32_t x, uint32_t y, uint32_t v) {
+  memcpy(px + ((size_t)y * PW + x) * 4, &v, 4);
+}
+
+static void test_changed_rects_bound_what_differs(void **state) {
+  (void)state;
+  uint8_t *before = calloc(PW * PH, 4), *now = calloc(PW * PH, 4);
+  TxPixels b = {before, PW * 4}, n = {now, PW * 4};
+  set_px(now, 5, 10, 1);
+  set_px(now, 9, 12, 1); /* two rows apart: the same rectangle */
+  set_px(now, 40, 50, 1);
+  set_px(now, 20, 54, 1); /* three unchanged rows between: its own */
+  TxRect r[8];
+  size_t k = tx_changed_rects(&n, &b, PW, PH, r, 8);
+  assert_int_equal(k, 3);
+  assert_int_equal(r[0].x, 5);
+  assert_int_equal(r[0].y, 10);
+  assert_int_equal(r[0].width, 5);
+  assert_int_equal(r[0].height, 3);
+  assert_int_equal(r[1].x, 40);
+  assert_int_equal(r[1].width, 1);
+  assert_int_equal(r[2].x, 20);
+  assert_int_equal(r[2].y, 54);
+  /* More than allowed: the rest joins the last one, still covering all. */
+  for (uint32_t y = 60; y < PH; y += 4)
+    set_px(now, y % PW, y, 7);
+  k = tx_changed_rects(&n, &b, PW, PH, r, 3);
+  assert_int_equal(k, 3);
+  assert_int_equal(r[2].y, 54);
+  assert_int_equal(r[2].y + (int32_t)r[2].height, 117);
+  free(before);
+  free(now);
+}
+
+/* Whatever the pictures hold, what is found moves within them, and the
+ * rectangles cover every pixel that differs after the move. */
+static void test_delta_random_pictures(void **state) {
+  (void)state;
+  uint8_t *before = malloc(PW * PH * 4), *now = malloc(PW * PH * 4);
+  srand(4242);
+  for (int round = 0; round < 200; round++) {
+    uint32_t h = 1 + (uint32_t)rand() % PH;
+    for (size_t i = 0; i < (size_t)PW * h * 4; i++) {
+      before[i] = (uint8_t)(rand() % 3);
+      now[i] = (uint8_t)(rand() % 3);
+    }
+    if (round % 2) /* some of them scrolled, with noise */
+      memcpy(now, before + (size_t)(h / 3) * PW * 4,
+             (size_t)(h - h / 3) * PW * 4);
+    TxPixels b = {before, PW * 4}, n = {now, PW * 4};
+    TxScroll s;
+    if (tx_find_scroll(&n, &b, PW, h, &s)) {
+      assert_true(s.first + s.rows <= h);
+      assert_true((int64_t)s.first - s.dy >= 0);
+      assert_true((int64_t)s.first + s.rows - s.dy <= h);
+      tx_apply_scroll(&b, PW, &s);
+    }
+    TxRect r[16];
+    size_t k = tx_changed_rects(&n, &b, PW, h, r, 16);
+    for (size_t i = 0; i < k; i++)
+      for (uint32_t y = 0; y < r[i].height; y++)
+        memcpy(before + ((size_t)(r[i].y + (int32_t)y) * PW + (size_t)r[i].x) *
+                            4,
+               now + ((size_t)(r[i].y + (int32_t)y) * PW + (size_t)r[i].x) * 4,
+               (size_t)r[i].width * 4);
+    assert_memory_equal(before, now, (size_t)PW * h * 4);
+  }
+  free(before);
+  free(now);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_merge_clips_and_drops),
@@ -290,6 +445,11 @@ int main(void) {
       cmocka_unit_test(test_key_state_plan),
       cmocka_unit_test(test_modifier_sync),
       cmocka_unit_test(test_scroll_clicks),
+      cmocka_unit_test(test_scroll_up_found_and_applied),
+      cmocka_unit_test(test_scroll_down_within_a_block),
+      cmocka_unit_test(test_no_scroll_without_evidence),
+      cmocka_unit_test(test_changed_rects_bound_what_differs),
+      cmocka_unit_test(test_delta_random_pictures),
   };
   return cmocka_run_group_tests_name("x11-pure", tests, NULL, NULL);
 }

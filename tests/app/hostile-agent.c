@@ -128,7 +128,8 @@ static void send_msg(const TpMessage *m, int reading) {
 
 static void hello(void) {
   TpMessage m = {.type = TP_MSG_HELLO};
-  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, 1, TP_CAP_WM, 0, 0,
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, 1,
+                        TP_CAP_WM | TP_CAP_COPY, 0, 0,
                         1280, 800, 100, 0, "Hostile OS", "hostile-agent", ""};
   send_msg(&m, 1);
 }
@@ -161,6 +162,37 @@ static void damage(uint32_t id, uint32_t seq) {
   TpMessage m = {.type = TP_MSG_DAMAGE, .window = id};
   m.u.damage = (TpDamage){seq, TP_ENCODING_RAW, TP_DAMAGE_FRAME_END, 1, &r};
   send_msg(&m, 1);
+}
+
+/* A copy within window @id of the @w x @h pixels at @sx,@sy to @x,@y. */
+static void copy_rect(uint32_t id, uint32_t seq, uint16_t x, uint16_t y,
+                      uint16_t w, uint16_t h, uint16_t sx, uint16_t sy) {
+  uint8_t ref[TP_COPY_REF_SIZE];
+  tp_copy_ref_write(ref, &(TpCopyRef){sx, sy});
+  TpRect r = {x, y, w, h, TP_COPY_REF_SIZE, ref};
+  TpMessage m = {.type = TP_MSG_DAMAGE, .window = id};
+  m.u.damage = (TpDamage){seq, TP_ENCODING_COPY, TP_DAMAGE_FRAME_END, 1, &r};
+  send_msg(&m, 1);
+}
+
+/* All of a @w x @h window in one colour (BGRA bytes @b, @g, @r). */
+static void fill(uint32_t id, uint32_t seq, uint16_t w, uint16_t h, uint8_t b,
+                 uint8_t g, uint8_t r) {
+  size_t len = (size_t)w * h * 4;
+  uint8_t *px = malloc(len);
+  if (!px)
+    die("malloc");
+  for (size_t i = 0; i < len; i += 4) {
+    px[i] = b;
+    px[i + 1] = g;
+    px[i + 2] = r;
+    px[i + 3] = 0xff;
+  }
+  TpRect rect = {0, 0, w, h, (uint32_t)len, px};
+  TpMessage m = {.type = TP_MSG_DAMAGE, .window = id};
+  m.u.damage = (TpDamage){seq, TP_ENCODING_RAW, TP_DAMAGE_FRAME_END, 1, &rect};
+  send_msg(&m, 1);
+  free(px);
 }
 
 static void set_state(uint32_t id, uint32_t states) {
@@ -315,6 +347,29 @@ static void attack(const char *what, unsigned n) {
     damage(1, 1);
     create_at(2, 1100, 700, 120, 80, 1, 1);
     damage(2, 1);
+  } else if (!strcmp(what, "copy")) {
+    /* Copies within a window from anywhere to anywhere, overlapping,
+     * from far outside what the host has; then one that means something:
+     * a blue window, its red square at the corner copied to 200,150. */
+    hello();
+    create_at(1, 100, 100, 400, 300, 0, 0);
+    damage(1, 1);
+    uint32_t seed = 12345, seq = 2;
+    for (unsigned i = 0; i < n && !cut; i++, seq++) {
+      uint16_t v[6];
+      for (int k = 0; k < 6; k++) {
+        seed = seed * 1103515245u + 12345u;
+        v[k] = (uint16_t)((seed >> 8) % 8192u);
+      }
+      uint16_t w = (uint16_t)(1 + v[2] % (8192u - v[0]));
+      uint16_t h = (uint16_t)(1 + v[3] % (8192u - v[1]));
+      uint16_t sx = (uint16_t)(v[4] % (8193u - w));
+      uint16_t sy = (uint16_t)(v[5] % (8193u - h));
+      copy_rect(1, seq, v[0], v[1], w, h, sx, sy);
+    }
+    fill(1, seq++, 400, 300, 0xff, 0, 0);
+    damage(1, seq++);
+    copy_rect(1, seq++, 200, 150, 16, 16, 0, 0);
   } else if (!strcmp(what, "fullscreen")) {
     /* Every window asks for the whole screen at once. */
     hello();

@@ -229,6 +229,15 @@ check "stray: and the background where the guest drew nothing" \
   shows '#F5F5F5' 200 150
 end_attack
 
+# --- Copies within a window from anywhere to anywhere ------------------------
+attack copy 2000
+check "copy: sent" wait_long attacked
+check "copy: its window shows the red square copied within it" \
+  wait_long shows '#FF0000' 208 158
+check "copy: and its blue elsewhere" shows '#0000FF' 300 250
+good_guest_fine copy
+end_attack
+
 # --- Every window asks for full screen at once -------------------------------
 attack fullscreen 31
 check "fullscreen: sent" wait_long attacked

@@ -52,6 +52,21 @@ static void check_shm_refs(const TpMessage *msg) {
     }
 }
 
+/* Copies within a window: an accepted DAMAGE's source lies in the largest
+ * window (the host clips it to its own surface). */
+static void check_copy_refs(const TpMessage *msg) {
+  if (msg->type != TP_MSG_DAMAGE || msg->u.damage.encoding != TP_ENCODING_COPY)
+    return;
+  for (unsigned i = 0; i < msg->u.damage.n_rects; i++) {
+    const TpRect *r = &msg->u.damage.rects[i];
+    TpCopyRef ref;
+    if (tp_copy_ref_read(r, &ref) != TP_OK ||
+        (uint32_t)ref.src_x + r->width > TP_MAX_WINDOW_DIM ||
+        (uint32_t)ref.src_y + r->height > TP_MAX_WINDOW_DIM)
+      abort(); /* the decoder let through what the check refuses */
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
@@ -70,6 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while ((err = tp_reader_next(r, &msg)) == TP_OK) {
       check_reencode(&msg, role);
       check_shm_refs(&msg);
+      check_copy_refs(&msg);
     }
     if (err != TP_AGAIN)
       break; /* the connection would be dropped here */

@@ -51,6 +51,17 @@ int main(int argc, char **argv) {
   if (tp_encode(&shm, &one) != TP_OK)
     return 1;
   write_seed(argv[1], "DAMAGE_SHM", 1, &one);
+
+  /* A scroll: a copy within the window, then the new rows. */
+  uint8_t from[TP_COPY_REF_SIZE];
+  tp_copy_ref_write(from, &(TpCopyRef){0, 13});
+  TpRect moved = {0, 0, 64, 51, TP_COPY_REF_SIZE, from};
+  TpMessage copy = {.type = TP_MSG_DAMAGE, .window = 7};
+  copy.u.damage = (TpDamage){19, TP_ENCODING_COPY, 0, 1, &moved};
+  tp_buf_reset(&one);
+  if (tp_encode(&copy, &one) != TP_OK)
+    return 1;
+  write_seed(argv[1], "DAMAGE_COPY", 1, &one);
   tp_buf_clear(&all_host);
   tp_buf_clear(&one);
   return 0;

@@ -346,6 +346,32 @@ static void test_damage_malformed(void **state) {
                   TP_DAMAGE_FIXED + TP_DAMAGE_RECT_SIZE + len);
     assert_rejected(&f, len == TP_SHM_REF_SIZE ? TP_OK : TP_ERR_BAD_LENGTH);
   }
+
+  /* A copy within the window: exactly a source position, and a source
+   * that fits in the largest window. */
+  c[4] = TP_ENCODING_COPY;
+  for (uint32_t len = 0; len <= 8; len++) {
+    tp_put_u32(c + RECT0 + 8, len);
+    memset(c + RECT0 + TP_DAMAGE_RECT_SIZE, 0, 8);
+    f = frame_raw(TP_ROLE_HOST, TP_MSG_DAMAGE, 7, c,
+                  TP_DAMAGE_FIXED + TP_DAMAGE_RECT_SIZE + len);
+    assert_rejected(&f, len == TP_COPY_REF_SIZE ? TP_OK : TP_ERR_BAD_LENGTH);
+  }
+  tp_put_u32(c + RECT0 + 8, TP_COPY_REF_SIZE);
+  static const struct {
+    uint16_t sx, sy;
+    TpError want;
+  } src[] = {{TP_MAX_WINDOW_DIM - 64, TP_MAX_WINDOW_DIM - 64, TP_OK},
+             {TP_MAX_WINDOW_DIM - 63, 0, TP_ERR_BAD_SIZE},
+             {0, TP_MAX_WINDOW_DIM - 63, TP_ERR_BAD_SIZE},
+             {UINT16_MAX, UINT16_MAX, TP_ERR_BAD_SIZE}};
+  for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+    tp_put_u16(c + RECT0 + TP_DAMAGE_RECT_SIZE, src[i].sx);
+    tp_put_u16(c + RECT0 + TP_DAMAGE_RECT_SIZE + 2, src[i].sy);
+    f = frame_raw(TP_ROLE_HOST, TP_MSG_DAMAGE, 7, c,
+                  TP_DAMAGE_FIXED + TP_DAMAGE_RECT_SIZE + TP_COPY_REF_SIZE);
+    assert_rejected(&f, src[i].want);
+  }
 }
 
 /* Where a shared-memory rectangle's pixels are: within the region after

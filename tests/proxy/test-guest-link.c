@@ -410,6 +410,40 @@ static void test_lz4_not_offered(void **state) {
   expect_violation(f, "not offered");
 }
 
+/* A copy within the window (a scroll) needs TP_CAP_COPY from both. */
+static void send_copy(Fixture *f) {
+  uint8_t ref[TP_COPY_REF_SIZE];
+  tp_copy_ref_write(ref, &(TpCopyRef){0, 8});
+  TpRect r = {0, 0, 16, 8, TP_COPY_REF_SIZE, ref};
+  TpMessage m = {.type = TP_MSG_DAMAGE, .window = 5};
+  m.u.damage = (TpDamage){1, TP_ENCODING_COPY, TP_DAMAGE_FRAME_END, 1, &r};
+  agent_send(f, &m);
+}
+
+static void test_copy_offered(void **state) {
+  Fixture *f = *state;
+  TpMessage m = {.type = TP_MSG_HELLO};
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION,
+                        TP_CAP_WM | TP_CAP_COPY, 0, 0, 1024, 768, 100, 0,
+                        "Test OS", "test agent", ""};
+  agent_send(f, &m);
+  assert_true(tandem_test_wait(is_ready, f, 5000));
+  assert_true(tandem_guest_link_get_caps(f->link) & TP_CAP_COPY);
+  create(f, 5, 0);
+  send_copy(f);
+  create(f, 6, 0);
+  assert_true(tandem_test_wait(three_messages, f, 5000));
+  assert_null(f->closed);
+}
+
+static void test_copy_not_offered(void **state) {
+  Fixture *f = *state;
+  hello(f); /* no TP_CAP_COPY */
+  create(f, 5, 0);
+  send_copy(f);
+  expect_violation(f, "not offered");
+}
+
 /* The host's region: its header, where a rectangle is, and its file,
  * removed by the last reference only if no newer run made another. */
 static void test_region_file(void **state) {
@@ -562,6 +596,8 @@ int main(void) {
       cmocka_unit_test(test_region_file),
       cmocka_unit_test_setup_teardown(test_lz4_offered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lz4_not_offered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_copy_offered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_copy_not_offered, setup, teardown),
       cmocka_unit_test(test_shm_not_taken),
       cmocka_unit_test(test_shm_outside_refused),
       cmocka_unit_test_setup_teardown(test_second_hello_starts_over, setup,
