@@ -68,6 +68,7 @@ static guint shm_rects;
 /* The plain run (no other WM, no shared memory) offers LZ4 too. */
 static gboolean lz4;
 static guint lz4_rects;
+static guint copy_rects; /* scrolls, in the run that offers TP_CAP_COPY */
 
 static void win_free(Win *w) {
   g_free(w->title);
@@ -174,10 +175,26 @@ static void process(const TpMessage *m) {
       assert_int_equal(d->encoding, TP_ENCODING_RAW);
     else
       assert_true(d->encoding == TP_ENCODING_RAW ||
-                  d->encoding == TP_ENCODING_LZ4);
+                  d->encoding == TP_ENCODING_LZ4 ||
+                  d->encoding == TP_ENCODING_COPY);
     for (uint16_t i = 0; i < d->n_rects; i++) {
       const TpRect *r = &d->rects[i];
       assert_true(r->x + r->width <= w->w && r->y + r->height <= w->h);
+      if (d->encoding == TP_ENCODING_COPY) {
+        /* A scroll: the window's own pixels move, as the shell does it. */
+        TpCopyRef ref;
+        assert_int_equal(tp_copy_ref_read(r, &ref), TP_OK);
+        assert_true(ref.src_x + r->width <= w->w &&
+                    ref.src_y + r->height <= w->h);
+        for (uint32_t k = 0; k < r->height; k++) {
+          uint32_t y = r->y > ref.src_y ? r->height - 1 - k : k;
+          memmove(w->fb + ((size_t)(r->y + y) * w->w + r->x) * 4,
+                  w->fb + ((size_t)(ref.src_y + y) * w->w + ref.src_x) * 4,
+                  (size_t)r->width * 4);
+        }
+        copy_rects++;
+        continue;
+      }
       const uint8_t *src = r->data;
       size_t stride = (size_t)r->width * 4;
       if (shm) {
@@ -406,8 +423,9 @@ static void handshake(void) {
   assert_true(m.u.hello.screen_width > 0 && m.u.hello.screen_height > 0);
   assert_int_equal((m.u.hello.caps & TP_CAP_SHM) != 0, shm != NULL);
   assert_true(m.u.hello.caps & TP_CAP_LZ4);
-  agent_host_say_hello_caps(&host,
-                            (shm ? TP_CAP_SHM : 0) | (lz4 ? TP_CAP_LZ4 : 0));
+  assert_true(m.u.hello.caps & TP_CAP_COPY);
+  agent_host_say_hello_caps(&host, (shm ? TP_CAP_SHM : 0) |
+                                       (lz4 ? TP_CAP_LZ4 | TP_CAP_COPY : 0));
   g_autoptr(GPtrArray) catalog = agent_host_read_catalog(&host, WAIT_MS);
   assert_non_null(agent_host_find(catalog, "tandem-term"));
 }
@@ -481,6 +499,27 @@ static void test_typed_keys_reach_the_program(void **state) {
    * the window before typing into it. */
   type_text("hi\n");
   assert_true(file_has("aaaaaaaaaaaaaaaaaaaa|hi"));
+}
+
+/* Lines that scroll the terminal one by one: each is sent as a copy of
+ * what the host has plus the new line (where the host takes copies), and
+ * the host's pixels stay the screen's. */
+static void test_scroll_goes_as_a_copy(void **state) {
+  (void)state;
+  char line[40];
+  for (int i = 1; i <= 30; i++) { /* rows that differ from one another */
+    memset(line, 'a', (size_t)i);
+    line[i] = '\n';
+    line[i + 1] = '\0';
+    type_text(line);
+    pump_quiet(30, 1000);
+  }
+  pump_quiet(300, WAIT_MS);
+  if (lz4)
+    assert_true(copy_rects > 0);
+  else
+    assert_int_equal(copy_rects, 0);
+  assert_pixels_match_screen(term);
 }
 
 static void test_key_state_releases_stuck_keys(void **state) {
@@ -849,6 +888,7 @@ int main(void) {
       cmocka_unit_test(test_focus_window_and_stub),
       cmocka_unit_test(test_flow_control_holds_frames),
       cmocka_unit_test(test_typed_keys_reach_the_program),
+      cmocka_unit_test(test_scroll_goes_as_a_copy),
       cmocka_unit_test(test_key_state_releases_stuck_keys),
       cmocka_unit_test(test_key_state_presses_held_modifiers),
       cmocka_unit_test(test_keys_carry_their_modifiers),
