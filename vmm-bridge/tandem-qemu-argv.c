@@ -151,6 +151,28 @@ GStrv tandem_qemu_argv_build(const TandemVmConfig *c,
                       "memdev=tandem-pixels,master=on,bus=pcie.0"));
   }
 
+  /* The network: a virtio card on QEMU's user-mode network (no privileges
+   * on the host; the guest's DHCP client configures it), restricted to
+   * the listed forwards if asked. No boot ROM: nothing boots from it. */
+  if (c->network != TANDEM_NETWORK_NONE) {
+    GString *net = g_string_new("user,id=tandem-net");
+    if (c->network == TANDEM_NETWORK_RESTRICTED)
+      g_string_append(net, ",restrict=on");
+    for (guint i = 0; c->forwards && c->forwards[i]; i++) {
+      guint8 gi[4], hi[4];
+      guint gp, hp;
+      if (tandem_vm_forward_parse(c->forwards[i], gi, &gp, hi, &hp))
+        g_string_append_printf(net,
+                               ",guestfwd=tcp:%u.%u.%u.%u:%u-tcp:%u.%u.%u.%u:%u",
+                               gi[0], gi[1], gi[2], gi[3], gp, hi[0], hi[1],
+                               hi[2], hi[3], hp);
+    }
+    add_pair(argv, "-netdev", g_string_free(net, FALSE));
+    add_pair(argv, "-device",
+             g_strdup("virtio-net-pci,netdev=tandem-net,id=tandem-nic,"
+                      "bus=pcie.0,romfile="));
+  }
+
   /* Empty root ports, so disks can be hot-plugged later (q35's pcie.0 does
    * not take hot-plug). */
   for (guint i = 0; i < c->hotplug_ports; i++)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,7 @@ void tandem_vm_config_free(TandemVmConfig *c) {
   g_free(c->cmdline);
   g_free(c->image);
   g_free(c->image_format);
+  g_strfreev(c->forwards);
   g_ptr_array_unref(c->disks);
   g_ptr_array_unref(c->attachments);
   g_free(c);
@@ -296,11 +298,75 @@ static gboolean get_format(const Parser *p, const char *group,
   return TRUE;
 }
 
+/* "A.B.C.D:PORT", an IPv4 address in dotted quads and a port 1..65535. */
+static gboolean parse_endpoint(const char *text, guint8 ip[4], guint *port) {
+  guint v[5];
+  char tail;
+  if (sscanf(text, "%3u.%3u.%3u.%3u:%5u%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+             &tail) != 5)
+    return FALSE;
+  for (int i = 0; i < 4; i++) {
+    if (v[i] > 255)
+      return FALSE;
+    ip[i] = (guint8)v[i];
+  }
+  *port = v[4];
+  return v[4] >= 1 && v[4] <= 65535 && g_ascii_isdigit(*text);
+}
+
+gboolean tandem_vm_forward_parse(const char *text, guint8 guest_ip[4],
+                                 guint *guest_port, guint8 host_ip[4],
+                                 guint *host_port) {
+  const char *eq = text ? strchr(text, '=') : NULL;
+  if (!eq || eq - text > 21)
+    return FALSE;
+  g_autofree char *guest = g_strndup(text, (gsize)(eq - text));
+  /* The guest's side: on its network (10.0.2.0/24), not the network's
+   * own addresses (.2 the host, .3 DNS, .15 the guest) nor its ends. */
+  if (!parse_endpoint(guest, guest_ip, guest_port) ||
+      !parse_endpoint(eq + 1, host_ip, host_port) || guest_ip[0] != 10 ||
+      guest_ip[1] != 0 || guest_ip[2] != 2)
+    return FALSE;
+  switch (guest_ip[3]) {
+  case 0: case 2: case 3: case 15: case 255:
+    return FALSE;
+  default:
+    return TRUE;
+  }
+}
+
+static gboolean get_forwards(const Parser *p, TandemVmConfig *c,
+                             GError **error) {
+  if (!g_key_file_has_key(p->kf, GROUP_VM, "Forward", NULL))
+    return TRUE;
+  gsize n = 0;
+  g_auto(GStrv) list = g_key_file_get_string_list(p->kf, GROUP_VM, "Forward",
+                                                  &n, NULL);
+  if (!list || n == 0)
+    return TRUE;
+  if (n > TANDEM_VM_MAX_FORWARDS)
+    return fail(error, p, "Forward in [VM] lists %zu forwards: at most %d",
+                (size_t)n, TANDEM_VM_MAX_FORWARDS);
+  for (gsize i = 0; i < n; i++) {
+    guint8 gi[4], hi[4];
+    guint gp, hp;
+    g_strstrip(list[i]);
+    if (!tandem_vm_forward_parse(list[i], gi, &gp, hi, &hp))
+      return fail(error, p, "Forward “%s” in [VM] is not GUEST:PORT=HOST:PORT "
+                  "with IPv4 addresses, the guest's in 10.0.2.0/24 (not .2, "
+                  ".3 or .15), like 10.0.2.100:80=127.0.0.1:8080", list[i]);
+  }
+  g_strfreev(c->forwards);
+  c->forwards = g_steal_pointer(&list);
+  return TRUE;
+}
+
 static gboolean parse_vm_group(const Parser *p, TandemVmConfig *c,
                                GError **error) {
   static const char *const keys[] = {"Memory", "CPUs", "Accelerator",
                                      "Display", "HotplugPorts",
-                                     "SaveOnStop", "PixelMemory", NULL};
+                                     "SaveOnStop", "PixelMemory", "Network",
+                                     "Forward", NULL};
   static const char *const accels[] = {"auto", "kvm", "tcg", NULL};
   static const char *const displays[] = {"spice", "none", NULL};
   if (!g_key_file_has_group(p->kf, GROUP_VM))
@@ -328,6 +394,16 @@ static gboolean parse_vm_group(const Parser *p, TandemVmConfig *c,
       return fail(error, p, "PixelMemory %s is not possible: give a power of "
                   "two from 4M to 1G, or 0 for none", pix);
   }
+  static const char *const networks[] = {"user", "restricted", "none",
+                                         NULL};
+  int network = c->network;
+  if (!get_choice(p, GROUP_VM, "Network", networks, &network, error) ||
+      !get_forwards(p, c, error))
+    return FALSE;
+  c->network = (TandemNetwork)network;
+  if (c->forwards && c->network == TANDEM_NETWORK_NONE)
+    return fail(error, p, "Forward in [VM] needs a network: Network=user or "
+                "Network=restricted");
   int accel = c->accel, display = c->display;
   if (!get_uint(p, GROUP_VM, "CPUs", 1, TANDEM_VM_MAX_CPUS, &c->cpus, error) ||
       !get_uint(p, GROUP_VM, "HotplugPorts", 0, TANDEM_VM_MAX_HOTPLUG_PORTS,
@@ -637,6 +713,14 @@ char *tandem_vm_config_to_data(const TandemVmConfig *c) {
   }
   if (c->save_on_stop)
     g_key_file_set_boolean(kf, GROUP_VM, "SaveOnStop", TRUE);
+  if (c->network != TANDEM_NETWORK_USER)
+    g_key_file_set_string(kf, GROUP_VM, "Network",
+                          c->network == TANDEM_NETWORK_NONE ? "none"
+                                                            : "restricted");
+  if (c->forwards)
+    g_key_file_set_string_list(kf, GROUP_VM, "Forward",
+                               (const char *const *)c->forwards,
+                               g_strv_length(c->forwards));
   set_if(kf, GROUP_BOOT, "Kernel", c->kernel);
   set_if(kf, GROUP_BOOT, "Initrd", c->initrd);
   set_if(kf, GROUP_BOOT, "CommandLine", c->cmdline);

@@ -43,6 +43,14 @@ typedef enum {
   TANDEM_DISPLAY_NONE,
 } TandemDisplay;
 
+/* The VM's network card: QEMU's user-mode network (the guest reaches what
+ * the host reaches), the same restricted to the forwards listed, or none. */
+typedef enum {
+  TANDEM_NETWORK_USER,
+  TANDEM_NETWORK_RESTRICTED,
+  TANDEM_NETWORK_NONE,
+} TandemNetwork;
+
 typedef struct {
   char *name;        /* [a-z][a-z0-9_-]{0,19}: node names and serials */
   char *path;        /* absolute */
@@ -79,6 +87,11 @@ typedef struct {
    * (ivshmem), bytes; 0: none, pixels go through the agent's channel. */
   guint64 pixel_memory;
   gboolean save_on_stop;           /* a stop saves, the next start resumes */
+  TandemNetwork network;           /* [VM] Network */
+  /* [VM] Forward: connections the guest opens to an address of its
+   * network, taken to one the host reaches, each "GUEST:PORT=HOST:PORT"
+   * (IPv4; the guest's side in 10.0.2.0/24). NULL-terminated, or NULL. */
+  GStrv forwards;
   /* Scheduled snapshots: every @snapshot_every seconds while the VM runs
    * (0: off), keeping the newest @snapshot_keep of them and none older
    * than @snapshot_max_age seconds (0: no limit). */
@@ -112,7 +125,14 @@ typedef struct {
 #define TANDEM_VM_MIN_PIXEL_MEMORY (4ull << 20)
 #define TANDEM_VM_MAX_PIXEL_MEMORY (1ull << 30)
 #define TANDEM_VM_MAX_DISKS 16
+#define TANDEM_VM_MAX_FORWARDS 8
 #define TANDEM_VM_MAX_ATTACHMENTS TANDEM_VM_MAX_HOTPLUG_PORTS
+
+/* One Forward entry: FALSE unless it is GUEST:PORT=HOST:PORT as the
+ * config allows it. */
+gboolean tandem_vm_forward_parse(const char *text, guint8 guest_ip[4],
+                                 guint *guest_port, guint8 host_ip[4],
+                                 guint *host_port);
 
 /* Attachment names: 1..32 characters of [A-Za-z0-9._-], not starting with
  * '.' or '-' (they name the guest's mount point). */

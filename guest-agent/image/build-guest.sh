@@ -348,7 +348,7 @@ while read -r applet; do
     ln -s /usr/bin/busybox "$root/$applet"
 done <"$work/applets"
 for applet in sh mount umount insmod acpid poweroff sleep cat su hexdump dd \
-  timeout sed grep chown; do
+  timeout sed grep chown ip udhcpc; do
   [ -e "$root/usr/bin/$applet" ] || [ -e "$root/usr/sbin/$applet" ] ||
     die "busybox lacks the '$applet' applet"
 done
@@ -412,7 +412,7 @@ stage_module() {
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \
   virtio_pci virtio_console virtio_blk drm drm_kms_helper ttm drm_ttm_helper \
   drm_vram_helper bochs button evdev ext4 nvme_core nvme vfat nls_cp437 \
-  nls_ascii; do
+  nls_ascii virtio_net; do
   stage_module "$m"
 done
 cp "$work/order" "$root/etc/modules.order"
@@ -974,6 +974,21 @@ esac
 wait
 EOF
 
+# udhcpc's script: the lease to the interface, the default route, DNS.
+cat >"$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+case $1 in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound | renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -z "$router" ] || ip route add default via "${router%% *}" dev "$interface"
+    for d in $dns; do echo "nameserver $d"; done >/etc/resolv.conf
+    ;;
+esac
+EOF
+chmod 755 "$root/etc/udhcpc.script"
+
 cat >"$root/init" <<'EOF'
 #!/bin/sh
 # Tandem default guest: mount, load modules, home disk, power button, Xorg,
@@ -1020,6 +1035,13 @@ while read -r module; do
   esac
 done </etc/modules.order
 trace "modules loaded"
+
+# --- The network card (Network= in the VM's config), by DHCP, in the
+# background: the session does not wait for it. ---
+ip link set lo up
+if ip link show eth0 >/dev/null 2>&1; then
+  udhcpc -i eth0 -f -s /etc/udhcpc.script </dev/null >/dev/null 2>&1 &
+fi
 
 # --- The mount service: root mounts attached disks for the user (uid 1000),
 # who asks on /run/tandem/mount.sock (docs/mount.md). ---

@@ -95,7 +95,7 @@ if [ "$mode" = loopback ]; then
     --pixel-memory "$pixel_memory" >"$tmp/agent.log" 2>&1 &
   pids="$pids $!"
 else
-  echo "1..21"
+  echo "1..22"
   dir=${TANDEM_DEFAULT_GUEST:-}
   if [ -z "$dir" ] || ! [ -f "$dir/initramfs.img" ]; then
     echo "1..0 # SKIP no default guest (TANDEM_DEFAULT_GUEST)"
@@ -242,6 +242,13 @@ xdotool type --delay 15 "printf '\\033]2;typed-in-guest\\007'"
 xdotool key Return
 title_typed() { xdotool getwindowname "$proxy" | grep -q "typed-in-guest"; }
 check "typed keys reach the guest program" wait_until 60 title_typed
+if [ "$mode" != loopback ]; then
+  # The VM's network card (Network=user by default), up by the guest's DHCP.
+  xdotool type --delay 15 "printf '\\033]2;%s\\007' \"\$(ip -4 -o addr show eth0)\""
+  xdotool key Return
+  net_up() { xdotool getwindowname "$proxy" | grep -q "inet 10.0.2.15/24"; }
+  check "the guest's network card is up, by DHCP (10.0.2.15)" wait_until 60 net_up
+fi
 
 # --- Focus -----------------------------------------------------------------------
 

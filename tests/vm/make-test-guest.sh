@@ -12,6 +12,10 @@
 # With "tandem.scribble" on its command line it also writes 1 MiB of
 # random data a second to its first virtio disk (/dev/vda), round the
 # first 8 MiB, so that snapshot overlays fill up as a user's would.
+# With "tandem.fetch=URL[,URL...]" it brings its network card up (DHCP),
+# prints "TANDEM-TEST-GUEST: network: inet ADDRESS" (or "network: no
+# interface" / "network: no DHCP answer"), then fetches each URL and prints
+# "fetched URL: BODY" or "fetch failed: URL".
 #
 # OUTDIR/cache keeps the kernel .deb; OUTDIR/stamp records what was built, so
 # a run with nothing changed does nothing. Needs apt, dpkg, cpio, gzip and
@@ -87,8 +91,9 @@ while read -r applet; do
   [ "$applet" = bin/busybox ] && continue
   [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
 done <"$work/applets"
-for applet in sh mount insmod acpid poweroff sleep cat; do
+for applet in sh mount insmod acpid poweroff sleep cat ip udhcpc nc timeout; do
   [ -e "$root/bin/$applet" ] || [ -e "$root/sbin/$applet" ] ||
+    [ -e "$root/usr/bin/$applet" ] ||
     die "busybox lacks the '$applet' applet"
 done
 
@@ -150,8 +155,8 @@ for option in ACPI_BUTTON:button INPUT_EVDEV:evdev; do
     *) die "kernel $kver lacks CONFIG_${option%%:*}" ;;
   esac
 done
-# virtio-blk, for the scribbler.
-for module in virtio_pci virtio_blk; do
+# virtio-blk, for the scribbler; virtio-net, for the network test.
+for module in virtio_pci virtio_blk virtio_net; do
   stage_module "$module"
 done
 cp "$work/order" "$root/etc/modules.order"
@@ -169,6 +174,21 @@ echo "TANDEM-TEST-GUEST: powering off" >/dev/console
 exec /sbin/poweroff -f
 EOF
 chmod 755 "$root/etc/acpi/power-button"
+
+# udhcpc's script: the lease to the interface, the default route, DNS.
+cat >"$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+case $1 in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound | renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -z "$router" ] || ip route add default via "${router%% *}" dev "$interface"
+    for d in $dns; do echo "nameserver $d"; done >/etc/resolv.conf
+    ;;
+esac
+EOF
+chmod 755 "$root/etc/udhcpc.script"
 
 cat >"$root/init" <<'EOF'
 #!/bin/sh
@@ -227,6 +247,45 @@ if grep -qw tandem.scribble /proc/cmdline; then
       sleep 1
     done
   ) &
+fi
+
+# http_get http://HOST[:PORT]/PATH: the body of a 200 answer. By hand with
+# nc: the static busybox's wget crashes in glibc's resolver.
+http_get() {
+  _hp=${1#http://}
+  _path=/${_hp#*/}
+  _hp=${_hp%%/*}
+  _host=${_hp%:*}
+  _port=80
+  [ "$_hp" = "$_host" ] || _port=${_hp##*:}
+  # A forward (QEMU's guestfwd) may never close the connection: what
+  # arrived within the time is the answer.
+  _reply=$(printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$_path" "$_host" |
+    timeout 6 nc "$_host" "$_port" 2>/dev/null)
+  case $(echo "$_reply" | head -n 1) in
+    "HTTP/1."?" 200 "*) ;;
+    *) return 1 ;;
+  esac
+  echo "$_reply" | sed '1,/^\r*$/d'
+}
+
+fetch=$(sed -n 's/.*tandem\.fetch=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$fetch" ]; then
+  ip link set lo up
+  if ! ip link show eth0 >/dev/null 2>&1; then
+    say "network: no interface"
+  elif udhcpc -i eth0 -n -q -t 5 -T 1 -s /etc/udhcpc.script >/dev/null 2>&1; then
+    say "network: $(ip -4 addr show eth0 | grep -o 'inet [0-9.]*')"
+    for url in $(echo "$fetch" | tr , ' '); do
+      if body=$(http_get "$url"); then
+        say "fetched $url: $body"
+      else
+        say "fetch failed: $url"
+      fi
+    done
+  else
+    say "network: no DHCP answer"
+  fi
 fi
 
 say ready

@@ -373,6 +373,66 @@ static void test_argv_pixel_memory(void **state) {
   parse_fails("[VM]\nPixelMemory=lots\n" KERNEL_BOOT, "not a size");
 }
 
+/* The network card: user-mode by default, restricted to its forwards, or
+ * none; forwards checked and given to QEMU as guestfwd rules. */
+static void test_network(void **state) {
+  (void)state;
+  g_autoptr(TandemVmConfig) c = parse_ok(KERNEL_BOOT);
+  assert_int_equal(c->network, TANDEM_NETWORK_USER);
+  TandemQemuLaunch l = {"/usr/bin/qemu-system-x86_64", "/r", TANDEM_ACCEL_TCG,
+                        TRUE, FALSE, FALSE, TRUE};
+  g_auto(GStrv) a = tandem_qemu_argv_build(c, &l);
+  assert_non_null(find_opt(a, "-netdev", "user,id=tandem-net"));
+  assert_null(find_opt(a, "-netdev", "restrict"));
+  assert_non_null(find_opt(a, "-device", "virtio-net-pci,netdev=tandem-net"));
+
+  g_autoptr(TandemVmConfig) r = parse_ok(
+      "[VM]\nNetwork=restricted\n"
+      "Forward=10.0.2.100:80=127.0.0.1:8080;10.0.2.4:443=192.168.1.9:1\n"
+      KERNEL_BOOT);
+  assert_int_equal(r->network, TANDEM_NETWORK_RESTRICTED);
+  g_auto(GStrv) b = tandem_qemu_argv_build(r, &l);
+  assert_non_null(find_opt(b, "-netdev",
+                           "user,id=tandem-net,restrict=on,"
+                           "guestfwd=tcp:10.0.2.100:80-tcp:127.0.0.1:8080,"
+                           "guestfwd=tcp:10.0.2.4:443-tcp:192.168.1.9:1"));
+  /* Written back as read. */
+  g_autofree char *data = tandem_vm_config_to_data(r);
+  assert_non_null(strstr(data, "Network=restricted\n"));
+  assert_non_null(strstr(data, "Forward=10.0.2.100:80=127.0.0.1:8080;"
+                               "10.0.2.4:443=192.168.1.9:1;\n"));
+
+  g_autoptr(TandemVmConfig) n = parse_ok("[VM]\nNetwork=none\n" KERNEL_BOOT);
+  g_auto(GStrv) d = tandem_qemu_argv_build(n, &l);
+  assert_null(find_opt(d, "-netdev", ""));
+  assert_null(find_opt(d, "-device", "virtio-net"));
+
+  parse_fails("[VM]\nNetwork=bridge\n" KERNEL_BOOT, "must be one of");
+  parse_fails("[VM]\nNetwork=none\nForward=10.0.2.100:80=127.0.0.1:80\n"
+              KERNEL_BOOT, "needs a network");
+  static const char *const bad[] = {
+      "10.0.2.100:80",                  /* no host side */
+      "10.0.2.100:80=127.0.0.1",        /* no port */
+      "10.0.3.100:80=127.0.0.1:80",     /* not the guest's network */
+      "10.0.2.2:80=127.0.0.1:80",       /* the network's host address */
+      "10.0.2.15:80=127.0.0.1:80",      /* the guest itself */
+      "10.0.2.100:0=127.0.0.1:80",      /* port 0 */
+      "10.0.2.100:80=127.0.0.1:65536",  /* past the last port */
+      "10.0.2.300:80=127.0.0.1:80",     /* not an address */
+      "10.0.2.100:80=127.0.0.1:80x",    /* trailing junk */
+      "10.0.2.100:80=-127.0.0.1:80",    /* a sign */
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autofree char *conf = g_strdup_printf("[VM]\nForward=%s\n" KERNEL_BOOT,
+                                            bad[i]);
+    parse_fails(conf, "GUEST:PORT=HOST:PORT");
+  }
+  parse_fails("[VM]\nForward=10.0.2.4:1=1.1.1.1:1;10.0.2.4:2=1.1.1.1:1;"
+              "10.0.2.4:3=1.1.1.1:1;10.0.2.4:4=1.1.1.1:1;10.0.2.4:5=1.1.1.1:1;"
+              "10.0.2.4:6=1.1.1.1:1;10.0.2.4:7=1.1.1.1:1;10.0.2.4:8=1.1.1.1:1;"
+              "10.0.2.4:9=1.1.1.1:1\n" KERNEL_BOOT, "at most 8");
+}
+
 static void test_argv_disks_as_blockdev(void **state) {
   (void)state;
   g_auto(GStrv) a = build("[Boot]\nImage=/vm/boot,1.qcow2\n"
@@ -570,6 +630,7 @@ int main(void) {
       cmocka_unit_test(test_argv_kernel_tcg),
       cmocka_unit_test(test_argv_kvm_paused_no_display),
       cmocka_unit_test(test_argv_pixel_memory),
+      cmocka_unit_test(test_network),
       cmocka_unit_test(test_argv_disks_as_blockdev),
       cmocka_unit_test(test_argv_sandbox),
       cmocka_unit_test(test_opt_escape),
