@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem: the desktop shell. Everything but this lives in libtandem-app. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sd-bus on the GLib main loop, and g_autoptr()/g_auto() for sd-bus types.
  *
  * The shell talks D-Bus with sd-bus (not GDBus); this GSource lets a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The console view: a VM's whole guest display, shown with spice-gtk.
  *
  * Connects to QEMU's SPICE server on the VM's UNIX socket

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tandem.Tandem1.Guests: the applications, windows and focus of the
  * guests a TandemGuestHub serves, Launch, and the hub's signals passed on
  * as the interface's. Part of TandemDbusService (tandem-dbus-private.h). */

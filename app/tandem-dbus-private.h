@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the D-Bus service's files share. Split by interface:
  *   tandem-dbus-service.c    the connection, org.freedesktop.Application
  *                            and org.tandem.Tandem1.Manager

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The shell's D-Bus service on the session bus, with sd-bus.
  *
  * Owns the bus name org.tandem.Tandem (that is what makes the shell a

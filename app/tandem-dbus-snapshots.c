@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tandem.Tandem1.Snapshots: a VM's snapshots, from the service's
  * TandemSnapshotManager: Create and Restore (answered when they are done,
  * which under TCG can take minutes), List and Delete, and the manager's

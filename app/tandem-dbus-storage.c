@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tandem.Tandem1.Storage: network block exports (NBD, iSCSI) attached
  * to running VMs as local disks, from the service's TandemDiskManager:
  * Attach and Detach (answered when the guest has the disk, or has let it

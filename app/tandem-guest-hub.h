@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The shell's guests: one agent link per running VM (and per loopback
  * guest, an agent connecting to a socket without a VM, for tests and
  * development), launching applications (starting the VM first when

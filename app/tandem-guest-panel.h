@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The shell's view of one guest at a time: its applications as a grid of
  * icons with a search field (a click launches, starting the VM first if
  * needed, with progress), its whole display (the console, over SPICE)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Translation set-up shared by every Tandem program. */
 #pragma once
 

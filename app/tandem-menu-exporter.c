@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host menu exporter: desktop entries and icons for guest applications.
  *
  * What the guest sends is untrusted. Every field is named after what it is

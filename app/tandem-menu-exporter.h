@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host menu exporter: puts a VM's application catalog in the host's
  * application menu as XDG desktop entries and hicolor icons, and tells which
  * catalog entry a guest window belongs to.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One VM's snapshots in the shell's window (tandem-snapshot-panel.h).
  *
  * Everything shown comes from the application's TandemSnapshotManager:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One VM's snapshots in the shell's window: a list (when, name, size, how
  * it was taken) with Restore and Delete on each, a field for a new one's
  * name and Take Snapshot, and a progress bar while one is being taken or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One VM's network disks in the shell's window (tandem-storage-panel.h).
  *
  * Everything listed comes from the application's TandemDiskManager: the

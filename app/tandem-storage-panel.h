@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One VM's network disks in the shell's window: a list of its attachments
  * (name, state, bus, where the guest mounted it or why not, file system,
  * free space, address) with Detach on each, and a form to attach one: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The main window: the user's VMs with their live state, a spinner while
  * one starts or stops, Start/Stop on each; an empty state explaining how to
  * add one; failures in an info bar, with what to do. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl's calls: synchronous (a command line tool has nothing else to
  * serve meanwhile) and each bounded. Calling the shell starts it through
  * D-Bus activation when it is not running. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What every tandemctl command does on the bus: connect, make a call with
  * a bound, explain a failure in words, and read a dictionary. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What every tandemctl command does with its command line: parse it with
  * its options and positional arguments, and explain a usage error. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl apps, launch, windows and focus: what runs in a VM, on the
  * host's desktop. Each command parses its own options, calls
  * org.tandem.Tandem1.Guests (tandemctl-bus.c) and prints the answer, for

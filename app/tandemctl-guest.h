@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl's commands about a VM's applications and windows: a client of
  * org.tandem.Tandem1.Guests. */
 #pragma once

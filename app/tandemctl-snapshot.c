@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl snapshot create, list, restore, delete and schedule: a client of
  * org.tandem.Tandem1.Snapshots (tandemctl-bus.c).
  *

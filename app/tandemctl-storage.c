@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl storage attach, detach and list: a client of
  * org.tandem.Tandem1.Storage (tandemctl-bus.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl's "storage" commands: a client of
  * org.tandem.Tandem1.Storage. */
 #pragma once

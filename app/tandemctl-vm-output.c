@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What tandemctl's vm commands print: JSON for scripts, sentences and a
  * table for people, from the objects tandemctl-vm.c made of the Manager's
  * replies; and the JSON and tables of the other commands. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl vm COMMAND: each command parses its own options, makes one or
  * two calls to org.tandem.Tandem1.Manager (tandemctl-bus.c) and prints the
  * answer. */

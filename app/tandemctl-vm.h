@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl's "vm" commands: a client of org.tandem.Tandem1.Manager. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandemctl: drive Tandem from scripts and the host's menu entries. Global
  * options here; the commands in their own files (tandemctl-vm.c,
  * tandemctl-guest.c, tandemctl-snapshot.c, tandemctl-storage.c). */

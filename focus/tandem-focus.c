@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The focus synchronisation state machine. The contract is tandem-focus.h;
  * docs/focus.md gives the rules, the event -> action table and why each
  * rule exists.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Focus synchronisation between the host desktop and one VM's guest.
  *
  * A pure state machine: no X, no GTK, no clock of its own. proxy/ feeds it

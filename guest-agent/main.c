@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-agent: runs in the guest's session and speaks for it to Tandem. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tandem-agent-catalog.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>

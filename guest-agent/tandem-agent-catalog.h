@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The guest's application catalog, as its users' desktops would show it.
  *
  * Follows the Desktop Entry Specification: applications directories under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-agent's session with the host, independent of the guest's
  * windowing system: handshake, heartbeats, the application catalog (and
  * its changes), launching applications, reconnecting with full state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's window-system backend interface.
  *
  * The session (tandem-agent.c) knows the channel, the handshake and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The shared pixel region, guest side: memory the host maps too (BAR 2 of
  * the ivshmem-plain device Tandem gives a VM; a file in loopback), so
  * that window pixels reach the host without going through the channel.

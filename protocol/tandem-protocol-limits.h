@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tandem agent wire protocol — every bound the decoders enforce.
  *
  * One place for all limits so that docs/protocol.md, the decoders and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tandem agent wire protocol, version 2.
  *
  * The channel between tandem-agent (in the guest) and the host. Frames are a

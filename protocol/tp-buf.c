@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Output buffer and decode arena. Both only grow, and are reused across
  * messages so that steady-state encoding and decoding do not allocate. */
 #include "tp-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Generic, table-driven encoder and decoder for every message body that is a
  * sequence of fields (all but DAMAGE). The same checks run on both paths, so
  * whatever the encoder accepts the decoder accepts, and vice versa. */

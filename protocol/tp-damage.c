@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DAMAGE: the one message whose layout the field table cannot express.
  *
  *   u32 frame_seq, u8 encoding, u8 flags, u16 n_rects

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Internals of the protocol library: the table that describes every message
  * body as a list of fields, shared by the generic encoder and decoder. */
 #pragma once

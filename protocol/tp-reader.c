@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Stream reader: turns bytes as they arrive (in any split) into messages.
  *
  * Memory is bounded: the buffer holds at most one read chunk, or the one

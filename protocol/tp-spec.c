@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The message table: every body described field by field, with the bounds
  * the decoder enforces. docs/protocol.md mirrors this file. */
 #include "tp-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* UTF-8 validation and sanitising of strings that cross the channel. */
 #include "tp-private.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* All proxy windows of one VM: creates them as the guest announces its
  * windows, routes the guest's window messages to them, and runs the focus
  * state machine (focus/) between host focus events, the agent's focus

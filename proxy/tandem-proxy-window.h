@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One host window for one guest window: its pixels, title, icon,
  * per-application WM_CLASS, geometry and states, and the user's input on
  * it turned back into protocol messages. It decides nothing about focus:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Detaching network disks, and putting a restored snapshot's back
  * (tandem-disk-manager.h). */
 #include "config.h"

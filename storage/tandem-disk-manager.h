@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* External network storage attached to running VMs as local disks.
  *
  * Attaching (docs/storage.md): the address (tandem-storage-uri.h) becomes a

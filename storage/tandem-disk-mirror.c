@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Two exports as one disk (tandem-disk-manager.h): a quorum node over two
  * NBD or iSCSI nodes, vote threshold 1, reads from the first that answers.
  *

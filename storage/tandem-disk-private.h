@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the parts of the disk manager share (tandem-disk-manager.c: the
  * table, attaching, mounting; tandem-disk-detach.c: detaching, and a
  * restored snapshot's disks put back). Not for other modules. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Is QEMU connected to a network disk's server? Read from the host's own
  * tables, without a connection of ours: QEMU 7.2 reports neither losing
  * an NBD server nor reconnecting to it (field notes), and a probe

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Watching the servers of attached network disks (tandem-disk-manager.h):
  * QEMU says nothing when it loses an NBD server or gets it back, so every
  * WATCH_MS, while a VM has such a disk attached, the host's socket tables

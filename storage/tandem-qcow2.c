@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qcow2 headers (tandem-qcow2.h), after QEMU's docs/interop/qcow2.txt:
  * big-endian; the magic "QFI\xfb", the version (2 or 3), the backing
  * file's name's offset (8 bytes at 8) and size (4 at 16); version 3 has

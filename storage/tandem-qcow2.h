@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a qcow2 image's header says about its backing file, read without
  * QEMU: the snapshot manager's overlay chains are walked with it to know
  * which image needs which (tandem-snapshot-chain.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tidying snapshot disk images, the plan (tandem-snapshot-chain.h). */
 #include "tandem-snapshot-chain.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Which of a VM's snapshot disk images can go, and how (pure: no files
  * touched here). Taking a snapshot freezes each disk's image and puts a new
  * overlay on it; restoring one puts a new overlay on its images. Images

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A snapshot's memory file (tandem-snapshot-file.h): its header, and the
  * checks and streaming of a file written by tandem-snapshot-writer.c. */
 #include "tandem-snapshot-file.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A snapshot's memory file: QEMU's migration stream, compressed in records
  * that each carry their own checksum, behind a header that says whose it
  * is and a trailer that says it is whole.

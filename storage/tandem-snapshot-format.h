@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Byte-level helpers shared by the snapshot file's reader and writer
  * (private to storage/). */
 #pragma once

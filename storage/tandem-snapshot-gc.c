@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tidying a VM's snapshot disk images (tandem-snapshot-chain.h): after a
  * snapshot is deleted or restored, images nothing needs any more are
  * removed, and one with a single image on it is merged into that one, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Snapshots of running VMs (tandem-snapshot-manager.h): the object, its
  * bookkeeping and what taking and restoring share. */
 #include "tandem-snapshot-private.h"

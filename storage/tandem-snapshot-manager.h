@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Snapshots of running VMs, taken without disturbing the guest, listed,
  * restored and deleted.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A VM's list of snapshots (tandem-snapshot-manifest.h). */
 #include "tandem-snapshot-manifest.h"
 

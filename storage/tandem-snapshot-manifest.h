@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A VM's list of snapshots: $XDG_DATA_HOME/tandem/vms/NAME/snapshots/
  * manifest.json. A snapshot is listed only once its memory file is whole
  * and on disk; the manifest itself is replaced atomically (written beside,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the snapshot manager's files share (private to storage/). */
 #pragma once
 

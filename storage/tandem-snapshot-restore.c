@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Restoring a snapshot (tandem-snapshot-manager.h).
  *
  *   checking   the memory file read whole in a thread: its header names

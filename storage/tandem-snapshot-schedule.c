@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Scheduled snapshots (tandem-snapshot-manager.h): one periodic timer per
  * running VM whose configuration has a [Snapshots] Every, armed when the
  * VM runs and removed when it stops; nothing runs for a VM without one,

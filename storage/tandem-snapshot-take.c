@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Taking a snapshot of a running VM (tandem-snapshot-manager.h).
  *
  * The steps, each the callback of the one before:

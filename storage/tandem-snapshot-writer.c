@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The copy-on-write queue (tandem-snapshot-writer.h). */
 #include "tandem-snapshot-writer.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The copy-on-write queue: QEMU's migration stream drained into host RAM
  * and written to disk behind it.
  *

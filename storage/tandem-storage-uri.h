@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Where an external disk lives, as the user writes it:
  *
  *   nbd://HOST[:PORT]/EXPORT            NBD over TCP (port 10809 by default)

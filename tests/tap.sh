@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Minimal TAP producer for shell tests. Source it, call check, then tap_end.
 _tap_n=0
 _tap_failed=0

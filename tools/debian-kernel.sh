@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The Debian kernel the guest images boot: which one, fetching its .deb once
 # and unpacking it. Sourced by tests/vm/make-test-guest.sh and
 # guest-agent/image/build-guest.sh, which define die and say. POSIX sh.

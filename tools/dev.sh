@@ -10,6 +10,7 @@
 #   tools/dev.sh bench   full benchmarks
 #
 # Environment: FUZZ_SECONDS (60), TANDEM_BUILD_DIR (build), SKIP_APT=1.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)

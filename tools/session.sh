@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shell functions for a private desktop session: an Xvfb display, XDG dirs.
 # Sourced by tools/dev.sh (the run command) and tests/with-session.
 # POSIX sh; callers set -eu.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Adds up meson test logs into one line: 'N passed, N failed'.
 
 A TAP test counts each of its cases; any other test counts once. A TAP test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Which accelerator a VM gets: KVM only when it is proven to work.
  *
  * /dev/kvm existing proves nothing (nested KVM can hang a guest before its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host's side of one VM's agent channel, with no GTK: the handshake,
  * heartbeats, the guest's application catalog, launching, and the window
  * bookkeeping that keeps a guest from referring to windows it never

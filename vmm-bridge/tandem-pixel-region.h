@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The shared pixel region, host side: a file both the host and the guest's
  * agent map (through QEMU's ivshmem-plain device in a VM, directly in
  * loopback), so that window pixels never go through the agent's channel.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tandem-qemu-argv.h"
 
 #include <json-glib/json-glib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The QEMU command line for a VM: a pure function of its configuration and
  * where its runtime files go. Nothing is started or checked here. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Private to vmm-bridge: what the typed QMP calls (tandem-qmp-commands.c,
  * tandem-qmp-migrate.c) share. Call sites use those headers, never this one.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* An asynchronous QMP client on the GLib main loop.
  *
  * Knows QMP (the greeting, capability negotiation, commands matched to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Typed QMP commands on top of TandemQmpClient: one function per command
  * Tandem sends, C values in and out. Call sites never build or read JSON.
  *

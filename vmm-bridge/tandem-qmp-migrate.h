@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Typed QMP migration commands, used to save and restore a VM's memory:
  * capabilities and parameters, migrate / migrate-incoming / migrate_cancel,
  * query-migrate, and the MIGRATION event's data. Same conventions as

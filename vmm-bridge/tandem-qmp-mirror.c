@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tandem-qmp-mirror.h"
 
 #include "tandem-qmp-call.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Typed QMP calls for mirrored disks: a quorum node over several block
  * nodes, replacing one of its children, and copying a node onto another
  * with a mirror job (QEMU 7.2). Same conventions as tandem-qmp-commands.h:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A running VM's runtime directory, $XDG_RUNTIME_DIR/tandem/NAME (0700),
  * and the lock that says a QEMU runs for it. The lock's descriptor is also
  * given to QEMU, so it stays held for as long as that QEMU lives. */

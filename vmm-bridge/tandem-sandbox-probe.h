@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whether a QEMU binary can run under Tandem's seccomp sandbox
  * (TANDEM_QEMU_SANDBOX, tandem-qemu-argv.h).
  *

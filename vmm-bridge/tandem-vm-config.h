@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A VM's configuration: $XDG_CONFIG_HOME/tandem/vms/NAME.conf, a key file.
  *
  *   [VM]        Memory=1G  CPUs=2  Accelerator=auto|kvm|tcg

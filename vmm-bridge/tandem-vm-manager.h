@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* All of the user's VMs: their configurations on disk and their
  * supervisors. What the shell and its D-Bus service drive. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One virtual machine: its QEMU process, supervised.
  *
  * Starts QEMU as a child (paused, so nothing the guest prints is missed),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vmm-bridge's error domain (the QMP client has its own, TANDEM_QMP_ERROR). */
 #pragma once
 

@@ -54,6 +54,7 @@
 # OUTDIR/cache keeps the kernel .deb; OUTDIR/stamp records what was built
 # (kernel, versions of every host package copied from, this script, the agent)
 # so that a run with nothing changed does nothing.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -eu
 
 prog=build-guest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Recognising file systems by their superblocks (never blkid, never a
  * shell): tandem_mount_probe_bytes() and its kin in tandem-agent-mount.h. */
 #include "tandem-agent-mount.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the parts of the mount library share (tandem-agent-mount.c,
  * -fs.c, -users.c). Not for the agent. */
 #pragma once

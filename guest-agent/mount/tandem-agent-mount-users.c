@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Who keeps a mount busy: the programs whose working directory, root,
  * executable or open files are under it, read from /proc without following
  * anything (tandem_mount_scan_users() in tandem-agent-mount.h). */

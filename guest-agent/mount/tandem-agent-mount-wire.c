@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The one-line requests and replies of tandem-mount-helper's socket. Both
  * sides distrust each other's bytes: everything is bounded and checked. */
 #include "tandem-agent-mount.h"

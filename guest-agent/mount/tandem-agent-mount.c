@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Finding disks by serial, recognising file systems, and the privileged
  * mount and unmount. See tandem-agent-mount.h and docs/mount.md. */
 #include "tandem-agent-mount.h"

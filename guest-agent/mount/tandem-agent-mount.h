@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Mounting the disks the host attaches, by serial (MOUNT, UNMOUNT,
  * MOUNT_RESULT in docs/protocol.md; the design in docs/mount.md).
  *

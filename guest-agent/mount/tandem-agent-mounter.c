@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's side of mounting: the asynchronous client of
  * tandem-mount-helper's socket, and TandemMounter, which runs requests one
  * at a time through the helper or, as root, in-process on a worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-mount-helper: the guest's privileged mount service.
  *
  * The agent runs as the session user and cannot mount. This program runs

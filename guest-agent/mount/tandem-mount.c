@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-mount: mount and unmount attached disks by serial from a terminal
  * or a script in the guest, the way the agent does it (TandemMounter:
  * through tandem-mount-helper, or in-process as root).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Guest focus: set where the host's focus logic says (a window, or the
  * stub placeholder when nothing of this VM has host focus), and reported
  * back with the request's sequence number.

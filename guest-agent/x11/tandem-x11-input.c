@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Input from the host, injected with XTest at the window the host says.
  *
  * Checking that the window has focus and injecting are one step: both

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Window pixels: Composite keeps every top-level's contents in a pixmap of
  * its own, DAMAGE says what changed, MIT-SHM brings the changed pixels over
  * without a copy through the socket. Where the host shares memory with us

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The X11 backend's shared state. Split by concern:
  *   tandem-x11.c          connection, event source, atoms, dispatch, ops
  *   tandem-x11-windows.c  tracking, the minimal window manager, other WMs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Window properties: what a guest window says about itself (title,
  * class, icon, size hints, protocols, states, type, transient parent),
  * read with bounds and sent to the host once the window is announced. */

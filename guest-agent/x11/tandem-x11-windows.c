@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Top-level windows: tracking, the minimal window manager (when the guest
  * runs none), properties, and the host's window requests. */
 #include "tandem-x11-private.h"

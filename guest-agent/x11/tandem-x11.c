@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The X11 backend: the connection, its main-loop source and the routing of
  * X events and host messages to the parts that handle them. */
 #include "tandem-x11-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What changed between two captures of the same rectangle of a window:
  * a scroll (rows that moved up or down as a block) and the rows and
  * columns that differ. Pure: the unit tests and valgrind see all of it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The X11 backend's pure logic: no X connection, no GLib main loop, so the
  * unit tests (and valgrind) see all of it. Everything here reads data that
  * guest applications control (properties, damage) and bounds it. */

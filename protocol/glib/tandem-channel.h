@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One end of the Tandem agent channel on the GLib main loop: protocol/
  * frames over a connected file descriptor (a UNIX socket, or the guest's
  * virtio-serial port). Used by both tandem-agent (receiving as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A minimal host for tests that talk to a real tandem-agent: blocking
  * socket I/O with bounded waits, frames through the protocol library. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The real tandem-agent in loopback mode against a host written here:
  * handshake, catalog for the host's locale with icons, heartbeats,
  * launching only what the catalog offers, live catalog changes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The real tandem-agent on a real X server (the test session's Xvfb), in
  * loopback mode against a host written here: launching xterm gives
  * create/map/title/class/damage; the pixels received equal what the X

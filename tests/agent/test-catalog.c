@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's application catalog against fixture application directories,
  * one rule of the Desktop Entry Specification at a time. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's side of the shared pixel region: finding it (a file, or an
  * ivshmem device in a sysfs tree made by the test), refusing memory
  * without the host's header, and handing out space for frames in flight

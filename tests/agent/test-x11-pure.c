@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The X11 backend's pure logic over hostile and ordinary input: damage
  * merging, banding, WM_NORMAL_HINTS, _NET_WM_ICON, keymap lookup and
  * smooth-scroll accumulation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A small X client for the agent's tests: a main window with a UTF-8
  * title (holding a bidi override the host must strip), WM_CLASS, two icon
  * sizes, a minimum size and WM_DELETE_WINDOW; a transient dialog; an

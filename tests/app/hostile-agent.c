@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* hostile-agent SOCKET ATTACK [N]: a guest agent that speaks the protocol
  * correctly and still tries to hurt the host (issue 10), for
  * test-hostile.sh and bench-hostile.sh. It connects to a shell's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shell functions the shell's own tests share (sourced after tests/tap.sh):
 # the shell on the private session bus, tandemctl's --json, a clean quit.
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # tandemctl and tandem on the command line: help, version, bad input,
 # translated output.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
 ctl="$TANDEM_BUILD_ROOT/app/tandemctl"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The console view against a real QEMU (TCG) booting the tiny test guest
  * with a VGA and SPICE on its UNIX socket, on a real X display (run under
  * tests/with-session). One boot: connect before the socket exists, see the

@@ -4,6 +4,7 @@
 # session's display (--loopback) and tandem-agent connects to it from a
 # second Xvfb, the guest's display, with a catalog of two fixture
 # applications. Every wait is bounded.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
 . "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"

@@ -8,6 +8,7 @@
 # updating and its focus keeps working, and the hostile link is cut with a
 # log line where the attack asks for more than its share. Every wait is
 # bounded.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
 . "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host menu exporter: desktop entries and icons from a guest catalog. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The shell as a user starts it, on a real (private) X display and session
 # bus: one window, a single instance, the VMs from the user's config.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
 . "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The window's Snapshots page on a real X display (run under
  * tests/with-session, whose XDG directories are private): a VM's list as
  * the manager keeps it, newest first; Delete and a Restore that fails

@@ -6,6 +6,7 @@
 # message and exit status, the guest running on untouched. Every wait is
 # bounded. Skipped without the test guest ($TANDEM_TEST_GUEST, else
 # build/test-guest: tools/dev.sh test builds it).
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
 . "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"

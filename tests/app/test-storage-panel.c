@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The window's Storage page on a real X display (run under
  * tests/with-session, whose XDG directories are private), driven through
  * its widgets' accessible names as a user (or a screen reader) finds

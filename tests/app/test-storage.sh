@@ -4,6 +4,7 @@
 # errors (exit 2), and the shell's refusals (exit 1) of an unknown VM, a
 # malformed address, a bad bus or name, a VM that is not running and a disk
 # that is not attached; an empty list. Nothing boots: a few seconds.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
 . "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"

@@ -3,6 +3,7 @@
 # D-Bus activation, the Manager interface, validation and errors, output for
 # people and for scripts. With TANDEM_TEST_GUEST (a directory holding the
 # test guest's vmlinuz and initramfs.img) also a VM's whole life.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 . "$TANDEM_SOURCE_ROOT/tests/tap.sh"
 . "$TANDEM_SOURCE_ROOT/tests/app/lib.sh"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The main window on a real X display (run under tests/with-session). */
 #include <setjmp.h>
 #include <stdarg.h>

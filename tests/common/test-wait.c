@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "test-wait.h"
 
 static gboolean on_deadline(gpointer data) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Waiting in tests and benchmarks: sleep in the main loop until something
  * happens, with a deadline so that no wait is unbounded. */
 #pragma once

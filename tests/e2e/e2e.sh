@@ -13,6 +13,7 @@
 #   a dialog of the GTK3 app arrives as a transient proxy and takes focus;
 #   closing a proxy closes the guest application.
 # Output is TAP.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 mode=${1:-loopback}
 build=${TANDEM_BUILD_ROOT:?}

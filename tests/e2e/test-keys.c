@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Keys never reach the wrong guest application: the host is this process,
  * the shell's own proxy code (hub, link, proxy manager on GTK) on the
  * session's Xvfb under a real window manager (Openbox), a native GTK

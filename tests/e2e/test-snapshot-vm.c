@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Background snapshots of the default guest under TCG, through the
  * snapshot manager the shell uses, with the shell's own proxy code as the
  * host (the bench-proxy harness: hub, link, proxy manager on GTK).

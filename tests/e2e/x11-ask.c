@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* x11-ask close|fullscreen WINDOW: asks a window (or, for fullscreen, the
  * window manager about it) what a user's click would, for tests on an X
  * display without a window manager: ICCCM WM_DELETE_WINDOW to close it,

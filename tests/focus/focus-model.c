@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The world around the focus state machine (focus-model.h): the guest
  * and its agent, the channel, the randomness, and the dump of it all when
  * a check fails. */

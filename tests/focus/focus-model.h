@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The world around the focus state machine, for test-focus-random.c: its
  * state (Sim), the randomness, the channel between host and agent (two
  * FIFOs with random latency, a byte stream's order), and the models of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The focus state machine in a long randomized run against models of the
  * rest of the world:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The focus state machine, rule by rule: each event and the exact list of
  * actions it must produce (docs/focus.md has the table). */
 #include <setjmp.h>

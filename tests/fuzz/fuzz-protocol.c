@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the stream reader and every decoder, as the host and as
  * the agent receive them.
  *

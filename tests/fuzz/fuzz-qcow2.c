@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the qcow2 header reader (storage/tandem-qcow2.h), which
  * reads the snapshot disk images' headers to know their backing files.
  * Beyond "no crash, no leak, no UB": what it accepts is bounded text. */

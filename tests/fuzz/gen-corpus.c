@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Writes the seed corpus: every sample message from the round-trip tests,
  * each as the side that receives it, plus one stream of all of them. */
 #include <stdio.h>

@@ -1,6 +1,7 @@
 #!/bin/sh
 # gen-qcow2-seeds.sh DIR: seeds for fuzz-qcow2, the first 4 KiB of images
 # qemu-img makes (versions 2 and 3, backing files qcow2 and raw, none).
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -eu
 dir=$1
 tmp=$(mktemp -d)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Runs the fuzz target over files given on the command line (or every file
  * in directories given), without libFuzzer: the seed corpus and any saved
  * crash inputs become regression tests in the ordinary and sanitizer

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run-fuzzer.sh FUZZER GEN_CORPUS WORKDIR: fuzzes for $FUZZ_SECONDS (60)
 # from the seed corpus; fails on any crash, leak or sanitizer report.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -eu
 fuzzer=$1 gen=$2 work=$3
 seconds=${FUZZ_SECONDS:-60}

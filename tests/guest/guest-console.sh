@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by the guest boot tests (sourced): time, and the QEMU they started
 # ($qemu_pid) with its serial console in $log.
 

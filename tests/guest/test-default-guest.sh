@@ -14,6 +14,7 @@
 #
 # The boots use a throw-away overlay over OUTDIR/home.qcow2, so the built home
 # disk is never written. Screenshots: OUTDIR/screenshots/{xclock,mousepad}.png.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -17,6 +17,7 @@
 # If the agent advertises TP_CAP_MOUNT in its HELLO, the host side here also
 # sends MOUNT and UNMOUNT for tandem-data over the agent's virtio-serial port
 # and checks both MOUNT_RESULTs (skipped otherwise).
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)

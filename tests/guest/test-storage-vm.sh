@@ -24,6 +24,7 @@
 #    start they are attached and mounted again, one whose server is gone
 #    is listed as failed with the reason, and detach forgets them.
 # Prints the time from attach to mounted and from detach to gone.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 build=${TANDEM_BUILD_ROOT:?}
 src=${TANDEM_SOURCE_ROOT:?}

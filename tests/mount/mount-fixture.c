@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The fixture the mount tests share (mount-fixture.h). */
 #include "mount-fixture.h"
 

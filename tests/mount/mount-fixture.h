@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The mount tests' fixture, shared by test-mount.c (the logic in-process)
  * and test-mount-helper.c (the real binaries over a socket): a fixture
  * sysfs, /dev and mount table in a temporary directory, stand-ins for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The real tandem-mount-helper and tandem-mount binaries over a UNIX
  * socket, on the fixture of mount-fixture.c: TandemMounter and the client
  * functions as the agent uses them, raw bytes, the command-line client, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Mounting attached disks by serial (guest-agent/mount), without root and
  * without a VM: a fixture sysfs and /dev, a fixture mount table, stand-ins
  * for mount(2) and umount2(2) (mount-fixture.c), superblocks written by

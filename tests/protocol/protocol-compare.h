@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Field-by-field comparison of two messages, for tests. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One valid, fully populated sample of every message type, for the
  * round-trip tests, the fuzzer's seed corpus and the benchmark. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* docs/protocol.md is the contract agents are written against: every
  * message heading must state the type number, sender, window rule and body
  * size that the library actually enforces, and every type must have one. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Every malformed form the host (or agent) can be sent is rejected with the
  * expected error, and the reader stays dead afterwards. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The stream reader: partial reads, many frames per read, bounded memory,
  * zero-copy reads through prepare/commit. */
 #include <setjmp.h>

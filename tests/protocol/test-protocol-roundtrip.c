@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Every message type survives encode -> stream reader -> decode unchanged,
  * however the bytes are split, and re-encodes to the same bytes. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* UTF-8 validation, sanitising and truncation of text from the other side. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host's agent link against a scripted (hostile) agent on a socket
  * pair: the handshake, the catalog as BEGIN..END, launching, and every
  * protocol violation a guest can commit ending the connection with a

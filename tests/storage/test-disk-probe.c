@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whether a process is connected to a network disk's server, read from
  * the host's socket tables (storage/tandem-disk-probe.c): the parsers on
  * /proc/net/tcp text, and the whole probe on real sockets of this

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Snapshot disk images: what their qcow2 headers say about their backing
  * files (images made by the real qemu-img, and hostile headers), and the
  * plan for tidying them (which go, which are merged, which stay). */

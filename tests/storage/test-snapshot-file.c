@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The copy-on-write queue and the snapshot file: a stream fed through a
  * pipe comes back byte for byte; the queue never holds more than its bound
  * and makes the feeder wait when full; a full disk fails cleanly while the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The list of snapshots: it round-trips; ids and labels are checked (no
  * path through an id, no line breaks or bidi overrides in a label); a
  * damaged, hostile or foreign list is refused whole; it is replaced

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Addresses of network disks as users type them: the three forms are read
  * into their parts, default ports filled in, the canonical form reads
  * back the same; everything else is refused with a message that shows

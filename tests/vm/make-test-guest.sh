@@ -20,6 +20,7 @@
 # OUTDIR/cache keeps the kernel .deb; OUTDIR/stamp records what was built, so
 # a run with nothing changed does nothing. Needs apt, dpkg, cpio, gzip and
 # busybox-static; xz/zstd only if the kernel's modules are compressed.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -eu
 
 die() {

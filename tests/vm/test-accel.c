@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The accelerator choice on this machine and its overrides. /dev/kvm is
  * present here but a KVM guest hangs: "auto" must end up with TCG. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* End to end, under TCG: Tandem starts the default guest (built with the
  * agent in it), the agent answers over virtio-serial, its catalog lists
  * the sample applications with icons, and a launch starts one. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The VM's network card against real QEMU under TCG, booting the test
  * guest with "tandem.fetch=": its DHCP client brings the card up, and it
  * fetches pages from an HTTP server this test runs on the host's loopback.

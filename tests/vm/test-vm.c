@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The VM supervisor against real QEMU under TCG, booting the tiny test
  * guest: start, QMP, events, pause/resume, graceful and forced stops, the
  * escalation from power-down to quit, crash detection, the runtime lock. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Helpers for tests that boot the tiny test guest under real QEMU (TCG). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A scripted fake QMP server for the QMP tests: a thread with a blocking
  * socket that plays a list of steps against one client, and reports the
  * first step that did not go as scripted when the test joins it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* See qmp-test-calls.h. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the fake-QMP tests of the typed commands share: waiting for a call
  * and connecting to the fake server (qmp-fake.h). */
 #pragma once

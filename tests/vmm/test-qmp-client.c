@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The QMP client against a scripted fake QMP server (qmp-fake.h):
  * framing, ids, events, errors, timeouts, cancellation, fd passing, and
  * every way the peer can misbehave. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The typed QMP commands against a real qemu-system-x86_64 (q35, TCG, no
  * guest code needed: the VM starts paused with -S) holding one qcow2 disk
  * on a virtio-blk-pci device and two empty pcie-root-ports for hot-plug.

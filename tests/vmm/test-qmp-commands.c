@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The typed QMP commands against the scripted fake QMP server (qmp-fake.h):
  * the exact JSON each call sends, typed parsing of replies shaped as QEMU
  * 7.2 sends them (captured from qemu-system-x86_64 7.2.22), and hostile

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The typed QMP commands that attach network disks (blockdev-add for NBD
  * and iSCSI, blockdev-del, device_add, device_del and its DEVICE_DELETED
  * wait) against the scripted fake QMP server: the exact JSON each sends,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The typed QMP calls of mirrored network disks (tandem-qmp-mirror.h)
  * against the scripted fake QMP server: the exact JSON each sends, QEMU
  * 7.2's refusals, and the events' untrusted data. */

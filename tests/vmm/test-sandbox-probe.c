@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whether QEMU gets -sandbox: the probe against the real QEMU (skipped
  * without one) and against stand-ins that refuse it, check how they are
  * asked, or never answer. */

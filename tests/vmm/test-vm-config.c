@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* VM configuration files and the QEMU command line built from them. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The set of VMs: what the configuration directory holds, what is wrong
  * with it, creating VMs. */
 #include <setjmp.h>
