@@ -258,11 +258,12 @@ static size_t lz4_buf_size;
 
 static const uint8_t *rect_pixels(TandemProxyWindow *self, uint8_t encoding,
                                   const TpRect *r, size_t *stride) {
-  *stride = (size_t)r->width * 4;
+  size_t bpp = encoding == TP_ENCODING_LZ4_BGR ? 3 : 4;
+  *stride = (size_t)r->width * bpp;
   if (encoding == TP_ENCODING_RAW)
     return r->data;
-  if (encoding == TP_ENCODING_LZ4) {
-    size_t raw = (size_t)r->width * r->height * 4;
+  if (encoding == TP_ENCODING_LZ4 || encoding == TP_ENCODING_LZ4_BGR) {
+    size_t raw = (size_t)r->width * r->height * bpp;
     if (raw > TP_MAX_DAMAGE_PAYLOAD || r->len > INT_MAX)
       return NULL; /* the decoder refused it already */
     if (lz4_buf_size < raw) {
@@ -371,9 +372,22 @@ static void apply_damage(TandemProxyWindow *self, const TpDamage *d) {
     const uint8_t *src = rect_pixels(self, d->encoding, r, &src_stride);
     if (!src)
       break;
-    for (int y = 0; y < h; y++)
-      memcpy(dst + (size_t)(r->y + y) * (size_t)stride + (size_t)r->x * 4,
-             src + (size_t)y * src_stride, (size_t)w * 4);
+    if (d->encoding == TP_ENCODING_LZ4_BGR)
+      for (int y = 0; y < h; y++) {
+        const uint8_t *s = src + (size_t)y * src_stride;
+        uint8_t *o = dst + (size_t)(r->y + y) * (size_t)stride +
+                     (size_t)r->x * 4;
+        for (int x = 0; x < w; x++, s += 3, o += 4) {
+          o[0] = s[0];
+          o[1] = s[1];
+          o[2] = s[2];
+          o[3] = 0xff;
+        }
+      }
+    else
+      for (int y = 0; y < h; y++)
+        memcpy(dst + (size_t)(r->y + y) * (size_t)stride + (size_t)r->x * 4,
+               src + (size_t)y * src_stride, (size_t)w * 4);
     cairo_surface_mark_dirty_rectangle(self->surface, r->x, r->y, w, h);
     cairo_region_union_rectangle(self->filled,
                                  &(cairo_rectangle_int_t){r->x, r->y, w, h});

@@ -311,7 +311,8 @@ static gboolean damage_ok(TandemGuestLink *self, const TpMessage *m) {
   const TpDamage *d = &m->u.damage;
   if (d->encoding == TP_ENCODING_RAW ||
       (d->encoding == TP_ENCODING_LZ4 && (self->caps & TP_CAP_LZ4)) ||
-      (d->encoding == TP_ENCODING_COPY && (self->caps & TP_CAP_COPY)))
+      (d->encoding == TP_ENCODING_COPY && (self->caps & TP_CAP_COPY)) ||
+      (d->encoding == TP_ENCODING_LZ4_BGR && (self->caps & TP_CAP_BGR)))
     return TRUE;
   TandemPixelRegion *region = tandem_guest_link_get_pixel_region(self);
   if (d->encoding != TP_ENCODING_SHM || !region) {
@@ -374,7 +375,7 @@ static void on_window(TandemGuestLink *self, const TpMessage *m) {
 
 static uint64_t our_caps(TandemGuestLink *self) {
   return TP_CAP_SVG_ICONS | TP_CAP_WM | TP_CAP_MOUNT | TP_CAP_LZ4 |
-         TP_CAP_COPY |
+         TP_CAP_COPY | TP_CAP_BGR |
          (self->pixels ? TP_CAP_SHM : 0);
 }
 

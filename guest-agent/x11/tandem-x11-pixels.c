@@ -159,6 +159,7 @@ void tx_pixels_host_ready(TandemX11 *x, const TpHello *host) {
   x->pm_active = host && x->pm && (host->caps & TP_CAP_SHM);
   x->lz4 = host && (host->caps & TP_CAP_LZ4);
   x->copy = host && (host->caps & TP_CAP_COPY);
+  x->bgr = host && (host->caps & TP_CAP_BGR);
   if (host)
     g_message("x11: pixels %s", x->pm_active ? "in shared memory"
                                              : "through the channel");
@@ -330,7 +331,16 @@ static gboolean read_pixels(TandemX11 *x, TxWindow *w, GArray *pieces) {
 
 /* LZ4 for each piece where it saves at least an eighth; a frame where it
  * saved nothing worth it pauses the attempts on this window. */
-static void compress(TxWindow *w, GArray *pieces) {
+/* @n pixels of BGRA as BGR, into @out (n * 3 bytes). */
+static void pack_bgr(const uint8_t *in, size_t n, uint8_t *out) {
+  for (size_t i = 0; i < n; i++, in += 4, out += 3) {
+    out[0] = in[0];
+    out[1] = in[1];
+    out[2] = in[2];
+  }
+}
+
+static void compress(TxWindow *w, GArray *pieces, gboolean bgr) {
   if (w->lz4_skip) {
     w->lz4_skip--;
     return;
@@ -340,18 +350,28 @@ static void compress(TxWindow *w, GArray *pieces) {
     Piece *p = &g_array_index(pieces, Piece, i);
     if (p->encoding != TP_ENCODING_RAW)
       continue;
+    /* Without the fourth byte where the host takes that: a quarter less
+     * to compress and to send. */
+    uint8_t *packed_px = NULL;
+    const uint8_t *in = p->rect.data;
     int len = (int)p->rect.len;
+    if (bgr) {
+      packed_px = g_malloc((gsize)len / 4 * 3);
+      pack_bgr(p->rect.data, (size_t)len / 4, packed_px);
+      in = packed_px;
+      len = len / 4 * 3;
+    }
     int bound = LZ4_compressBound(len);
     uint8_t *out = g_malloc((gsize)bound);
-    int n = LZ4_compress_default((const char *)p->rect.data, (char *)out, len,
-                                 bound);
+    int n = LZ4_compress_default((const char *)in, (char *)out, len, bound);
+    g_free(packed_px);
     raw += p->rect.len;
     if (n > 0 && (uint32_t)n <= p->rect.len - p->rect.len / 8) {
       g_free(p->copy); /* the pixels are in the block now */
       p->copy = out;
       p->rect.data = out;
       p->rect.len = (uint32_t)n;
-      p->encoding = TP_ENCODING_LZ4;
+      p->encoding = bgr ? TP_ENCODING_LZ4_BGR : TP_ENCODING_LZ4;
       packed += (uint64_t)n;
     } else {
       g_free(out);
@@ -584,7 +604,7 @@ static void capture(TandemX11 *x, TxWindow *w) {
       changed = follow_shadow(x, w, pieces, full);
     GArray *out = changed ? changed : pieces;
     if (x->lz4)
-      compress(w, out);
+      compress(w, out, x->bgr);
     if (out->len)
       send_frame(x, w, out);
     if (changed)

@@ -96,6 +96,7 @@ typedef struct {
   gboolean pm_active;
   gboolean lz4;           /* the host takes LZ4 rectangles */
   gboolean copy;          /* ... and copies within a window (scrolls) */
+  gboolean bgr;           /* ... and LZ4 of 3-byte BGR pixels */
   guint capture_id;       /* idle source that captures dirty windows */
   guint retry_id;         /* a window to read again (READ_RETRY_MS) */
   uint64_t bytes_sent, frames_sent, copies_sent;

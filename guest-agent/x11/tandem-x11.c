@@ -272,7 +272,7 @@ static void op_handle(TandemDisplay *d, const TpMessage *m) {
 static uint64_t op_caps(TandemDisplay *d) {
   TandemX11 *x = (TandemX11 *)d;
   return (x->wm ? TP_CAP_WM : 0) | (x->pm ? TP_CAP_SHM : 0) |
-         TP_CAP_LZ4 | TP_CAP_COPY;
+         TP_CAP_LZ4 | TP_CAP_COPY | TP_CAP_BGR;
 }
 
 static void op_screen(TandemDisplay *d, uint32_t *w, uint32_t *h) {

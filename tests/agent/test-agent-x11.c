@@ -176,7 +176,7 @@ static void process(const TpMessage *m) {
       assert_int_equal(d->encoding, TP_ENCODING_RAW);
     else
       assert_true(d->encoding == TP_ENCODING_RAW ||
-                  d->encoding == TP_ENCODING_LZ4 ||
+                  d->encoding == TP_ENCODING_LZ4_BGR ||
                   d->encoding == TP_ENCODING_COPY);
     for (uint16_t i = 0; i < d->n_rects; i++) {
       const TpRect *r = &d->rects[i];
@@ -204,15 +204,23 @@ static void process(const TpMessage *m) {
         src = shm + ref.offset;
         stride = ref.stride;
         shm_rects++;
-      } else if (d->encoding == TP_ENCODING_LZ4) {
-        size_t raw = (size_t)r->width * r->height * 4;
-        char *out = g_malloc(raw);
-        assert_int_equal(LZ4_decompress_safe((const char *)r->data, out,
-                                             (int)r->len, (int)raw),
+      } else if (d->encoding == TP_ENCODING_LZ4_BGR) {
+        /* 3 bytes a pixel: expanded as the shell does, opaque. */
+        size_t raw = (size_t)r->width * r->height * 3;
+        uint8_t *out = g_malloc(raw);
+        assert_int_equal(LZ4_decompress_safe((const char *)r->data,
+                                             (char *)out, (int)r->len,
+                                             (int)raw),
                          (int)raw);
         for (uint32_t y = 0; y < r->height; y++)
-          memcpy(w->fb + ((size_t)(r->y + y) * w->w + r->x) * 4,
-                 out + (size_t)y * r->width * 4, (size_t)r->width * 4);
+          for (uint32_t x = 0; x < r->width; x++) {
+            uint8_t *o = w->fb + ((size_t)(r->y + y) * w->w + r->x + x) * 4;
+            const uint8_t *s = out + ((size_t)y * r->width + x) * 3;
+            o[0] = s[0];
+            o[1] = s[1];
+            o[2] = s[2];
+            o[3] = 0xff;
+          }
         g_free(out);
         lz4_rects++;
         continue;
@@ -426,7 +434,9 @@ static void handshake(void) {
   assert_true(m.u.hello.caps & TP_CAP_LZ4);
   assert_true(m.u.hello.caps & TP_CAP_COPY);
   agent_host_say_hello_caps(&host, (shm ? TP_CAP_SHM : 0) |
-                                       (lz4 ? TP_CAP_LZ4 | TP_CAP_COPY : 0));
+                                       (lz4 ? TP_CAP_LZ4 | TP_CAP_COPY |
+                                                  TP_CAP_BGR
+                                            : 0));
   g_autoptr(GPtrArray) catalog = agent_host_read_catalog(&host, WAIT_MS);
   assert_non_null(agent_host_find(catalog, "tandem-term"));
 }

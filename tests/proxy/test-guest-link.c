@@ -437,6 +437,18 @@ static void test_copy_offered(void **state) {
   assert_null(f->closed);
 }
 
+static void test_bgr_not_offered(void **state) {
+  Fixture *f = *state;
+  hello(f); /* no TP_CAP_BGR */
+  create(f, 5, 0);
+  static const uint8_t block[] = {0x30, 0, 0, 0}; /* some LZ4 bytes */
+  TpRect r = {0, 0, 1, 1, sizeof(block), block};
+  TpMessage m = {.type = TP_MSG_DAMAGE, .window = 5};
+  m.u.damage = (TpDamage){1, TP_ENCODING_LZ4_BGR, TP_DAMAGE_FRAME_END, 1, &r};
+  agent_send(f, &m);
+  expect_violation(f, "not offered");
+}
+
 static void test_copy_not_offered(void **state) {
   Fixture *f = *state;
   hello(f); /* no TP_CAP_COPY */
@@ -599,6 +611,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_lz4_not_offered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_copy_offered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_copy_not_offered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bgr_not_offered, setup, teardown),
       cmocka_unit_test(test_shm_not_taken),
       cmocka_unit_test(test_shm_outside_refused),
       cmocka_unit_test_setup_teardown(test_second_hello_starts_over, setup,
