@@ -29,7 +29,7 @@ DEPS="meson ninja-build gcc pkg-config gettext
   xserver-xorg-core xterm x11-apps x11-xkb-utils xkb-data xfonts-base mousepad
   clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind
   xvfb xauth x11-utils xdotool imagemagick dbus dbus-daemon
-  desktop-file-utils appstream python3 fio e2fsprogs"
+  desktop-file-utils appstream python3 fio e2fsprogs debhelper lintian"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
