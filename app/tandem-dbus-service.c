@@ -212,8 +212,14 @@ static int manager_get_vm(sd_bus_message *call, void *userdata,
   if (!vm)
     return -ENOENT;
   config = tandem_vm_get_config(vm);
+  /* The agent, while it is connected. */
+  TandemGuestLink *link =
+      self->hub ? tandem_guest_hub_get_link(self->hub, tandem_vm_get_name(vm))
+                : NULL;
+  if (link && tandem_guest_link_get_state(link) != TANDEM_GUEST_LINK_READY)
+    link = NULL;
   return sd_bus_reply_method_return(
-      call, "a{sv}", 11,
+      call, "a{sv}", 14,
       "name", "s", tandem_vm_get_name(vm),
       "state", "s", tandem_vm_state_to_string(tandem_vm_get_state(vm)),
       "accelerator", "s", vm_accelerator(vm),
@@ -224,6 +230,12 @@ static int manager_get_vm(sd_bus_message *call, void *userdata,
       "runtime-dir", "s", or_empty(tandem_vm_get_runtime_dir(vm)),
       "crash-report", "s", or_empty(tandem_vm_get_crash_report(vm)),
       "pixels", "s", pixel_path(self, vm),
+      "agent", "s", or_empty(link ? tandem_guest_link_get_agent_software(link)
+                                  : NULL),
+      "agent-os", "s", or_empty(link ? tandem_guest_link_get_agent_os(link)
+                                     : NULL),
+      "agent-protocol", "u",
+      (uint32_t)(link ? tandem_guest_link_get_agent_protocol(link) : 0),
       "sandbox", "s",
       tandem_vm_get_pid(vm) > 0
           ? (tandem_vm_is_sandboxed(vm) ? "seccomp" : "none")

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "tandem-i18n.h"
+#include "tandem-protocol.h"
 #include "tandemctl-vm.h"
 
 void tandemctl_print_json(JsonNode *node) {
@@ -179,6 +180,21 @@ void tandemctl_print_vm_status(JsonObject *vm, gboolean details) {
   else if (g_str_equal(pixels, "channel"))
     g_print(_("  Window pixels: through the agent's channel (no shared "
               "memory)\n"));
+  const char *agent = member_string(vm, "agent");
+  guint agent_protocol =
+      (guint)json_object_get_int_member_with_default(vm, "agent-protocol", 0);
+  if (*agent) {
+    const char *os = member_string(vm, "agent-os");
+    if (*os)
+      g_print(_("  Agent: %s on %s (protocol %u)\n"), agent, os,
+              agent_protocol);
+    else
+      g_print(_("  Agent: %s (protocol %u)\n"), agent, agent_protocol);
+    if (agent_protocol < TP_PROTOCOL_VERSION)
+      g_print(_("  The agent is older than this Tandem (protocol %u): "
+                "install this Tandem's tandem-agent package in the guest\n"),
+              TP_PROTOCOL_VERSION);
+  }
   const char *sandbox = member_string(vm, "sandbox");
   if (g_str_equal(sandbox, "seccomp"))
     g_print(_("  Sandbox: QEMU's seccomp filter (no new programs, no "

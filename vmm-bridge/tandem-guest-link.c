@@ -32,6 +32,8 @@ struct _TandemGuestLink {
   char *locale;
 
   char *agent_software;
+  char *agent_os;
+  guint16 agent_protocol; /* the highest version the agent speaks */
   uint64_t caps;
   TandemPixelRegion *pixels;   /* offered to the agent, NULL: none */
   GPtrArray *apps;         /* TandemGuestApp, sorted by id */
@@ -421,6 +423,21 @@ static void on_hello(TandemGuestLink *self, const TpMessage *m) {
   uint16_t version;
   uint64_t caps;
   TpError err = tp_hello_negotiate(&ours, &m->u.hello, &version, &caps);
+  if (err == TP_ERR_VERSION) {
+    /* Say which side to update, and how. */
+    g_autofree char *why = g_strdup_printf(
+        "the guest's agent (%s) speaks protocol %u to %u and this Tandem "
+        "%u to %u: %s",
+        m->u.hello.software && *m->u.hello.software ? m->u.hello.software
+                                                    : "tandem-agent",
+        m->u.hello.min_version, m->u.hello.version, TP_PROTOCOL_MIN_VERSION,
+        TP_PROTOCOL_VERSION,
+        m->u.hello.version < TP_PROTOCOL_MIN_VERSION
+            ? "install this Tandem's tandem-agent package in the guest"
+            : "update Tandem on the host");
+    violation(self, why, m);
+    return;
+  }
   if (err) {
     violation(self, tp_error_to_string(err), m);
     return;
@@ -442,6 +459,16 @@ static void on_hello(TandemGuestLink *self, const TpMessage *m) {
   g_hash_table_remove_all(self->windows);
   g_free(self->agent_software);
   self->agent_software = g_strdup(m->u.hello.software);
+  g_free(self->agent_os);
+  self->agent_os = g_strdup(m->u.hello.os);
+  self->agent_protocol = m->u.hello.version;
+  if (m->u.hello.version < TP_PROTOCOL_VERSION)
+    guest_log(self, G_LOG_LEVEL_MESSAGE,
+              "the guest's agent (%s) speaks protocol %u, older than this "
+              "Tandem's %u: it works, without what is newer; install this "
+              "Tandem's tandem-agent package in the guest",
+              self->agent_software ? self->agent_software : "?",
+              m->u.hello.version, TP_PROTOCOL_VERSION);
   self->caps = caps;
   self->last_pong_us = g_get_monotonic_time();
   self->last_beat_us = 0;
@@ -742,6 +769,14 @@ TandemGuestLinkState tandem_guest_link_get_state(TandemGuestLink *self) {
 const char *tandem_guest_link_get_agent_software(TandemGuestLink *self) {
   return self->agent_software;
 }
+
+const char *tandem_guest_link_get_agent_os(TandemGuestLink *self) {
+  return self->agent_os;
+}
+
+guint tandem_guest_link_get_agent_protocol(TandemGuestLink *self) {
+  return self->agent_protocol;
+}
 uint64_t tandem_guest_link_get_caps(TandemGuestLink *self) {
   return self->caps;
 }
@@ -797,6 +832,7 @@ static void tandem_guest_link_finalize(GObject *object) {
   g_free(self->vm_name);
   g_free(self->locale);
   g_free(self->agent_software);
+  g_free(self->agent_os);
   g_ptr_array_unref(self->apps);
   g_clear_pointer(&self->incoming, g_ptr_array_unref);
   g_hash_table_unref(self->windows);

@@ -75,6 +75,10 @@ void tandem_guest_link_close(TandemGuestLink *self, const char *reason);
 TandemGuestLinkState tandem_guest_link_get_state(TandemGuestLink *self);
 /* The agent's HELLO fields (valid while READY). */
 const char *tandem_guest_link_get_agent_software(TandemGuestLink *self);
+/* The guest's system as its agent names it, and the highest protocol
+ * version the agent speaks (0 before its HELLO). */
+const char *tandem_guest_link_get_agent_os(TandemGuestLink *self);
+guint tandem_guest_link_get_agent_protocol(TandemGuestLink *self);
 uint64_t tandem_guest_link_get_caps(TandemGuestLink *self);
 /* Memory shared with the agent for pixels: offered (TP_CAP_SHM) in the
  * HELLOs after this call; the getter gives it only while the session uses

@@ -122,7 +122,7 @@ check "with its memory" output_has "Memory: 512.0" "$ctl" vm status demo
 check "vm status --json has every field" \
   json_check "sorted(d) == sorted(['name', 'state', 'accelerator', \
 'accelerator-reason', 'memory', 'cpus', 'pid', 'runtime-dir', 'crash-report', 'pixels', \
-'sandbox'])" \
+'sandbox', 'agent', 'agent-os', 'agent-protocol'])" \
   "$ctl" vm status demo --json
 check "with the values" \
   json_check "(d['name'], d['state'], d['memory'], d['cpus'], d['pid']) == \

@@ -96,7 +96,7 @@ if [ "$mode" = loopback ]; then
     --pixel-memory "$pixel_memory" >"$tmp/agent.log" 2>&1 &
   pids="$pids $!"
 else
-  echo "1..22"
+  echo "1..23"
   dir=${TANDEM_DEFAULT_GUEST:-}
   if [ -z "$dir" ] || ! [ -f "$dir/initramfs.img" ]; then
     echo "1..0 # SKIP no default guest (TANDEM_DEFAULT_GUEST)"
@@ -234,6 +234,9 @@ else
     grep -q "in memory shared with the guest" "$tmp/status.txt"
   check "and tandemctl says QEMU runs in its seccomp sandbox" \
     grep -q "Sandbox: QEMU's seccomp filter" "$tmp/status.txt"
+  note "$(grep 'Agent:' "$tmp/status.txt")"
+  check "and which agent the guest runs" \
+    grep -q "Agent: tandem-agent .* (protocol $(sed -n 's/^#define TP_PROTOCOL_VERSION \([0-9]*\)u$/\1/p' "$TANDEM_SOURCE_ROOT/protocol/tandem-protocol-limits.h"))" "$tmp/status.txt"
 fi
 
 # --- Typing ---------------------------------------------------------------------

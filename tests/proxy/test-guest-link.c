@@ -175,6 +175,34 @@ static void expect_violation(Fixture *f, const char *what) {
                    TANDEM_GUEST_LINK_DISCONNECTED);
 }
 
+/* An agent too old for this host: the link says which side to update. */
+static void test_agent_too_old(void **state) {
+  Fixture *f = *state;
+  TpMessage m = {.type = TP_MSG_HELLO};
+  m.u.hello = (TpHello){TP_MAGIC, 1, 1, TP_CAP_WM, 0, 0, 1024, 768, 100, 0,
+                        "Old OS", "tandem-agent 0.0.1", ""};
+  agent_send(f, &m);
+  expect_violation(f, "install this Tandem's tandem-agent package");
+  assert_non_null(strstr(f->closed, "tandem-agent 0.0.1"));
+}
+
+/* What the agent said of itself is kept for `tandemctl vm status`. */
+static void test_agent_identity_kept(void **state) {
+  Fixture *f = *state;
+  TpMessage m = {.type = TP_MSG_HELLO};
+  m.u.hello = (TpHello){TP_MAGIC, TP_PROTOCOL_VERSION, TP_PROTOCOL_MIN_VERSION,
+                        TP_CAP_WM, 0, 0, 1024, 768, 100, 0,
+                        "Debian GNU/Linux 12", "tandem-agent 9.9", ""};
+  agent_send(f, &m);
+  assert_true(tandem_test_wait(is_ready, f, 5000));
+  assert_string_equal(tandem_guest_link_get_agent_software(f->link),
+                      "tandem-agent 9.9");
+  assert_string_equal(tandem_guest_link_get_agent_os(f->link),
+                      "Debian GNU/Linux 12");
+  assert_int_equal(tandem_guest_link_get_agent_protocol(f->link),
+                   TP_PROTOCOL_VERSION);
+}
+
 static void test_catalog_longer_than_announced(void **state) {
   Fixture *f = *state;
   hello(f);
@@ -612,6 +640,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_copy_offered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_copy_not_offered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bgr_not_offered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agent_too_old, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_agent_identity_kept, setup,
+                                      teardown),
       cmocka_unit_test(test_shm_not_taken),
       cmocka_unit_test(test_shm_outside_refused),
       cmocka_unit_test_setup_teardown(test_second_hello_starts_over, setup,
