@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <pwd.h>
 #include <signal.h>
@@ -155,6 +156,26 @@ static char *read_request(int fd, const char **why) {
   return NULL;
 }
 
+/* --owner=seat: the user at the seat (logind's ACTIVE_UID in @seat_file),
+ * asked again at each request; FALSE when nobody is. */
+static gboolean seat_owner(const char *seat_file, uid_t *uid, gid_t *gid) {
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents(seat_file, &text, NULL, NULL))
+    return FALSE;
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  for (char **l = lines; *l; l++) {
+    guint64 u;
+    if (g_str_has_prefix(*l, "ACTIVE_UID=") &&
+        g_ascii_string_to_unsigned(*l + 11, 10, 0, G_MAXINT32, &u, NULL)) {
+      struct passwd *pw = getpwuid((uid_t)u);
+      *uid = (uid_t)u;
+      *gid = pw ? pw->pw_gid : (gid_t)u;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
 static gboolean uid_allowed(uid_t uid, const uid_t *allowed, guint n) {
   for (guint i = 0; i < n; i++)
     if (allowed[i] == uid)
@@ -162,15 +183,41 @@ static gboolean uid_allowed(uid_t uid, const uid_t *allowed, guint n) {
   return FALSE;
 }
 
-static void serve_one(int fd, const TandemMountConfig *config,
-                      const uid_t *allowed, guint n_allowed,
-                      guint timeout_ms) {
+static void serve_one(int fd, const TandemMountConfig *base_config,
+                      const uid_t *fixed_allowed, guint fixed_n,
+                      const char *seat_file, guint timeout_ms) {
   struct ucred cred;
   socklen_t len = sizeof cred;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
       len != sizeof cred) {
     say("refused a client: SO_PEERCRED: %s", g_strerror(errno));
     return;
+  }
+  TandemMountConfig seat_config = *base_config;
+  const TandemMountConfig *config = base_config;
+  uid_t seat_allowed[2];
+  const uid_t *allowed = fixed_allowed;
+  guint n_allowed = fixed_n;
+  if (seat_file) {
+    /* The owner is whoever is at the seat now: they and root may ask. */
+    if (!seat_owner(seat_file, &seat_config.owner_uid,
+                    &seat_config.owner_gid)) {
+      say("refused uid %u: nobody is at the seat (%s)", (unsigned)cred.uid,
+          seat_file);
+      g_autoptr(TandemMountResult) r = tandem_mount_result_new(
+          TP_MOUNT_FAILED, "",
+          "Nobody is logged in at the seat: disks are mounted for that "
+          "user.");
+      reply(fd, r);
+      return;
+    }
+    config = &seat_config;
+    if (!fixed_n) {
+      seat_allowed[0] = seat_config.owner_uid;
+      seat_allowed[1] = 0;
+      allowed = seat_allowed;
+      n_allowed = 2;
+    }
   }
   if (!uid_allowed(cred.uid, allowed, n_allowed)) {
     say("refused uid %u (pid %d): not allowed to mount", (unsigned)cred.uid,
@@ -217,14 +264,16 @@ static void serve_one(int fd, const TandemMountConfig *config,
 int main(int argc, char **argv) {
   g_autofree char *socket_path = NULL, *owner = NULL, *base = NULL;
   g_autofree char *sysfs = NULL, *dev = NULL, *mountinfo = NULL, *proc = NULL;
+  g_autofree char *seat_file = NULL;
   g_auto(GStrv) allow = NULL;
   int timeout_ms = 5000;
   GOptionEntry entries[] = {
       {"socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
        "Listen here (default " TANDEM_MOUNT_SOCKET_DEFAULT ")", "PATH"},
       {"owner", 'o', 0, G_OPTION_ARG_STRING, &owner,
-       "The session user: owns the socket and mounted files (required)",
-       "UID[:GID]"},
+       "The session user: owns the socket and mounted files (required); "
+       "seat: whoever is logged in at the seat (logind), at each request",
+       "UID[:GID]|seat"},
       {"allow-uid", 'a', 0, G_OPTION_ARG_STRING_ARRAY, &allow,
        "Only these peers may ask (repeatable; default: the owner and root)",
        "UID"},
@@ -241,6 +290,8 @@ int main(int argc, char **argv) {
        &mountinfo, "For tests: the mount table", "FILE"},
       {"proc-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &proc,
        "For tests: procfs", "DIR"},
+      {"seat-file", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME,
+       &seat_file, "For tests: logind's seat file", "FILE"},
       {NULL},
   };
   g_autoptr(GOptionContext) ctx =
@@ -259,9 +310,15 @@ int main(int argc, char **argv) {
   }
   TandemMountConfig config;
   tandem_mount_config_init(&config);
-  if (!owner || !parse_owner(owner, &config.owner_uid, &config.owner_gid)) {
-    fprintf(stderr, PROG ": give the session user as --owner=UID[:GID] "
-                         "(see --help)\n");
+  gboolean by_seat = owner && g_str_equal(owner, "seat");
+  if (by_seat && !seat_file)
+    seat_file = g_strdup("/run/systemd/seats/seat0");
+  else if (!by_seat)
+    g_clear_pointer(&seat_file, g_free);
+  if (!owner ||
+      (!by_seat && !parse_owner(owner, &config.owner_uid, &config.owner_gid))) {
+    fprintf(stderr, PROG ": give the session user as --owner=UID[:GID], or "
+                         "--owner=seat (see --help)\n");
     return 2;
   }
   uid_t allowed[MAX_ALLOWED];
@@ -276,7 +333,7 @@ int main(int argc, char **argv) {
     }
     allowed[n_allowed++] = (uid_t)u;
   }
-  if (n_allowed == 0) {
+  if (n_allowed == 0 && !by_seat) {
     allowed[n_allowed++] = config.owner_uid;
     allowed[n_allowed++] = 0;
   }
@@ -310,14 +367,26 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   const char *path = socket_path ? socket_path : TANDEM_MOUNT_SOCKET_DEFAULT;
-  int lfd = listen_on(path, config.owner_uid, config.owner_gid);
-  struct stat ours;
-  if (lfd < 0 || lstat(path, &ours) != 0)
+  /* Socket activation (systemd's tandem-mount-helper.socket): the socket
+   * is fd 3, its name and mode the unit's. */
+  const char *lpid = g_getenv("LISTEN_PID"), *lfds = g_getenv("LISTEN_FDS");
+  gboolean activated = lpid && lfds && g_str_equal(lfds, "1") &&
+                       (pid_t)g_ascii_strtoll(lpid, NULL, 10) == getpid();
+  int lfd = activated ? 3 : listen_on(path, config.owner_uid,
+                                      config.owner_gid);
+  struct stat ours = {0};
+  if (activated)
+    fcntl(lfd, F_SETFD, FD_CLOEXEC);
+  else if (lfd < 0 || lstat(path, &ours) != 0)
     return 1;
   g_autoptr(GString) who = g_string_new("");
   for (guint i = 0; i < n_allowed; i++)
     g_string_append_printf(who, "%s%u", i ? ", " : "", (unsigned)allowed[i]);
-  say("listening on %s (uid %s may ask; mount points in %s)", path, who->str,
+  if (by_seat)
+    g_string_append_printf(who, "%sthe user at the seat and root",
+                           n_allowed ? "; " : "");
+  say("listening on %s (uid %s may ask; mount points in %s)",
+      activated ? "the socket systemd gave it" : path, who->str,
       config.base_dir);
 
   while (!stop_signal) {
@@ -328,13 +397,13 @@ int main(int argc, char **argv) {
       say("error: accept: %s", g_strerror(errno));
       break;
     }
-    serve_one(fd, &config, allowed, n_allowed, (guint)timeout_ms);
+    serve_one(fd, &config, allowed, n_allowed, seat_file, (guint)timeout_ms);
     close(fd);
   }
   close(lfd);
   /* Leave the name alone if another instance took it over. */
   struct stat st;
-  if (lstat(path, &st) == 0 && st.st_ino == ours.st_ino &&
+  if (!activated && lstat(path, &st) == 0 && st.st_ino == ours.st_ino &&
       st.st_dev == ours.st_dev)
     unlink(path);
   say("stopped%s", stop_signal ? " (signal)" : "");

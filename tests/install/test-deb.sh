@@ -41,7 +41,9 @@ check "lintian finds nothing wrong" clean
 has() { dpkg -c "$deb" | awk '{ print $6 }' | grep -qx "./$1"; }
 for f in usr/bin/tandem-agent usr/bin/tandem-mount usr/sbin/tandem-mount-helper \
   usr/lib/systemd/user/tandem-agent.service etc/xdg/autostart/tandem-agent.desktop \
-  usr/lib/udev/rules.d/60-tandem-agent.rules usr/share/doc/tandem-agent/copyright; do
+  usr/lib/udev/rules.d/60-tandem-agent.rules usr/share/doc/tandem-agent/copyright \
+  usr/lib/systemd/system/tandem-mount-helper.socket \
+  usr/lib/systemd/system/tandem-mount-helper.service; do
   check "it holds /$f" has "$f"
 done
 tap_end

@@ -26,7 +26,22 @@ check "its XDG autostart entry, valid" \
 check "the udev rule for its port" \
   grep -q 'ATTR{name}=="org.tandem.agent.0".*TAG+="uaccess"' \
   "$r/usr/lib/udev/rules.d/60-tandem-agent.rules"
-check "the man page" test -s "$r/usr/share/man/man1/tandem-agent.1"
+check "the mount service, socket-activated, for the user at the seat" \
+  grep -qx "ExecStart=/usr/sbin/tandem-mount-helper --owner=seat" \
+  "$r/usr/lib/systemd/system/tandem-mount-helper.service"
+check "its socket" grep -qx "ListenStream=/run/tandem/mount.sock" \
+  "$r/usr/lib/systemd/system/tandem-mount-helper.socket"
+verify() {
+  command -v systemd-analyze >/dev/null || return 0
+  cp "$r/usr/lib/systemd/system/tandem-mount-helper."* "$tmp/"
+  sed -i "s|/usr/sbin/|$r/usr/sbin/|" "$tmp/tandem-mount-helper.service"
+  systemd-analyze verify --man=no "$tmp/tandem-mount-helper.socket" \
+    "$tmp/tandem-mount-helper.service"
+}
+check "systemd-analyze verifies both" verify
+check "the man pages" test -s "$r/usr/share/man/man1/tandem-agent.1" -a \
+  -s "$r/usr/share/man/man1/tandem-mount.1" -a \
+  -s "$r/usr/share/man/man8/tandem-mount-helper.8"
 no_gtk() { ! ldd "$r/usr/bin/tandem-agent" | grep -q "libgtk"; }
 check "and the agent does not link GTK" no_gtk
 tap_end

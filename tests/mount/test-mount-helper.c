@@ -97,19 +97,25 @@ static void helper_start(Helper *h, const char *name, const char *allow) {
   assert_int_equal(st.st_uid, getuid());
 }
 
-static void helper_stop(Helper *h) {
+/* Stops it; its socket is gone after, unless @socket_kept (systemd's). */
+static void helper_stop_full(Helper *h, gboolean socket_kept) {
   kill(h->pid, SIGTERM);
   if (!tandem_test_wait(&h->exited, 10))
     fail_msg("the helper did not stop on SIGTERM");
   assert_true(WIFEXITED(h->status));
   assert_int_equal(WEXITSTATUS(h->status), 0);
-  /* It removes its socket. */
-  assert_false(g_file_test(h->socket, G_FILE_TEST_EXISTS));
+  assert_int_equal(g_file_test(h->socket, G_FILE_TEST_EXISTS), socket_kept);
+  if (socket_kept)
+    unlink(h->socket);
   while (h->watch)
     g_main_context_iteration(NULL, TRUE);
   close(h->err_fd);
   g_string_free(h->log, TRUE);
   g_clear_pointer(&h->socket, g_free);
+}
+
+static void helper_stop(Helper *h) {
+  helper_stop_full(h, FALSE);
 }
 
 static gboolean on_deadline(gpointer data) {
@@ -327,6 +333,82 @@ static void test_helper_refuses_peers(void **state) {
   helper_stop(&h);
 }
 
+/* As systemd starts it (tandem-mount-helper.socket): the listening socket
+ * as fd 3 with LISTEN_PID and LISTEN_FDS; the owner is whoever logind says
+ * is at the seat, asked at each request. */
+static int activation_fd = -1;
+
+static void as_systemd_would(gpointer data) {
+  dup2(activation_fd, 3);
+  g_autofree char *pid = g_strdup_printf("%d", (int)getpid());
+  g_setenv("LISTEN_PID", pid, TRUE);
+  g_setenv("LISTEN_FDS", "1", TRUE);
+}
+
+static void write_seat(const char *path, uid_t uid) {
+  g_autofree char *text = g_strdup_printf(
+      "# This is private data. Do not parse.\nIS_SEAT0=1\nACTIVE=c1\n"
+      "ACTIVE_UID=%u\n", (unsigned)uid);
+  assert_true(g_file_set_contents(path, text, -1, NULL));
+}
+
+static void test_helper_activated_for_the_seat(void **state) {
+  fresh_mounts(state);
+  Helper h = {0};
+  h.socket = g_build_filename(root, "activated.sock", NULL);
+  g_autofree char *seat = g_build_filename(root, "seat0", NULL);
+  /* The socket systemd would make. */
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  g_strlcpy(sa.sun_path, h.socket, sizeof sa.sun_path);
+  activation_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  assert_int_equal(bind(activation_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(activation_fd, 8), 0);
+  g_autofree char *exe = build_file("guest-agent/mount/tandem-mount-helper");
+  g_autofree char *b = g_strdup_printf("--base=%s", base);
+  g_autofree char *s = g_strdup_printf("--sysfs-root=%s", sysfs);
+  g_autofree char *d = g_strdup_printf("--dev-root=%s", devdir);
+  g_autofree char *mi = g_strdup_printf("--mountinfo=%s", mountinfo);
+  g_autofree char *sf = g_strdup_printf("--seat-file=%s", seat);
+  const char *argv[] = {exe, "--owner=seat", b, s, d, mi, sf, NULL};
+  h.log = g_string_new("");
+  g_autoptr(GError) error = NULL;
+  if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                G_SPAWN_DO_NOT_REAP_CHILD |
+                                    G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
+                                as_systemd_would, NULL, &h.pid, NULL, NULL,
+                                &h.err_fd, &error))
+    fail_msg("cannot start %s: %s", exe, error->message);
+  close(activation_fd);
+  GIOChannel *ch = g_io_channel_unix_new(h.err_fd);
+  h.watch = g_io_add_watch(ch, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                           on_helper_output, &h);
+  g_io_channel_unref(ch);
+  h.child_watch = g_child_watch_add(h.pid, on_helper_exit, &h);
+  assert_true(tandem_test_wait(&h.listening, 10));
+  assert_has(h.log->str, "the socket systemd gave it");
+
+  /* Nobody at the seat: refused, saying so. */
+  g_autofree char *r1 = raw_exchange(h.socket, "unmount plain\n", 14);
+  assert_has(r1, "Nobody is logged in at the seat");
+  /* We are at the seat: served. */
+  write_seat(seat, getuid());
+  g_autofree char *r2 = raw_exchange(h.socket, "unmount plain\n", 14);
+  assert_true(g_str_has_prefix(r2, "0\t"));
+  assert_has(r2, "not mounted");
+  /* Someone else is: we may not ask any more (unless we are root, who
+   * always may). */
+  write_seat(seat, getuid() + 1);
+  g_autofree char *r3 = raw_exchange(h.socket, "unmount plain\n", 14);
+  g_autofree char *says = g_strdup_printf("uid %u may not use",
+                                          (unsigned)getuid());
+  if (getuid() != 0)
+    assert_has(r3, says);
+  else
+    assert_true(g_str_has_prefix(r3, "0\t"));
+  assert_int_equal(mount_calls->len, 0);
+  helper_stop_full(&h, TRUE); /* the socket is systemd's: left there */
+}
+
 /* Disposing the mounter cancels: no callback comes afterwards. */
 static void never(const TpMountResult *r, gpointer data) {
   fail_msg("a callback after the mounter was disposed");
@@ -348,6 +430,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_helper_socket),
       cmocka_unit_test(test_helper_refuses_peers),
+      cmocka_unit_test(test_helper_activated_for_the_seat),
       cmocka_unit_test(test_mounter_dispose),
   };
   return cmocka_run_group_tests_name("mount-helper", tests,
