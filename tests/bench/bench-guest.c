@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The default guest under TCG, from starting QEMU to the session being
  * ready (console line) and to the agent's whole catalog having arrived over
  * virtio-serial ("agent ready"): through TandemVm, and for a bare QEMU with

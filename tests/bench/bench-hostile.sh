@@ -15,6 +15,7 @@
 # Targets: idle under 0.2 % of a core; under attack, peak RSS within the
 # budgets (window pixels 512 MiB + catalog 64 MiB + output 8 MiB), stall
 # under 50 ms, the good guest's p99 at most 2x the baseline's.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 short=0 json=""
 while [ $# -gt 0 ]; do

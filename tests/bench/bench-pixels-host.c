@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-pixels: the Tandem host. Speaks to the real agent as Tandem's
  * host would for pixels: keeps a buffer per window, paints every DAMAGE
  * rectangle into it, acknowledges each frame with FRAME_ACK as soon as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The default guest as the benchmarks boot it: the image as built, with a
  * second initramfs archive appended to the guest's (the kernel unpacks
  * every archive of a concatenation in turn, later files replacing earlier
@@ -81,7 +82,8 @@ char *px_guest_initrd(const char *guest, const char *dir,
                       GError **error) {
   g_autofree char *root = g_build_filename(dir, "overlay", NULL);
   for (const PxOverlayFile *f = files; f && f->src; f++)
-    if (!stage_elf(root, f->src, f->dest, error))
+    if (!(f->data ? stage(root, f->src, f->dest, error)
+                  : stage_elf(root, f->src, f->dest, error)))
       return NULL;
   for (const PxOverlayApp *a = apps; a && a->id; a++) {
     g_autofree char *name = g_strdup_printf("usr/share/applications/%s.desktop",

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-pixels: the processes it runs (Xvfb, the agent, the app, Xpra),
  * each started with a bounded wait and stopped with SIGTERM, then
  * SIGKILL if it does not end in time. */
@@ -31,6 +32,46 @@ guint64 px_cpu_ns(GPid pid) {
     return 0;
   long hz = sysconf(_SC_CLK_TCK);
   return (utime + stime) * (guint64)(1000000000LL / (hz > 0 ? hz : 100));
+}
+
+/* The sum of the living threads' run time (schedstat's first field, ns). */
+static guint64 fine_cpu_ns(GPid pid) {
+  g_autofree char *dir = g_strdup_printf("/proc/%d/task", (int)pid);
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  guint64 sum = 0;
+  const char *tid;
+  while (d && (tid = g_dir_read_name(d))) {
+    g_autofree char *path = g_build_filename(dir, tid, "schedstat", NULL);
+    g_autofree char *text = NULL;
+    unsigned long long ns;
+    if (g_file_get_contents(path, &text, NULL, NULL) &&
+        sscanf(text, "%llu", &ns) == 1)
+      sum += ns;
+  }
+  return sum;
+}
+
+void px_cpu_add(PxCpu *sum, GPid pid) {
+  if (pid <= 0)
+    return;
+  sum->ticks_ns += px_cpu_ns(pid);
+  sum->fine_ns += fine_cpu_ns(pid);
+  sum->procs++;
+}
+
+double px_cpu_ms_between(const PxCpu *a, const PxCpu *b) {
+  double ticks = ((double)b->ticks_ns - (double)a->ticks_ns) / 1e6;
+  double fine = ((double)b->fine_ns - (double)a->fine_ns) / 1e6;
+  /* Each process's user and system ticks are truncated at both ends: the
+   * coarse count is within two ticks of the truth per process. Past
+   * that, threads that ended took their CPU with them from the fine
+   * count. */
+  long hz = sysconf(_SC_CLK_TCK);
+  double tick_ms = 1000.0 / (hz > 0 ? hz : 100);
+  if (b->fine_ns == 0 || ticks > fine + (2 * MAX(a->procs, b->procs) + 1) *
+                                            tick_ms)
+    return MAX(ticks, 0);
+  return MAX(fine, 0);
 }
 
 GPid px_pid(GSubprocess *p) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-pixels: results, shared with bench-proxy. */
 #include "bench-pixels.h"
 
@@ -49,4 +50,23 @@ void px_stats(const PxConfig *cfg, GArray *frames, guint32 window,
                    ((double)(last->draw_ns - first->draw_ns) / 1e9);
   r->p50_ms = bench_percentile((double *)(void *)lat->data, (int)lat->len, 0.5);
   r->p99_ms = bench_percentile((double *)(void *)lat->data, (int)lat->len, 0.99);
+}
+
+void px_app_result_init(PxAppResult *r, const char *system,
+                        const char *transport, const char *app) {
+  memset(r, 0, sizeof(*r));
+  r->system = g_strdup(system);
+  r->transport = g_strdup(transport);
+  r->app = app;
+  r->sent = -1;
+  r->bytes_per_frame = r->damage_bytes_per_frame = -1;
+  r->unshown_pct = -1;
+  r->cpu_guest_ms = r->cpu_host_ms = -1;
+}
+
+void px_app_result_clear(PxAppResult *r) {
+  g_free(r->system);
+  g_free(r->transport);
+  g_free(r->note);
+  memset(r, 0, sizeof(*r));
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-pixels: the same pipeline through the VM's virtio-serial channel.
  *
  * Boots the default guest under TCG through Tandem's own TandemVm (the

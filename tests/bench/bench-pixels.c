@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The pixel pipeline, end to end: tandem-bench-anim animates a 1280x720
  * window (mode "full": all of it every frame; "small": a 64x64 square) at
  * 60 frames per second on an X display; a forwarder sends its pixels to a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-pixels: the parts shared by its files, and by bench-proxy (which
  * links the harness: processes, results, Xpra, the guest overlay). */
 #pragma once
@@ -48,6 +49,20 @@ gint64 px_now_ns(void);
 /* CPU time (user + system, all threads) of process @pid so far, in ns; 0
  * if it is gone. */
 guint64 px_cpu_ns(GPid pid);
+/* CPU time of processes counted two ways: px_cpu_ns (clock ticks of 10
+ * ms, threads that ended included) and the sum of their threads'
+ * /proc/PID/task/TID/schedstat (ns, living threads only). Fine enough
+ * for a window that changes once a second. */
+typedef struct {
+  guint64 ticks_ns, fine_ns;
+  int procs;
+} PxCpu;
+/* Adds @pid's CPU so far to @sum (nothing if @pid <= 0 or gone). */
+void px_cpu_add(PxCpu *sum, GPid pid);
+/* ms from @a to @b: the fine count, unless the coarse one (which counts
+ * the threads that ended in between) exceeds it by more than its
+ * resolution. */
+double px_cpu_ms_between(const PxCpu *a, const PxCpu *b);
 /* The same for a subprocess (NULL: 0). */
 GPid px_pid(GSubprocess *p);
 void px_result_clear(PxResult *r);
@@ -72,11 +87,68 @@ GSubprocess *px_spawn(const char *display, const char *log,
 /* "frames N seconds S fps F shm B" written by tandem-bench-anim --log. */
 double px_anim_log_fps(const char *path, int *shm);
 
+/* The user's keys on an X display, through XTEST (bench-pixels-keys.c). */
+typedef struct PxKeys PxKeys;
+/* A connection to @display that types @keysym (0xff56: Page_Down). NULL
+ * with @error when the display cannot be opened, it lacks XTEST, or no
+ * key of its keymap gives @keysym. */
+PxKeys *px_keys_new(const char *display, guint32 keysym, GError **error);
+void px_keys_free(PxKeys *k);
+/* XSetInputFocus on @window. */
+void px_keys_focus(PxKeys *k, guint32 window);
+/* One press and release, flushed; and how many so far. */
+void px_keys_tap(PxKeys *k);
+guint px_keys_count(const PxKeys *k);
+/* A window (a child of the root, or of a frame there) whose WM_NAME
+ * contains @text? */
+gboolean px_keys_title_shown(PxKeys *k, const char *text);
+
+/* --- Real applications (no frame stamps) ----------------------------------- */
+
+/* An application measured as it is (xterm scrolling, mousepad paging,
+ * an idle xclock): frames painted, bytes and CPU per painted frame, no
+ * latency (nothing in its pixels says when it drew them). */
+typedef struct {
+  const char *name;          /* "xterm": the result's app */
+  const char *const *argv;   /* the program (in PATH) and its arguments */
+  guint32 keysym;            /* typed at key_hz while measured; 0: none */
+  double key_hz;
+  const char *title;         /* keys start once a window's name contains
+                              * it (a file loaded); NULL: at once */
+  double warmup_s, measure_s;
+} PxApp;
+
+typedef struct {
+  char *system;              /* "Tandem", "Xpra 3.1.3" */
+  char *transport;
+  const char *app;           /* PxApp.name */
+  gboolean done;             /* measured; else @note says why not */
+  double seconds;            /* measured time */
+  int painted;               /* frames painted in it */
+  int sent;                  /* frames that reached the host (Tandem: a
+                              * DAMAGE with FRAME_END); -1: unknown */
+  double fps, sent_fps;      /* painted, sent per second */
+  double bytes_per_frame;    /* every byte the host read from the guest's
+                              * channel (Xpra: its socket) per painted
+                              * frame; -1: none painted */
+  double damage_bytes_per_frame; /* Tandem: the window's DAMAGE only */
+  double unshown_pct;        /* sent but never painted, -1: unknown */
+  double cpu_guest_ms, cpu_host_ms; /* per painted frame, -1: unknown */
+  int keys;                  /* keys typed in the measured time */
+  char *note;
+} PxAppResult;
+
+void px_app_result_clear(PxAppResult *r);
+/* The result before measuring: nothing known. */
+void px_app_result_init(PxAppResult *r, const char *system,
+                        const char *transport, const char *app);
+
 /* --- The default guest (bench-pixels-overlay.c) ---------------------------- */
 
 typedef struct {
   const char *src;  /* a binary of this build */
   const char *dest; /* where it goes in the guest, "usr/bin/NAME" */
+  gboolean data;    /* a file, not a program: no libraries to look for */
 } PxOverlayFile;
 
 typedef struct {
@@ -170,6 +242,15 @@ gboolean px_run_tandem(const PxConfig *cfg, const char *mode, PxResult *r,
 gboolean px_run_xpra(const PxConfig *cfg, const char *mode, PxResult *r,
                      PxResult *painted, char **xpra_info, gboolean *skipped,
                      GError **error);
+/* Xpra 3.1 forwarding each of @apps in turn, on one server with one
+ * client (xpra-client.py --all-frames: every batch of draw packets that
+ * ends with flush 0 is a frame, painted into memory and acked). An app
+ * that is not installed or shows nothing gets a "not run" result; FALSE
+ * only when the harness fails, or with *skipped (the note in every
+ * result) when Xpra is missing. */
+gboolean px_run_xpra_apps(const PxConfig *cfg, const PxApp *apps, guint n,
+                          PxAppResult *results, char **xpra_info,
+                          gboolean *skipped, GError **error);
 /* The default guest under TCG, the app launched in it through the agent,
  * pixels over virtio-serial: one boot, both modes. */
 gboolean px_run_virtio(const PxConfig *cfg, PxResult *full, PxResult *small,

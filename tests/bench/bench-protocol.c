@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Decoder throughput on realistic agent -> host streams.
  *
  * Each stream is fed to the reader the way the host's I/O code will: in

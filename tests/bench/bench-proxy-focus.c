@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-proxy: focus, through the proxy code and the real agent.
  *
  * The guest runs tandem-bench-keys: three windows that print every key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-proxy: the guests. The host is this process: a TandemGuestHub
  * with the guest's TandemGuestLink and a TandemProxyManager on it, exactly
  * as the shell wires them (app/tandem-application.c), the proxies on this
@@ -59,6 +60,7 @@ void bp_config_clear(BpConfig *cfg, gboolean remove_tmp) {
   g_clear_pointer(&cfg->keys, g_free);
   g_clear_pointer(&cfg->xclock, g_free);
   g_clear_pointer(&cfg->memprobe, g_free);
+  g_clear_pointer(&cfg->text, g_free);
 }
 
 /* --- Waiting ---------------------------------------------------------------- */
@@ -115,6 +117,7 @@ static void on_frame_painted(TandemProxyWindow *p, guint seq, gpointer data) {
     return;
   if (!w->first_paint_ns)
     w->first_paint_ns = now;
+  w->frames_painted++;
   BenchStamp s;
   if (!read_stamp(p, &s)) {
     g->unstamped += w->paint_counter >= 0;
@@ -152,6 +155,14 @@ static void on_window_shown(TandemProxyManager *pm, TandemProxyWindow *p,
   g_signal_connect(p, "focus-in-event", G_CALLBACK(on_focus_in), w);
 }
 
+/* What a DAMAGE took on the channel: header, fixed part, table, data. */
+static guint64 damage_size(const TpDamage *d) {
+  guint64 bytes = TP_HEADER_SIZE + 8u + 12u * (guint64)d->n_rects;
+  for (guint i = 0; i < d->n_rects; i++)
+    bytes += d->rects[i].len;
+  return bytes;
+}
+
 /* After the manager: the proxy has done its part when this runs. */
 static void on_window_message(TandemGuestLink *link, const TpMessage *m,
                               gpointer data) {
@@ -182,11 +193,16 @@ static void on_window_message(TandemGuestLink *link, const TpMessage *m,
     if (w && !w->map_ns)
       w->map_ns = now;
     break;
-  case TP_MSG_DAMAGE:
-    /* What it took on the channel: header, fixed part, table, data. */
-    g->damage_bytes += TP_HEADER_SIZE + 8u + 12u * m->u.damage.n_rects;
-    for (guint i = 0; i < m->u.damage.n_rects; i++)
-      g->damage_bytes += m->u.damage.rects[i].len;
+  case TP_MSG_DAMAGE: {
+    guint64 bytes = damage_size(&m->u.damage);
+    g->damage_bytes += bytes;
+    if (w) {
+      w->damage_bytes += bytes;
+      w->frames_sent += (m->u.damage.flags & TP_DAMAGE_FRAME_END) != 0;
+      for (guint i = 0; i < m->u.damage.n_rects; i++)
+        w->damage_px += (guint64)m->u.damage.rects[i].width *
+                        m->u.damage.rects[i].height;
+    }
     if (w && (m->u.damage.flags & TP_DAMAGE_FRAME_END)) {
       BenchStamp s;
       if (read_stamp(tandem_proxy_manager_find(g->pm, m->window), &s) &&
@@ -196,6 +212,7 @@ static void on_window_message(TandemGuestLink *link, const TpMessage *m,
       }
     }
     break;
+  }
   case TP_MSG_WINDOW_DESTROY:
     g_hash_table_remove(g->windows, GUINT_TO_POINTER(m->window));
     break;
@@ -222,8 +239,20 @@ static gboolean on_channel_message(GSignalInvocationHint *hint, guint n,
                                    const GValue *params, gpointer data) {
   BpGuest *g = data;
   const TpMessage *m = g_value_get_pointer(&params[1]);
-  if (m->type != TP_MSG_HEARTBEAT || !m->u.heartbeat.reply ||
-      !(m->u.heartbeat.seq & PING_MARK))
+  gboolean ours = m->type == TP_MSG_HEARTBEAT && m->u.heartbeat.reply &&
+                  (m->u.heartbeat.seq & PING_MARK);
+  /* Every message from the guest on the channel, at its encoded size
+   * (the benchmark's own heartbeats aside: no host sends them). */
+  if (m->type == TP_MSG_DAMAGE) {
+    g->channel_bytes += damage_size(&m->u.damage);
+  } else if (!ours) {
+    TpBuf b;
+    tp_buf_init(&b);
+    if (tp_encode(m, &b) == TP_OK)
+      g->channel_bytes += b.len;
+    tp_buf_clear(&b);
+  }
+  if (!ours)
     return TRUE;
   /* The agent read its clock between our sending and this arrival. */
   gint64 now = px_now_ns();
@@ -234,6 +263,15 @@ static gboolean on_channel_message(GSignalInvocationHint *hint, guint n,
     g->offset_ns = (gint64)m->u.heartbeat.sent_ns - (sent + now) / 2;
   }
   return TRUE;
+}
+
+void bp_guest_set_pinging(BpGuest *g, gboolean on) {
+  if (on && !g->ping_id)
+    g->ping_id = g_timeout_add(PING_INTERVAL_MS, send_ping, g);
+  else if (!on && g->ping_id)
+    g_source_remove(g->ping_id);
+  if (!on)
+    g->ping_id = 0;
 }
 
 void bp_guest_reset_clock(BpGuest *g) {
@@ -344,6 +382,12 @@ gboolean bp_guest_start_loopback(BpGuest *g, const BpConfig *cfg,
     if (!write_entry(apps, "xclock", text, error))
       return FALSE;
   }
+  /* The real applications' cases, those installed here. */
+  for (int i = 0; cfg->text && i < BP_N_APPS; i++) {
+    g_autofree char *text = bp_app_desktop(i, cfg, FALSE);
+    if (text && !write_entry(apps, bp_app_id(i), text, error))
+      return FALSE;
+  }
   g->xvfb = px_xvfb_start(g->dir, &g->display, error);
   if (!g->xvfb)
     return FALSE;
@@ -391,19 +435,34 @@ gboolean bp_guest_start_vm(BpGuest *g, const BpConfig *cfg,
   static const char victim[] =
       "[Desktop Entry]\nType=Application\nName=Keys and a closing window\n"
       "Exec=tandem-bench-keys --windows 2 --victim 5 --titles\n";
-  const PxOverlayFile files[] = {
-      {cfg->px.anim, "usr/bin/tandem-bench-anim"},
-      {cfg->keys, "usr/bin/tandem-bench-keys"},
-      {cfg->px.agent, "usr/bin/tandem-agent"},
-      {cfg->memprobe, "usr/bin/tandem-memprobe"},
-      {NULL, NULL}};
-  const PxOverlayApp apps[] = {{"tandem-bench-anim-full", full},
-                               {"tandem-bench-anim-small", small},
-                               {"tandem-bench-keys", keys},
-                               {"tandem-keys-victim", victim},
-                               {NULL, NULL}};
-  g_autofree char *initrd = px_guest_initrd(guest, g->dir, files, apps,
-                                            error);
+  /* Both lists end with a zeroed member (at the first NULL). */
+  g_autoptr(GArray) files = g_array_new(TRUE, TRUE, sizeof(PxOverlayFile));
+  const PxOverlayFile always[] = {
+      {cfg->px.anim, "usr/bin/tandem-bench-anim", FALSE},
+      {cfg->keys, "usr/bin/tandem-bench-keys", FALSE},
+      {cfg->px.agent, "usr/bin/tandem-agent", FALSE},
+      {cfg->memprobe, "usr/bin/tandem-memprobe", FALSE},
+      {cfg->vm_apps ? cfg->text : NULL, BP_APP_TEXT_IN_VM, TRUE}};
+  for (guint i = 0; i < G_N_ELEMENTS(always); i++)
+    if (always[i].src)
+      g_array_append_val(files, always[i]);
+  g_autoptr(GArray) apps = g_array_new(TRUE, TRUE, sizeof(PxOverlayApp));
+  const PxOverlayApp entries[] = {{"tandem-bench-anim-full", full},
+                                  {"tandem-bench-anim-small", small},
+                                  {"tandem-bench-keys", keys},
+                                  {"tandem-keys-victim", victim}};
+  g_array_append_vals(apps, entries, G_N_ELEMENTS(entries));
+  /* The real applications' cases: the guest's own programs. */
+  g_autoptr(GPtrArray) app_texts = g_ptr_array_new_with_free_func(g_free);
+  for (int i = 0; cfg->vm_apps && cfg->text && i < BP_N_APPS; i++) {
+    PxOverlayApp a = {bp_app_id(i), bp_app_desktop(i, cfg, TRUE)};
+    g_ptr_array_add(app_texts, (char *)a.text);
+    if (a.text)
+      g_array_append_val(apps, a);
+  }
+  g_autofree char *initrd = px_guest_initrd(
+      guest, g->dir, (const PxOverlayFile *)(void *)files->data,
+      (const PxOverlayApp *)(void *)apps->data, error);
   if (!initrd)
     return FALSE;
   g_autofree char *home = px_guest_home(guest, g->dir);

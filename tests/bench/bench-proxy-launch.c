@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-proxy: warm launches, and the same program started directly.
  *
  * Warm: the guest runs and its agent is connected with its catalog. Each

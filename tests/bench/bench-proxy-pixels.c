@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-proxy: guest damage to host paint, through the proxy code.
  *
  * tandem-bench-anim (1280x720, 60 frames per second, every frame stamped

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-proxy: the host's proxy windows measured end to end, through the
  * real code: an in-process host (TandemGuestHub, TandemGuestLink and
  * TandemProxyManager, GTK on an Xvfb of its own) and the real agent, in
@@ -8,10 +9,16 @@
  *      and frames per second of tandem-bench-anim's 1280x720 animation,
  *      all of the window and a small square, beside Xpra 3.1 on the same
  *      app (bench-pixels' server setup and client) in the same run;
- *   2. focus (bench-proxy-focus.c): host focus set -> guest focus
+ *   2. real applications (bench-proxy-apps.c): xterm scrolling `seq`,
+ *      mousepad paging through a large file with Page_Down held, an idle
+ *      xclock; painted frames per second, channel bytes and CPU per
+ *      painted frame, frames sent but never shown, beside Xpra 3.1 on
+ *      the same programs, and the issue's targets against it (cases 1
+ *      and 2 run with the pixels in shared memory and on the channel);
+ *   3. focus (bench-proxy-focus.c): host focus set -> guest focus
  *      confirmed, between three proxies and a native window; misrouted
  *      keys in a seeded random focus-and-type run (must be 0);
- *   3. warm launch (bench-proxy-launch.c): launch request -> first frame
+ *   4. warm launch (bench-proxy-launch.c): launch request -> first frame
  *      painted on the host, and Tandem's part of it (WINDOW_MAP -> first
  *      frame), beside the same program started on a local X display.
  *
@@ -136,9 +143,19 @@ typedef struct {
   BpMisrouteResult misroute;
   gboolean misroute_run;
   BpLaunchResult launch;
+  PxAppResult apps[BP_N_APPS]; /* the real applications */
 } GuestResults;
 
 static const char *const modes[] = {"full", "small"};
+
+/* The real applications, where they are measured (a VM: with
+ * cfg->vm_apps). */
+static gboolean run_apps(BpGuest *g, const BpConfig *cfg, GuestResults *out,
+                         GError **error) {
+  if (g->is_vm && !cfg->vm_apps)
+    return TRUE;
+  return bp_run_apps(g, cfg, out->apps, error);
+}
 
 static gboolean run_guest(BpGuest *g, const BpConfig *cfg, GuestResults *out,
                           BpBaseline *base, BpBaselineResult *base_r,
@@ -162,12 +179,13 @@ static gboolean run_guest(BpGuest *g, const BpConfig *cfg, GuestResults *out,
     c.launches = MAX(2, cfg->launches / 2);
   const char *app = g->is_vm || cfg->xclock ? "xclock" : NULL;
   bp_progress("%s: warm launches", g->name);
-  if (app)
-    return bp_run_launch(g, &c, app, "xclock", &out->launch, base, base_r,
-                         error);
-  out->launch.note = g_strdup("not measured: xclock is not installed "
-                              "(Debian package x11-apps)");
-  return TRUE;
+  if (app && !bp_run_launch(g, &c, app, "xclock", &out->launch, base,
+                            base_r, error))
+    return FALSE;
+  if (!app)
+    out->launch.note = g_strdup("not measured: xclock is not installed "
+                                "(Debian package x11-apps)");
+  return run_apps(g, cfg, out, error);
 }
 
 /* The pixel cases alone, the guest's pixels through its channel (no shared
@@ -194,6 +212,7 @@ static gboolean run_channel_pixels(const BpConfig *cfg, gboolean vm,
     ok = bp_run_pixels(&g, &c, modes[i], &out->recv[i], &out->paint[i],
                        error);
   }
+  ok = ok && run_apps(&g, &c, out, error);
   out->started = ok;
   bp_guest_stop(&g);
   return ok;
@@ -207,6 +226,8 @@ static void guest_results_clear(GuestResults *r) {
   bp_focus_result_clear(&r->focus);
   g_clear_pointer(&r->misroute.note, g_free);
   bp_launch_result_clear(&r->launch);
+  for (int i = 0; i < BP_N_APPS; i++)
+    px_app_result_clear(&r->apps[i]);
   g_clear_pointer(&r->why, g_free);
   g_clear_pointer(&r->info, g_free);
 }
@@ -330,18 +351,22 @@ int main(int argc, char **argv) {
       return 1;
     }
   cfg.px.tmp = g_dir_make_tmp("bench-proxy-XXXXXX", NULL);
+  /* The real applications in the VM too: xterm, mousepad and xclock add
+   * about 17 s to each of its two boots under TCG (short mode). */
+  cfg.vm_apps = TRUE;
   g_autoptr(GError) error = NULL;
   gint64 t_start = px_now_ns();
   GuestResults loop = {.name = "loopback"}, vm = {.name = "vm"};
   GuestResults loop_ch = {.name = "loopback"}, vm_ch = {.name = "vm"};
   PxResult xpra[2] = {0}, xpra_paint[2] = {0};
+  PxAppResult xpra_apps[BP_N_APPS] = {{0}};
   BpBaselineResult base = {0};
-  g_autofree char *xpra_info = NULL;
-  gboolean xpra_skipped = FALSE, ok = TRUE;
+  g_autofree char *xpra_info = NULL, *xpra_apps_info = NULL;
+  gboolean xpra_skipped = FALSE, xpra_apps_skipped = FALSE, ok = TRUE;
   double vm_s = 0;
 
   GSubprocess *host = bp_host_display_start(cfg.px.tmp, &error);
-  ok = host != NULL;
+  ok = host != NULL && bp_apps_prepare(&cfg, &error);
 
   /* Loopback: the agent on a second Xvfb; the baseline of launching on a
    * third. */
@@ -379,6 +404,11 @@ int main(int argc, char **argv) {
       xpra_paint[i].system = g_strdup("Xpra paint");
     }
   }
+  /* The real applications under Xpra (without it: "not run" rows). */
+  if (ok)
+    ok = bp_run_xpra_apps(&cfg, xpra_apps, &xpra_apps_info,
+                          &xpra_apps_skipped, &error) ||
+         xpra_apps_skipped;
   /* The VM: one boot for its cases. */
   if (ok) {
     BpGuest g = {0};
@@ -470,8 +500,16 @@ int main(int argc, char **argv) {
   else if (xpra_info)
     printf("Xpra: %s\n", xpra_info);
 
-  /* 2. Focus */
-  printf("\n2. Focus: XSetInputFocus on a host window -> the guest's focus "
+  /* 2. Real applications */
+  BpAppSet sets[] = {{loop.apps, FALSE, TRUE, FALSE},
+                     {loop_ch.apps, TRUE, TRUE, FALSE},
+                     {xpra_apps, FALSE, FALSE, TRUE},
+                     {vm.apps, FALSE, FALSE, FALSE},
+                     {vm_ch.apps, TRUE, FALSE, FALSE}};
+  bp_apps_print(&cfg, sets, G_N_ELEMENTS(sets), xpra_apps_info);
+
+  /* 3. Focus */
+  printf("\n3. Focus: XSetInputFocus on a host window -> the guest's focus "
          "report of it handled on the host\n");
   printf("   (three proxies of tandem-bench-keys and a native GtkWindow; a "
          "switch to the native window includes the %u ms debounce)\n\n",
@@ -501,8 +539,8 @@ int main(int argc, char **argv) {
       printf("  %s\n", m->note);
   }
 
-  /* 3. Launch */
-  printf("\n3. Warm launch of xclock (guest running, agent connected), from "
+  /* 4. Launch */
+  printf("\n4. Warm launch of xclock (guest running, agent connected), from "
          "tandem_guest_hub_launch_async\n\n");
   printf("%-10s %-44s %5s %8s %8s\n", "guest", "from -> to", "n", "p50 ms",
          "p99 ms");
@@ -564,7 +602,9 @@ int main(int argc, char **argv) {
       g_autofree char *esc = g_strescape(xpra_info, NULL);
       g_string_append_printf(j, ",\"xpra\":\"%s\"", esc);
     }
-    g_string_append(j, "},");
+    g_string_append(j, "}");
+    bp_apps_json(j, &cfg, sets, G_N_ELEMENTS(sets));
+    g_string_append(j, ",");
     json_guest(j, &loop);
     g_string_append(j, ",");
     json_guest(j, &vm);
@@ -598,6 +638,8 @@ int main(int argc, char **argv) {
     px_result_clear(&xpra[i]);
     px_result_clear(&xpra_paint[i]);
   }
+  for (int i = 0; i < BP_N_APPS; i++)
+    px_app_result_clear(&xpra_apps[i]);
   bp_baseline_result_clear(&base);
   bp_host_display_stop(host);
   bp_config_clear(&cfg, status == 0 && !g_getenv("TANDEM_BENCH_KEEP"));

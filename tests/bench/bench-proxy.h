@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-proxy: the parts shared by its files. */
 #pragma once
 
@@ -21,6 +22,9 @@ typedef struct {
   int misroute_steps;   /* the randomized focus-and-type run */
   int launches;         /* warm launches per guest */
   guint32 seed;
+  char *text;           /* the large text file mousepad pages through */
+  gboolean vm_apps;     /* the real applications in the VM too */
+  double app_warmup_s, app_measure_s, clock_measure_s;
 } BpConfig;
 
 /* A guest window as the host saw it. Times are CLOCK_MONOTONIC ns of this
@@ -33,6 +37,11 @@ typedef struct {
   gint64 recv_counter, paint_counter; /* newest stamps seen, -1: none */
   gboolean viewable;          /* its proxy got its MapNotify */
   gint64 focus_in_ns;         /* its proxy's last GTK focus-in */
+  /* Counted for every window, stamps or not: */
+  guint64 frames_sent;        /* DAMAGE with FRAME_END handled */
+  guint64 frames_painted;     /* its proxy's "frame-painted" */
+  guint64 damage_bytes;       /* its DAMAGE messages' bytes */
+  guint64 damage_px;          /* the pixels they covered */
   TandemProxyWindow *proxy;   /* NULL until shown; weak */
 } BpWindow;
 
@@ -52,6 +61,8 @@ typedef struct {
   GArray *painted;            /* "frame-painted" (drawn by GTK, acked) */
   guint32 unstamped;          /* frames painted with no readable stamp */
   guint64 damage_bytes;       /* DAMAGE messages' bytes on the channel */
+  guint64 channel_bytes;      /* every message from the guest, less the
+                               * answers to the benchmark's heartbeats */
   char *dir;
   /* Loopback */
   GSubprocess *xvfb, *agent;
@@ -114,6 +125,9 @@ guint32 bp_window_xid(BpWindow *w);
  * go; FALSE if it stayed. */
 gboolean bp_guest_close(BpGuest *g, guint32 id, double seconds);
 void bp_guest_reset_clock(BpGuest *g);
+/* The benchmark's heartbeats (every 50 ms, for the guest's clock) on or
+ * off: off, a window that barely changes is measured without them. */
+void bp_guest_set_pinging(BpGuest *g, gboolean on);
 
 /* A launch through tandem_guest_hub_launch_async; the callback's time. */
 typedef struct BpLaunch BpLaunch;
@@ -130,6 +144,42 @@ gboolean bp_launch_finish(BpLaunch *l, double seconds, gint64 *done_ns,
 gboolean bp_run_pixels(BpGuest *g, const BpConfig *cfg, const char *mode,
                        PxResult *received, PxResult *painted,
                        GError **error);
+
+/* bench-proxy-apps.c: real applications, measured as they are (no
+ * stamps, no latency): xterm scrolling, mousepad paging with Page_Down
+ * held, an idle xclock. */
+enum { BP_APP_XTERM, BP_APP_MOUSEPAD, BP_APP_XCLOCK, BP_N_APPS };
+
+/* The large text file (in cfg->px.tmp) and the cases' times. */
+gboolean bp_apps_prepare(BpConfig *cfg, GError **error);
+/* The catalog id of app @i, and its desktop entry: the host's program
+ * for the loopback guest (NULL: not installed here), the guest's for
+ * the VM's overlay. */
+const char *bp_app_id(int i);
+char *bp_app_desktop(int i, const BpConfig *cfg, gboolean in_vm);
+/* The overlay's copy of cfg->text in the VM. */
+#define BP_APP_TEXT_IN_VM "usr/share/tandem-bench/tandem-bench-text.txt"
+/* Each app in turn, launched in @g through the hub, measured, closed:
+ * @out[BP_N_APPS] (a case that cannot run says why in its note). FALSE
+ * only when the harness fails. */
+gboolean bp_run_apps(BpGuest *g, const BpConfig *cfg, PxAppResult *out,
+                     GError **error);
+/* The same apps under Xpra (px_run_xpra_apps). */
+gboolean bp_run_xpra_apps(const BpConfig *cfg, PxAppResult *out,
+                          char **info, gboolean *skipped, GError **error);
+
+/* A set of results for the table: @r[BP_N_APPS]. */
+typedef struct {
+  PxAppResult *r;
+  gboolean channel;  /* Tandem with the pixels on the channel */
+  gboolean loopback; /* Tandem on this machine (CPU comparable) */
+  gboolean xpra;
+} BpAppSet;
+void bp_apps_print(const BpConfig *cfg, const BpAppSet *sets, guint n,
+                   const char *xpra_info);
+/* ,"apps":{...} */
+void bp_apps_json(GString *j, const BpConfig *cfg, const BpAppSet *sets,
+                  guint n);
 
 /* bench-proxy-focus.c */
 typedef struct {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-resume: launch to window, from a stopped VM, with and without its
  * session saved, side by side in one run.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-snapshot: what a guest notices of a snapshot, for each way of
  * taking one, side by side in one run.
  *

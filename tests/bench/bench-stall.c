@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-stall SECONDS: how long the shell's main loop stalls, seen from
  * outside. Pings org.tandem.Tandem on the session bus (the shell answers
  * org.freedesktop.DBus.Peer.Ping from its main loop, as any call) every

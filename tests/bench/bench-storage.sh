@@ -18,6 +18,7 @@
 # Also the time from `storage attach` to mounted and from `detach` to gone.
 # Targets: NBD-backed NVMe at least 0.8x the local disk's sequential
 # throughput; attach and detach under 2 s each.
+# SPDX-License-Identifier: GPL-2.0-or-later
 set -u
 short=0 json=""
 while [ $# -gt 0 ]; do

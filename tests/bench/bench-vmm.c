@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vmm-bridge under TCG, each figure beside its baseline in the same run:
  *
  * 1. Start: from spawning QEMU to QMP ready, to the guest's first console

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* bench-writer: the copy-on-write queue's settings (queue size, zstd
  * level), measured side by side with writing the stream straight to a
  * file, which is what QEMU's own background-snapshot does.

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The Xpra side of bench-pixels: a minimal Xpra client.
 
     xpra-client.py --socket PATH --out FILE [--seconds S] [--vrefresh HZ]
+                   [--all-frames]
 
 Built on Xpra's own client and network modules (Debian's xpra 3.1, run
 with Debian's /usr/bin/python3; numpy for painting): the real packet
@@ -29,8 +31,14 @@ bytes read from the socket so far, and its paint time (CLOCK_MONOTONIC
 once that update is decoded, painted into the window's buffer and
 acknowledged).
 
+With --all-frames (applications without stamps: xterm, mousepad,
+xclock) every batch of updates is a frame, whatever the window shows;
+its line names the window instead of a frame number (COUNTER is the
+window id, DRAW_NS 0).
+
 Prints "ready" once the server has accepted the connection and
-"first RECV_NS" at the first frame. On SIGTERM (or after --seconds)
+"first RECV_NS" at the first frame (--all-frames: "window WID RECV_NS"
+at the first frame of each window). On SIGTERM (or after --seconds)
 writes FILE:
     frame COUNTER DRAW_NS RECV_NS WIRE_BYTES PAINT_NS
     info KEY VALUE
@@ -107,6 +115,8 @@ def main():
     ap.add_argument("--vrefresh", type=int, default=-1,
                     help="monitor refresh rate to report (-1: unknown, "
                          "the server then assumes 100 Hz)")
+    ap.add_argument("--all-frames", action="store_true",
+                    help="every batch of updates is a frame (no stamps)")
     args = ap.parse_args()
 
     from gi.repository import GLib
@@ -132,6 +142,7 @@ def main():
             self.info = {"draws": 0, "delta": 0, "coding": set(),
                          "rgb_format": set(), "compressor": set()}
             self.last_counter = -1
+            self.seen = set()  # --all-frames: windows with a frame
             GLib.idle_add(self.send_hello)
 
         def client_type(self):
@@ -296,6 +307,17 @@ def main():
 
         def check_frame(self, win, options, recv_ns):
             """At the end of a batch of updates, reads the stamp."""
+            if args.all_frames:
+                if options.intget("flush", 0) == 0:
+                    self.frames.append((win.wid, 0, recv_ns,
+                                        self._protocol._conn.input_bytecount,
+                                        time.monotonic_ns()))
+                    if win.wid not in self.seen:
+                        self.seen.add(win.wid)
+                        sys.stdout.write("window %d %d\n" % (win.wid,
+                                                              recv_ns))
+                        sys.stdout.flush()
+                return
             if options.intget("flush", 0) == 0:
                 painted_ns = time.monotonic_ns()
                 s = win.stamp()

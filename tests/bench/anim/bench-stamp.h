@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The frame stamp of the pixel benchmark: tandem-bench-anim writes it into
  * every frame, the receivers (bench-pixels for Tandem, xpra-client.py for
  * Xpra) read it back from the pixels they were sent.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-bench-anim: the animated window of the pixel benchmark.
  *
  *   tandem-bench-anim [--mode full|small] [--fps N] [--seconds S]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-bench-keys' reports, read as they come (keys-recorder.h). */
 #include "keys-recorder.h"
 

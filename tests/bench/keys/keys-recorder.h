@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-bench-keys running on a loopback guest's display, its reports
  * ("NAME KEYCODE STATE" lines) read on this process's main loop. Shared by
  * bench-proxy's focus case and the key tests (tests/e2e/test-keys.c). */

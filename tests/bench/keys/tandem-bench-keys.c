@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-bench-keys: guest windows that record the keys they receive, for
  * bench-proxy's focus runs and the key tests (tests/e2e/test-keys.c).
  *

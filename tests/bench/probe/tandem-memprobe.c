@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tandem-memprobe: a guest workload for the snapshot tests and benchmark.
  *
  *   tandem-memprobe [--mib N] [--hot MIB] [--beat MS] [--files DIR]
