@@ -431,8 +431,12 @@ static gboolean on_draw(GtkWidget *area, cairo_t *cr, gpointer data) {
   }
   if (self->ack_due) {
     uint32_t seq = self->pending_ack;
+    /* The ack may find the link gone, whose end closes this proxy: it
+     * stays alive for the signal. */
+    g_object_ref(self);
     send_ack(self);
     g_signal_emit(self, signals[SIG_FRAME_PAINTED], 0, (guint)seq);
+    g_object_unref(self);
   }
   return TRUE;
 }

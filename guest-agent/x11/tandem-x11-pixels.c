@@ -365,8 +365,10 @@ static void compress(TxWindow *w, GArray *pieces, gboolean bgr) {
     uint8_t *out = g_malloc((gsize)bound);
     int n = LZ4_compress_default((const char *)in, (char *)out, len, bound);
     g_free(packed_px);
-    raw += p->rect.len;
-    if (n > 0 && (uint32_t)n <= p->rect.len - p->rect.len / 8) {
+    /* It pays when it saves an eighth of what it compressed: noise is
+     * sent as it is, without the work. */
+    raw += (uint64_t)len;
+    if (n > 0 && n <= len - len / 8) {
       g_free(p->copy); /* the pixels are in the block now */
       p->copy = out;
       p->rect.data = out;
@@ -375,7 +377,7 @@ static void compress(TxWindow *w, GArray *pieces, gboolean bgr) {
       packed += (uint64_t)n;
     } else {
       g_free(out);
-      packed += p->rect.len;
+      packed += (uint64_t)len;
     }
   }
   if (packed > raw - raw / 8)
@@ -424,6 +426,10 @@ static void free_pieces(GArray *pieces) {
 /* A window larger than this is sent as damaged, without a shadow: 16 MiB
  * of guest memory (2048 x 2048) at most per window. */
 #define SHADOW_MAX_BYTES (16u << 20)
+/* Frames sent as damaged, without comparing, after DELTA_MISSES in a row
+ * where comparing saved less than an eighth. */
+#define DELTA_RETRY_FRAMES 8u
+#define DELTA_MISSES 2u
 
 /* The shadow's pixels at @r's place. */
 static TxPixels shadow_at(TxWindow *w, const TpRect *r) {
@@ -464,6 +470,23 @@ static GArray *follow_shadow(TandemX11 *x, TxWindow *w, GArray *pieces,
                              gboolean full) {
   uint32_t ww = MIN(w->width, TP_MAX_WINDOW_DIM);
   uint32_t wh = MIN(w->height, TP_MAX_WINDOW_DIM);
+  guint64 damaged = 0;
+  for (guint i = 0; i < pieces->len; i++)
+    damaged += (guint64)g_array_index(pieces, Piece, i).rect.width *
+               g_array_index(pieces, Piece, i).rect.height;
+  if (w->delta_skip && !full) {
+    /* Its content changed all over lately (video, noise): no comparing
+     * and no shadow for a while, then a whole frame to start again. */
+    if (--w->delta_skip == 0)
+      w->full = TRUE;
+    drop_shadow(w);
+    return NULL;
+  }
+  /* A capture of all of it (a full frame, or damage everywhere) can start
+   * the shadow again. */
+  gboolean whole = full || damaged == (guint64)ww * wh;
+  if (whole && !w->shadow)
+    full = TRUE;
   if (full || w->shadow_w != ww || w->shadow_h != wh) {
     drop_shadow(w);
     if (!full || (guint64)ww * wh * 4 > SHADOW_MAX_BYTES)
@@ -509,6 +532,20 @@ static GArray *follow_shadow(TandemX11 *x, TxWindow *w, GArray *pieces,
       g_array_append_val(rest, q);
     }
     shadow_store(w, &p->rect, p->rect.data);
+  }
+  /* Nearly everything differed and nothing scrolled, over a large part of
+   * the window: the comparing did not pay; it pauses, like LZ4 on what
+   * does not compress. (Small rectangles, a typed letter, cost little.) */
+  guint64 sent = 0;
+  for (guint i = 0; i < rest->len; i++)
+    sent += (guint64)g_array_index(rest, Piece, i).rect.width *
+            g_array_index(rest, Piece, i).rect.height;
+  if (damaged >= (guint64)ww * wh / 4 && copies->len == 0 &&
+      sent > damaged - damaged / 8) {
+    if (++w->delta_misses >= DELTA_MISSES)
+      w->delta_skip = DELTA_RETRY_FRAMES;
+  } else {
+    w->delta_misses = 0;
   }
   g_array_append_vals(copies, rest->data, rest->len);
   g_array_unref(rest);

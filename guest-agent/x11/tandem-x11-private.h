@@ -53,6 +53,8 @@ typedef struct {
   uint32_t acked_seq;     /* last frame the host acknowledged */
   gint64 damage_us;       /* when the oldest uncaptured damage arrived */
   guint lz4_skip;         /* frames before LZ4 is tried again */
+  guint delta_skip;       /* ... and comparing with the shadow */
+  guint delta_misses;     /* frames in a row where comparing did not pay */
   guint read_retries;     /* failed reads in a row */
   /* What the host holds of the window (the pixels last sent through the
    * channel), to send only what changed and scrolls as copies; NULL when

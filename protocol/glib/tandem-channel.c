@@ -68,6 +68,9 @@ gboolean tandem_channel_is_open(TandemChannel *self) {
 static gboolean on_writable(int fd, GIOCondition cond, gpointer data);
 
 static void flush(TandemChannel *self) {
+  /* A failed write closes the channel, and whoever holds it may drop it
+   * in its "closed" handler: it stays alive until this returns. */
+  g_object_ref(self);
   while (self->out_off < self->out.len) {
     ssize_t n = write(self->fd, self->out.data + self->out_off,
                       self->out.len - self->out_off);
@@ -98,6 +101,7 @@ static void flush(TandemChannel *self) {
     self->out.len -= self->out_off;
     self->out_off = 0;
   }
+  g_object_unref(self);
 }
 
 static gboolean on_writable(int fd, GIOCondition cond, gpointer data) {
@@ -117,6 +121,7 @@ gboolean tandem_channel_send(TandemChannel *self,
               tp_error_to_string(err));
     return FALSE;
   }
+  g_object_ref(self); /* as in flush() */
   flush(self);
   if (self->fd >= 0 && self->max_queued &&
       tandem_channel_get_queued(self) > self->max_queued) {
@@ -126,7 +131,9 @@ gboolean tandem_channel_send(TandemChannel *self,
         size);
     shut(self, why);
   }
-  return self->fd >= 0;
+  gboolean open = self->fd >= 0;
+  g_object_unref(self);
+  return open;
 }
 
 static gboolean on_readable(int fd, GIOCondition cond, gpointer data) {
